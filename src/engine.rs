@@ -1,0 +1,1651 @@
+//! The engine: from an event and the candidate records to a [`Plan`].
+//!
+//! Deciding is pure (no clock, no randomness, no I/O): the same policy,
+//! event and candidates give the same plan, byte for byte. Reads go through
+//! a [`Source`] (the host's [`Candidates`], or a [`ContactStore`]), and every
+//! decision in one plan sees what earlier decisions of the same plan created
+//! or changed (an overlay, B5).
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::convert::Infallible;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::email::{Email, EmailKey};
+use crate::error::{Error, PlanError, PolicyError};
+use crate::event::{
+    CampaignId, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
+};
+use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
+use crate::matching;
+use crate::merge::{self, Entered, MergeRules};
+use crate::plan::{
+    Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, Precondition, RuleId, Warning,
+};
+use crate::policy::{
+    Ambiguity, Citations, ClassRules, EmailChange, Merge, NameGuard, Policy, RoleRule, Scope,
+};
+use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
+use crate::store::ContactStore;
+
+use RuleId::*;
+
+/// Namespace of derived record ids (B7): UUIDv5 over tenant, event, subject
+/// and role.
+const RECORD_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_0b7e_5a43_4f0e_9d1e_83c2_57a4_b1d9);
+
+/// The id a subject's new record gets (B7): the same event always derives
+/// the same id, so a redelivered event yields the same plan.
+pub fn derive_record_id(
+    tenant: TenantId,
+    event: EventId,
+    subject: SubjectId,
+    role: Role,
+) -> RecordId {
+    let mut name = Vec::with_capacity(49);
+    name.extend_from_slice(tenant.0.as_bytes());
+    name.extend_from_slice(event.0.as_bytes());
+    name.extend_from_slice(subject.0.as_bytes());
+    name.push(match role {
+        Role::Booker => 1,
+        Role::Attendee => 2,
+    });
+    RecordId(Uuid::new_v5(&RECORD_ID_NAMESPACE, &name))
+}
+
+/// What an event needs looked up (the first step of the sans-IO flow).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Needs {
+    /// The tenant to look in.
+    pub tenant: TenantId,
+    /// Email keys to look up (records of every type).
+    pub email_keys: BTreeSet<EmailKey>,
+    /// Records to fetch by id (links, prefills, relink targets).
+    pub records: BTreeSet<RecordId>,
+    /// Ticket ids to look up (A28).
+    pub tickets: BTreeSet<String>,
+}
+
+/// Candidate records fetched by the host for one event (see [`Engine::needs`]).
+#[derive(Debug, Clone, Default)]
+pub struct Candidates {
+    tenant: TenantId,
+    by_key: BTreeMap<EmailKey, Vec<Record>>,
+    by_id: BTreeMap<RecordId, Option<Record>>,
+    by_ticket: BTreeMap<String, Vec<Record>>,
+}
+
+impl Candidates {
+    /// No candidates yet, for `tenant`.
+    pub fn new(tenant: TenantId) -> Self {
+        Candidates {
+            tenant,
+            ..Candidates::default()
+        }
+    }
+
+    /// The records found for `key` (all of them, of every type; empty if none).
+    pub fn add_email_key(&mut self, key: EmailKey, records: Vec<Record>) -> &mut Self {
+        self.by_key.insert(key, records);
+        self
+    }
+
+    /// The record found for `id`, or `None` if there is none in the tenant.
+    pub fn add_record(&mut self, id: RecordId, record: Option<Record>) -> &mut Self {
+        self.by_id.insert(id, record);
+        self
+    }
+
+    /// The records found for a ticket id.
+    pub fn add_ticket(&mut self, ticket: &str, records: Vec<Record>) -> &mut Self {
+        self.by_ticket.insert(ticket.trim().to_owned(), records);
+        self
+    }
+
+    /// Fetches everything `needs` asks for from `store`.
+    pub fn fetch<S: ContactStore + ?Sized>(store: &S, needs: &Needs) -> Result<Self, S::Error> {
+        let mut c = Candidates::new(needs.tenant);
+        for k in &needs.email_keys {
+            c.add_email_key(k.clone(), store.records_by_email(needs.tenant, k)?);
+        }
+        for id in &needs.records {
+            c.add_record(*id, store.record(needs.tenant, *id)?);
+        }
+        for t in &needs.tickets {
+            c.add_ticket(t, store.records_by_ticket(needs.tenant, t)?);
+        }
+        Ok(c)
+    }
+}
+
+/// Where the engine reads records from while deciding.
+pub(crate) trait Source {
+    type Error;
+    fn by_key(
+        &mut self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<Record>, PlanError<Self::Error>>;
+    fn by_id(
+        &mut self,
+        tenant: TenantId,
+        id: RecordId,
+    ) -> Result<Option<Record>, PlanError<Self::Error>>;
+    fn by_ticket(
+        &mut self,
+        tenant: TenantId,
+        ticket: &str,
+    ) -> Result<Vec<Record>, PlanError<Self::Error>>;
+}
+
+impl Source for &Candidates {
+    type Error = Infallible;
+    fn by_key(
+        &mut self,
+        _: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<Record>, PlanError<Infallible>> {
+        self.by_key
+            .get(key)
+            .cloned()
+            .ok_or(PlanError::Invalid(Error::MissingCandidates("email key")))
+    }
+    fn by_id(
+        &mut self,
+        _: TenantId,
+        id: RecordId,
+    ) -> Result<Option<Record>, PlanError<Infallible>> {
+        self.by_id
+            .get(&id)
+            .cloned()
+            .ok_or(PlanError::Invalid(Error::MissingCandidates("record id")))
+    }
+    fn by_ticket(&mut self, _: TenantId, t: &str) -> Result<Vec<Record>, PlanError<Infallible>> {
+        self.by_ticket
+            .get(t.trim())
+            .cloned()
+            .ok_or(PlanError::Invalid(Error::MissingCandidates("ticket id")))
+    }
+}
+
+/// Reads straight from a store.
+pub(crate) struct StoreSource<'s, S: ?Sized>(pub &'s S);
+
+impl<S: ContactStore + ?Sized> Source for StoreSource<'_, S> {
+    type Error = S::Error;
+    fn by_key(
+        &mut self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<Record>, PlanError<S::Error>> {
+        self.0
+            .records_by_email(tenant, key)
+            .map_err(PlanError::Store)
+    }
+    fn by_id(
+        &mut self,
+        tenant: TenantId,
+        id: RecordId,
+    ) -> Result<Option<Record>, PlanError<S::Error>> {
+        self.0.record(tenant, id).map_err(PlanError::Store)
+    }
+    fn by_ticket(&mut self, tenant: TenantId, t: &str) -> Result<Vec<Record>, PlanError<S::Error>> {
+        self.0
+            .records_by_ticket(tenant, t)
+            .map_err(PlanError::Store)
+    }
+}
+
+/// The plan's view of the records: what the source had when first asked
+/// (those answers become the preconditions), with the plan's own changes on top.
+struct Overlay<S> {
+    src: S,
+    tenant: TenantId,
+    normalization: crate::email::Normalization,
+    /// Current state of every record seen or made.
+    records: HashMap<RecordId, Record>,
+    /// Base answers per key (sorted ids), in first-asked order for output.
+    base_keys: HashMap<EmailKey, Vec<RecordId>>,
+    key_order: Vec<EmailKey>,
+    base_tickets: BTreeMap<String, Vec<RecordId>>,
+    /// Base versions of records read from the source.
+    base_versions: HashMap<RecordId, u64>,
+    /// Base records whose decision or state this plan depends on.
+    used: BTreeSet<RecordId>,
+    /// Records created or changed by the plan: their key comes from `records`.
+    touched: HashSet<RecordId>,
+    created: Vec<RecordId>,
+    /// Links set by this plan.
+    links: HashMap<SubjectId, Option<RecordId>>,
+}
+
+impl<S: Source> Overlay<S> {
+    fn new(src: S, tenant: TenantId, normalization: crate::email::Normalization) -> Self {
+        Overlay {
+            src,
+            tenant,
+            normalization,
+            records: HashMap::new(),
+            base_keys: HashMap::new(),
+            key_order: Vec::new(),
+            base_tickets: BTreeMap::new(),
+            base_versions: HashMap::new(),
+            used: BTreeSet::new(),
+            touched: HashSet::new(),
+            created: Vec::new(),
+            links: HashMap::new(),
+        }
+    }
+
+    fn remember(&mut self, r: Record) -> Result<RecordId, PlanError<S::Error>> {
+        if r.tenant != self.tenant {
+            return Err(Error::ForeignCandidate(r.id).into());
+        }
+        let id = r.id;
+        if !self.records.contains_key(&id) {
+            self.base_versions.insert(id, r.version);
+            self.records.insert(id, r);
+        }
+        Ok(id)
+    }
+
+    /// Records with `key` now: base answer minus records the plan moved away,
+    /// plus records the plan gave this key. Sorted by id.
+    fn by_key(&mut self, key: &EmailKey) -> Result<Vec<Record>, PlanError<S::Error>> {
+        if !self.base_keys.contains_key(key) {
+            let found = self.src.by_key(self.tenant, key)?;
+            let mut ids = Vec::with_capacity(found.len());
+            for r in found {
+                ids.push(self.remember(r)?);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            self.base_keys.insert(key.clone(), ids);
+            self.key_order.push(key.clone());
+        }
+        let mut ids: BTreeSet<RecordId> = self
+            .base_keys
+            .get(key)
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|id| !self.touched.contains(id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in &self.touched {
+            if let Some(r) = self.records.get(id) {
+                if r.email_key(&self.normalization).as_ref() == Some(key) {
+                    ids.insert(*id);
+                }
+            }
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| self.records.get(id).cloned())
+            .collect())
+    }
+
+    fn by_id(&mut self, id: RecordId) -> Result<Option<Record>, PlanError<S::Error>> {
+        if !self.records.contains_key(&id) {
+            match self.src.by_id(self.tenant, id)? {
+                Some(r) if r.id == id => {
+                    self.remember(r)?;
+                }
+                _ => return Ok(None),
+            }
+        }
+        self.used.insert(id);
+        Ok(self.records.get(&id).cloned())
+    }
+
+    fn by_ticket(&mut self, ticket: &str) -> Result<Vec<Record>, PlanError<S::Error>> {
+        let ticket = ticket.trim();
+        if !self.base_tickets.contains_key(ticket) {
+            let found = self.src.by_ticket(self.tenant, ticket)?;
+            let mut ids = Vec::with_capacity(found.len());
+            for r in found {
+                ids.push(self.remember(r)?);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            self.base_tickets.insert(ticket.to_owned(), ids);
+        }
+        let mut ids: BTreeSet<RecordId> = self
+            .base_tickets
+            .get(ticket)
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|id| !self.touched.contains(id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in &self.touched {
+            if let Some(r) = self.records.get(id) {
+                if r.fields.text(FieldName::TICKET_ID).trim() == ticket && !ticket.is_empty() {
+                    ids.insert(*id);
+                }
+            }
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| self.records.get(id).cloned())
+            .collect())
+    }
+
+    fn create(&mut self, r: Record) {
+        self.touched.insert(r.id);
+        self.created.push(r.id);
+        self.records.insert(r.id, r);
+    }
+
+    fn update(&mut self, id: RecordId, changes: &[FieldChange]) {
+        if !self.created.contains(&id) {
+            self.used.insert(id);
+        }
+        self.touched.insert(id);
+        if let Some(r) = self.records.get_mut(&id) {
+            for c in changes {
+                r.fields.set(c.field.clone(), c.new.clone());
+            }
+        }
+    }
+
+    fn link_of(&self, s: &Subject) -> Option<RecordId> {
+        self.links.get(&s.id).copied().unwrap_or(s.link)
+    }
+
+    fn preconditions(&self) -> Vec<Precondition> {
+        let mut out: Vec<Precondition> = self
+            .key_order
+            .iter()
+            .filter_map(|k| {
+                self.base_keys.get(k).map(|ids| Precondition::EmailKey {
+                    key: k.clone(),
+                    records: ids.clone(),
+                })
+            })
+            .collect();
+        for (t, ids) in &self.base_tickets {
+            out.push(Precondition::TicketId {
+                ticket: FieldValue::new(t),
+                records: ids.clone(),
+            });
+        }
+        for id in &self.used {
+            if let Some(v) = self.base_versions.get(id) {
+                out.push(Precondition::RecordVersion {
+                    record: *id,
+                    version: *v,
+                });
+            }
+        }
+        for id in &self.created {
+            out.push(Precondition::RecordAbsent { record: *id });
+        }
+        out
+    }
+}
+
+/// The rules fired for one subject and the sentences explaining them.
+struct Trace {
+    rules: Vec<RuleId>,
+    sentences: Vec<String>,
+}
+
+impl Trace {
+    fn new() -> Self {
+        Trace {
+            rules: Vec::new(),
+            sentences: Vec::new(),
+        }
+    }
+    fn cite(&mut self, r: RuleId) -> &mut Self {
+        if !self.rules.contains(&r) {
+            self.rules.push(r);
+        }
+        self
+    }
+    fn say(&mut self, s: impl Into<String>) -> &mut Self {
+        self.sentences.push(s.into());
+        self
+    }
+}
+
+/// How an event reached a subject: decides which merge rules apply.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Situation {
+    /// A new registration (booking, manual registration, import).
+    Registration,
+    /// An edit, with its source and the effective sync choice.
+    Edit { source: EditSource, sync: bool },
+}
+
+/// Per-event context.
+struct Ctx<'e> {
+    event: EventId,
+    campaign: Option<&'e CampaignId>,
+    buyer: Option<&'e Fields>,
+    situation: Situation,
+}
+
+struct Decider<'p, S> {
+    policy: &'p Policy,
+    ov: Overlay<S>,
+    effects: Vec<Effect>,
+    outcomes: Vec<Outcome>,
+    warnings: Vec<Warning>,
+    events: Vec<EventId>,
+}
+
+/// Decides, deterministically and explainably, what events do to records.
+///
+/// ```
+/// use contact_sync::*;
+/// let tenant = TenantId::from_u128(1);
+/// let store = InMemoryStore::new();
+/// store.insert(Record::new(RecordId::from_u128(10), tenant, RecordType::Contact,
+///     Fields::from_pairs([("email", "ann@example.org"), ("first_name", "Ann")]))).unwrap();
+/// let engine = Engine::new(Policy::doo()).unwrap();
+/// let event = Event::Registered(Registration {
+///     id: EventId::from_u128(1), tenant, channel: Channel::Online, campaign: None,
+///     buyer_data_only: false,
+///     subjects: vec![Subject::booker(SubjectId::from_u128(5),
+///         Fields::from_pairs([("email", "ANN@example.org"), ("phone", "+49 1")]))],
+/// });
+/// let plan = engine.plan(&store, &event).unwrap();
+/// let o = plan.outcome(SubjectId::from_u128(5)).unwrap();
+/// assert_eq!(o.decision, Decision::Linked);
+/// assert_eq!(o.record, Some(RecordId::from_u128(10)));
+/// assert!(o.rules.contains(&RuleId::D2));
+/// store.apply(&plan).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Engine {
+    policy: Policy,
+}
+
+impl Engine {
+    /// An engine for a validated policy.
+    pub fn new(policy: Policy) -> Result<Self, PolicyError> {
+        policy.validate()?;
+        Ok(Engine { policy })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// What `event` needs looked up before [`Engine::decide`].
+    pub fn needs(&self, event: &Event) -> Result<Needs, Error> {
+        self.check_limits(event)?;
+        let mut n = Needs {
+            tenant: event.tenant(),
+            ..Needs::default()
+        };
+        let norm = &self.policy.normalization;
+        let add_subject = |n: &mut Needs, s: &Subject, f: &Fields| -> Result<(), Error> {
+            if let Some(e) = parse_email(s.id, f)? {
+                n.email_keys.insert(e.key(norm));
+            }
+            n.records.extend(s.link);
+            n.records.extend(s.prefill);
+            let t = f.text(FieldName::TICKET_ID).trim();
+            if !t.is_empty() {
+                n.tickets.insert(t.to_owned());
+            }
+            Ok(())
+        };
+        match event {
+            Event::Registered(r) => {
+                let buyer = r.subjects.iter().find(|s| s.role == Role::Booker);
+                for s in &r.subjects {
+                    let f = effective_fields(r.buyer_data_only, s, buyer.map(|b| &b.fields));
+                    add_subject(&mut n, s, &f)?;
+                }
+            }
+            Event::Edited(e) => {
+                add_subject(&mut n, &e.subject, &e.subject.fields)?;
+                let f = edit_fields(e);
+                add_subject(&mut n, &e.subject, &f)?;
+            }
+            Event::Relinked(r) => {
+                n.records.insert(r.to);
+                n.records.extend(r.subject.link);
+            }
+            Event::RecordChanged(c) => {
+                n.records.insert(c.record);
+            }
+        }
+        Ok(n)
+    }
+
+    /// Decides `event` on candidates the host fetched (pure, sans-IO).
+    pub fn decide(&self, event: &Event, candidates: &Candidates) -> Result<Plan, Error> {
+        if candidates.tenant != event.tenant() {
+            return Err(Error::MixedTenants);
+        }
+        self.run(candidates, std::slice::from_ref(event))
+            .map_err(|e| match e {
+                PlanError::Invalid(e) => e,
+                PlanError::Store(never) => match never {},
+            })
+    }
+
+    /// Looks up what `event` needs in `store` and decides it.
+    pub fn plan<S: ContactStore + ?Sized>(
+        &self,
+        store: &S,
+        event: &Event,
+    ) -> Result<Plan, PlanError<S::Error>> {
+        self.check_store(store)?;
+        self.run(StoreSource(store), std::slice::from_ref(event))
+    }
+
+    /// Decides `events` in order as one plan: each sees what earlier ones
+    /// create or change (B5), so subjects with the same new email create
+    /// exactly one record. All events must be of one tenant; the plan
+    /// applies atomically as one.
+    pub fn plan_batch<S: ContactStore + ?Sized>(
+        &self,
+        store: &S,
+        events: &[Event],
+    ) -> Result<Plan, PlanError<S::Error>> {
+        self.check_store(store)?;
+        self.run(StoreSource(store), events)
+    }
+
+    fn check_store<S: ContactStore + ?Sized>(&self, store: &S) -> Result<(), Error> {
+        if store.normalization() != self.policy.normalization {
+            return Err(Error::NormalizationMismatch);
+        }
+        Ok(())
+    }
+
+    fn check_limits(&self, event: &Event) -> Result<(), Error> {
+        let l = &self.policy.limits;
+        let check = |s: SubjectId, f: &Fields| -> Result<(), Error> {
+            if f.len() > l.max_fields {
+                return Err(Error::TooManyFields {
+                    subject: s,
+                    count: f.len(),
+                    limit: l.max_fields,
+                });
+            }
+            for (n, v) in f.iter() {
+                if v.len() > l.max_field_len {
+                    return Err(Error::FieldTooLong {
+                        subject: s,
+                        field: n.clone(),
+                        len: v.len(),
+                        limit: l.max_field_len,
+                    });
+                }
+            }
+            Ok(())
+        };
+        match event {
+            Event::Registered(r) => {
+                if r.subjects.len() > l.max_subjects {
+                    return Err(Error::TooManySubjects {
+                        count: r.subjects.len(),
+                        limit: l.max_subjects,
+                    });
+                }
+                let mut seen = HashSet::new();
+                for s in &r.subjects {
+                    if !seen.insert(s.id) {
+                        return Err(Error::DuplicateSubject(s.id));
+                    }
+                    check(s.id, &s.fields)?;
+                }
+            }
+            Event::Edited(e) => {
+                check(e.subject.id, &e.subject.fields)?;
+                check(e.subject.id, &e.new_fields)?;
+                if let Some(b) = &e.buyer {
+                    check(e.subject.id, b)?;
+                }
+            }
+            Event::Relinked(r) => check(r.subject.id, &r.subject.fields)?,
+            Event::RecordChanged(c) => {
+                if c.subjects.len() > l.max_subjects {
+                    return Err(Error::TooManySubjects {
+                        count: c.subjects.len(),
+                        limit: l.max_subjects,
+                    });
+                }
+                for s in &c.subjects {
+                    check(s.id, &s.fields)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run<S: Source>(&self, src: S, events: &[Event]) -> Result<Plan, PlanError<S::Error>> {
+        let tenant = match events.first() {
+            Some(e) => e.tenant(),
+            None => TenantId::from_u128(0),
+        };
+        if events.iter().any(|e| e.tenant() != tenant) {
+            return Err(Error::MixedTenants.into());
+        }
+        let mut d = Decider {
+            policy: &self.policy,
+            ov: Overlay::new(src, tenant, self.policy.normalization),
+            effects: Vec::new(),
+            outcomes: Vec::new(),
+            warnings: Vec::new(),
+            events: Vec::with_capacity(events.len()),
+        };
+        for e in events {
+            self.check_limits(e)?;
+            d.events.push(e.id());
+            match e {
+                Event::Registered(r) => d.registration(r)?,
+                Event::Edited(x) => d.edit(x)?,
+                Event::Relinked(x) => d.relink(x)?,
+                Event::RecordChanged(x) => d.record_changed(x),
+            }
+        }
+        Ok(Plan {
+            tenant,
+            events: d.events,
+            preconditions: d.ov.preconditions(),
+            effects: d.effects,
+            outcomes: d.outcomes,
+            warnings: d.warnings,
+        })
+    }
+}
+
+fn parse_email(subject: SubjectId, f: &Fields) -> Result<Option<Email>, Error> {
+    Email::parse(f.text(FieldName::EMAIL)).map_err(|source| Error::InvalidEmail { subject, source })
+}
+
+/// A12: with buyer data only, a holder carries the buyer's data (its own
+/// fields, such as its ticket id, laid over it).
+fn effective_fields<'a>(
+    buyer_data_only: bool,
+    s: &'a Subject,
+    buyer: Option<&Fields>,
+) -> Cow<'a, Fields> {
+    match (buyer_data_only, s.role, buyer) {
+        (true, Role::Attendee, Some(b)) => {
+            let mut f = b.clone();
+            for (n, v) in s.fields.iter() {
+                if !v.is_blank() {
+                    f.set(n.clone(), v.clone());
+                }
+            }
+            Cow::Owned(f)
+        }
+        _ => Cow::Borrowed(&s.fields),
+    }
+}
+
+fn edit_fields(e: &Edit) -> Fields {
+    let merged = e.merged_fields();
+    match (e.buyer_data_only, e.subject.role, &e.buyer) {
+        (true, Role::Attendee, Some(b)) => {
+            let mut f = b.clone();
+            for (n, v) in merged.iter() {
+                if !v.is_blank() && f.is_empty_at(n.as_str()) {
+                    f.set(n.clone(), v.clone());
+                }
+            }
+            f
+        }
+        _ => merged,
+    }
+}
+
+fn list(names: impl Iterator<Item = impl AsRef<str>>) -> String {
+    names
+        .map(|n| n.as_ref().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl<S: Source> Decider<'_, S> {
+    fn cite(&self, doo: RuleId, sf: RuleId) -> RuleId {
+        match self.policy.citations {
+            Citations::Doo => doo,
+            Citations::Salesforce => sf,
+        }
+    }
+
+    fn noun(&self) -> &'static str {
+        self.policy.matching.record_type.noun()
+    }
+
+    fn outcome(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        decision: Decision,
+        record: Option<RecordId>,
+        no_record: Option<NoRecordReason>,
+        t: Trace,
+    ) {
+        let mut explanation = t.sentences.join(" ");
+        if explanation.is_empty() {
+            explanation.push_str("Nothing to do.");
+        }
+        self.outcomes.push(Outcome {
+            event: ctx.event,
+            subject: s.id,
+            role: s.role,
+            decision,
+            record,
+            no_record,
+            rules: t.rules,
+            explanation,
+        });
+    }
+
+    // ----- registrations -------------------------------------------------
+
+    fn registration(&mut self, r: &Registration) -> Result<(), PlanError<S::Error>> {
+        let buyer = r
+            .subjects
+            .iter()
+            .find(|s| s.role == Role::Booker)
+            .map(|b| &b.fields);
+        let ctx = Ctx {
+            event: r.id,
+            campaign: r.campaign.as_ref(),
+            buyer,
+            situation: Situation::Registration,
+        };
+        for s in &r.subjects {
+            let mut t = Trace::new();
+            let fields = effective_fields(r.buyer_data_only, s, buyer);
+            if r.buyer_data_only && s.role == Role::Attendee && buyer.is_some() {
+                t.cite(A12)
+                    .say("Only buyer data is collected, so the holder carries the buyer's data.");
+            }
+            self.register_subject(&ctx, s, &fields, t)?;
+        }
+        Ok(())
+    }
+
+    fn register_subject(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        mut t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        let rule = self.policy.roles.get(s.role);
+        if rule == RoleRule::NoRecord {
+            t.cite(A6).say(format!(
+                "The {} gets no record: only ticket holders do.",
+                s.role.noun()
+            ));
+            self.outcome(
+                ctx,
+                s,
+                Decision::NoRecord,
+                None,
+                Some(NoRecordReason::Role),
+                t,
+            );
+            return Ok(());
+        }
+        let email = parse_email(s.id, fields)?;
+        if let Some(pid) = s.prefill.or(s.link) {
+            let rec = self.existing(s, pid)?;
+            t.cite(D7).say(format!(
+                "The booking was prefilled from {} {}, which is assumed first.",
+                rec.record_type.noun(),
+                rec.id
+            ));
+            let same = email.as_ref().map(|e| e.key(&self.policy.normalization))
+                == rec.email_key(&self.policy.normalization);
+            if same {
+                t.cite(D1).say("The email is unchanged, so the link stays.");
+                return self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Kept, t);
+            }
+            return self.email_changed(ctx, s, fields, &rec, email, t);
+        }
+        match (rule, email) {
+            (_, None) => self.no_email(ctx, s, fields, t),
+            (RoleRule::AlwaysCreate, Some(_)) => {
+                match s.role {
+                    Role::Attendee => t.cite(A21).say(format!(
+                        "Every ticket holder gets a new {}, match or not.",
+                        self.noun()
+                    )),
+                    Role::Booker => t.cite(A22).say(format!(
+                        "The ticket buyer gets a new {} too, even if one has the same email.",
+                        self.noun()
+                    )),
+                };
+                self.create(ctx, s, fields, t)
+            }
+            (_, Some(e)) => {
+                t.cite(D1);
+                self.match_email(ctx, s, fields, &e, t)
+            }
+        }
+    }
+
+    /// A linked or prefilled record; absent and foreign look the same (B8).
+    fn existing(&mut self, s: &Subject, id: RecordId) -> Result<Record, PlanError<S::Error>> {
+        self.ov.by_id(id)?.ok_or_else(|| {
+            PlanError::Invalid(Error::RecordNotFound {
+                subject: s.id,
+                record: id,
+            })
+        })
+    }
+
+    /// D2–D4, A2, A3, A7, A24.
+    fn match_email(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        email: &Email,
+        mut t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        let key = email.key(&self.policy.normalization);
+        let candidates = self.ov.by_key(&key)?;
+        let m = &self.policy.matching;
+        let sel = matching::select(m, fields, &candidates);
+        let noun = sel.record_type.noun();
+        match m.scope {
+            Scope::Linear => {
+                if self.policy.citations == Citations::Salesforce {
+                    t.cite(A2);
+                }
+            }
+            Scope::Cross { prefer } => {
+                t.cite(A24).say(format!(
+                    "Cross matching searches contacts and leads{}, preferring {}s.",
+                    if m.criteria.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " on email and {}",
+                            list(m.criteria.iter().map(|c| c.as_str()))
+                        )
+                    },
+                    prefer.noun()
+                ));
+                if sel.failed_criteria > 0 {
+                    t.say(format!(
+                        "{} record(s) with this email failed the extra criteria.",
+                        sel.failed_criteria
+                    ));
+                }
+            }
+        }
+        let ids: Vec<RecordId> = sel.chosen.iter().map(|r| r.id).collect();
+        match ids.as_slice() {
+            [] => {
+                if sel.other_type_has_email && m.scope == Scope::Linear {
+                    t.cite(A3).say(format!(
+                        "No {noun} has this email (only a record of the other type has, and matching is linear), so a new {noun} is created."
+                    ));
+                } else {
+                    t.cite(self.cite(D3, A3)).say(format!(
+                        "No {noun} has this email, so a new one is created."
+                    ));
+                }
+                self.create(ctx, s, fields, t)
+            }
+            [one] => {
+                let rec = sel
+                    .chosen
+                    .first()
+                    .map(|r| (*r).clone())
+                    .ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
+                t.cite(self.cite(D2, A7)).say(format!(
+                    "Exactly one {noun} has this email: linked to {noun} {one}."
+                ));
+                self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Linked, t)
+            }
+            many => match m.ambiguity {
+                Ambiguity::CreateNew => {
+                    t.cite(D4).say(format!(
+                        "{} {noun}s have this email; the system never guesses between several, so a new one is created.",
+                        many.len()
+                    ));
+                    self.create(ctx, s, fields, t)
+                }
+                Ambiguity::UpdateFirst => {
+                    self.warnings.push(Warning::Ambiguous {
+                        subject: s.id,
+                        records: ids.clone(),
+                    });
+                    let rec = sel
+                        .chosen
+                        .first()
+                        .map(|r| (*r).clone())
+                        .ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
+                    t.cite(self.cite(D4, A7)).say(format!(
+                        "{} {noun}s have this email; the policy takes the one with the smallest id, {}.",
+                        many.len(),
+                        rec.id
+                    ));
+                    self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Linked, t)
+                }
+                Ambiguity::NoRecord => {
+                    self.warnings.push(Warning::Ambiguous {
+                        subject: s.id,
+                        records: ids.clone(),
+                    });
+                    t.cite(D4).say(format!(
+                        "{} {noun}s have this email; the policy links none and creates none.",
+                        many.len()
+                    ));
+                    let link = self.ov.link_of(s);
+                    self.outcome(
+                        ctx,
+                        s,
+                        Decision::NoRecord,
+                        link,
+                        Some(NoRecordReason::Ambiguous),
+                        t,
+                    );
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// D5, A11, A25–A28.
+    fn no_email(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        mut t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        let ne = self.policy.no_email;
+        if !ne.create {
+            t.cite(self.cite(D5, A11)).say(
+                "No email was given, so the subject is linked to nothing and nothing is created.",
+            );
+            self.outcome(
+                ctx,
+                s,
+                Decision::NoRecord,
+                None,
+                Some(NoRecordReason::NoEmail),
+                t,
+            );
+            return Ok(());
+        }
+        if ne.first_name_required && fields.is_empty_at(FieldName::FIRST_NAME) {
+            t.cite(A27)
+                .say("Neither email nor first name was given, so no record is created.");
+            self.outcome(
+                ctx,
+                s,
+                Decision::NoRecord,
+                None,
+                Some(NoRecordReason::NoFirstName),
+                t,
+            );
+            return Ok(());
+        }
+        let ticket = fields.text(FieldName::TICKET_ID).trim();
+        if !ticket.is_empty() {
+            let found = self.ov.by_ticket(ticket)?;
+            if let [rec] = found.as_slice() {
+                t.cite(A28).say(format!(
+                    "No email was given; {} {} already carries this ticket id and is linked.",
+                    rec.record_type.noun(),
+                    rec.id
+                ));
+                let rec = rec.clone();
+                return self.update_existing(
+                    ctx,
+                    s,
+                    fields,
+                    &rec,
+                    Entered::All,
+                    Decision::Linked,
+                    t,
+                );
+            }
+        }
+        let mut f = fields.clone();
+        if ne.last_name_from_buyer && f.is_empty_at(FieldName::LAST_NAME) {
+            if let Some(last) = ctx
+                .buyer
+                .and_then(|b| b.get(FieldName::LAST_NAME))
+                .filter(|v| !v.is_blank())
+            {
+                f.set(FieldName::new(FieldName::LAST_NAME), last.clone());
+                t.cite(A26)
+                    .say("The last name was blank, so the buyer's last name is used.");
+            }
+        }
+        t.cite(A25).say(format!(
+            "No email was given, but records without email are enabled: a new {} is created, found again later through its ticket id.",
+            self.noun()
+        ));
+        self.create(ctx, s, &f, t)
+    }
+
+    /// Creates a record for the subject and links it (D3, D4, D6, A3, A4).
+    fn create(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        mut t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        let id = derive_record_id(self.ov.tenant, ctx.event, s.id, s.role);
+        let rf = merge::new_record_fields(fields, &self.policy.fields);
+        if self.policy.citations == Citations::Doo {
+            t.cite(D6);
+        } else {
+            t.cite(A4);
+        }
+        t.cite(D12).say(format!(
+            "Created {} {} with {} field(s) and linked to it.",
+            self.noun(),
+            id,
+            rf.len()
+        ));
+        let record = Record::new(id, self.ov.tenant, self.policy.matching.record_type, rf);
+        self.ov.create(record.clone());
+        self.effects.push(Effect::CreateRecord { record });
+        self.relink_to(s, id);
+        self.campaign(ctx, id, &mut t);
+        self.outcome(ctx, s, Decision::Created, Some(id), None, t);
+        Ok(())
+    }
+
+    fn relink_to(&mut self, s: &Subject, id: RecordId) -> bool {
+        let old = self.ov.link_of(s);
+        if old == Some(id) {
+            return false;
+        }
+        if let Some(old) = old {
+            self.effects.push(Effect::Unlink {
+                subject: s.id,
+                record: old,
+            });
+        }
+        self.effects.push(Effect::Link {
+            subject: s.id,
+            record: id,
+        });
+        self.ov.links.insert(s.id, Some(id));
+        true
+    }
+
+    fn campaign(&mut self, ctx: &Ctx<'_>, record: RecordId, t: &mut Trace) {
+        if let (true, Some(c)) = (self.policy.campaign_members, ctx.campaign) {
+            self.effects.push(Effect::AddCampaignMember {
+                record,
+                campaign: c.clone(),
+            });
+            t.cite(A5).say(format!("Added to campaign {c}."));
+        }
+    }
+
+    /// The merge rules in force for this situation.
+    fn rules(&self, ctx: &Ctx<'_>) -> (ClassRules, bool) {
+        let sync = &self.policy.sync;
+        match ctx.situation {
+            Situation::Registration => (sync.on_match, sync.enabled),
+            Situation::Edit { sync: on, .. } => (sync.on_update, on),
+        }
+    }
+
+    /// Merges the subject's data into an existing record and links the
+    /// subject to it (D2, D7, D9, D13–D17, A7–A10, A13–A19, B3, B4).
+    #[allow(clippy::too_many_arguments)]
+    fn update_existing(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        rec: &Record,
+        entered: Entered<'_>,
+        decision: Decision,
+        mut t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        let (class_rules, sync_on) = self.rules(ctx);
+        let mut rules = if sync_on {
+            class_rules
+        } else {
+            class_rules.capped(Merge::FillEmpty)
+        };
+        // B4, D19: a clearly different person's name about to be overwritten.
+        if rules.name >= Merge::Overwrite
+            && self.policy.name_guard != NameGuard::Off
+            && merge::names_clearly_differ(&rec.fields, fields)
+        {
+            let action = self.policy.name_guard;
+            self.warnings.push(Warning::SharedEmail {
+                subject: s.id,
+                record: rec.id,
+                action,
+            });
+            t.cite(B4).cite(D19);
+            match action {
+                NameGuard::Off | NameGuard::Warn => {
+                    t.say("Warning: the record holds a clearly different person's name, which is overwritten (several people may share this email).");
+                }
+                NameGuard::KeepName => {
+                    t.say("Warning: the record holds a clearly different person's name; the record's name is kept.");
+                    rules.name = rules.name.min(Merge::FillEmpty);
+                }
+                NameGuard::CreateNew => {
+                    t.say("Warning: the record holds a clearly different person's name, so a new record is created instead.");
+                    return self.create(ctx, s, fields, t);
+                }
+            }
+        }
+        let (source, is_edit) = match ctx.situation {
+            Situation::Edit { source, .. } => (Some(source), true),
+            Situation::Registration => (None, false),
+        };
+        let freeze =
+            is_edit && self.policy.sync.freeze_generated_for_multiple_tickets && s.tickets > 1;
+        let citations = self.policy.citations;
+        let cite = |class: FieldClass, m: Merge, was_empty: bool| -> RuleId {
+            if m == Merge::FillEmpty || (was_empty && m != Merge::Replace) {
+                return D15;
+            }
+            match (citations, is_edit, class) {
+                (Citations::Doo, false, _) => D13,
+                (Citations::Doo, true, FieldClass::Email) => D9,
+                (Citations::Doo, true, _) => D16,
+                (Citations::Salesforce, false, FieldClass::Generated) => A10,
+                (Citations::Salesforce, false, _) => A9,
+                (Citations::Salesforce, true, FieldClass::Name | FieldClass::Email) => A14,
+                (Citations::Salesforce, true, _) => A13,
+            }
+        };
+        let mr = MergeRules {
+            rules,
+            map: &self.policy.fields,
+            entered,
+            freeze_generated: freeze,
+        };
+        let mut result = merge::merge(&rec.fields, fields, &mr, &cite);
+        // A16: a blanked field blanks the record's field.
+        for c in &mut result.changes {
+            if c.new.is_blank() && c.rule == A13 {
+                c.rule = A16;
+            }
+        }
+        self.explain_merge(ctx, sync_on, &rules, &result, &mut t);
+        let trigger = source == Some(EditSource::UpdateTrigger);
+        let always = trigger && self.policy.sync.update_trigger_always_writes;
+        if always {
+            t.cite(A18);
+            if result.changes.is_empty() {
+                t.say("The update was triggered for the holder, so the record is written even though nothing changed.");
+            }
+        }
+        if result.frozen {
+            t.cite(A19)
+                .say("The holder has several tickets, so auto-generated fields are not updated.");
+        }
+        if let Some(email_change) = result
+            .changes
+            .iter()
+            .find(|c| c.field.as_str() == FieldName::EMAIL)
+        {
+            let differs = match (&email_change.old, Email::parse(email_change.new.as_str())) {
+                (Some(old), Ok(Some(new))) => {
+                    Email::parse(old.as_str())
+                        .ok()
+                        .flatten()
+                        .map(|o| o.key(&self.policy.normalization))
+                        != Some(new.key(&self.policy.normalization))
+                }
+                _ => false,
+            };
+            if differs {
+                self.warnings.push(Warning::RecordEmailOverwritten {
+                    subject: s.id,
+                    record: rec.id,
+                });
+            }
+        }
+        if !result.changes.is_empty() || always {
+            t.cite(B3);
+            self.ov.update(rec.id, &result.changes);
+            self.effects.push(Effect::UpdateRecord {
+                record: rec.id,
+                changes: result.changes,
+            });
+        }
+        self.ov.used.insert(rec.id);
+        let newly = self.relink_to(s, rec.id);
+        if newly && decision == Decision::Kept {
+            t.say(format!("Linked to {} {}.", rec.record_type.noun(), rec.id));
+        }
+        t.cite(D12);
+        self.campaign(ctx, rec.id, &mut t);
+        let decision = if decision == Decision::Kept && newly {
+            Decision::Linked
+        } else if decision == Decision::Linked && !newly {
+            Decision::Kept
+        } else {
+            decision
+        };
+        self.outcome(ctx, s, decision, Some(rec.id), None, t);
+        Ok(())
+    }
+
+    fn explain_merge(
+        &self,
+        ctx: &Ctx<'_>,
+        sync_on: bool,
+        rules: &ClassRules,
+        r: &merge::MergeResult,
+        t: &mut Trace,
+    ) {
+        let doo = self.policy.citations == Citations::Doo;
+        if let Situation::Edit { source, .. } = ctx.situation {
+            match source {
+                EditSource::Organizer { sync: Some(_) } => {
+                    t.cite(D17).say(format!(
+                        "The organizer chose {} this edit; missing data is added in any case.",
+                        if sync_on { "to sync" } else { "not to sync" }
+                    ));
+                }
+                EditSource::Organizer { sync: None } => {
+                    t.cite(D16);
+                }
+                EditSource::SelfService => {
+                    t.cite(self.cite(D16, A17)).say("Changed in self-service.");
+                }
+                EditSource::UpdateTrigger => {}
+            }
+        } else if doo {
+            t.cite(D16);
+        }
+        if !sync_on {
+            t.cite(D14)
+                .say("Sync is off: existing values are never changed.");
+        } else if doo && r.changes.iter().any(|c| c.rule == D13) {
+            t.cite(D13);
+        }
+        if rules.name == Merge::Never
+            && !r.kept.is_empty()
+            && r.kept
+                .iter()
+                .any(|n| self.policy.fields.class_of(n) == Some(FieldClass::Name))
+        {
+            t.cite(A8)
+                .say("The name of an existing record is never updated from a new registration.");
+        }
+        let mut by_rule: BTreeMap<RuleId, Vec<&str>> = BTreeMap::new();
+        for c in &r.changes {
+            by_rule.entry(c.rule).or_default().push(c.field.as_str());
+        }
+        for (rule, names) in &by_rule {
+            t.cite(*rule);
+            let what = match rule {
+                D15 => "Filled empty field(s)",
+                A16 => "Cleared field(s) left blank",
+                D9 | A14 => "Replaced",
+                _ => "Updated",
+            };
+            t.say(format!("{what}: {} ({rule}).", list(names.iter())));
+        }
+        if !r.kept.is_empty() && sync_on {
+            let kept: Vec<&str> = r
+                .kept
+                .iter()
+                .map(|n| n.as_str())
+                .filter(|n| {
+                    rules.name != Merge::Never
+                        || self.policy.fields.class_of(&FieldName::new(n)) != Some(FieldClass::Name)
+                })
+                .collect();
+            if !kept.is_empty() {
+                t.say(format!("Kept the record's value of {}.", list(kept.iter())));
+            }
+        } else if !r.kept.is_empty() {
+            t.say(format!(
+                "Differing entered data stays on the booking only: {}.",
+                list(r.kept.iter().map(|n| n.as_str()))
+            ));
+        }
+        if r.changes.is_empty() && r.kept.is_empty() && !r.frozen {
+            t.say("No field needed a change.");
+        }
+    }
+
+    /// D8, D9, A14, A15, A23: the email of a linked (or prefilled) subject changed.
+    fn email_changed(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        rec: &Record,
+        email: Option<Email>,
+        mut t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        if let Situation::Edit { .. } = ctx.situation {
+            t.cite(D10);
+        }
+        match self.policy.email_change {
+            EmailChange::Reassign => {
+                t.cite(D8);
+                match email {
+                    None => {
+                        t.cite(D5)
+                            .say("The email was removed, so the subject is unlinked.");
+                        if let Some(old) = self.ov.link_of(s) {
+                            self.effects.push(Effect::Unlink {
+                                subject: s.id,
+                                record: old,
+                            });
+                            self.ov.links.insert(s.id, None);
+                        }
+                        self.outcome(
+                            ctx,
+                            s,
+                            Decision::Unlinked,
+                            None,
+                            Some(NoRecordReason::NoEmail),
+                            t,
+                        );
+                        Ok(())
+                    }
+                    Some(e) => {
+                        t.say("The email differs from the linked record's, and the event reassigns on email change: matched again on the new email.");
+                        let ctx2 = Ctx {
+                            situation: Situation::Registration,
+                            ..*ctx
+                        };
+                        let _ = rec;
+                        self.match_email(&ctx2, s, fields, &e, t)
+                    }
+                }
+            }
+            EmailChange::Retain => {
+                t.cite(self.cite(D9, A15));
+                let (rules, sync_on) = self.rules(ctx);
+                if rules.email >= Merge::Overwrite && sync_on && email.is_some() {
+                    t.say(format!(
+                        "The email changed and the event retains the link: the {}'s email is overwritten with the new one.",
+                        rec.record_type.noun()
+                    ));
+                } else {
+                    t.say(format!(
+                        "The email changed and the event retains the link; the {}'s email is not overwritten.",
+                        rec.record_type.noun()
+                    ));
+                }
+                let changed;
+                let entered = match ctx.situation {
+                    Situation::Registration => Entered::All,
+                    Situation::Edit {
+                        source: EditSource::UpdateTrigger,
+                        ..
+                    } => Entered::All,
+                    Situation::Edit { .. } => {
+                        changed = changed_names(&s.fields, fields);
+                        Entered::Only(&changed)
+                    }
+                };
+                self.update_existing(ctx, s, fields, rec, entered, Decision::Kept, t)
+            }
+            EmailChange::NewRecord => {
+                t.cite(A23);
+                match email {
+                    Some(_) => {
+                        t.say(format!(
+                            "The email changed, so a new {} is created instead of updating the linked one.",
+                            self.noun()
+                        ));
+                        self.create(ctx, s, fields, t)
+                    }
+                    None => {
+                        t.cite(A11)
+                            .say("The email was removed, so the subject is unlinked.");
+                        if let Some(old) = self.ov.link_of(s) {
+                            self.effects.push(Effect::Unlink {
+                                subject: s.id,
+                                record: old,
+                            });
+                            self.ov.links.insert(s.id, None);
+                        }
+                        self.outcome(
+                            ctx,
+                            s,
+                            Decision::Unlinked,
+                            None,
+                            Some(NoRecordReason::NoEmail),
+                            t,
+                        );
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- edits ---------------------------------------------------------
+
+    fn edit(&mut self, e: &Edit) -> Result<(), PlanError<S::Error>> {
+        let s = &e.subject;
+        let sync = match e.source {
+            EditSource::Organizer { sync: Some(b) } => b,
+            _ => self.policy.sync.enabled,
+        };
+        let ctx = Ctx {
+            event: e.id,
+            campaign: e.campaign.as_ref(),
+            buyer: e.buyer.as_ref(),
+            situation: Situation::Edit {
+                source: e.source,
+                sync,
+            },
+        };
+        let mut t = Trace::new();
+        if e.source == EditSource::UpdateTrigger {
+            t.cite(A18);
+        }
+        let rule = self.policy.roles.get(s.role);
+        if rule == RoleRule::NoRecord {
+            t.cite(A6).cite(A12).say(format!(
+                "The {} has no record; buyer data reaches records only through the holders' update trigger.",
+                s.role.noun()
+            ));
+            let link = self.ov.link_of(s);
+            self.outcome(
+                &ctx,
+                s,
+                Decision::NoChange,
+                link,
+                Some(NoRecordReason::Role),
+                t,
+            );
+            return Ok(());
+        }
+        if e.buyer_data_only && s.role == Role::Attendee {
+            t.cite(A12);
+            if e.source != EditSource::UpdateTrigger {
+                t.say("Only buyer data is collected: it carries over only when the update is triggered on the holder.");
+                let link = self.ov.link_of(s);
+                self.outcome(
+                    &ctx,
+                    s,
+                    Decision::NoChange,
+                    link,
+                    Some(NoRecordReason::AwaitingUpdateTrigger),
+                    t,
+                );
+                return Ok(());
+            }
+            t.say("Only buyer data is collected, and the update was triggered on the holder: the buyer's data carries over.");
+        }
+        let new = edit_fields(e);
+        let old_email = parse_email(s.id, &s.fields)?;
+        let new_email = parse_email(s.id, &new)?;
+        let mut link = self.ov.link_of(s);
+        if link.is_none() && self.policy.no_email.create {
+            let ticket = new.text(FieldName::TICKET_ID).trim();
+            if !ticket.is_empty() {
+                if let [rec] = self.ov.by_ticket(ticket)?.as_slice() {
+                    t.cite(A28).say(format!(
+                        "Found {} {} through the ticket id.",
+                        rec.record_type.noun(),
+                        rec.id
+                    ));
+                    link = Some(rec.id);
+                }
+            }
+        }
+        let Some(rid) = link else {
+            return match new_email {
+                None => {
+                    t.cite(self.cite(D5, A29))
+                        .say("The subject has no email and no record; a record is created only once an email is added.");
+                    self.outcome(
+                        &ctx,
+                        s,
+                        Decision::NoRecord,
+                        None,
+                        Some(NoRecordReason::NoEmail),
+                        t,
+                    );
+                    Ok(())
+                }
+                Some(email) => {
+                    if self.policy.citations == Citations::Salesforce {
+                        t.cite(A29);
+                    }
+                    t.say("An email was added to a subject without record.");
+                    if self.policy.email_change == EmailChange::NewRecord {
+                        t.cite(A23);
+                        return self.create(&ctx, s, &new, t);
+                    }
+                    let ctx2 = Ctx {
+                        situation: Situation::Registration,
+                        ..ctx
+                    };
+                    t.cite(D1);
+                    self.match_email(&ctx2, s, &new, &email, t)
+                }
+            };
+        };
+        let rec = self.existing(s, rid)?;
+        let norm = &self.policy.normalization;
+        let old_key = old_email.as_ref().map(|e| e.key(norm));
+        let new_key = new_email.as_ref().map(|e| e.key(norm));
+        if old_key != new_key {
+            return self.email_changed(&ctx, s, &new, &rec, new_email, t);
+        }
+        let changed = changed_names(&s.fields, &new);
+        let entered = if e.source == EditSource::UpdateTrigger {
+            Entered::All
+        } else {
+            Entered::Only(&changed)
+        };
+        self.update_existing(&ctx, s, &new, &rec, entered, Decision::Kept, t)
+    }
+
+    // ----- relinks and record changes -------------------------------------
+
+    /// D11.
+    fn relink(&mut self, r: &Relink) -> Result<(), PlanError<S::Error>> {
+        let ctx = Ctx {
+            event: r.id,
+            campaign: None,
+            buyer: None,
+            situation: Situation::Registration,
+        };
+        let s = &r.subject;
+        let rec = self.existing(s, r.to)?;
+        let mut t = Trace::new();
+        t.cite(D11).cite(D12);
+        let decision = if self.relink_to(s, rec.id) {
+            t.say(format!(
+                "The organizer changed the connected record to {} {}.",
+                rec.record_type.noun(),
+                rec.id
+            ));
+            Decision::Relinked
+        } else {
+            t.say("The subject is already linked to the chosen record.");
+            Decision::Kept
+        };
+        self.outcome(&ctx, s, decision, Some(rec.id), None, t);
+        Ok(())
+    }
+
+    /// A20.
+    fn record_changed(&mut self, c: &RecordChange) {
+        let ctx = Ctx {
+            event: c.id,
+            campaign: None,
+            buyer: None,
+            situation: Situation::Registration,
+        };
+        for s in &c.subjects {
+            let mut t = Trace::new();
+            t.cite(A20);
+            if !self.policy.two_way {
+                t.say("Without a two-way integration, record changes do not flow back into registrations.");
+                self.outcome(&ctx, s, Decision::NoChange, Some(c.record), None, t);
+                continue;
+            }
+            let changes: Vec<FieldChange> = c
+                .new_fields
+                .iter()
+                .filter(|(n, _)| self.policy.fields.class_of(n).is_some())
+                .filter_map(|(n, v)| {
+                    let old = s.fields.get(n.as_str());
+                    let differs = match old {
+                        Some(o) => o != v,
+                        None => !v.is_blank(),
+                    };
+                    differs.then(|| FieldChange {
+                        field: n.clone(),
+                        old: old.cloned(),
+                        new: v.clone(),
+                        rule: A20,
+                    })
+                })
+                .collect();
+            if changes.is_empty() {
+                t.say("The registration already holds the record's data.");
+                self.outcome(&ctx, s, Decision::NoChange, Some(c.record), None, t);
+            } else {
+                t.cite(B3).say(format!(
+                    "Two-way integration: the registration takes the record's {}.",
+                    list(changes.iter().map(|c| c.field.as_str()))
+                ));
+                self.effects.push(Effect::UpdateSubject {
+                    subject: s.id,
+                    changes,
+                });
+                self.outcome(&ctx, s, Decision::SubjectUpdated, Some(c.record), None, t);
+            }
+        }
+    }
+}
+
+/// Names whose value differs between `old` and `new` (absent vs blank is no change).
+fn changed_names(old: &Fields, new: &Fields) -> BTreeSet<FieldName> {
+    new.iter()
+        .filter(|(n, v)| match old.get(n.as_str()) {
+            Some(o) => o != *v,
+            None => !v.is_blank(),
+        })
+        .map(|(n, _)| n.clone())
+        .collect()
+}

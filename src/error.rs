@@ -1,0 +1,161 @@
+//! Error types.
+//!
+//! Messages name ids, field names and sizes, never email addresses or field
+//! values: errors end up in logs.
+
+use crate::email::EmailError;
+use crate::fields::FieldName;
+use crate::record::{RecordId, SubjectId};
+
+/// A policy that cannot work (B11).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The JSON did not parse, or had unknown or misspelled fields.
+    #[error("policy JSON: {0}")]
+    Json(String),
+    /// `email` must be mapped, as the one field of class `email`.
+    #[error("the field map must map `email` as the one field of class `email`")]
+    EmailField,
+    /// Both roles are set to get no record: the policy can never do anything.
+    #[error("both roles are set to `no_record`: no subject could ever get a record")]
+    NoRoleGetsRecords,
+    /// A25: records without email need a new record on email change.
+    #[error("`no_email.create` needs `email_change: new_record` (A25)")]
+    NoEmailNeedsNewRecordOnEmailChange,
+    /// A25: records without email need the ticket id mapped.
+    #[error("`no_email.create` needs the `ticket_id` field mapped (A25)")]
+    NoEmailNeedsTicketId,
+    /// The email is always the match key; it is not an extra criterion.
+    #[error("`email` is the match key and cannot also be a criterion")]
+    EmailAsCriterion,
+    /// A criterion names a field that does not flow into records.
+    #[error("matching criterion `{0}` is not a mapped field")]
+    UnmappedCriterion(String),
+    /// A limit of zero would reject every input.
+    #[error("limits must be greater than zero")]
+    ZeroLimit,
+}
+
+/// Bad input to the engine: the event or the candidates it was given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A subject's email does not parse (B1).
+    #[error("subject {subject}: invalid email: {source}")]
+    InvalidEmail {
+        /// The subject.
+        subject: SubjectId,
+        /// What is wrong with it.
+        source: EmailError,
+    },
+    /// A prefill, link or relink target names a record that does not exist
+    /// in the event's tenant. Deliberately the same error whether the record
+    /// is missing or belongs to another tenant (B8).
+    #[error("subject {subject}: record {record} not found")]
+    RecordNotFound {
+        /// The subject.
+        subject: SubjectId,
+        /// The record named.
+        record: RecordId,
+    },
+    /// [`crate::Engine::decide`] was given candidates that do not cover what
+    /// [`crate::Engine::needs`] asked for.
+    #[error("the candidates lack a lookup the event needs ({0})")]
+    MissingCandidates(&'static str),
+    /// A candidate record belongs to another tenant (B8).
+    #[error("candidate record {0} belongs to another tenant")]
+    ForeignCandidate(RecordId),
+    /// A field value is longer than the policy's limit.
+    #[error("subject {subject}: field `{field}` is {len} bytes; the limit is {limit}")]
+    FieldTooLong {
+        /// The subject.
+        subject: SubjectId,
+        /// The field.
+        field: FieldName,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A subject has more fields than the policy's limit.
+    #[error("subject {subject}: {count} fields; the limit is {limit}")]
+    TooManyFields {
+        /// The subject.
+        subject: SubjectId,
+        /// Number of fields.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A registration has more subjects than the policy's limit.
+    #[error("registration has {count} subjects; the limit is {limit}")]
+    TooManySubjects {
+        /// Number of subjects.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The same subject appears twice in one registration.
+    #[error("subject {0} appears twice in one registration")]
+    DuplicateSubject(SubjectId),
+    /// A batch mixes tenants; plan one batch per tenant.
+    #[error("a batch must hold events of one tenant")]
+    MixedTenants,
+    /// The store and the policy normalize email keys differently.
+    #[error("the store's email normalization differs from the policy's")]
+    NormalizationMismatch,
+}
+
+/// Planning against a store failed: bad input, or the store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError<E> {
+    /// The event or policy is invalid.
+    #[error(transparent)]
+    Invalid(#[from] Error),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[source] E),
+}
+
+/// Why a plan's preconditions no longer hold (B6). Re-plan and apply again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// The set of records with a looked-up email key changed.
+    #[error("the records with a looked-up email key changed since planning")]
+    EmailKeyChanged,
+    /// A record's version changed.
+    #[error("record {record} is at version {actual}, the plan expected {expected}")]
+    VersionChanged {
+        /// The record.
+        record: RecordId,
+        /// The version the plan saw.
+        expected: u64,
+        /// The version now (0 if it is gone).
+        actual: u64,
+    },
+    /// A record the plan creates exists already.
+    #[error("record {0} exists already")]
+    RecordExists(RecordId),
+    /// The set of records with a looked-up ticket id changed.
+    #[error("the records with a looked-up ticket id changed since planning")]
+    TicketChanged,
+}
+
+/// Applying a plan failed; nothing of it was applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError<E> {
+    /// A precondition failed: re-plan.
+    #[error("conflict: {0}")]
+    Conflict(#[from] Conflict),
+    /// The plan is not for this store's contents (an effect names an unknown
+    /// record or another tenant's record).
+    #[error("invalid plan: {0}")]
+    InvalidPlan(&'static str),
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[source] E),
+}

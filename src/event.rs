@@ -1,0 +1,283 @@
+//! Subjects and the events that the engine decides on.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::fields::Fields;
+use crate::record::{EventId, RecordId, SubjectId, TenantId};
+
+/// Which person-shaped part of a booking a subject is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The booker (doo) or ticket buyer (Accelevents).
+    Booker,
+    /// An attendee (doo) or ticket holder (Accelevents).
+    Attendee,
+}
+
+impl Role {
+    /// Noun used in explanations.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Role::Booker => "booker",
+            Role::Attendee => "attendee",
+        }
+    }
+}
+
+/// A person-shaped thing that can be linked to a record.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    /// Stable id (the booking's or attendee's id in the host).
+    pub id: SubjectId,
+    /// Booker or attendee.
+    pub role: Role,
+    /// The data entered for this subject; its email is the `email` field (D1).
+    #[serde(default)]
+    pub fields: Fields,
+    /// The record this subject is linked to now, as stored by the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<RecordId>,
+    /// The record the booking form was prefilled from (invitation, access
+    /// code, contact-center prefill): assumed first (D7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<RecordId>,
+    /// Number of tickets this subject holds (A19).
+    #[serde(default = "one")]
+    pub tickets: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl fmt::Debug for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subject")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .field("fields", &self.fields)
+            .field("link", &self.link)
+            .field("prefill", &self.prefill)
+            .field("tickets", &self.tickets)
+            .finish()
+    }
+}
+
+impl Subject {
+    /// A subject with no link, no prefill and one ticket.
+    pub fn new(id: SubjectId, role: Role, fields: Fields) -> Self {
+        Subject {
+            id,
+            role,
+            fields,
+            link: None,
+            prefill: None,
+            tickets: 1,
+        }
+    }
+
+    /// A booker.
+    pub fn booker(id: SubjectId, fields: Fields) -> Self {
+        Subject::new(id, Role::Booker, fields)
+    }
+
+    /// An attendee / ticket holder.
+    pub fn attendee(id: SubjectId, fields: Fields) -> Self {
+        Subject::new(id, Role::Attendee, fields)
+    }
+
+    /// Sets the current link.
+    pub fn linked_to(mut self, record: RecordId) -> Self {
+        self.link = Some(record);
+        self
+    }
+
+    /// Sets the prefill (D7).
+    pub fn prefilled_from(mut self, record: RecordId) -> Self {
+        self.prefill = Some(record);
+        self
+    }
+
+    /// Sets the number of tickets held.
+    pub fn with_tickets(mut self, tickets: u32) -> Self {
+        self.tickets = tickets;
+        self
+    }
+}
+
+/// How a registration came in (D16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// A regular booking by the booker.
+    #[default]
+    Online,
+    /// A manual registration by the organizer.
+    Manual,
+    /// An import (treated like a registration).
+    Import,
+}
+
+/// A campaign (A5), in the host's own id format.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CampaignId(pub String);
+
+impl fmt::Debug for CampaignId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CampaignId({:?})", self.0)
+    }
+}
+
+impl fmt::Display for CampaignId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A completed booking / order: its booker and attendees (D2–D7, A1–A11, A21–A27).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// Event id, stable across redeliveries.
+    pub id: EventId,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// How it came in.
+    #[serde(default)]
+    pub channel: Channel,
+    /// The event's campaign, if records are to become campaign members (A5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignId>,
+    /// Only buyer data was collected: holders carry the buyer's data (A12).
+    #[serde(default)]
+    pub buyer_data_only: bool,
+    /// Booker first (if any), then attendees, in form order.
+    pub subjects: Vec<Subject>,
+}
+
+/// Who changed a subject's data, and how (D10, D16, D17, A17, A18).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum EditSource {
+    /// The organizer in the booking details. `sync` is the per-edit choice
+    /// (D17); `None` follows the policy.
+    Organizer {
+        /// Whether changed data syncs to the record for this edit.
+        #[serde(default)]
+        sync: Option<bool>,
+    },
+    /// The booker / attendee in self-service ("My Registrations", D10, A17).
+    SelfService,
+    /// The update button clicked for the ticket holder (A12, A18): pushes
+    /// all data, even when nothing changed.
+    UpdateTrigger,
+}
+
+/// A change of one subject's data after registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edit {
+    /// Event id.
+    pub id: EventId,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The subject as it was (old fields, current link).
+    pub subject: Subject,
+    /// The subject's fields after the edit (absent names are unchanged).
+    pub new_fields: Fields,
+    /// Who edited.
+    pub source: EditSource,
+    /// The event's campaign (A5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignId>,
+    /// The buyer's data, when only buyer data is collected (A12) or for the
+    /// last-name fallback of holders without email (A26).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buyer: Option<Fields>,
+    /// Only buyer data is collected for this order (A12).
+    #[serde(default)]
+    pub buyer_data_only: bool,
+}
+
+impl Edit {
+    /// The fields after the edit: the old ones with the new ones laid over.
+    pub fn merged_fields(&self) -> Fields {
+        let mut f = self.subject.fields.clone();
+        for (n, v) in self.new_fields.iter() {
+            f.set(n.clone(), v.clone());
+        }
+        f
+    }
+}
+
+/// "Change connected contact": the organizer links a subject to a chosen record (D11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relink {
+    /// Event id.
+    pub id: EventId,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The subject (its current link is replaced).
+    pub subject: Subject,
+    /// The chosen record.
+    pub to: RecordId,
+}
+
+/// A record changed in the contact system (A20): with a two-way integration
+/// the linked registrations take the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordChange {
+    /// Event id.
+    pub id: EventId,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The record that changed.
+    pub record: RecordId,
+    /// Its fields after the change.
+    pub new_fields: Fields,
+    /// The subjects linked to it, with their current fields.
+    pub subjects: Vec<Subject>,
+}
+
+/// Something that happened to a booking, its subjects or a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// A new booking / order.
+    Registered(Registration),
+    /// A subject's data changed.
+    Edited(Edit),
+    /// A manual relink (D11).
+    Relinked(Relink),
+    /// A record changed in the contact system (A20).
+    RecordChanged(RecordChange),
+}
+
+impl Event {
+    /// The event's id.
+    pub fn id(&self) -> EventId {
+        match self {
+            Event::Registered(e) => e.id,
+            Event::Edited(e) => e.id,
+            Event::Relinked(e) => e.id,
+            Event::RecordChanged(e) => e.id,
+        }
+    }
+
+    /// The event's tenant.
+    pub fn tenant(&self) -> TenantId {
+        match self {
+            Event::Registered(e) => e.tenant,
+            Event::Edited(e) => e.tenant,
+            Event::Relinked(e) => e.tenant,
+            Event::RecordChanged(e) => e.tenant,
+        }
+    }
+}

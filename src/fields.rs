@@ -1,0 +1,278 @@
+//! Field names, values and the ordered field maps of records and subjects.
+//!
+//! Input fields have three states, and the merge rules depend on them:
+//! *absent* (the name is not in the map: the form did not ask), *blank* (the
+//! value is empty or whitespace: the person left it empty) and a *value*.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The name of a field (`first_name`, `job_title`, …).
+///
+/// Cheap to clone (shared text), so millions of records can share one
+/// allocation per distinct name.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FieldName(Arc<str>);
+
+impl FieldName {
+    /// The subject's and record's email address (class [`FieldClass::Email`]).
+    pub const EMAIL: &'static str = "email";
+    /// First name (class [`FieldClass::Name`]).
+    pub const FIRST_NAME: &'static str = "first_name";
+    /// Last name (class [`FieldClass::Name`]).
+    pub const LAST_NAME: &'static str = "last_name";
+    /// Ticket id, by which records created without an email are found again (A25, A28).
+    pub const TICKET_ID: &'static str = "ticket_id";
+
+    /// A field name. Names are compared exactly; map your system's names onto
+    /// the constants above for the fields the rules know.
+    pub fn new(name: &str) -> Self {
+        FieldName(Arc::from(name))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for FieldName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for FieldName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for FieldName {
+    fn from(s: &str) -> Self {
+        FieldName::new(s)
+    }
+}
+
+impl Serialize for FieldName {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(FieldName::new(&s))
+    }
+}
+
+/// A field value as text. A value that is empty after trimming is *blank*.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FieldValue(Box<str>);
+
+impl FieldValue {
+    /// A value.
+    pub fn new(value: &str) -> Self {
+        FieldValue(value.into())
+    }
+
+    /// The blank value (what a field left empty holds).
+    pub fn blank() -> Self {
+        FieldValue("".into())
+    }
+
+    /// The value as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when the value is empty or whitespace only.
+    pub fn is_blank(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True for the empty string (see [`FieldValue::is_blank`] for whitespace).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for FieldValue {
+    // Values are personal data: Debug shows only their size.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
+}
+
+impl From<&str> for FieldValue {
+    fn from(s: &str) -> Self {
+        FieldValue::new(s)
+    }
+}
+
+impl From<String> for FieldValue {
+    fn from(s: String) -> Self {
+        FieldValue(s.into_boxed_str())
+    }
+}
+
+/// How a field takes part in merging (see [`crate::policy::ClassRules`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldClass {
+    /// First and last name (A8: never changed on a match in the Salesforce preset).
+    Name,
+    /// The email address (D9, A14).
+    Email,
+    /// Order-form and contact fields: job title, organization, custom fields (A9, A13).
+    FormField,
+    /// Auto-generated fields: order id, ticket type, ticket id, tracking link,
+    /// barcode id, discount and access codes (A10, A19).
+    Generated,
+}
+
+/// An ordered map of fields (sorted by name, one value per name).
+///
+/// Stored as a sorted vector: records have a handful of fields, and a vector
+/// costs one allocation where a tree map costs several.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Fields(Vec<(FieldName, FieldValue)>);
+
+impl Fields {
+    /// No fields.
+    pub fn new() -> Self {
+        Fields(Vec::new())
+    }
+
+    /// Builds fields from pairs; a later pair replaces an earlier one of the same name.
+    pub fn from_pairs<N: Into<FieldName>, V: Into<FieldValue>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        let mut f = Fields::new();
+        for (n, v) in pairs {
+            f.set(n.into(), v.into());
+        }
+        f
+    }
+
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name))
+    }
+
+    /// The value of `name`, if present (it may be blank).
+    pub fn get(&self, name: &str) -> Option<&FieldValue> {
+        self.position(name)
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map(|(_, v)| v)
+    }
+
+    /// The value of `name` as text, `""` when absent.
+    pub fn text(&self, name: &str) -> &str {
+        self.get(name).map_or("", FieldValue::as_str)
+    }
+
+    /// True when `name` is absent or blank.
+    pub fn is_empty_at(&self, name: &str) -> bool {
+        self.get(name).is_none_or(FieldValue::is_blank)
+    }
+
+    /// Sets `name` to `value`, returning the previous value.
+    pub fn set(&mut self, name: FieldName, value: FieldValue) -> Option<FieldValue> {
+        match self.position(name.as_str()) {
+            Ok(i) => self
+                .0
+                .get_mut(i)
+                .map(|slot| std::mem::replace(&mut slot.1, value)),
+            Err(i) => {
+                self.0.insert(i, (name, value));
+                None
+            }
+        }
+    }
+
+    /// Removes `name`, returning its value.
+    pub fn remove(&mut self, name: &str) -> Option<FieldValue> {
+        self.position(name).ok().map(|i| self.0.remove(i).1)
+    }
+
+    /// Fields in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&FieldName, &FieldValue)> {
+        self.0.iter().map(|(n, v)| (n, v))
+    }
+
+    /// Names in order.
+    pub fn names(&self) -> impl Iterator<Item = &FieldName> {
+        self.0.iter().map(|(n, _)| n)
+    }
+
+    /// Number of fields (blank ones included).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no fields at all.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Total bytes of value text (for size limits and memory accounting).
+    pub fn text_len(&self) -> usize {
+        self.0.iter().map(|(n, v)| n.as_str().len() + v.len()).sum()
+    }
+}
+
+impl fmt::Debug for Fields {
+    // Names only: values are personal data.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(n, v)| (n, v)))
+            .finish()
+    }
+}
+
+impl<N: Into<FieldName>, V: Into<FieldValue>> FromIterator<(N, V)> for Fields {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        Fields::from_pairs(iter)
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(n, v)| (n, v)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fields;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of field names to text values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+                let mut fields = Fields::new();
+                while let Some((n, v)) = map.next_entry::<FieldName, FieldValue>()? {
+                    if fields.set(n.clone(), v).is_some() {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "field `{n}` appears twice"
+                        )));
+                    }
+                }
+                Ok(fields)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}

@@ -1,0 +1,83 @@
+//! # contact-sync
+//!
+//! Decides, deterministically and explainably, how each booking, attendee or
+//! ticket holder is matched to a contact record, when a new record is
+//! created, what happens when an email changes, and which fields flow into
+//! the record.
+//!
+//! Two documented products are presets of one [`Policy`]:
+//! [`Policy::doo`] (doo's contact center, rules `D1`–`D20`) and
+//! [`Policy::salesforce`] (the Accelevents → Salesforce integration, rules
+//! `A1`–`A29`). Every outcome names the rules that fired (B2) and every field
+//! change carries its old and new value (B3).
+//!
+//! ## The flow
+//!
+//! ```text
+//! event ─► Engine::needs ─► host / ContactStore ─► Engine::decide ─► Plan ─► ApplyPlan::apply
+//! ```
+//!
+//! Deciding is pure: no clock, no randomness, no I/O. [`Engine::plan`] does
+//! the lookups through a [`ContactStore`]; [`Engine::decide`] takes
+//! [`Candidates`] a host fetched itself (for example asynchronously). A
+//! [`Plan`] carries the [`Precondition`]s it was decided on; applying it is
+//! atomic and fails with a [`Conflict`] when they no longer hold (B6).
+//!
+//! ```
+//! use contact_sync::*;
+//!
+//! let tenant = TenantId::from_u128(1);
+//! let store = InMemoryStore::new();
+//! let engine = Engine::new(Policy::doo()).unwrap();
+//!
+//! // A new booking whose booker and attendee share one new email (B5):
+//! let booking = Event::Registered(Registration {
+//!     id: EventId::from_u128(100),
+//!     tenant,
+//!     channel: Channel::Online,
+//!     campaign: None,
+//!     buyer_data_only: false,
+//!     subjects: vec![
+//!         Subject::booker(SubjectId::from_u128(1),
+//!             Fields::from_pairs([("email", "ann@example.org"), ("first_name", "Ann")])),
+//!         Subject::attendee(SubjectId::from_u128(2),
+//!             Fields::from_pairs([("email", "Ann@Example.org"), ("first_name", "Ann")])),
+//!     ],
+//! });
+//! let plan = engine.plan(&store, &booking).unwrap();
+//! assert_eq!(plan.created().count(), 1);
+//! println!("{}", plan.report());
+//! store.apply(&plan).unwrap();
+//! assert_eq!(store.records(tenant).len(), 1);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod email;
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod fields;
+mod matching;
+mod merge;
+pub mod plan;
+pub mod policy;
+pub mod record;
+pub mod store;
+
+pub use email::{Email, EmailError, EmailKey, Normalization};
+pub use engine::{derive_record_id, Candidates, Engine, Needs};
+pub use error::{ApplyError, Conflict, Error, PlanError, PolicyError};
+pub use event::{
+    CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
+};
+pub use fields::{FieldClass, FieldName, FieldValue, Fields};
+pub use plan::{
+    Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, Precondition, RuleId, Warning,
+};
+pub use policy::{
+    Ambiguity, Citations, ClassRules, EmailChange, FieldMap, Limits, Matching, Merge, NameGuard,
+    NoEmail, Policy, RoleRule, Roles, Scope, Sync,
+};
+pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
+pub use store::{ApplyPlan, ContactStore, InMemoryStore};

@@ -1,0 +1,77 @@
+//! Candidate selection: linear or cross scope (A2, A24), extra criteria, and
+//! the exact-one rule (D2–D4).
+
+use crate::fields::{FieldName, Fields};
+use crate::policy::{Matching, Scope};
+use crate::record::{Record, RecordType};
+
+/// The candidates that remain for one subject.
+pub(crate) struct Selection<'r> {
+    /// Candidates of the chosen type that meet every criterion, sorted by id.
+    pub chosen: Vec<&'r Record>,
+    /// The type `chosen` is of.
+    pub record_type: RecordType,
+    /// A record outside the searched scope has the email (A3's "even if").
+    pub other_type_has_email: bool,
+    /// Records with the email that failed an extra criterion (A24).
+    pub failed_criteria: usize,
+}
+
+fn norm(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// A24: every criterion field is equal on subject and record, trimmed and
+/// case-insensitively; a blank value equals only a blank value.
+pub(crate) fn criteria_met(criteria: &[FieldName], subject: &Fields, record: &Fields) -> bool {
+    criteria
+        .iter()
+        .all(|c| norm(subject.text(c.as_str())) == norm(record.text(c.as_str())))
+}
+
+/// Selects from `candidates` (every record of the tenant with the subject's key).
+pub(crate) fn select<'r>(
+    m: &Matching,
+    subject: &Fields,
+    candidates: &'r [Record],
+) -> Selection<'r> {
+    let in_scope = |r: &Record| match m.scope {
+        Scope::Linear => r.record_type == m.record_type,
+        Scope::Cross { .. } => true,
+    };
+    let other_type_has_email = candidates.iter().any(|r| !in_scope(r));
+    let mut failed_criteria = 0;
+    let mut passing: Vec<&Record> = Vec::with_capacity(candidates.len());
+    for r in candidates.iter().filter(|r| in_scope(r)) {
+        if criteria_met(&m.criteria, subject, &r.fields) {
+            passing.push(r);
+        } else {
+            failed_criteria += 1;
+        }
+    }
+    passing.sort_by_key(|r| r.id);
+    let record_type = match m.scope {
+        Scope::Linear => m.record_type,
+        Scope::Cross { prefer } => {
+            if passing.iter().any(|r| r.record_type == prefer) || passing.is_empty() {
+                prefer
+            } else {
+                other(prefer)
+            }
+        }
+    };
+    passing.retain(|r| r.record_type == record_type);
+    Selection {
+        chosen: passing,
+        record_type,
+        other_type_has_email,
+        failed_criteria,
+    }
+}
+
+fn other(t: RecordType) -> RecordType {
+    match t {
+        RecordType::Contact => RecordType::Lead,
+        RecordType::Lead => RecordType::Contact,
+    }
+}

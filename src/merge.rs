@@ -1,0 +1,134 @@
+//! Field merge: how entered data flows into a record (D13–D17, A8–A10,
+//! A13–A16, A19), and the shared-email name check (B4).
+
+use std::collections::BTreeSet;
+
+use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
+use crate::plan::{FieldChange, RuleId};
+use crate::policy::{ClassRules, FieldMap, Merge};
+
+/// Which input fields count as newly entered (and may overwrite).
+pub(crate) enum Entered<'a> {
+    /// Every input field (a new registration, the update trigger).
+    All,
+    /// Only these (an edit: the fields whose value changed).
+    Only(&'a BTreeSet<FieldName>),
+}
+
+impl Entered<'_> {
+    fn contains(&self, name: &FieldName) -> bool {
+        match self {
+            Entered::All => true,
+            Entered::Only(set) => set.contains(name),
+        }
+    }
+}
+
+/// Everything a merge needs besides the two field maps.
+pub(crate) struct MergeRules<'a> {
+    /// Effective rules (already capped when sync is off).
+    pub rules: ClassRules,
+    /// Classes of fields.
+    pub map: &'a FieldMap,
+    /// Which inputs are newly entered.
+    pub entered: Entered<'a>,
+    /// Generated fields stay as they are (A19).
+    pub freeze_generated: bool,
+}
+
+/// What the merge did, for explanations.
+#[derive(Default)]
+pub(crate) struct MergeResult {
+    pub changes: Vec<FieldChange>,
+    /// Fields whose differing entered value was kept out by the rules.
+    pub kept: Vec<FieldName>,
+    /// Generated fields frozen by A19.
+    pub frozen: bool,
+}
+
+/// Merges `input` into `record`; `cite` names the rule for each change from
+/// the field's class, the merge used, and whether the record's field was empty.
+pub(crate) fn merge(
+    record: &Fields,
+    input: &Fields,
+    r: &MergeRules<'_>,
+    cite: &dyn Fn(FieldClass, Merge, bool) -> RuleId,
+) -> MergeResult {
+    let mut out = MergeResult::default();
+    for (name, new) in input.iter() {
+        let Some(class) = r.map.class_of(name) else {
+            continue;
+        };
+        let mut merge = r.rules.get(class);
+        if class == FieldClass::Generated && r.freeze_generated {
+            if merge > Merge::Never && record.get(name.as_str()) != Some(new) {
+                out.frozen = true;
+            }
+            merge = Merge::Never;
+        }
+        let old = record.get(name.as_str());
+        let record_empty = old.is_none_or(FieldValue::is_blank);
+        let entered = r.entered.contains(name);
+        let target = match merge {
+            Merge::Never => None,
+            Merge::FillEmpty => (record_empty && !new.is_blank()).then_some(new),
+            Merge::Overwrite => (!new.is_blank() && (entered || record_empty)).then_some(new),
+            Merge::Replace => {
+                if entered {
+                    Some(new)
+                } else {
+                    (record_empty && !new.is_blank()).then_some(new)
+                }
+            }
+        };
+        let differs = |v: &FieldValue| match old {
+            Some(o) => o != v,
+            None => !v.is_blank(),
+        };
+        match target {
+            Some(v) if differs(v) => out.changes.push(FieldChange {
+                field: name.clone(),
+                old: old.cloned(),
+                new: v.clone(),
+                rule: cite(class, merge, record_empty),
+            }),
+            Some(_) => {}
+            None => {
+                if entered && !new.is_blank() && differs(new) && !record_empty {
+                    out.kept.push(name.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The fields a new record gets: every mapped, non-blank input field (A4).
+pub(crate) fn new_record_fields(input: &Fields, map: &FieldMap) -> Fields {
+    input
+        .iter()
+        .filter(|(n, v)| !v.is_blank() && map.class_of(n).is_some())
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
+}
+
+fn name_part(f: &Fields, name: &str) -> String {
+    f.text(name).trim().to_lowercase()
+}
+
+/// One name is "clearly different" from another when both are given and
+/// neither is a prefix of the other (so `Chris` ~ `Christopher`, `A.` is not
+/// compared, `Anna` ≠ `Ben`).
+fn part_differs(a: &str, b: &str) -> bool {
+    let a = a.trim_end_matches('.');
+    let b = b.trim_end_matches('.');
+    !a.is_empty() && !b.is_empty() && !a.starts_with(b) && !b.starts_with(a)
+}
+
+/// B4: the input's name is clearly a different person's than the record's:
+/// the first names differ, or the last names differ.
+pub(crate) fn names_clearly_differ(record: &Fields, input: &Fields) -> bool {
+    [FieldName::FIRST_NAME, FieldName::LAST_NAME]
+        .iter()
+        .any(|n| part_differs(&name_part(record, n), &name_part(input, n)))
+}

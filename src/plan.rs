@@ -1,0 +1,322 @@
+//! Plans: what the engine decided, the effects to apply, the preconditions
+//! they were decided on, and the explanation of every subject's outcome.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::email::EmailKey;
+use crate::event::{CampaignId, Role};
+use crate::fields::{FieldName, FieldValue};
+use crate::policy::NameGuard;
+use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
+
+macro_rules! rule_ids {
+    ($($id:ident),* $(,)?) => {
+        /// A rule of `RULES.md`, cited by explanations, field changes and tests.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[allow(missing_docs)]
+        pub enum RuleId { $($id),* }
+
+        impl RuleId {
+            /// The id as written in `RULES.md` (`"D4"`).
+            pub fn as_str(self) -> &'static str {
+                match self { $(RuleId::$id => stringify!($id)),* }
+            }
+        }
+    };
+}
+
+rule_ids!(
+    D1, D2, D3, D4, D5, D6, D7, D8, D9, D10, D11, D12, D13, D14, D15, D16, D17, D18, D19, D20, A1,
+    A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, A16, A17, A18, A19, A20, A21,
+    A22, A23, A24, A25, A26, A27, A28, A29, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12,
+);
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One field's change, with the value before and after (B3), so hosts can
+/// keep the history that doo does not (D18).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// The field.
+    pub field: FieldName,
+    /// The value before (`None`: the field was absent).
+    pub old: Option<FieldValue>,
+    /// The value after (blank: the field was cleared).
+    pub new: FieldValue,
+    /// The rule that made the change.
+    pub rule: RuleId,
+}
+
+/// One thing to do to the store or the host's registrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Create this record (at version 1).
+    CreateRecord {
+        /// The new record.
+        record: Record,
+    },
+    /// Change fields of an existing record (its version goes up by one).
+    /// `changes` may be empty when the update trigger writes without changes
+    /// (A18).
+    UpdateRecord {
+        /// The record.
+        record: RecordId,
+        /// The changes, in field order.
+        changes: Vec<FieldChange>,
+    },
+    /// Link the subject to the record (replacing any link it had).
+    Link {
+        /// The subject.
+        subject: SubjectId,
+        /// The record.
+        record: RecordId,
+    },
+    /// Remove the subject's link.
+    Unlink {
+        /// The subject.
+        subject: SubjectId,
+        /// The record it was linked to.
+        record: RecordId,
+    },
+    /// Add the record to the event's campaign (A5).
+    AddCampaignMember {
+        /// The record.
+        record: RecordId,
+        /// The campaign.
+        campaign: CampaignId,
+    },
+    /// Two-way integration (A20): change the registration's data.
+    UpdateSubject {
+        /// The subject.
+        subject: SubjectId,
+        /// The changes.
+        changes: Vec<FieldChange>,
+    },
+}
+
+/// A fact the plan was decided on; applying checks it first (B6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precondition {
+    /// Exactly these records (any type) had this email key.
+    EmailKey {
+        /// The key.
+        key: EmailKey,
+        /// The records, sorted.
+        records: Vec<RecordId>,
+    },
+    /// The record exists at this version.
+    RecordVersion {
+        /// The record.
+        record: RecordId,
+        /// Its version.
+        version: u64,
+    },
+    /// No record has this id (the plan creates it).
+    RecordAbsent {
+        /// The id.
+        record: RecordId,
+    },
+    /// Exactly these records had this ticket id (A28).
+    TicketId {
+        /// The ticket id.
+        ticket: FieldValue,
+        /// The records, sorted.
+        records: Vec<RecordId>,
+    },
+}
+
+/// What happened to one subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Linked to an existing record.
+    Linked,
+    /// A new record was created and linked.
+    Created,
+    /// The link stays as it was (its record may be updated).
+    Kept,
+    /// Manually relinked (D11).
+    Relinked,
+    /// Unlinked, nothing linked instead.
+    Unlinked,
+    /// No record: see the explanation for why.
+    NoRecord,
+    /// The registration's data takes the record's change (A20).
+    SubjectUpdated,
+    /// Nothing to do.
+    NoChange,
+}
+
+/// Why a subject got no record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoRecordReason {
+    /// No email (D5, A11, A29).
+    NoEmail,
+    /// The subject's role gets no record (A6).
+    Role,
+    /// No email and no first name (A27).
+    NoFirstName,
+    /// Several candidates and the policy creates nothing then.
+    Ambiguous,
+    /// Only buyer data is collected and the update was not triggered on the holder (A12).
+    AwaitingUpdateTrigger,
+}
+
+/// The explained outcome for one subject (B2, D12).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The event.
+    pub event: EventId,
+    /// The subject.
+    pub subject: SubjectId,
+    /// Its role.
+    pub role: Role,
+    /// What happened.
+    pub decision: Decision,
+    /// The record the subject is linked to afterwards (D12).
+    pub record: Option<RecordId>,
+    /// Why there is no record, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_record: Option<NoRecordReason>,
+    /// The rules that fired, in order.
+    pub rules: Vec<RuleId>,
+    /// A sentence for an event manager.
+    pub explanation: String,
+}
+
+/// Something the host should look at; the plan is still valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Warning {
+    /// B4, D19: sync would overwrite the record's name with a clearly
+    /// different person's name.
+    SharedEmail {
+        /// The subject.
+        subject: SubjectId,
+        /// The record.
+        record: RecordId,
+        /// What the policy did about it.
+        action: NameGuard,
+    },
+    /// Several candidates matched and the policy picked one or none.
+    Ambiguous {
+        /// The subject.
+        subject: SubjectId,
+        /// All candidates, sorted.
+        records: Vec<RecordId>,
+    },
+    /// D9: the linked record's email is overwritten with a different address.
+    RecordEmailOverwritten {
+        /// The subject.
+        subject: SubjectId,
+        /// The record.
+        record: RecordId,
+    },
+}
+
+/// The engine's answer for one event or one batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The tenant everything happens in.
+    pub tenant: TenantId,
+    /// The events decided, in order.
+    pub events: Vec<EventId>,
+    /// Effects, in the order to apply them.
+    pub effects: Vec<Effect>,
+    /// Facts the plan relies on (B6).
+    pub preconditions: Vec<Precondition>,
+    /// One outcome per subject, in event and subject order.
+    pub outcomes: Vec<Outcome>,
+    /// Warnings, in the order they arose.
+    pub warnings: Vec<Warning>,
+}
+
+impl Plan {
+    /// The outcome for `subject` (the last one, if it occurs in several events).
+    pub fn outcome(&self, subject: SubjectId) -> Option<&Outcome> {
+        self.outcomes.iter().rev().find(|o| o.subject == subject)
+    }
+
+    /// Records this plan creates.
+    pub fn created(&self) -> impl Iterator<Item = &Record> {
+        self.effects.iter().filter_map(|e| match e {
+            Effect::CreateRecord { record } => Some(record),
+            _ => None,
+        })
+    }
+
+    /// Field changes this plan makes to `record`.
+    pub fn changes_to(&self, record: RecordId) -> Vec<&FieldChange> {
+        self.effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::UpdateRecord { record: r, changes } if *r == record => Some(changes),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// True when applying the plan would change nothing.
+    pub fn is_empty(&self) -> bool {
+        self.effects.is_empty()
+    }
+
+    /// The plan as pretty JSON (stable: every collection is ordered).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// A readable report: one line per subject.
+    pub fn report(&self) -> String {
+        let mut s = String::new();
+        for o in &self.outcomes {
+            let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
+            s.push_str(&format!(
+                "- {} {}: {} [{}]\n",
+                o.role.noun(),
+                o.subject,
+                o.explanation,
+                rules.join(", ")
+            ));
+        }
+        for w in &self.warnings {
+            s.push_str(&format!("! {}\n", w.message()));
+        }
+        s
+    }
+}
+
+impl Warning {
+    /// A sentence for an event manager.
+    pub fn message(&self) -> String {
+        match self {
+            Warning::SharedEmail { subject, record, action } => {
+                let what = match action {
+                    NameGuard::Off | NameGuard::Warn => "overwritten anyway",
+                    NameGuard::KeepName => "the record's name was kept",
+                    NameGuard::CreateNew => "a new record was created instead",
+                };
+                format!(
+                    "subject {subject} shares an email with record {record} but has a clearly different name; {what} (B4, D19)"
+                )
+            }
+            Warning::Ambiguous { subject, records } => format!(
+                "subject {subject}: {} records match; see the policy's ambiguity rule",
+                records.len()
+            ),
+            Warning::RecordEmailOverwritten { subject, record } => format!(
+                "subject {subject}: the email of linked record {record} is overwritten with the subject's new email (D9)"
+            ),
+        }
+    }
+}

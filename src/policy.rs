@@ -1,0 +1,582 @@
+//! The policy: every setting of both products as data (B11), and the presets.
+//!
+//! One [`Policy`] drives the one engine. The doo preset ([`Policy::doo`]) and
+//! the Salesforce-style preset ([`Policy::salesforce`]) differ only in the
+//! values below. Policies round-trip through serde (JSON), reject unknown
+//! fields, and [`Policy::validate`] rejects combinations that cannot work.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::email::Normalization;
+use crate::error::PolicyError;
+use crate::fields::{FieldClass, FieldName};
+use crate::record::RecordType;
+
+/// Where candidates are searched (A1, A2, A24).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Scope {
+    /// Only records of the policy's record type (A2, "linear matching").
+    Linear,
+    /// Contacts and Leads alike (A24). When records of both types match,
+    /// those of `prefer` are taken.
+    Cross {
+        /// The type taken when both types have matching records.
+        prefer: RecordType,
+    },
+}
+
+/// What happens when several candidates match (D4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ambiguity {
+    /// Never guess between several records: create a new one (D4, doo).
+    CreateNew,
+    /// Take the record with the smallest id and warn (what a Salesforce
+    /// administrator expects: no new duplicate; give records time-ordered ids,
+    /// such as UUIDv7, to make this "the oldest").
+    UpdateFirst,
+    /// Link nothing, create nothing, and warn.
+    NoRecord,
+}
+
+/// Matching settings (D1–D4, A1–A3, A7, A24).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Matching {
+    /// The record type records are created in, and searched in under
+    /// [`Scope::Linear`] (A1).
+    pub record_type: RecordType,
+    /// Which record types are searched.
+    pub scope: Scope,
+    /// Extra criteria beyond the email (A24): each named field must be equal
+    /// on the subject and the candidate, compared trimmed and
+    /// case-insensitively (a blank value equals only a blank value).
+    pub criteria: Vec<FieldName>,
+    /// What to do when several candidates remain.
+    pub ambiguity: Ambiguity,
+}
+
+impl Default for Matching {
+    fn default() -> Self {
+        Matching {
+            record_type: RecordType::Contact,
+            scope: Scope::Linear,
+            criteria: Vec::new(),
+            ambiguity: Ambiguity::CreateNew,
+        }
+    }
+}
+
+/// How one field class merges into an existing record.
+///
+/// Ordered from weakest to strongest; turning sync off caps every class at
+/// [`Merge::FillEmpty`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Merge {
+    /// The record's field never changes (A8).
+    Never,
+    /// Only empty record fields are filled (D14, D15).
+    FillEmpty,
+    /// Newly entered non-blank values overwrite; blanks leave the record as
+    /// it is (D13).
+    Overwrite,
+    /// Newly entered values replace the record's, and a blank clears it
+    /// (A9, A10, A16).
+    Replace,
+}
+
+/// A [`Merge`] per [`FieldClass`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassRules {
+    /// First and last name.
+    pub name: Merge,
+    /// The email address.
+    pub email: Merge,
+    /// Order-form and contact fields.
+    pub form_field: Merge,
+    /// Auto-generated fields.
+    pub generated: Merge,
+}
+
+impl ClassRules {
+    /// The same merge for every class.
+    pub const fn all(m: Merge) -> Self {
+        ClassRules {
+            name: m,
+            email: m,
+            form_field: m,
+            generated: m,
+        }
+    }
+
+    /// The merge for `class`.
+    pub fn get(&self, class: FieldClass) -> Merge {
+        match class {
+            FieldClass::Name => self.name,
+            FieldClass::Email => self.email,
+            FieldClass::FormField => self.form_field,
+            FieldClass::Generated => self.generated,
+        }
+    }
+
+    /// Every class capped at `max`.
+    pub fn capped(&self, max: Merge) -> Self {
+        ClassRules {
+            name: self.name.min(max),
+            email: self.email.min(max),
+            form_field: self.form_field.min(max),
+            generated: self.generated.min(max),
+        }
+    }
+}
+
+/// Synchronization of entered data into records (D13–D17, A8–A10, A13–A19).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sync {
+    /// The organization setting (D13, D14). Off caps every rule at
+    /// [`Merge::FillEmpty`]: empty fields are still filled (D15). An
+    /// organizer's per-edit choice (D17) replaces it for that edit.
+    pub enabled: bool,
+    /// Rules when a new registration matches an existing record (D13, A8–A10).
+    pub on_match: ClassRules,
+    /// Rules when a registration is edited (D16, A13–A16).
+    pub on_update: ClassRules,
+    /// Auto-generated fields are not updated on an edit when the subject holds
+    /// several tickets (A19).
+    pub freeze_generated_for_multiple_tickets: bool,
+    /// The update trigger writes the record even when nothing changed (A18).
+    pub update_trigger_always_writes: bool,
+}
+
+impl Default for Sync {
+    fn default() -> Self {
+        Sync {
+            enabled: true,
+            on_match: ClassRules::all(Merge::Overwrite),
+            on_update: ClassRules::all(Merge::Overwrite),
+            freeze_generated_for_multiple_tickets: false,
+            update_trigger_always_writes: false,
+        }
+    }
+}
+
+/// What happens when a linked subject's email changes (D8, D9, A15, A23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailChange {
+    /// Re-match on the new email by D2–D4 (doo's default, D8).
+    Reassign,
+    /// Keep the link; with sync on the record's email takes the new one (D9, A14, A15).
+    Retain,
+    /// Create a new record for the new email (A23).
+    NewRecord,
+}
+
+/// What a role gets (D6, A6, A21, A22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleRule {
+    /// Matched by email; a record is created when none matches (D6).
+    Match,
+    /// Never gets a record (A6: the ticket buyer).
+    NoRecord,
+    /// Always gets a new record, match or not (A21, A22).
+    AlwaysCreate,
+}
+
+/// Per-role rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roles {
+    /// The booker / ticket buyer.
+    pub booker: RoleRule,
+    /// Attendees / ticket holders.
+    pub attendee: RoleRule,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles {
+            booker: RoleRule::Match,
+            attendee: RoleRule::Match,
+        }
+    }
+}
+
+impl Roles {
+    /// The rule for `role`.
+    pub fn get(&self, role: crate::event::Role) -> RoleRule {
+        match role {
+            crate::event::Role::Booker => self.booker,
+            crate::event::Role::Attendee => self.attendee,
+        }
+    }
+}
+
+/// Subjects without an email (D5, A11, A25–A29).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoEmail {
+    /// Create a record at registration for a subject without email (A25).
+    /// Needs the ticket id mapped and [`EmailChange::NewRecord`], as the
+    /// source documents; later edits find the record through the link or
+    /// the ticket id (A28).
+    pub create: bool,
+    /// No record without a first name (A27).
+    pub first_name_required: bool,
+    /// A blank last name is taken from the buyer (A26).
+    pub last_name_from_buyer: bool,
+}
+
+/// Shared-email guard (B4, D19): when sync would overwrite a record's name with
+/// a clearly different person's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NameGuard {
+    /// No check.
+    Off,
+    /// Warn, and overwrite anyway (doo's documented behaviour).
+    Warn,
+    /// Warn, and keep the record's name (other fields still sync).
+    KeepName,
+    /// Warn, and create a new record for the subject instead.
+    CreateNew,
+}
+
+/// Which fields flow into records, and their classes (A4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FieldMap {
+    /// Mapped fields and their classes. `email` must be the one
+    /// [`FieldClass::Email`] field.
+    pub classes: BTreeMap<FieldName, FieldClass>,
+    /// Whether fields not in `classes` flow too, as form fields (doo: every
+    /// contact field does) or not at all (Salesforce: only mapped fields, A4).
+    pub unmapped_as_form_fields: bool,
+}
+
+impl Default for FieldMap {
+    fn default() -> Self {
+        let classes = [
+            (FieldName::EMAIL, FieldClass::Email),
+            (FieldName::FIRST_NAME, FieldClass::Name),
+            (FieldName::LAST_NAME, FieldClass::Name),
+            (FieldName::TICKET_ID, FieldClass::Generated),
+        ]
+        .into_iter()
+        .map(|(n, c)| (FieldName::new(n), c))
+        .collect();
+        FieldMap {
+            classes,
+            unmapped_as_form_fields: true,
+        }
+    }
+}
+
+impl FieldMap {
+    /// The class of `name`, or `None` when it does not flow into records.
+    pub fn class_of(&self, name: &FieldName) -> Option<FieldClass> {
+        match self.classes.get(name) {
+            Some(c) => Some(*c),
+            None if self.unmapped_as_form_fields => Some(FieldClass::FormField),
+            None => None,
+        }
+    }
+
+    /// Maps `name` with `class`.
+    pub fn map(mut self, name: &str, class: FieldClass) -> Self {
+        self.classes.insert(FieldName::new(name), class);
+        self
+    }
+}
+
+/// Which product's rule ids explanations cite where both products document
+/// the same behaviour (D2 and A7 both say "one match: link it"). Never
+/// changes a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Citations {
+    /// doo's `D` rules.
+    #[default]
+    Doo,
+    /// Accelevents' `A` rules.
+    Salesforce,
+}
+
+/// Input size limits: inputs beyond them are rejected with a typed error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Longest field value in bytes (default 64 KiB).
+    pub max_field_len: usize,
+    /// Most fields per subject (default 256).
+    pub max_fields: usize,
+    /// Most subjects per registration (default 10,000).
+    pub max_subjects: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_field_len: 64 * 1024,
+            max_fields: 256,
+            max_subjects: 10_000,
+        }
+    }
+}
+
+/// Every setting that decides matching, creation, email changes and field flow.
+///
+/// `Policy::default()` is the doo preset. Build presets with
+/// [`Policy::doo`], [`Policy::doo_external_master`] and
+/// [`Policy::salesforce`], then adjust fields or use the `with_*` methods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Email key normalization (B1).
+    pub normalization: Normalization,
+    /// Matching.
+    pub matching: Matching,
+    /// Synchronization of entered data.
+    pub sync: Sync,
+    /// Email changes on linked subjects.
+    pub email_change: EmailChange,
+    /// Per-role rules.
+    pub roles: Roles,
+    /// Subjects without email.
+    pub no_email: NoEmail,
+    /// Add created and updated records to the event's campaign (A5).
+    pub campaign_members: bool,
+    /// Shared-email guard (B4).
+    pub name_guard: NameGuard,
+    /// Field mapping and classes.
+    pub fields: FieldMap,
+    /// Record changes flow back into registrations (A20).
+    pub two_way: bool,
+    /// Input limits.
+    pub limits: Limits,
+    /// Which rule ids explanations cite.
+    pub citations: Citations,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            normalization: Normalization::default(),
+            matching: Matching::default(),
+            sync: Sync::default(),
+            email_change: EmailChange::Reassign,
+            roles: Roles::default(),
+            no_email: NoEmail::default(),
+            campaign_members: false,
+            name_guard: NameGuard::Warn,
+            fields: FieldMap::default(),
+            two_way: false,
+            limits: Limits::default(),
+            citations: Citations::Doo,
+        }
+    }
+}
+
+impl Policy {
+    /// doo's documented defaults (D1–D17): exact-one email matching, a new
+    /// contact when none or several match (D4), bookers and attendees alike
+    /// (D6), reassign on email change (D8), sync on with overwrite and
+    /// fill-empty (D13, D15). The shared-email guard warns but overwrites, as
+    /// doo does (D19, B4).
+    pub fn doo() -> Self {
+        Policy::default()
+    }
+
+    /// doo with sync off, for organizations where another system (a CRM, a
+    /// customer database) owns the contact data (D20): existing values never
+    /// change, empty fields are still filled.
+    pub fn doo_external_master() -> Self {
+        Policy::doo().with_sync(false)
+    }
+
+    /// The Accelevents → Salesforce defaults (A1–A20) for `record_type`.
+    ///
+    /// * Linear matching in `record_type` (A2); a record of the other type
+    ///   with the email does not count (A3).
+    /// * Only ticket holders get records (A6); the buyer's data carries over
+    ///   only where the order collects buyer data only (A12).
+    /// * On a match from a new registration the name never changes (A8);
+    ///   form fields and generated fields are replaced, and blanks clear (A9,
+    ///   A10). On an update everything is replaced, blanks clear (A13–A16),
+    ///   and generated fields stay as they are for holders of several tickets
+    ///   (A19). The update trigger writes even without changes (A18).
+    /// * An email change keeps the link and replaces the record's email (A14,
+    ///   A15).
+    /// * Several records of the type with one email: the one with the
+    ///   smallest id is updated and a warning names them all (the source is
+    ///   silent; a Salesforce administrator expects no new duplicate). Set
+    ///   [`Matching::ambiguity`] to change it.
+    /// * Only mapped fields flow (A4): email, names, ticket id; map more with
+    ///   [`FieldMap::map`].
+    /// * Created and updated records join the event's campaign (A5).
+    /// * A Lead that Salesforce later converts is a Contact the host reports
+    ///   with its new type: under linear matching on Leads it is no longer
+    ///   found, and a new Lead is created, which is what Salesforce itself
+    ///   does for a converted Lead.
+    pub fn salesforce(record_type: RecordType) -> Self {
+        let mut fields = FieldMap::default();
+        fields.unmapped_as_form_fields = false;
+        Policy {
+            matching: Matching {
+                record_type,
+                scope: Scope::Linear,
+                criteria: Vec::new(),
+                ambiguity: Ambiguity::UpdateFirst,
+            },
+            sync: Sync {
+                enabled: true,
+                on_match: ClassRules {
+                    name: Merge::Never,
+                    email: Merge::Replace,
+                    form_field: Merge::Replace,
+                    generated: Merge::Replace,
+                },
+                on_update: ClassRules::all(Merge::Replace),
+                freeze_generated_for_multiple_tickets: true,
+                update_trigger_always_writes: true,
+            },
+            email_change: EmailChange::Retain,
+            roles: Roles {
+                booker: RoleRule::NoRecord,
+                attendee: RoleRule::Match,
+            },
+            no_email: NoEmail::default(),
+            campaign_members: true,
+            name_guard: NameGuard::Off,
+            fields,
+            two_way: false,
+            citations: Citations::Salesforce,
+            ..Policy::default()
+        }
+    }
+
+    /// Sets the sync switch (D13, D14).
+    pub fn with_sync(mut self, enabled: bool) -> Self {
+        self.sync.enabled = enabled;
+        self
+    }
+
+    /// Sets the email-change behaviour (D8, D9, A23).
+    pub fn with_email_change(mut self, e: EmailChange) -> Self {
+        self.email_change = e;
+        self
+    }
+
+    /// Sets the shared-email guard (B4).
+    pub fn with_name_guard(mut self, g: NameGuard) -> Self {
+        self.name_guard = g;
+        self
+    }
+
+    /// A21: a new record for every ticket holder, match or not.
+    pub fn with_record_for_every_holder(mut self) -> Self {
+        self.roles.attendee = RoleRule::AlwaysCreate;
+        self
+    }
+
+    /// A22: a record for the ticket buyer too. `regardless_of_match` follows
+    /// the source literally (a new record even when one with the buyer's
+    /// email exists); `false` matches the buyer like a holder.
+    pub fn with_buyer_records(mut self, regardless_of_match: bool) -> Self {
+        self.roles.booker = if regardless_of_match {
+            RoleRule::AlwaysCreate
+        } else {
+            RoleRule::Match
+        };
+        self
+    }
+
+    /// A23 and A25–A27: records for holders without email, found again by
+    /// ticket id; the settings the source lists as prerequisites are set
+    /// with it.
+    pub fn with_records_without_email(mut self) -> Self {
+        self.email_change = EmailChange::NewRecord;
+        self.fields
+            .classes
+            .insert(FieldName::new(FieldName::TICKET_ID), FieldClass::Generated);
+        self.no_email = NoEmail {
+            create: true,
+            first_name_required: true,
+            last_name_from_buyer: true,
+        };
+        self
+    }
+
+    /// A24: cross matching over Contacts and Leads, preferring `prefer`, with
+    /// extra criteria.
+    pub fn with_cross_matching(mut self, prefer: RecordType, criteria: &[&str]) -> Self {
+        self.matching.scope = Scope::Cross { prefer };
+        self.matching.criteria = criteria.iter().map(|c| FieldName::new(c)).collect();
+        self
+    }
+
+    /// Parses a policy from JSON and validates it (B11).
+    pub fn from_json(json: &str) -> Result<Self, PolicyError> {
+        let p: Policy = serde_json::from_str(json).map_err(|e| PolicyError::Json(e.to_string()))?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// The policy as pretty JSON.
+    pub fn to_json(&self) -> String {
+        // Serializing plain data with string keys cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Rejects combinations that cannot work (B11).
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let email_fields: Vec<&FieldName> = self
+            .fields
+            .classes
+            .iter()
+            .filter(|(_, c)| **c == FieldClass::Email)
+            .map(|(n, _)| n)
+            .collect();
+        match self.fields.classes.get(&FieldName::new(FieldName::EMAIL)) {
+            Some(FieldClass::Email) if email_fields.len() == 1 => {}
+            _ => return Err(PolicyError::EmailField),
+        }
+        if self.roles.booker == RoleRule::NoRecord && self.roles.attendee == RoleRule::NoRecord {
+            return Err(PolicyError::NoRoleGetsRecords);
+        }
+        if self.no_email.create {
+            if self.email_change != EmailChange::NewRecord {
+                return Err(PolicyError::NoEmailNeedsNewRecordOnEmailChange);
+            }
+            if self
+                .fields
+                .class_of(&FieldName::new(FieldName::TICKET_ID))
+                .is_none()
+            {
+                return Err(PolicyError::NoEmailNeedsTicketId);
+            }
+        }
+        for c in &self.matching.criteria {
+            if c.as_str() == FieldName::EMAIL {
+                return Err(PolicyError::EmailAsCriterion);
+            }
+            if self.fields.class_of(c).is_none() {
+                return Err(PolicyError::UnmappedCriterion(c.to_string()));
+            }
+        }
+        if self.limits.max_field_len == 0
+            || self.limits.max_fields == 0
+            || self.limits.max_subjects == 0
+        {
+            return Err(PolicyError::ZeroLimit);
+        }
+        Ok(())
+    }
+}

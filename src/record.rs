@@ -1,0 +1,145 @@
+//! Records (contact-center entries), their ids, types and tenants.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::email::{Email, EmailError, EmailKey, Normalization};
+use crate::fields::{FieldName, Fields};
+
+macro_rules! uuid_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// Wraps a UUID.
+            pub const fn new(id: Uuid) -> Self {
+                $name(id)
+            }
+            /// An id from a 128-bit number (handy in tests and examples).
+            pub const fn from_u128(n: u128) -> Self {
+                $name(Uuid::from_u128(n))
+            }
+            /// The UUID.
+            pub const fn uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(id: Uuid) -> Self {
+                $name(id)
+            }
+        }
+    };
+}
+
+uuid_newtype!(
+    /// An organization (doo) or connected org (Salesforce). Nothing crosses tenants (B8).
+    TenantId
+);
+uuid_newtype!(
+    /// A record's id.
+    RecordId
+);
+uuid_newtype!(
+    /// A subject's id (a booking's booker, an attendee, a ticket holder), stable across edits.
+    SubjectId
+);
+uuid_newtype!(
+    /// An event's id (a registration, an edit, …), stable across redeliveries (B7).
+    EventId
+);
+
+/// The kind of record (A1). doo has one kind, which the doo preset calls `Contact`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordType {
+    /// A contact (doo contact, Salesforce Contact).
+    Contact,
+    /// A Salesforce Lead.
+    Lead,
+}
+
+impl RecordType {
+    /// Lowercase name used in explanations.
+    pub fn noun(self) -> &'static str {
+        match self {
+            RecordType::Contact => "contact",
+            RecordType::Lead => "lead",
+        }
+    }
+}
+
+/// A contact-center entry.
+///
+/// The record's email is its `email` field; stores index it by its
+/// [`EmailKey`]. `version` increases by one with every applied change and is
+/// what plans check before they update a record (B6).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// The record's id.
+    pub id: RecordId,
+    /// The tenant that owns it.
+    pub tenant: TenantId,
+    /// Contact or Lead.
+    pub record_type: RecordType,
+    /// Field values.
+    pub fields: Fields,
+    /// Version, starting at 1 for a new record.
+    pub version: u64,
+}
+
+impl fmt::Debug for Record {
+    // Field values are personal data: Debug prints ids and field names only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("record_type", &self.record_type)
+            .field("fields", &self.fields)
+            .field("version", &self.version)
+            .finish()
+    }
+}
+
+impl Record {
+    /// A new record at version 1.
+    pub fn new(id: RecordId, tenant: TenantId, record_type: RecordType, fields: Fields) -> Self {
+        Record {
+            id,
+            tenant,
+            record_type,
+            fields,
+            version: 1,
+        }
+    }
+
+    /// The record's email, parsed. `Ok(None)` when it has none.
+    pub fn email(&self) -> Result<Option<Email>, EmailError> {
+        Email::parse(self.fields.text(FieldName::EMAIL))
+    }
+
+    /// The record's match key under `normalization`. A record whose stored
+    /// email does not parse has no key: no subject can match it by email.
+    pub fn email_key(&self, normalization: &Normalization) -> Option<EmailKey> {
+        self.email().ok().flatten().map(|e| e.key(normalization))
+    }
+}

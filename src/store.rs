@@ -1,0 +1,81 @@
+//! The storage traits the engine reads through and plans are applied with.
+//!
+//! Storage is the host's: implement [`ContactStore`] to let
+//! [`crate::Engine::plan`] look candidates up, and [`ApplyPlan`] to apply
+//! plans atomically. [`InMemoryStore`] implements both.
+
+use crate::email::{EmailKey, Normalization};
+use crate::error::ApplyError;
+use crate::plan::Plan;
+use crate::record::{Record, RecordId, TenantId};
+
+pub mod memory;
+
+pub use memory::InMemoryStore;
+
+/// Read access to a tenant's records.
+///
+/// Every method is tenant-scoped (B8): a record of another tenant must never
+/// be returned.
+pub trait ContactStore {
+    /// The store's own error (I/O, database…).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The normalization the store computes email keys with; it must equal
+    /// the policy's (the engine checks).
+    fn normalization(&self) -> Normalization {
+        Normalization::default()
+    }
+
+    /// All records of `tenant`, of any type, whose email has `key`.
+    fn records_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<Record>, Self::Error>;
+
+    /// The record `id` of `tenant`, or `None` (also when it belongs to another tenant).
+    fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error>;
+
+    /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28).
+    fn records_by_ticket(&self, tenant: TenantId, ticket: &str)
+        -> Result<Vec<Record>, Self::Error>;
+}
+
+impl<S: ContactStore + ?Sized> ContactStore for &S {
+    type Error = S::Error;
+    fn normalization(&self) -> Normalization {
+        (**self).normalization()
+    }
+    fn records_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<Record>, Self::Error> {
+        (**self).records_by_email(tenant, key)
+    }
+    fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
+        (**self).record(tenant, id)
+    }
+    fn records_by_ticket(
+        &self,
+        tenant: TenantId,
+        ticket: &str,
+    ) -> Result<Vec<Record>, Self::Error> {
+        (**self).records_by_ticket(tenant, ticket)
+    }
+}
+
+/// Applies plans atomically (B6).
+///
+/// An implementation checks every [`crate::Precondition`] of the plan and
+/// applies all of its effects, or, when a precondition fails, none of them
+/// and returns [`ApplyError::Conflict`]. The caller then re-plans (see
+/// [`crate::Engine::plan`]).
+pub trait ApplyPlan {
+    /// The store's own error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Applies `plan`: all of it, or nothing.
+    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>>;
+}

@@ -1,0 +1,355 @@
+//! An in-memory store, indexed by (tenant, email key) and (tenant, ticket id).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::convert::Infallible;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::email::{EmailKey, Normalization};
+use crate::error::{ApplyError, Conflict};
+use crate::event::CampaignId;
+use crate::fields::FieldName;
+use crate::plan::{Effect, Plan, Precondition};
+use crate::record::{Record, RecordId, SubjectId, TenantId};
+use crate::store::{ApplyPlan, ContactStore};
+
+/// Why a record could not be inserted into an [`InMemoryStore`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InsertError {
+    /// A record with this id exists already.
+    #[error("record {0} exists already")]
+    Exists(RecordId),
+}
+
+#[derive(Default)]
+struct Inner {
+    records: HashMap<RecordId, Record>,
+    by_key: HashMap<(TenantId, EmailKey), Vec<RecordId>>,
+    by_ticket: HashMap<(TenantId, Box<str>), Vec<RecordId>>,
+    links: BTreeMap<(TenantId, SubjectId), RecordId>,
+    campaigns: BTreeSet<(TenantId, CampaignId, RecordId)>,
+}
+
+/// Records in memory, shared between threads (`&self` everywhere; an
+/// internal lock makes [`ApplyPlan::apply`] atomic).
+///
+/// Also keeps subjects' links and campaign memberships, which a host would
+/// keep in its own tables, so examples and tests need no host.
+#[derive(Default)]
+pub struct InMemoryStore {
+    normalization: Normalization,
+    inner: RwLock<Inner>,
+}
+
+impl std::fmt::Debug for InMemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryStore")
+            .field("records", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn ticket_of(r: &Record) -> Option<&str> {
+    r.fields
+        .get(FieldName::TICKET_ID)
+        .filter(|v| !v.is_blank())
+        .map(|v| v.as_str().trim())
+}
+
+impl Inner {
+    fn index(&mut self, r: &Record, n: &Normalization) {
+        if let Some(k) = r.email_key(n) {
+            self.by_key.entry((r.tenant, k)).or_default().push(r.id);
+        }
+        if let Some(t) = ticket_of(r) {
+            self.by_ticket
+                .entry((r.tenant, t.into()))
+                .or_default()
+                .push(r.id);
+        }
+    }
+
+    fn unindex(&mut self, r: &Record, n: &Normalization) {
+        if let Some(k) = r.email_key(n) {
+            let slot = (r.tenant, k);
+            if let Some(ids) = self.by_key.get_mut(&slot) {
+                ids.retain(|id| *id != r.id);
+                if ids.is_empty() {
+                    self.by_key.remove(&slot);
+                }
+            }
+        }
+        if let Some(t) = ticket_of(r) {
+            let slot = (r.tenant, Box::<str>::from(t));
+            if let Some(ids) = self.by_ticket.get_mut(&slot) {
+                ids.retain(|id| *id != r.id);
+                if ids.is_empty() {
+                    self.by_ticket.remove(&slot);
+                }
+            }
+        }
+    }
+
+    fn ids_by_key(&self, tenant: TenantId, key: &EmailKey) -> Vec<RecordId> {
+        let mut ids = self
+            .by_key
+            .get(&(tenant, key.clone()))
+            .cloned()
+            .unwrap_or_default();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn ids_by_ticket(&self, tenant: TenantId, ticket: &str) -> Vec<RecordId> {
+        let mut ids = self
+            .by_ticket
+            .get(&(tenant, Box::<str>::from(ticket.trim())))
+            .cloned()
+            .unwrap_or_default();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn get(&self, tenant: TenantId, id: RecordId) -> Option<&Record> {
+        self.records.get(&id).filter(|r| r.tenant == tenant)
+    }
+
+    fn check(&self, plan: &Plan) -> Result<(), ApplyError<Infallible>> {
+        let t = plan.tenant;
+        for p in &plan.preconditions {
+            match p {
+                Precondition::EmailKey { key, records } => {
+                    if self.ids_by_key(t, key) != *records {
+                        return Err(Conflict::EmailKeyChanged.into());
+                    }
+                }
+                Precondition::RecordVersion { record, version } => {
+                    let actual = self.get(t, *record).map_or(0, |r| r.version);
+                    if actual != *version {
+                        return Err(Conflict::VersionChanged {
+                            record: *record,
+                            expected: *version,
+                            actual,
+                        }
+                        .into());
+                    }
+                }
+                Precondition::RecordAbsent { record } => {
+                    if self.records.contains_key(record) {
+                        return Err(Conflict::RecordExists(*record).into());
+                    }
+                }
+                Precondition::TicketId { ticket, records } => {
+                    if self.ids_by_ticket(t, ticket.as_str()) != *records {
+                        return Err(Conflict::TicketChanged.into());
+                    }
+                }
+            }
+        }
+        // Effects must name records that exist (or that the plan creates
+        // first) in the plan's tenant, so that applying cannot fail halfway.
+        let mut created: HashSet<RecordId> = HashSet::new();
+        let known = |id: &RecordId, created: &HashSet<RecordId>| {
+            created.contains(id) || self.get(t, *id).is_some()
+        };
+        for e in &plan.effects {
+            match e {
+                Effect::CreateRecord { record } => {
+                    if record.tenant != t {
+                        return Err(ApplyError::InvalidPlan("record of another tenant"));
+                    }
+                    if self.records.contains_key(&record.id) || !created.insert(record.id) {
+                        return Err(Conflict::RecordExists(record.id).into());
+                    }
+                }
+                Effect::UpdateRecord { record, .. }
+                | Effect::Link { record, .. }
+                | Effect::AddCampaignMember { record, .. } => {
+                    if !known(record, &created) {
+                        return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                    }
+                }
+                Effect::Unlink { .. } | Effect::UpdateSubject { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_effect(&mut self, t: TenantId, e: &Effect, n: &Normalization) {
+        match e {
+            Effect::CreateRecord { record } => {
+                self.index(record, n);
+                self.records.insert(record.id, record.clone());
+            }
+            Effect::UpdateRecord { record, changes } => {
+                let Some(mut r) = self.records.remove(record) else {
+                    return;
+                };
+                self.unindex(&r, n);
+                for c in changes {
+                    r.fields.set(c.field.clone(), c.new.clone());
+                }
+                r.version += 1;
+                self.index(&r, n);
+                self.records.insert(r.id, r);
+            }
+            Effect::Link { subject, record } => {
+                self.links.insert((t, *subject), *record);
+            }
+            Effect::Unlink { subject, record } => {
+                if self.links.get(&(t, *subject)) == Some(record) {
+                    self.links.remove(&(t, *subject));
+                }
+            }
+            Effect::AddCampaignMember { record, campaign } => {
+                self.campaigns.insert((t, campaign.clone(), *record));
+            }
+            // The registration's data lives in the host (A20).
+            Effect::UpdateSubject { .. } => {}
+        }
+    }
+}
+
+impl InMemoryStore {
+    /// An empty store with the default normalization.
+    pub fn new() -> Self {
+        InMemoryStore::default()
+    }
+
+    /// An empty store computing keys with `normalization` (use the policy's).
+    pub fn with_normalization(normalization: Normalization) -> Self {
+        InMemoryStore {
+            normalization,
+            inner: RwLock::default(),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        // A panic elsewhere cannot leave `Inner` half-applied: apply checks
+        // everything before it mutates. So a poisoned lock is still sound.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds an existing record (seeding the store).
+    pub fn insert(&self, record: Record) -> Result<(), InsertError> {
+        let mut inner = self.write();
+        if inner.records.contains_key(&record.id) {
+            return Err(InsertError::Exists(record.id));
+        }
+        inner.index(&record, &self.normalization);
+        inner.records.insert(record.id, record);
+        Ok(())
+    }
+
+    /// Adds many records; stops at the first duplicate id.
+    pub fn extend(&self, records: impl IntoIterator<Item = Record>) -> Result<(), InsertError> {
+        let mut inner = self.write();
+        for record in records {
+            if inner.records.contains_key(&record.id) {
+                return Err(InsertError::Exists(record.id));
+            }
+            inner.index(&record, &self.normalization);
+            inner.records.insert(record.id, record);
+        }
+        Ok(())
+    }
+
+    /// Number of records (all tenants).
+    pub fn len(&self) -> usize {
+        self.read().records.len()
+    }
+
+    /// True when there are no records.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records of `tenant`, sorted by id.
+    pub fn records(&self, tenant: TenantId) -> Vec<Record> {
+        let inner = self.read();
+        let mut v: Vec<Record> = inner
+            .records
+            .values()
+            .filter(|r| r.tenant == tenant)
+            .cloned()
+            .collect();
+        v.sort_by_key(|r| r.id);
+        v
+    }
+
+    /// The record `subject` is linked to.
+    pub fn link_of(&self, tenant: TenantId, subject: SubjectId) -> Option<RecordId> {
+        self.read().links.get(&(tenant, subject)).copied()
+    }
+
+    /// Every link of `tenant`, by subject.
+    pub fn links(&self, tenant: TenantId) -> BTreeMap<SubjectId, RecordId> {
+        self.read()
+            .links
+            .iter()
+            .filter(|((t, _), _)| *t == tenant)
+            .map(|((_, s), r)| (*s, *r))
+            .collect()
+    }
+
+    /// The members of `campaign`, sorted.
+    pub fn campaign_members(&self, tenant: TenantId, campaign: &CampaignId) -> Vec<RecordId> {
+        self.read()
+            .campaigns
+            .iter()
+            .filter(|(t, c, _)| *t == tenant && c == campaign)
+            .map(|(_, _, r)| *r)
+            .collect()
+    }
+}
+
+impl ContactStore for InMemoryStore {
+    type Error = Infallible;
+
+    fn normalization(&self) -> Normalization {
+        self.normalization
+    }
+
+    fn records_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<Record>, Infallible> {
+        let inner = self.read();
+        let ids = inner.ids_by_key(tenant, key);
+        Ok(ids
+            .iter()
+            .filter_map(|id| inner.get(tenant, *id).cloned())
+            .collect())
+    }
+
+    fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {
+        Ok(self.read().get(tenant, id).cloned())
+    }
+
+    fn records_by_ticket(&self, tenant: TenantId, ticket: &str) -> Result<Vec<Record>, Infallible> {
+        let inner = self.read();
+        let ids = inner.ids_by_ticket(tenant, ticket);
+        Ok(ids
+            .iter()
+            .filter_map(|id| inner.get(tenant, *id).cloned())
+            .collect())
+    }
+}
+
+impl ApplyPlan for InMemoryStore {
+    type Error = Infallible;
+
+    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Infallible>> {
+        let mut inner = self.write();
+        inner.check(plan)?;
+        for e in &plan.effects {
+            inner.apply_effect(plan.tenant, e, &self.normalization);
+        }
+        Ok(())
+    }
+}
