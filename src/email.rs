@@ -196,6 +196,16 @@ impl Email {
         if s.len() > MAX_RAW_LEN {
             return Err(EmailError::AddressTooLong { len: s.len() });
         }
+        if s.starts_with('"') {
+            return Err(EmailError::QuotedLocalPart);
+        }
+        // Whole-address forms first: their spaces are not the problem.
+        if s.contains(['<', '>']) {
+            return Err(EmailError::DisplayName);
+        }
+        if s.contains([',', ';']) {
+            return Err(EmailError::List);
+        }
         scan_characters(s)?;
         let (local, domain) = split_at_sign(s)?;
         if local.is_empty() {
@@ -326,15 +336,13 @@ impl From<EmailKey> for String {
     }
 }
 
-/// Rejects control, invisible and whitespace characters, display names and lists.
+/// Rejects control, invisible and whitespace characters.
 fn scan_characters(s: &str) -> Result<(), EmailError> {
     if s.is_ascii() {
         for (position, b) in s.bytes().enumerate() {
             match b {
                 0..=0x1f | 0x7f => return Err(EmailError::ControlCharacter { position }),
                 b' ' => return Err(EmailError::Whitespace { position }),
-                b'<' | b'>' => return Err(EmailError::DisplayName),
-                b',' | b';' => return Err(EmailError::List),
                 _ => {}
             }
         }
@@ -352,11 +360,6 @@ fn scan_characters(s: &str) -> Result<(), EmailError> {
         }
         if c.is_whitespace() {
             return Err(EmailError::Whitespace { position });
-        }
-        match c {
-            '<' | '>' => return Err(EmailError::DisplayName),
-            ',' | ';' => return Err(EmailError::List),
-            _ => {}
         }
     }
     Ok(())

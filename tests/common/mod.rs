@@ -1,0 +1,124 @@
+//! Builders shared by the integration tests.
+#![allow(dead_code)]
+
+use contact_sync::*;
+
+pub const T: TenantId = TenantId::from_u128(0x7e);
+pub const OTHER: TenantId = TenantId::from_u128(0x07);
+
+pub fn fields(pairs: &[(&str, &str)]) -> Fields {
+    Fields::from_pairs(pairs.iter().copied())
+}
+
+pub fn rid(n: u128) -> RecordId {
+    RecordId::from_u128(n)
+}
+
+pub fn sid(n: u128) -> SubjectId {
+    SubjectId::from_u128(n)
+}
+
+pub fn eid(n: u128) -> EventId {
+    EventId::from_u128(n)
+}
+
+pub fn contact(n: u128, pairs: &[(&str, &str)]) -> Record {
+    Record::new(rid(n), T, RecordType::Contact, fields(pairs))
+}
+
+pub fn lead(n: u128, pairs: &[(&str, &str)]) -> Record {
+    Record::new(rid(n), T, RecordType::Lead, fields(pairs))
+}
+
+pub fn store_with(records: Vec<Record>) -> InMemoryStore {
+    let s = InMemoryStore::new();
+    s.extend(records).unwrap();
+    s
+}
+
+pub fn booker(n: u128, pairs: &[(&str, &str)]) -> Subject {
+    Subject::booker(sid(n), fields(pairs))
+}
+
+pub fn attendee(n: u128, pairs: &[(&str, &str)]) -> Subject {
+    Subject::attendee(sid(n), fields(pairs))
+}
+
+pub fn registration(event: u128, subjects: Vec<Subject>) -> Event {
+    Event::Registered(Registration {
+        id: eid(event),
+        tenant: T,
+        channel: Channel::Online,
+        campaign: None,
+        buyer_data_only: false,
+        subjects,
+    })
+}
+
+pub fn registration_with(
+    event: u128,
+    channel: Channel,
+    campaign: Option<&str>,
+    subjects: Vec<Subject>,
+) -> Event {
+    Event::Registered(Registration {
+        id: eid(event),
+        tenant: T,
+        channel,
+        campaign: campaign.map(|c| CampaignId(c.into())),
+        buyer_data_only: false,
+        subjects,
+    })
+}
+
+pub fn edit(event: u128, subject: Subject, new: &[(&str, &str)], source: EditSource) -> Event {
+    Event::Edited(Edit {
+        id: eid(event),
+        tenant: T,
+        subject,
+        new_fields: fields(new),
+        source,
+        campaign: None,
+        buyer: None,
+        buyer_data_only: false,
+    })
+}
+
+pub fn engine(p: Policy) -> Engine {
+    Engine::new(p).unwrap()
+}
+
+/// Plans `event` and applies it; returns the plan.
+#[track_caller]
+pub fn run(policy: &Policy, store: &InMemoryStore, event: &Event) -> Plan {
+    let plan = engine(policy.clone()).plan(store, event).unwrap();
+    store.apply(&plan).unwrap();
+    plan
+}
+
+#[track_caller]
+pub fn outcome(plan: &Plan, subject: u128) -> &Outcome {
+    plan.outcome(sid(subject))
+        .expect("an outcome for the subject")
+}
+
+#[track_caller]
+pub fn record(store: &InMemoryStore, id: RecordId) -> Record {
+    store.record(T, id).unwrap().expect("record exists")
+}
+
+pub fn text(store: &InMemoryStore, id: RecordId, field: &str) -> String {
+    record(store, id).fields.text(field).to_owned()
+}
+
+#[track_caller]
+pub fn assert_rules(o: &Outcome, rules: &[RuleId]) {
+    for r in rules {
+        assert!(
+            o.rules.contains(r),
+            "expected {r} in {:?} ({})",
+            o.rules,
+            o.explanation
+        );
+    }
+}

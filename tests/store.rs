@@ -1,0 +1,274 @@
+//! The in-memory store: atomic apply and preconditions (B6 basics), B2 explanations.
+
+mod common;
+use common::*;
+use contact_sync::*;
+
+#[test]
+fn b6_apply_fails_with_a_conflict_when_a_new_record_appeared_for_the_key() {
+    let store = InMemoryStore::new();
+    let e = engine(Policy::doo());
+    let a = e
+        .plan(
+            &store,
+            &registration(1, vec![booker(10, &[("email", "new@example.org")])]),
+        )
+        .unwrap();
+    let b = e
+        .plan(
+            &store,
+            &registration(2, vec![booker(11, &[("email", "NEW@example.org")])]),
+        )
+        .unwrap();
+    store.apply(&a).unwrap();
+    let err = store.apply(&b).unwrap_err();
+    assert!(
+        matches!(err, ApplyError::Conflict(Conflict::EmailKeyChanged)),
+        "{err}"
+    );
+    assert_eq!(
+        store.records(T).len(),
+        1,
+        "nothing of the failed plan was applied"
+    );
+    assert_eq!(store.link_of(T, sid(11)), None);
+    // Re-planning resolves it: the second subject now links.
+    let b = e
+        .plan(
+            &store,
+            &registration(2, vec![booker(11, &[("email", "NEW@example.org")])]),
+        )
+        .unwrap();
+    store.apply(&b).unwrap();
+    assert_eq!(store.link_of(T, sid(11)), store.link_of(T, sid(10)));
+}
+
+#[test]
+fn b6_apply_fails_when_an_updated_record_changed_version() {
+    let store = store_with(vec![contact(
+        1,
+        &[("email", "ann@example.org"), ("company", "A")],
+    )]);
+    let e = engine(Policy::doo());
+    let a = e
+        .plan(
+            &store,
+            &registration(
+                1,
+                vec![booker(
+                    10,
+                    &[("email", "ann@example.org"), ("company", "B")],
+                )],
+            ),
+        )
+        .unwrap();
+    let b = e
+        .plan(
+            &store,
+            &registration(
+                2,
+                vec![booker(
+                    11,
+                    &[("email", "ann@example.org"), ("company", "C")],
+                )],
+            ),
+        )
+        .unwrap();
+    store.apply(&a).unwrap();
+    let err = store.apply(&b).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApplyError::Conflict(Conflict::VersionChanged {
+                expected: 1,
+                actual: 2,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(text(&store, rid(1), "company"), "B");
+}
+
+#[test]
+fn b6_apply_is_all_or_nothing() {
+    let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
+    let e = engine(Policy::doo());
+    let mut plan = e
+        .plan(
+            &store,
+            &registration(
+                1,
+                vec![
+                    booker(10, &[("email", "new1@example.org")]),
+                    attendee(11, &[("email", "ann@example.org"), ("company", "X")]),
+                ],
+            ),
+        )
+        .unwrap();
+    // Corrupt the last effect: it names a record that does not exist.
+    plan.effects.push(Effect::Link {
+        subject: sid(12),
+        record: rid(99),
+    });
+    assert!(matches!(
+        store.apply(&plan),
+        Err(ApplyError::InvalidPlan(_))
+    ));
+    assert_eq!(store.records(T).len(), 1);
+    assert_eq!(record(&store, rid(1)).version, 1);
+    assert!(store.links(T).is_empty());
+}
+
+#[test]
+fn b6_plan_carries_the_preconditions_it_was_decided_on() {
+    let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
+    let plan = engine(Policy::doo())
+        .plan(
+            &store,
+            &registration(
+                1,
+                vec![
+                    booker(10, &[("email", "ann@example.org"), ("company", "X")]),
+                    attendee(11, &[("email", "new@example.org")]),
+                ],
+            ),
+        )
+        .unwrap();
+    let new_key = EmailKey::parse("new@example.org", &Normalization::default())
+        .unwrap()
+        .unwrap();
+    assert!(plan.preconditions.contains(&Precondition::EmailKey {
+        key: new_key,
+        records: vec![]
+    }));
+    assert!(plan.preconditions.contains(&Precondition::RecordVersion {
+        record: rid(1),
+        version: 1
+    }));
+    let created = plan.created().next().unwrap().id;
+    assert!(plan
+        .preconditions
+        .contains(&Precondition::RecordAbsent { record: created }));
+}
+
+#[test]
+fn b5_one_registration_sharing_a_new_email_creates_one_record() {
+    let store = InMemoryStore::new();
+    let plan = run(
+        &Policy::doo(),
+        &store,
+        &registration(
+            1,
+            vec![
+                booker(
+                    10,
+                    &[("email", "family@example.org"), ("first_name", "Ann")],
+                ),
+                attendee(
+                    11,
+                    &[("email", "Family@Example.org"), ("first_name", "Ann")],
+                ),
+            ],
+        ),
+    );
+    assert_eq!(plan.created().count(), 1);
+    assert_eq!(outcome(&plan, 11).decision, Decision::Linked);
+    assert_eq!(store.link_of(T, sid(10)), store.link_of(T, sid(11)));
+}
+
+#[test]
+fn b2_every_outcome_explains_itself_with_rules_in_order_and_a_sentence() {
+    let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
+    let plan = run(
+        &Policy::doo(),
+        &store,
+        &registration(
+            1,
+            vec![
+                booker(10, &[("email", "ann@example.org")]),
+                attendee(11, &[]),
+            ],
+        ),
+    );
+    let o = outcome(&plan, 10);
+    let pos = |r| o.rules.iter().position(|x| *x == r).unwrap();
+    assert!(pos(RuleId::D1) < pos(RuleId::D2), "{:?}", o.rules);
+    assert!(
+        o.explanation
+            .starts_with("Exactly one contact has this email"),
+        "{}",
+        o.explanation
+    );
+    assert!(outcome(&plan, 11).explanation.contains("No email"));
+    let report = plan.report();
+    assert_eq!(report.lines().count(), 2, "{report}");
+}
+
+#[test]
+fn b8_decide_rejects_candidates_of_another_tenant() {
+    let e = engine(Policy::doo());
+    let ev = registration(1, vec![booker(10, &[("email", "ann@example.org")])]);
+    let needs = e.needs(&ev).unwrap();
+    let mut c = Candidates::new(T);
+    for k in &needs.email_keys {
+        c.add_email_key(
+            k.clone(),
+            vec![Record::new(
+                rid(1),
+                OTHER,
+                RecordType::Contact,
+                fields(&[("email", "ann@example.org")]),
+            )],
+        );
+    }
+    assert_eq!(e.decide(&ev, &c), Err(Error::ForeignCandidate(rid(1))));
+}
+
+#[test]
+fn needs_and_decide_match_plan_on_a_store() {
+    let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
+    let e = engine(Policy::doo());
+    let ev = registration(
+        1,
+        vec![
+            booker(10, &[("email", "ann@example.org")]),
+            attendee(11, &[("email", "b@example.org")]),
+        ],
+    );
+    let needs = e.needs(&ev).unwrap();
+    assert_eq!(needs.email_keys.len(), 2);
+    let c = Candidates::fetch(&store, &needs).unwrap();
+    assert_eq!(e.decide(&ev, &c).unwrap(), e.plan(&store, &ev).unwrap());
+    // Missing candidates are an error, not a guess.
+    assert_eq!(
+        e.decide(&ev, &Candidates::new(T)),
+        Err(Error::MissingCandidates("email key"))
+    );
+}
+
+#[test]
+fn store_normalization_must_match_the_policy() {
+    let store = InMemoryStore::with_normalization(Normalization {
+        fold_plus_tags: true,
+        fold_gmail_dots: false,
+    });
+    let r = engine(Policy::doo()).plan(&store, &registration(1, vec![]));
+    assert!(matches!(
+        r,
+        Err(PlanError::Invalid(Error::NormalizationMismatch))
+    ));
+}
+
+#[test]
+fn debug_of_records_and_plans_never_prints_field_values() {
+    let r = contact(
+        1,
+        &[
+            ("email", "secret@example.org"),
+            ("first_name", "Secretname"),
+        ],
+    );
+    let s = format!("{r:?}");
+    assert!(!s.contains("secret") && !s.contains("Secretname"), "{s}");
+}
