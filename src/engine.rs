@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::email::{Email, EmailKey};
 use crate::error::{Error, PlanError, PolicyError};
 use crate::event::{
-    CampaignId, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
+    CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
 };
 use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
 use crate::matching;
@@ -427,6 +427,7 @@ enum Situation {
 /// Per-event context.
 struct Ctx<'e> {
     event: EventId,
+    channel: Channel,
     campaign: Option<&'e CampaignId>,
     buyer: Option<&'e Fields>,
     situation: Situation,
@@ -759,6 +760,7 @@ impl<S: Source> Decider<'_, S> {
             .map(|b| &b.fields);
         let ctx = Ctx {
             event: r.id,
+            channel: r.channel,
             campaign: r.campaign.as_ref(),
             buyer,
             situation: Situation::Registration,
@@ -809,7 +811,7 @@ impl<S: Source> Decider<'_, S> {
             let same = email.as_ref().map(|e| e.key(&self.policy.normalization))
                 == rec.email_key(&self.policy.normalization);
             if same {
-                t.cite(D1).say("The email is unchanged, so the link stays.");
+                t.cite(D1).say("The entered email is that record's.");
                 return self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Kept, t);
             }
             return self.email_changed(ctx, s, fields, &rec, email, t);
@@ -1270,8 +1272,8 @@ impl<S: Source> Decider<'_, S> {
                 }
                 EditSource::UpdateTrigger => {}
             }
-        } else if doo {
-            t.cite(D16);
+        } else if doo && ctx.channel != Channel::Online {
+            t.cite(D16).say("Manual registrations and imports sync like bookings.");
         }
         if !sync_on {
             t.cite(D14)
@@ -1447,6 +1449,7 @@ impl<S: Source> Decider<'_, S> {
         };
         let ctx = Ctx {
             event: e.id,
+            channel: Channel::Online,
             campaign: e.campaign.as_ref(),
             buyer: e.buyer.as_ref(),
             situation: Situation::Edit {
@@ -1564,6 +1567,7 @@ impl<S: Source> Decider<'_, S> {
     fn relink(&mut self, r: &Relink) -> Result<(), PlanError<S::Error>> {
         let ctx = Ctx {
             event: r.id,
+            channel: Channel::Online,
             campaign: None,
             buyer: None,
             situation: Situation::Registration,
@@ -1591,6 +1595,7 @@ impl<S: Source> Decider<'_, S> {
     fn record_changed(&mut self, c: &RecordChange) {
         let ctx = Ctx {
             event: c.id,
+            channel: Channel::Online,
             campaign: None,
             buyer: None,
             situation: Situation::Registration,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::email::{Email, Normalization};
 use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
 use crate::plan::{FieldChange, RuleId};
 use crate::policy::{ClassRules, FieldMap, Merge};
@@ -82,6 +83,8 @@ pub(crate) fn merge(
             }
         };
         let differs = |v: &FieldValue| match old {
+            // Another spelling of the same address is not a change.
+            Some(o) if class == FieldClass::Email => !same_email(o, v),
             Some(o) => o != v,
             None => !v.is_blank(),
         };
@@ -103,12 +106,34 @@ pub(crate) fn merge(
     out
 }
 
-/// The fields a new record gets: every mapped, non-blank input field (A4).
+/// True when both values are the same address up to case and spacing (or
+/// both fail to parse and are equal).
+fn same_email(a: &FieldValue, b: &FieldValue) -> bool {
+    if a == b {
+        return true;
+    }
+    match (Email::parse(a.as_str()), Email::parse(b.as_str())) {
+        (Ok(Some(x)), Ok(Some(y))) => {
+            let n = Normalization::default();
+            x.key(&n) == y.key(&n)
+        }
+        _ => false,
+    }
+}
+
+/// The fields a new record gets: every mapped, non-blank input field (A4),
+/// the email trimmed.
 pub(crate) fn new_record_fields(input: &Fields, map: &FieldMap) -> Fields {
     input
         .iter()
         .filter(|(n, v)| !v.is_blank() && map.class_of(n).is_some())
-        .map(|(n, v)| (n.clone(), v.clone()))
+        .map(|(n, v)| {
+            if map.class_of(n) == Some(FieldClass::Email) {
+                (n.clone(), FieldValue::new(v.as_str().trim()))
+            } else {
+                (n.clone(), v.clone())
+            }
+        })
         .collect()
 }
 
