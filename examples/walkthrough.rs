@@ -68,7 +68,9 @@ fn scenario(title: &str, policy: &Policy, records: Vec<Record>, events: Vec<Even
             Ok(plan) => {
                 for o in &plan.outcomes {
                     let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
-                    let record = o.record.map_or("no record".to_owned(), |r| format!("record {r}"));
+                    let record = o
+                        .record
+                        .map_or("no record".to_owned(), |r| format!("record {r}"));
                     println!(
                         "  {} {} -> {:?}, {}\n      {}\n      rules: {}",
                         o.role.noun(),
@@ -108,84 +110,210 @@ fn scenario(title: &str, policy: &Policy, records: Vec<Record>, events: Vec<Even
 fn doo_scenarios() {
     println!("\n##### doo contact center (Policy::doo)");
     let doo = Policy::doo();
-    let ann = || contact(1, &[("email", "ann@example.org"), ("first_name", "Ann"), ("last_name", "Lee"), ("phone", "")]);
+    let ann = || {
+        contact(
+            1,
+            &[
+                ("email", "ann@example.org"),
+                ("first_name", "Ann"),
+                ("last_name", "Lee"),
+                ("phone", ""),
+            ],
+        )
+    };
     scenario(
         "D2/D13/D15: a returning booker is linked; sync on overwrites, empty fields are filled",
         &doo,
         vec![ann()],
-        vec![booking(100, vec![person(10, Role::Booker, &[("email", " ANN@example.org"), ("first_name", "Ann"), ("last_name", "Lee-Park"), ("phone", "+49 30 1")])])],
+        vec![booking(
+            100,
+            vec![person(
+                10,
+                Role::Booker,
+                &[
+                    ("email", " ANN@example.org"),
+                    ("first_name", "Ann"),
+                    ("last_name", "Lee-Park"),
+                    ("phone", "+49 30 1"),
+                ],
+            )],
+        )],
     );
     scenario(
         "D14/D15/D20: the same booking with sync off (another system owns the data)",
         &Policy::doo_external_master(),
         vec![ann()],
-        vec![booking(100, vec![person(10, Role::Booker, &[("email", "ann@example.org"), ("first_name", "Ann"), ("last_name", "Lee-Park"), ("phone", "+49 30 1")])])],
+        vec![booking(
+            100,
+            vec![person(
+                10,
+                Role::Booker,
+                &[
+                    ("email", "ann@example.org"),
+                    ("first_name", "Ann"),
+                    ("last_name", "Lee-Park"),
+                    ("phone", "+49 30 1"),
+                ],
+            )],
+        )],
     );
     scenario(
         "D3/D6/B5: a new booker and attendees; two share one new email",
         &doo,
         vec![],
-        vec![booking(100, vec![
-            person(10, Role::Booker, &[("email", "office@acme.example"), ("first_name", "Olga")]),
-            person(11, Role::Attendee, &[("email", "Office@ACME.example"), ("first_name", "Olga")]),
-            person(12, Role::Attendee, &[("email", "piet@acme.example"), ("first_name", "Piet")]),
-        ])],
+        vec![booking(
+            100,
+            vec![
+                person(
+                    10,
+                    Role::Booker,
+                    &[("email", "office@acme.example"), ("first_name", "Olga")],
+                ),
+                person(
+                    11,
+                    Role::Attendee,
+                    &[("email", "Office@ACME.example"), ("first_name", "Olga")],
+                ),
+                person(
+                    12,
+                    Role::Attendee,
+                    &[("email", "piet@acme.example"), ("first_name", "Piet")],
+                ),
+            ],
+        )],
     );
     scenario(
         "D4: two contacts already share the email: never guess, create a new one",
         &doo,
-        vec![contact(1, &[("email", "team@example.org")]), contact(2, &[("email", "team@example.org")])],
-        vec![booking(100, vec![person(10, Role::Attendee, &[("email", "team@example.org")])])],
+        vec![
+            contact(1, &[("email", "team@example.org")]),
+            contact(2, &[("email", "team@example.org")]),
+        ],
+        vec![booking(
+            100,
+            vec![person(10, Role::Attendee, &[("email", "team@example.org")])],
+        )],
     );
     scenario(
         "D5: an attendee without email gets no contact",
         &doo,
         vec![],
-        vec![booking(100, vec![person(10, Role::Attendee, &[("first_name", "Nora")])])],
+        vec![booking(
+            100,
+            vec![person(10, Role::Attendee, &[("first_name", "Nora")])],
+        )],
     );
     scenario(
         "D7: an invitation prefilled from contact #2 links there first",
         &doo,
-        vec![contact(1, &[("email", "inv@example.org")]), contact(2, &[("email", "inv@example.org"), ("first_name", "Ina")])],
-        vec![booking(100, vec![person(10, Role::Booker, &[("email", "inv@example.org"), ("first_name", "Ina")]).prefilled_from(RecordId::from_u128(2))])],
+        vec![
+            contact(1, &[("email", "inv@example.org")]),
+            contact(2, &[("email", "inv@example.org"), ("first_name", "Ina")]),
+        ],
+        vec![booking(
+            100,
+            vec![person(
+                10,
+                Role::Booker,
+                &[("email", "inv@example.org"), ("first_name", "Ina")],
+            )
+            .prefilled_from(RecordId::from_u128(2))],
+        )],
     );
-    let linked = || person(10, Role::Attendee, &[("email", "old@example.org"), ("first_name", "Ann")]).linked_to(RecordId::from_u128(1));
-    let two = || vec![contact(1, &[("email", "old@example.org"), ("first_name", "Ann")]), contact(2, &[("email", "new@example.org"), ("first_name", "Ann")])];
+    let linked = || {
+        person(
+            10,
+            Role::Attendee,
+            &[("email", "old@example.org"), ("first_name", "Ann")],
+        )
+        .linked_to(RecordId::from_u128(1))
+    };
+    let two = || {
+        vec![
+            contact(1, &[("email", "old@example.org"), ("first_name", "Ann")]),
+            contact(2, &[("email", "new@example.org"), ("first_name", "Ann")]),
+        ]
+    };
     scenario(
         "D8/D10: email changed in self-service, event set to reassign (default)",
         &doo,
         two(),
-        vec![edit(200, linked(), &[("email", "new@example.org")], EditSource::SelfService)],
+        vec![edit(
+            200,
+            linked(),
+            &[("email", "new@example.org")],
+            EditSource::SelfService,
+        )],
     );
     scenario(
         "D9: email changed, event set to retain, sync on",
         &doo.clone().with_email_change(EmailChange::Retain),
-        vec![contact(1, &[("email", "old@example.org"), ("first_name", "Ann")])],
-        vec![edit(200, linked(), &[("email", "ann.lee@example.org")], EditSource::Organizer { sync: None })],
+        vec![contact(
+            1,
+            &[("email", "old@example.org"), ("first_name", "Ann")],
+        )],
+        vec![edit(
+            200,
+            linked(),
+            &[("email", "ann.lee@example.org")],
+            EditSource::Organizer { sync: None },
+        )],
     );
     scenario(
         "D9: email changed, event set to retain, sync off",
         &Policy::doo_external_master().with_email_change(EmailChange::Retain),
-        vec![contact(1, &[("email", "old@example.org"), ("first_name", "Ann")])],
-        vec![edit(200, linked(), &[("email", "ann.lee@example.org")], EditSource::Organizer { sync: None })],
+        vec![contact(
+            1,
+            &[("email", "old@example.org"), ("first_name", "Ann")],
+        )],
+        vec![edit(
+            200,
+            linked(),
+            &[("email", "ann.lee@example.org")],
+            EditSource::Organizer { sync: None },
+        )],
     );
     scenario(
         "D17: the organizer edits and chooses not to sync; missing data is added anyway",
         &doo,
-        vec![contact(1, &[("email", "old@example.org"), ("first_name", "Ann")])],
-        vec![edit(200, linked(), &[("first_name", "Annie"), ("phone", "+49 1")], EditSource::Organizer { sync: Some(false) })],
+        vec![contact(
+            1,
+            &[("email", "old@example.org"), ("first_name", "Ann")],
+        )],
+        vec![edit(
+            200,
+            linked(),
+            &[("first_name", "Annie"), ("phone", "+49 1")],
+            EditSource::Organizer { sync: Some(false) },
+        )],
     );
     scenario(
         "D11: the organizer changes the connected contact",
         &doo,
         two(),
-        vec![Event::Relinked(Relink { id: EventId::from_u128(300), tenant: T, subject: linked(), to: RecordId::from_u128(2) })],
+        vec![Event::Relinked(Relink {
+            id: EventId::from_u128(300),
+            tenant: T,
+            subject: linked(),
+            to: RecordId::from_u128(2),
+        })],
     );
     scenario(
         "D19/B4: a colleague books with a shared email; the guard warns",
         &doo.clone().with_name_guard(NameGuard::KeepName),
         vec![ann()],
-        vec![booking(100, vec![person(10, Role::Booker, &[("email", "ann@example.org"), ("first_name", "Ben"), ("last_name", "Ortiz")])])],
+        vec![booking(
+            100,
+            vec![person(
+                10,
+                Role::Booker,
+                &[
+                    ("email", "ann@example.org"),
+                    ("first_name", "Ben"),
+                    ("last_name", "Ortiz"),
+                ],
+            )],
+        )],
     );
 }
 

@@ -1273,7 +1273,8 @@ impl<S: Source> Decider<'_, S> {
                 EditSource::UpdateTrigger => {}
             }
         } else if doo && ctx.channel != Channel::Online {
-            t.cite(D16).say("Manual registrations and imports sync like bookings.");
+            t.cite(D16)
+                .say("Manual registrations and imports sync like bookings.");
         }
         if !sync_on {
             t.cite(D14)

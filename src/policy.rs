@@ -426,8 +426,10 @@ impl Policy {
     ///   found, and a new Lead is created, which is what Salesforce itself
     ///   does for a converted Lead.
     pub fn salesforce(record_type: RecordType) -> Self {
-        let mut fields = FieldMap::default();
-        fields.unmapped_as_form_fields = false;
+        let fields = FieldMap {
+            unmapped_as_form_fields: false,
+            ..FieldMap::default()
+        };
         Policy {
             matching: Matching {
                 record_type,
