@@ -51,11 +51,27 @@ fn edit(n: u128, subject: Subject, new: &[(&str, &str)], source: EditSource) -> 
 /// Names subjects and records by their small numbers, so the output reads
 /// "person 10" and "record 1" instead of UUIDs.
 fn short(text: &str) -> String {
-    let mut out = text.to_owned();
-    for n in (0..200u128).rev() {
-        out = out.replace(&uuid::Uuid::from_u128(n).to_string(), &format!("#{n}"));
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((i, id)) = find_uuid(rest) {
+        out.push_str(&rest[..i]);
+        match id.as_u128() {
+            n if n < 1000 => out.push_str(&format!("#{n}")),
+            _ => out.push_str(&format!("{}…", &rest[i..i + 8])),
+        }
+        rest = &rest[i + 36..];
     }
+    out.push_str(rest);
     out
+}
+
+/// The first UUID in `s` and its byte offset.
+fn find_uuid(s: &str) -> Option<(usize, uuid::Uuid)> {
+    (0..s.len().saturating_sub(35)).find_map(|i| {
+        let cand = s.get(i..i + 36)?;
+        let id = uuid::Uuid::parse_str(cand).ok()?;
+        cand.contains('-').then_some((i, id))
+    })
 }
 
 fn scenario(title: &str, policy: &Policy, records: Vec<Record>, events: Vec<Event>) {
@@ -317,6 +333,242 @@ fn doo_scenarios() {
     );
 }
 
+/// The Salesforce preset with a few order-form and generated fields mapped.
+fn salesforce(t: RecordType) -> Policy {
+    let mut p = Policy::salesforce(t);
+    p.fields = p
+        .fields
+        .map("job_title", FieldClass::FormField)
+        .map("order_id", FieldClass::Generated)
+        .map("tracking_link", FieldClass::Generated);
+    p
+}
+
+fn salesforce_scenarios() {
+    println!("\n##### Accelevents -> Salesforce (Policy::salesforce)");
+    let sf = salesforce(RecordType::Contact);
+    let jo = || {
+        contact(
+            1,
+            &[
+                ("email", "jo@example.org"),
+                ("first_name", "Joanna"),
+                ("last_name", "Park"),
+                ("job_title", "Dev"),
+                ("order_id", "O-1"),
+                ("tracking_link", "https://t.example/1"),
+            ],
+        )
+    };
+    let buyer = || {
+        person(
+            9,
+            Role::Booker,
+            &[
+                ("email", "buyer@example.org"),
+                ("first_name", "Bea"),
+                ("last_name", "Buyer"),
+            ],
+        )
+    };
+    scenario(
+        "A6/A7/A8/A9/A10/A5: a returning holder; the buyer gets no record",
+        &sf,
+        vec![jo()],
+        vec![booking(
+            100,
+            vec![
+                buyer(),
+                person(
+                    10,
+                    Role::Attendee,
+                    &[
+                        ("email", "jo@example.org"),
+                        ("first_name", "Jo"),
+                        ("job_title", ""),
+                        ("order_id", "O-2"),
+                        ("tracking_link", ""),
+                    ],
+                ),
+            ],
+        )],
+    );
+    scenario(
+        "A2/A3: linear matching on Leads ignores the Contact with the same email",
+        &salesforce(RecordType::Lead),
+        vec![jo()],
+        vec![booking(
+            100,
+            vec![person(
+                10,
+                Role::Attendee,
+                &[
+                    ("email", "jo@example.org"),
+                    ("first_name", "Jo"),
+                    ("last_name", "Park"),
+                ],
+            )],
+        )],
+    );
+    let linked = || {
+        person(
+            10,
+            Role::Attendee,
+            &[
+                ("email", "jo@example.org"),
+                ("first_name", "Joanna"),
+                ("job_title", "Dev"),
+                ("order_id", "O-1"),
+            ],
+        )
+        .linked_to(RecordId::from_u128(1))
+        .with_tickets(2)
+    };
+    scenario(
+        "A14/A15/A16/A19: the order is updated; the holder has two tickets",
+        &sf,
+        vec![jo()],
+        vec![edit(
+            200,
+            linked(),
+            &[
+                ("email", "joanna.park@example.org"),
+                ("job_title", ""),
+                ("order_id", "O-9"),
+            ],
+            EditSource::UpdateTrigger,
+        )],
+    );
+    scenario(
+        "A18: the update button is clicked without any change",
+        &sf,
+        vec![jo()],
+        vec![edit(200, linked(), &[], EditSource::UpdateTrigger)],
+    );
+    scenario(
+        "A21: a new record for every ticket holder",
+        &sf.clone().with_record_for_every_holder(),
+        vec![jo()],
+        vec![booking(
+            100,
+            vec![person(
+                10,
+                Role::Attendee,
+                &[("email", "jo@example.org"), ("first_name", "Jo")],
+            )],
+        )],
+    );
+    scenario(
+        "A23: a new record when the holder's email changes",
+        &sf.clone().with_email_change(EmailChange::NewRecord),
+        vec![jo()],
+        vec![edit(
+            200,
+            linked(),
+            &[("email", "colleague@example.org"), ("first_name", "Cole")],
+            EditSource::SelfService,
+        )],
+    );
+    scenario(
+        "A24: cross matching on email and last name, preferring Contacts",
+        &sf.clone()
+            .with_cross_matching(RecordType::Contact, &["last_name"]),
+        vec![
+            rec(
+                1,
+                RecordType::Lead,
+                &[("email", "jo@example.org"), ("last_name", "Park")],
+            ),
+            rec(
+                2,
+                RecordType::Contact,
+                &[("email", "jo@example.org"), ("last_name", "Kim")],
+            ),
+        ],
+        vec![booking(
+            100,
+            vec![person(
+                10,
+                Role::Attendee,
+                &[
+                    ("email", "jo@example.org"),
+                    ("first_name", "Jo"),
+                    ("last_name", "park"),
+                ],
+            )],
+        )],
+    );
+    scenario(
+        "A25/A26/A27: holders without email (ticket id mapped, A23 on)",
+        &sf.clone().with_records_without_email(),
+        vec![],
+        vec![booking(
+            100,
+            vec![
+                buyer(),
+                person(
+                    10,
+                    Role::Attendee,
+                    &[("first_name", "Kid"), ("ticket_id", "T-7")],
+                ),
+                person(
+                    11,
+                    Role::Attendee,
+                    &[("last_name", "Nameless"), ("ticket_id", "T-8")],
+                ),
+            ],
+        )],
+    );
+
+    println!("\n##### One registration, both presets side by side");
+    let existing = || {
+        vec![contact(
+            1,
+            &[
+                ("email", "jo@example.org"),
+                ("first_name", "Joanna"),
+                ("last_name", "Park"),
+                ("job_title", "Dev"),
+            ],
+        )]
+    };
+    let reg = || {
+        booking(
+            100,
+            vec![
+                person(
+                    9,
+                    Role::Booker,
+                    &[
+                        ("email", "jo@example.org"),
+                        ("first_name", "Jo"),
+                        ("last_name", "Park"),
+                        ("job_title", ""),
+                    ],
+                ),
+                person(
+                    10,
+                    Role::Attendee,
+                    &[
+                        ("email", "jo@example.org"),
+                        ("first_name", "Jo"),
+                        ("last_name", "Park"),
+                        ("job_title", ""),
+                    ],
+                ),
+            ],
+        )
+    };
+    scenario("side by side: doo", &Policy::doo(), existing(), vec![reg()]);
+    scenario(
+        "side by side: Salesforce Contacts",
+        &sf,
+        existing(),
+        vec![reg()],
+    );
+}
+
 fn main() {
     doo_scenarios();
+    salesforce_scenarios();
 }

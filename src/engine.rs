@@ -786,10 +786,8 @@ impl<S: Source> Decider<'_, S> {
     ) -> Result<(), PlanError<S::Error>> {
         let rule = self.policy.roles.get(s.role);
         if rule == RoleRule::NoRecord {
-            t.cite(A6).say(format!(
-                "The {} gets no record: only ticket holders do.",
-                s.role.noun()
-            ));
+            t.cite(A6)
+                .say("The ticket buyer gets no record: only ticket holders do.");
             self.outcome(
                 ctx,
                 s,
@@ -832,7 +830,9 @@ impl<S: Source> Decider<'_, S> {
                 self.create(ctx, s, fields, t)
             }
             (_, Some(e)) => {
-                t.cite(D1);
+                if self.policy.citations == Citations::Doo {
+                    t.cite(D1);
+                }
                 self.match_email(ctx, s, fields, &e, t)
             }
         }
@@ -909,9 +909,13 @@ impl<S: Source> Decider<'_, S> {
                     .first()
                     .map(|r| (*r).clone())
                     .ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
-                t.cite(self.cite(D2, A7)).say(format!(
-                    "Exactly one {noun} has this email: linked to {noun} {one}."
-                ));
+                let has = if m.criteria.is_empty() {
+                    "has this email"
+                } else {
+                    "matches"
+                };
+                t.cite(self.cite(D2, A7))
+                    .say(format!("Exactly one {noun} {has}: linked to {noun} {one}."));
                 self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Linked, t)
             }
             many => match m.ambiguity {
@@ -1052,7 +1056,7 @@ impl<S: Source> Decider<'_, S> {
         if self.policy.citations == Citations::Doo {
             t.cite(D6);
         } else {
-            t.cite(A4);
+            t.cite(A1).cite(A4);
         }
         t.cite(D12).say(format!(
             "Created {} {} with {} field(s) and linked to it.",
@@ -1291,19 +1295,26 @@ impl<S: Source> Decider<'_, S> {
             t.cite(A8)
                 .say("The name of an existing record is never updated from a new registration.");
         }
-        let mut by_rule: BTreeMap<RuleId, Vec<&str>> = BTreeMap::new();
+        // Grouped by wording and rule, in the order the changes arose.
+        let mut groups: Vec<((&str, RuleId), Vec<&str>)> = Vec::new();
         for c in &r.changes {
-            by_rule.entry(c.rule).or_default().push(c.field.as_str());
-        }
-        for (rule, names) in &by_rule {
-            t.cite(*rule);
-            let what = match rule {
-                D15 => "Filled empty field(s)",
-                A16 => "Cleared field(s) left blank",
-                D9 | A14 => "Replaced",
-                _ => "Updated",
+            let verb = if c.new.is_blank() {
+                "Cleared field(s) left blank"
+            } else {
+                match c.rule {
+                    D15 => "Filled empty field(s)",
+                    D9 | A14 => "Replaced",
+                    _ => "Updated",
+                }
             };
-            t.say(format!("{what}: {} ({rule}).", list(names.iter())));
+            match groups.iter_mut().find(|(k, _)| *k == (verb, c.rule)) {
+                Some((_, names)) => names.push(c.field.as_str()),
+                None => groups.push(((verb, c.rule), vec![c.field.as_str()])),
+            }
+        }
+        for ((verb, rule), names) in &groups {
+            t.cite(*rule);
+            t.say(format!("{verb}: {} ({rule}).", list(names.iter())));
         }
         if !r.kept.is_empty() && sync_on {
             let kept: Vec<&str> = r
@@ -1339,7 +1350,7 @@ impl<S: Source> Decider<'_, S> {
         email: Option<Email>,
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
-        if let Situation::Edit { .. } = ctx.situation {
+        if let (Situation::Edit { .. }, Citations::Doo) = (ctx.situation, self.policy.citations) {
             t.cite(D10);
         }
         match self.policy.email_change {
@@ -1548,7 +1559,13 @@ impl<S: Source> Decider<'_, S> {
         };
         let rec = self.existing(s, rid)?;
         let norm = &self.policy.normalization;
-        let old_key = old_email.as_ref().map(|e| e.key(norm));
+        // With buyer data only, the holder's own fields hold no email: the
+        // linked record's is the one the buyer's data is compared with.
+        let old_key = if e.buyer_data_only && s.role == Role::Attendee {
+            rec.email_key(norm)
+        } else {
+            old_email.as_ref().map(|e| e.key(norm))
+        };
         let new_key = new_email.as_ref().map(|e| e.key(norm));
         if old_key != new_key {
             return self.email_changed(&ctx, s, &new, &rec, new_email, t);

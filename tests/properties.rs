@@ -169,3 +169,68 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A2: linear scope never returns or changes a record of the other type.
+    #[test]
+    fn a2_linear_scope_never_touches_a_record_of_the_other_type(lead_type in any::<bool>(), rs in records(), ss in subjects()) {
+        let t = if lead_type { RecordType::Lead } else { RecordType::Contact };
+        let store = store_with(rs.clone());
+        let plan = run(&sf(t), &store, &registration(1, ss));
+        let other: Vec<RecordId> = rs.iter().filter(|r| r.record_type != t).map(|r| r.id).collect();
+        for o in &plan.outcomes {
+            prop_assert!(o.record.is_none_or(|r| !other.contains(&r)));
+        }
+        for e in &plan.effects {
+            if let Effect::UpdateRecord { record, .. } = e {
+                prop_assert!(!other.contains(record));
+            }
+        }
+        prop_assert!(plan.created().all(|r| r.record_type == t));
+    }
+
+    /// A21: with the toggle on, every holder with an email gets a new record.
+    #[test]
+    fn a21_every_holder_gets_a_new_record(rs in records(), ss in subjects()) {
+        let store = store_with(rs);
+        let plan = run(&sf(RecordType::Contact).with_record_for_every_holder(), &store, &registration(1, ss.clone()));
+        for s in ss.iter().filter(|s| s.role == Role::Attendee && !s.fields.is_empty_at("email")) {
+            prop_assert_eq!(outcome(&plan, s.id.uuid().as_u128()).decision, Decision::Created);
+        }
+    }
+
+    /// A8: names never change on a match from a new registration.
+    #[test]
+    fn a8_names_never_change_on_a_match_from_a_new_registration(t in any::<bool>(), rs in records(), ss in subjects()) {
+        let t = if t { RecordType::Lead } else { RecordType::Contact };
+        let store = store_with(rs.clone());
+        let plan = run(&sf(t), &store, &registration(1, ss));
+        for e in &plan.effects {
+            if let Effect::UpdateRecord { changes, .. } = e {
+                prop_assert!(changes.iter().all(|c| c.field.as_str() != "first_name" && c.field.as_str() != "last_name"));
+            }
+        }
+    }
+
+    /// The two presets differ only in policy data: changing the citations
+    /// never changes a decision.
+    #[test]
+    fn b2_citations_never_change_effects(p in policies(), rs in records(), ss in subjects()) {
+        let mut q = p.clone();
+        q.citations = match p.citations { Citations::Doo => Citations::Salesforce, Citations::Salesforce => Citations::Doo };
+        let ev = registration(1, ss);
+        let a = engine(p).plan(&store_with(rs.clone()), &ev).unwrap();
+        let b = engine(q).plan(&store_with(rs), &ev).unwrap();
+        let strip = |effects: Vec<Effect>| -> Vec<Effect> {
+            effects.into_iter().map(|mut e| {
+                if let Effect::UpdateRecord { changes, .. } = &mut e {
+                    for c in changes { c.rule = RuleId::B2; }
+                }
+                e
+            }).collect()
+        };
+        prop_assert_eq!(strip(a.effects), strip(b.effects));
+    }
+}

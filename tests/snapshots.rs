@@ -266,3 +266,92 @@ fn d16_manual_registration() {
         ),
     );
 }
+
+fn sf_contact() -> Record {
+    contact(
+        1,
+        &[
+            ("email", "jo@example.org"),
+            ("first_name", "Joanna"),
+            ("last_name", "Park"),
+            ("job_title", "Dev"),
+            ("order_id", "O-1"),
+        ],
+    )
+}
+
+#[test]
+fn a7_a8_a9_a10_salesforce_match_updates_all_but_the_name() {
+    snap(
+        "a7_a8_a9_a10_salesforce_match_updates_all_but_the_name",
+        &sf(RecordType::Contact),
+        vec![sf_contact()],
+        order(
+            1,
+            vec![
+                booker(9, &[("email", "buyer@example.org")]),
+                holder(
+                    10,
+                    &[
+                        ("email", "jo@example.org"),
+                        ("first_name", "Jo"),
+                        ("job_title", ""),
+                        ("order_id", "O-2"),
+                    ],
+                ),
+            ],
+        ),
+    );
+}
+
+#[test]
+fn a3_salesforce_lead_created_although_contact_has_email() {
+    snap(
+        "a3_salesforce_lead_created_although_contact_has_email",
+        &sf(RecordType::Lead),
+        vec![sf_contact()],
+        order(
+            1,
+            vec![holder(
+                10,
+                &[
+                    ("email", "jo@example.org"),
+                    ("first_name", "Jo"),
+                    ("last_name", "Park"),
+                ],
+            )],
+        ),
+    );
+}
+
+#[test]
+fn a14_a15_salesforce_email_change_keeps_the_record() {
+    snap(
+        "a14_a15_salesforce_email_change_keeps_the_record",
+        &sf(RecordType::Contact),
+        vec![sf_contact()],
+        edit(
+            1,
+            holder(10, &[("email", "jo@example.org"), ("first_name", "Joanna")]).linked_to(rid(1)),
+            &[("email", "joanna@example.org")],
+            EditSource::SelfService,
+        ),
+    );
+}
+
+#[test]
+fn a25_a26_salesforce_holder_without_email() {
+    snap(
+        "a25_a26_salesforce_holder_without_email",
+        &sf(RecordType::Contact).with_records_without_email(),
+        vec![],
+        order(
+            1,
+            vec![
+                booker(9, &[("email", "buyer@example.org"), ("last_name", "Buyer")]),
+                holder(10, &[("first_name", "Kid"), ("ticket_id", "T-7")]),
+                holder(11, &[("ticket_id", "T-8")]),
+            ],
+        ),
+    );
+}

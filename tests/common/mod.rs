@@ -122,3 +122,24 @@ pub fn assert_rules(o: &Outcome, rules: &[RuleId]) {
         );
     }
 }
+
+/// The Salesforce preset with the order-form and generated fields the tests use mapped.
+pub fn sf(t: RecordType) -> Policy {
+    let mut p = Policy::salesforce(t);
+    p.fields = p
+        .fields
+        .map("job_title", FieldClass::FormField)
+        .map("organization", FieldClass::FormField)
+        .map("order_id", FieldClass::Generated)
+        .map("ticket_type", FieldClass::Generated)
+        .map("tracking_link", FieldClass::Generated);
+    p
+}
+
+pub fn holder(n: u128, pairs: &[(&str, &str)]) -> Subject {
+    attendee(n, pairs)
+}
+
+pub fn order(event: u128, subjects: Vec<Subject>) -> Event {
+    registration_with(event, Channel::Online, Some("701-CAMP"), subjects)
+}

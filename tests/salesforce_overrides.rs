@@ -1,0 +1,330 @@
+//! Accelevents → Salesforce: override toggles, cross matching, holders
+//! without email (A21–A29).
+
+mod common;
+use common::*;
+use contact_sync::*;
+
+#[test]
+fn a21_a_new_record_for_every_holder_match_or_not() {
+    let store = store_with(vec![contact(1, &[("email", "jo@example.org")])]);
+    let p = sf(RecordType::Contact).with_record_for_every_holder();
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![
+                holder(10, &[("email", "jo@example.org")]),
+                holder(11, &[("email", "jo@example.org")]),
+            ],
+        ),
+    );
+    for s in [10, 11] {
+        assert_eq!(outcome(&plan, s).decision, Decision::Created);
+        assert_rules(outcome(&plan, s), &[RuleId::A21]);
+    }
+    assert_eq!(store.records(T).len(), 3);
+    assert_eq!(record(&store, rid(1)).version, 1);
+}
+
+#[test]
+fn a22_a_record_for_the_buyer_even_if_one_has_its_email() {
+    let store = store_with(vec![contact(1, &[("email", "buyer@example.org")])]);
+    let p = sf(RecordType::Contact).with_buyer_records(true);
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![booker(
+                9,
+                &[("email", "buyer@example.org"), ("last_name", "B")],
+            )],
+        ),
+    );
+    let o = outcome(&plan, 9);
+    assert_eq!(o.decision, Decision::Created);
+    assert_rules(o, &[RuleId::A22]);
+    // The matching reading of A22 is a policy setting too.
+    let store = store_with(vec![contact(1, &[("email", "buyer@example.org")])]);
+    let plan = run(
+        &sf(RecordType::Contact).with_buyer_records(false),
+        &store,
+        &order(1, vec![booker(9, &[("email", "buyer@example.org")])]),
+    );
+    assert_eq!(outcome(&plan, 9).record, Some(rid(1)));
+}
+
+#[test]
+fn a23_new_record_when_the_holders_email_changes() {
+    let store = store_with(vec![contact(
+        1,
+        &[("email", "buyer@example.org"), ("last_name", "Buyer")],
+    )]);
+    let mut p = sf(RecordType::Contact);
+    p.email_change = EmailChange::NewRecord;
+    let s = holder(10, &[("email", "buyer@example.org")]).linked_to(rid(1));
+    let plan = run(
+        &p,
+        &store,
+        &edit(
+            1,
+            s,
+            &[
+                ("email", "friend@example.org"),
+                ("first_name", "Fr"),
+                ("last_name", "End"),
+            ],
+            EditSource::SelfService,
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.decision, Decision::Created);
+    assert_rules(o, &[RuleId::A23]);
+    assert_eq!(
+        text(&store, rid(1), "email"),
+        "buyer@example.org",
+        "the linked record is not updated"
+    );
+    assert_eq!(text(&store, o.record.unwrap(), "last_name"), "End");
+    assert_eq!(store.link_of(T, sid(10)), o.record);
+}
+
+#[test]
+fn a24_cross_matching_searches_contacts_and_leads_with_extra_criteria() {
+    let records = || {
+        vec![
+            lead(1, &[("email", "jo@example.org"), ("last_name", "Park")]),
+            contact(2, &[("email", "jo@example.org"), ("last_name", "Kim")]),
+        ]
+    };
+    // Only the lead meets the last-name criterion (trimmed, case-insensitive).
+    let store = store_with(records());
+    let p = sf(RecordType::Contact).with_cross_matching(RecordType::Contact, &["last_name"]);
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![holder(
+                10,
+                &[("email", "jo@example.org"), ("last_name", " PARK ")],
+            )],
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.record, Some(rid(1)));
+    assert_rules(o, &[RuleId::A24]);
+    // Both types match: the preferred type wins.
+    let store = store_with(vec![
+        lead(1, &[("email", "jo@example.org")]),
+        contact(2, &[("email", "jo@example.org")]),
+    ]);
+    let plan = run(
+        &sf(RecordType::Lead).with_cross_matching(RecordType::Contact, &[]),
+        &store,
+        &order(1, vec![holder(10, &[("email", "jo@example.org")])]),
+    );
+    assert_eq!(outcome(&plan, 10).record, Some(rid(2)));
+    let plan = run(
+        &sf(RecordType::Lead).with_cross_matching(RecordType::Lead, &[]),
+        &store_with(vec![
+            lead(1, &[("email", "jo@example.org")]),
+            contact(2, &[("email", "jo@example.org")]),
+        ]),
+        &order(1, vec![holder(10, &[("email", "jo@example.org")])]),
+    );
+    assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
+    // Nobody meets the criteria: a record of the configured type is created.
+    let store = store_with(records());
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![holder(
+                10,
+                &[("email", "jo@example.org"), ("last_name", "Other")],
+            )],
+        ),
+    );
+    assert_eq!(outcome(&plan, 10).decision, Decision::Created);
+    assert_eq!(
+        plan.created().next().unwrap().record_type,
+        RecordType::Contact
+    );
+}
+
+fn no_email_policy() -> Policy {
+    sf(RecordType::Contact).with_records_without_email()
+}
+
+fn buyer() -> Subject {
+    booker(
+        9,
+        &[
+            ("email", "buyer@example.org"),
+            ("first_name", "Bea"),
+            ("last_name", "Buyer"),
+        ],
+    )
+}
+
+#[test]
+fn a25_with_ticket_id_mapped_and_a23_on_a_holder_without_email_gets_a_record() {
+    let store = InMemoryStore::new();
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &order(
+            1,
+            vec![
+                buyer(),
+                holder(
+                    10,
+                    &[
+                        ("first_name", "Jo"),
+                        ("last_name", "Park"),
+                        ("ticket_id", "T-1"),
+                    ],
+                ),
+            ],
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.decision, Decision::Created);
+    assert_rules(o, &[RuleId::A25]);
+    assert_eq!(text(&store, o.record.unwrap(), "ticket_id"), "T-1");
+}
+
+#[test]
+fn a26_last_name_and_email_blank_take_the_buyers_last_name() {
+    let store = InMemoryStore::new();
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &order(
+            1,
+            vec![
+                buyer(),
+                holder(
+                    10,
+                    &[
+                        ("first_name", "Jo"),
+                        ("last_name", ""),
+                        ("ticket_id", "T-1"),
+                    ],
+                ),
+            ],
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_rules(o, &[RuleId::A26, RuleId::A25]);
+    let r = record(&store, o.record.unwrap());
+    assert_eq!(r.fields.text("first_name"), "Jo");
+    assert_eq!(r.fields.text("last_name"), "Buyer");
+}
+
+#[test]
+fn a27_first_name_and_email_blank_no_record() {
+    let store = InMemoryStore::new();
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &order(
+            1,
+            vec![
+                buyer(),
+                holder(10, &[("last_name", "Park"), ("ticket_id", "T-1")]),
+            ],
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.no_record, Some(NoRecordReason::NoFirstName));
+    assert_rules(o, &[RuleId::A27]);
+    assert!(store.records(T).is_empty());
+}
+
+#[test]
+fn a28_later_updates_update_the_record_created_without_email() {
+    let store = InMemoryStore::new();
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &order(
+            1,
+            vec![
+                buyer(),
+                holder(10, &[("first_name", "Jo"), ("ticket_id", "T-1")]),
+            ],
+        ),
+    );
+    let id = outcome(&plan, 10).record.unwrap();
+    // Through the link the host stored ...
+    let s = holder(10, &[("first_name", "Jo"), ("ticket_id", "T-1")]).linked_to(id);
+    run(
+        &no_email_policy(),
+        &store,
+        &edit(2, s, &[("last_name", "Park")], EditSource::SelfService),
+    );
+    assert_eq!(text(&store, id, "last_name"), "Park");
+    // ... or, when the host lost it, through the ticket id.
+    let s = holder(10, &[("first_name", "Jo"), ("ticket_id", "T-1")]);
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &edit(3, s, &[("job_title", "CTO")], EditSource::SelfService),
+    );
+    assert_rules(outcome(&plan, 10), &[RuleId::A28]);
+    assert_eq!(text(&store, id, "job_title"), "CTO");
+    assert_eq!(store.records(T).len(), 1);
+}
+
+#[test]
+fn a29_all_blank_at_registration_names_later_still_no_record_until_email_added() {
+    let store = InMemoryStore::new();
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &order(1, vec![buyer(), holder(10, &[("ticket_id", "T-1")])]),
+    );
+    assert_eq!(outcome(&plan, 10).decision, Decision::NoRecord);
+    let s = holder(10, &[("ticket_id", "T-1")]);
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &edit(
+            2,
+            s.clone(),
+            &[("first_name", "Jo"), ("last_name", "Park")],
+            EditSource::SelfService,
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.decision, Decision::NoRecord);
+    assert_rules(o, &[RuleId::A29]);
+    assert!(store.records(T).is_empty());
+    let s = holder(
+        10,
+        &[
+            ("ticket_id", "T-1"),
+            ("first_name", "Jo"),
+            ("last_name", "Park"),
+        ],
+    );
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &edit(
+            3,
+            s,
+            &[("email", "jo@example.org")],
+            EditSource::SelfService,
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.decision, Decision::Created);
+    assert_rules(o, &[RuleId::A29]);
+    assert_eq!(store.records(T).len(), 1);
+}

@@ -1,0 +1,315 @@
+//! Accelevents → Salesforce: updates of registrations (A12–A20).
+
+mod common;
+use common::*;
+use contact_sync::*;
+
+fn jo_record() -> Record {
+    contact(
+        1,
+        &[
+            ("email", "jo@example.org"),
+            ("first_name", "Jo"),
+            ("last_name", "Park"),
+            ("job_title", "Dev"),
+            ("order_id", "O-1"),
+        ],
+    )
+}
+
+fn jo_linked() -> Subject {
+    holder(
+        10,
+        &[
+            ("email", "jo@example.org"),
+            ("first_name", "Jo"),
+            ("last_name", "Park"),
+            ("job_title", "Dev"),
+            ("order_id", "O-1"),
+        ],
+    )
+    .linked_to(rid(1))
+}
+
+fn sf_edit(subject: Subject, new: &[(&str, &str)], source: EditSource) -> Event {
+    Event::Edited(Edit {
+        id: eid(50),
+        tenant: T,
+        subject,
+        new_fields: fields(new),
+        source,
+        campaign: Some(CampaignId("701-CAMP".into())),
+        buyer: None,
+        buyer_data_only: false,
+    })
+}
+
+#[test]
+fn a12_buyer_data_only_carries_over_to_holders_at_registration() {
+    let store = InMemoryStore::new();
+    let ev = Event::Registered(Registration {
+        id: eid(1),
+        tenant: T,
+        channel: Channel::Online,
+        campaign: None,
+        buyer_data_only: true,
+        subjects: vec![
+            booker(
+                9,
+                &[
+                    ("email", "buyer@example.org"),
+                    ("first_name", "Bea"),
+                    ("last_name", "Buyer"),
+                ],
+            ),
+            holder(10, &[("ticket_id", "T-1")]),
+        ],
+    });
+    let plan = run(&sf(RecordType::Contact), &store, &ev);
+    let o = outcome(&plan, 10);
+    assert_rules(o, &[RuleId::A12]);
+    let r = record(&store, o.record.unwrap());
+    assert_eq!(r.fields.text("email"), "buyer@example.org");
+    assert_eq!(r.fields.text("ticket_id"), "T-1");
+    assert_eq!(outcome(&plan, 9).decision, Decision::NoRecord);
+}
+
+#[test]
+fn a12_buyer_changes_update_only_when_the_holder_update_is_triggered() {
+    let buyer_edit = |source| {
+        Event::Edited(Edit {
+            id: eid(2),
+            tenant: T,
+            subject: holder(10, &[("ticket_id", "T-1")]).linked_to(rid(1)),
+            new_fields: fields(&[]),
+            source,
+            campaign: None,
+            buyer: Some(fields(&[("email", "jo@example.org"), ("job_title", "CEO")])),
+            buyer_data_only: true,
+        })
+    };
+    let store = store_with(vec![jo_record()]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &buyer_edit(EditSource::SelfService),
+    );
+    assert_eq!(
+        outcome(&plan, 10).no_record,
+        Some(NoRecordReason::AwaitingUpdateTrigger)
+    );
+    assert_eq!(text(&store, rid(1), "job_title"), "Dev");
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &buyer_edit(EditSource::UpdateTrigger),
+    );
+    assert_rules(outcome(&plan, 10), &[RuleId::A12, RuleId::A18]);
+    assert_eq!(text(&store, rid(1), "job_title"), "CEO");
+    // An edit of the buyer itself never reaches a record.
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(
+            booker(9, &[("email", "b@example.org")]),
+            &[("job_title", "X")],
+            EditSource::SelfService,
+        ),
+    );
+    assert_rules(outcome(&plan, 9), &[RuleId::A6, RuleId::A12]);
+    assert!(plan.effects.is_empty());
+}
+
+#[test]
+fn a13_changed_order_form_answers_replace_the_record_data() {
+    let store = store_with(vec![jo_record()]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(
+            jo_linked(),
+            &[("job_title", "CTO")],
+            EditSource::Organizer { sync: None },
+        ),
+    );
+    assert_eq!(text(&store, rid(1), "job_title"), "CTO");
+    assert_eq!(plan.changes_to(rid(1))[0].rule, RuleId::A13);
+    assert_rules(outcome(&plan, 10), &[RuleId::A13]);
+}
+
+#[test]
+fn a14_name_and_email_changed_in_the_order_replace_the_records() {
+    let store = store_with(vec![jo_record()]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(
+            jo_linked(),
+            &[("email", "joanna@example.org"), ("first_name", "Joanna")],
+            EditSource::Organizer { sync: None },
+        ),
+    );
+    assert_eq!(text(&store, rid(1), "email"), "joanna@example.org");
+    assert_eq!(text(&store, rid(1), "first_name"), "Joanna");
+    assert!(plan
+        .changes_to(rid(1))
+        .iter()
+        .all(|c| c.rule == RuleId::A14));
+    assert_rules(outcome(&plan, 10), &[RuleId::A14]);
+}
+
+#[test]
+fn a15_an_email_changed_in_the_order_creates_no_new_record() {
+    let store = store_with(vec![jo_record()]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(
+            jo_linked(),
+            &[("email", "other@example.org")],
+            EditSource::SelfService,
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.decision, Decision::Kept);
+    assert_eq!(o.record, Some(rid(1)));
+    assert_rules(o, &[RuleId::A15]);
+    assert_eq!(plan.created().count(), 0);
+    assert_eq!(store.records(T).len(), 1);
+}
+
+#[test]
+fn a16_a_field_blanked_in_the_update_blanks_the_record() {
+    let store = store_with(vec![jo_record()]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(jo_linked(), &[("job_title", "")], EditSource::SelfService),
+    );
+    assert_eq!(text(&store, rid(1), "job_title"), "");
+    assert_eq!(plan.changes_to(rid(1))[0].rule, RuleId::A16);
+    assert_rules(outcome(&plan, 10), &[RuleId::A16]);
+}
+
+#[test]
+fn a17_self_service_changes_update_the_record() {
+    let store = store_with(vec![jo_record()]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(
+            jo_linked(),
+            &[("job_title", "Lead Dev")],
+            EditSource::SelfService,
+        ),
+    );
+    assert_eq!(text(&store, rid(1), "job_title"), "Lead Dev");
+    assert_rules(outcome(&plan, 10), &[RuleId::A17]);
+}
+
+#[test]
+fn a18_the_update_trigger_writes_even_when_nothing_changed() {
+    let store = store_with(vec![jo_record()]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(jo_linked(), &[], EditSource::UpdateTrigger),
+    );
+    assert!(plan.effects.contains(&Effect::UpdateRecord {
+        record: rid(1),
+        changes: vec![]
+    }));
+    assert_eq!(record(&store, rid(1)).version, 2);
+    assert_rules(outcome(&plan, 10), &[RuleId::A18]);
+    // Without the trigger, an unchanged edit writes nothing.
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(jo_linked(), &[], EditSource::SelfService),
+    );
+    assert!(plan.changes_to(rid(1)).is_empty());
+    assert!(!plan
+        .effects
+        .iter()
+        .any(|e| matches!(e, Effect::UpdateRecord { .. })));
+}
+
+#[test]
+fn a19_generated_fields_are_not_updated_for_holders_of_several_tickets() {
+    let store = store_with(vec![jo_record()]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(
+            jo_linked().with_tickets(3),
+            &[("order_id", "O-9"), ("job_title", "CTO")],
+            EditSource::UpdateTrigger,
+        ),
+    );
+    assert_eq!(text(&store, rid(1), "order_id"), "O-1");
+    assert_eq!(text(&store, rid(1), "job_title"), "CTO");
+    assert_rules(outcome(&plan, 10), &[RuleId::A19]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(
+            jo_linked(),
+            &[("order_id", "O-9")],
+            EditSource::UpdateTrigger,
+        ),
+    );
+    assert_eq!(text(&store, rid(1), "order_id"), "O-9");
+    assert!(!outcome(&plan, 10).rules.contains(&RuleId::A19));
+}
+
+#[test]
+fn a20_record_changes_flow_back_only_with_a_two_way_integration() {
+    let change = Event::RecordChanged(RecordChange {
+        id: eid(9),
+        tenant: T,
+        record: rid(1),
+        new_fields: fields(&[
+            ("email", "jo@example.org"),
+            ("job_title", "VP"),
+            ("unmapped", "x"),
+        ]),
+        subjects: vec![jo_linked()],
+    });
+    let store = store_with(vec![jo_record()]);
+    let plan = run(&sf(RecordType::Contact), &store, &change);
+    assert!(plan.effects.is_empty());
+    assert_eq!(outcome(&plan, 10).decision, Decision::NoChange);
+    assert_rules(outcome(&plan, 10), &[RuleId::A20]);
+    let mut p = sf(RecordType::Contact);
+    p.two_way = true;
+    let plan = run(&p, &store, &change);
+    let o = outcome(&plan, 10);
+    assert_eq!(o.decision, Decision::SubjectUpdated);
+    assert_rules(o, &[RuleId::A20]);
+    let [Effect::UpdateSubject { subject, changes }] = plan.effects.as_slice() else {
+        panic!("{:?}", plan.effects)
+    };
+    assert_eq!(*subject, sid(10));
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].field.as_str(), "job_title");
+    assert_eq!(changes[0].old.as_ref().unwrap().as_str(), "Dev");
+    assert_eq!(changes[0].new.as_str(), "VP");
+}
+
+#[test]
+fn a5_an_updated_record_joins_the_campaign_on_edits_too() {
+    let store = store_with(vec![jo_record()]);
+    run(
+        &sf(RecordType::Contact),
+        &store,
+        &sf_edit(
+            jo_linked(),
+            &[("job_title", "CTO")],
+            EditSource::SelfService,
+        ),
+    );
+    assert_eq!(
+        store.campaign_members(T, &CampaignId("701-CAMP".into())),
+        vec![rid(1)]
+    );
+}
