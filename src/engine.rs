@@ -7,23 +7,21 @@
 //! or changed (an overlay, B5).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::convert::Infallible;
+use std::collections::{BTreeSet, HashSet};
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::email::{Email, EmailKey};
+use crate::candidates::{Candidates, Needs};
+use crate::email::Email;
 use crate::error::{Error, PlanError, PolicyError};
 use crate::event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
 };
-use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
+use crate::fields::{FieldClass, FieldName, Fields};
 use crate::matching;
 use crate::merge::{self, Entered, MergeRules};
-use crate::plan::{
-    Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, Precondition, RuleId, Warning,
-};
+use crate::overlay::{Overlay, Source, StoreSource};
+use crate::plan::{Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Warning};
 use crate::policy::{
     Ambiguity, Citations, ClassRules, EmailChange, Merge, NameGuard, Policy, RoleRule, Scope,
 };
@@ -55,352 +53,18 @@ pub fn derive_record_id(
     RecordId(Uuid::new_v5(&RECORD_ID_NAMESPACE, &name))
 }
 
-/// What an event needs looked up (the first step of the sans-IO flow).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Needs {
-    /// The tenant to look in.
-    pub tenant: TenantId,
-    /// Email keys to look up (records of every type).
-    pub email_keys: BTreeSet<EmailKey>,
-    /// Records to fetch by id (links, prefills, relink targets).
-    pub records: BTreeSet<RecordId>,
-    /// Ticket ids to look up (A28).
-    pub tickets: BTreeSet<String>,
-}
-
-/// Candidate records fetched by the host for one event (see [`Engine::needs`]).
-#[derive(Debug, Clone, Default)]
-pub struct Candidates {
-    tenant: TenantId,
-    by_key: BTreeMap<EmailKey, Vec<Record>>,
-    by_id: BTreeMap<RecordId, Option<Record>>,
-    by_ticket: BTreeMap<String, Vec<Record>>,
-}
-
-impl Candidates {
-    /// No candidates yet, for `tenant`.
-    pub fn new(tenant: TenantId) -> Self {
-        Candidates {
-            tenant,
-            ..Candidates::default()
-        }
-    }
-
-    /// The records found for `key` (all of them, of every type; empty if none).
-    pub fn add_email_key(&mut self, key: EmailKey, records: Vec<Record>) -> &mut Self {
-        self.by_key.insert(key, records);
-        self
-    }
-
-    /// The record found for `id`, or `None` if there is none in the tenant.
-    pub fn add_record(&mut self, id: RecordId, record: Option<Record>) -> &mut Self {
-        self.by_id.insert(id, record);
-        self
-    }
-
-    /// The records found for a ticket id.
-    pub fn add_ticket(&mut self, ticket: &str, records: Vec<Record>) -> &mut Self {
-        self.by_ticket.insert(ticket.trim().to_owned(), records);
-        self
-    }
-
-    /// Fetches everything `needs` asks for from `store`.
-    pub fn fetch<S: ContactStore + ?Sized>(store: &S, needs: &Needs) -> Result<Self, S::Error> {
-        let mut c = Candidates::new(needs.tenant);
-        for k in &needs.email_keys {
-            c.add_email_key(k.clone(), store.records_by_email(needs.tenant, k)?);
-        }
-        for id in &needs.records {
-            c.add_record(*id, store.record(needs.tenant, *id)?);
-        }
-        for t in &needs.tickets {
-            c.add_ticket(t, store.records_by_ticket(needs.tenant, t)?);
-        }
-        Ok(c)
-    }
-}
-
-/// Where the engine reads records from while deciding.
-pub(crate) trait Source {
-    type Error;
-    fn by_key(
-        &mut self,
-        tenant: TenantId,
-        key: &EmailKey,
-    ) -> Result<Vec<Record>, PlanError<Self::Error>>;
-    fn by_id(
-        &mut self,
-        tenant: TenantId,
-        id: RecordId,
-    ) -> Result<Option<Record>, PlanError<Self::Error>>;
-    fn by_ticket(
-        &mut self,
-        tenant: TenantId,
-        ticket: &str,
-    ) -> Result<Vec<Record>, PlanError<Self::Error>>;
-}
-
-impl Source for &Candidates {
-    type Error = Infallible;
-    fn by_key(
-        &mut self,
-        _: TenantId,
-        key: &EmailKey,
-    ) -> Result<Vec<Record>, PlanError<Infallible>> {
-        self.by_key
-            .get(key)
-            .cloned()
-            .ok_or(PlanError::Invalid(Error::MissingCandidates("email key")))
-    }
-    fn by_id(
-        &mut self,
-        _: TenantId,
-        id: RecordId,
-    ) -> Result<Option<Record>, PlanError<Infallible>> {
-        self.by_id
-            .get(&id)
-            .cloned()
-            .ok_or(PlanError::Invalid(Error::MissingCandidates("record id")))
-    }
-    fn by_ticket(&mut self, _: TenantId, t: &str) -> Result<Vec<Record>, PlanError<Infallible>> {
-        self.by_ticket
-            .get(t.trim())
-            .cloned()
-            .ok_or(PlanError::Invalid(Error::MissingCandidates("ticket id")))
-    }
-}
-
-/// Reads straight from a store.
-pub(crate) struct StoreSource<'s, S: ?Sized>(pub &'s S);
-
-impl<S: ContactStore + ?Sized> Source for StoreSource<'_, S> {
-    type Error = S::Error;
-    fn by_key(
-        &mut self,
-        tenant: TenantId,
-        key: &EmailKey,
-    ) -> Result<Vec<Record>, PlanError<S::Error>> {
-        self.0
-            .records_by_email(tenant, key)
-            .map_err(PlanError::Store)
-    }
-    fn by_id(
-        &mut self,
-        tenant: TenantId,
-        id: RecordId,
-    ) -> Result<Option<Record>, PlanError<S::Error>> {
-        self.0.record(tenant, id).map_err(PlanError::Store)
-    }
-    fn by_ticket(&mut self, tenant: TenantId, t: &str) -> Result<Vec<Record>, PlanError<S::Error>> {
-        self.0
-            .records_by_ticket(tenant, t)
-            .map_err(PlanError::Store)
-    }
-}
-
-/// The plan's view of the records: what the source had when first asked
-/// (those answers become the preconditions), with the plan's own changes on top.
-struct Overlay<S> {
-    src: S,
-    tenant: TenantId,
-    normalization: crate::email::Normalization,
-    /// Current state of every record seen or made.
-    records: HashMap<RecordId, Record>,
-    /// Base answers per key (sorted ids), in first-asked order for output.
-    base_keys: HashMap<EmailKey, Vec<RecordId>>,
-    key_order: Vec<EmailKey>,
-    base_tickets: BTreeMap<String, Vec<RecordId>>,
-    /// Base versions of records read from the source.
-    base_versions: HashMap<RecordId, u64>,
-    /// Base records whose decision or state this plan depends on.
-    used: BTreeSet<RecordId>,
-    /// Records created or changed by the plan: their key comes from `records`.
-    touched: HashSet<RecordId>,
-    created: Vec<RecordId>,
-    /// Links set by this plan.
-    links: HashMap<SubjectId, Option<RecordId>>,
-}
-
-impl<S: Source> Overlay<S> {
-    fn new(src: S, tenant: TenantId, normalization: crate::email::Normalization) -> Self {
-        Overlay {
-            src,
-            tenant,
-            normalization,
-            records: HashMap::new(),
-            base_keys: HashMap::new(),
-            key_order: Vec::new(),
-            base_tickets: BTreeMap::new(),
-            base_versions: HashMap::new(),
-            used: BTreeSet::new(),
-            touched: HashSet::new(),
-            created: Vec::new(),
-            links: HashMap::new(),
-        }
-    }
-
-    fn remember(&mut self, r: Record) -> Result<RecordId, PlanError<S::Error>> {
-        if r.tenant != self.tenant {
-            return Err(Error::ForeignCandidate(r.id).into());
-        }
-        let id = r.id;
-        if !self.records.contains_key(&id) {
-            self.base_versions.insert(id, r.version);
-            self.records.insert(id, r);
-        }
-        Ok(id)
-    }
-
-    /// Records with `key` now: base answer minus records the plan moved away,
-    /// plus records the plan gave this key. Sorted by id.
-    fn by_key(&mut self, key: &EmailKey) -> Result<Vec<Record>, PlanError<S::Error>> {
-        if !self.base_keys.contains_key(key) {
-            let found = self.src.by_key(self.tenant, key)?;
-            let mut ids = Vec::with_capacity(found.len());
-            for r in found {
-                ids.push(self.remember(r)?);
-            }
-            ids.sort_unstable();
-            ids.dedup();
-            self.base_keys.insert(key.clone(), ids);
-            self.key_order.push(key.clone());
-        }
-        let mut ids: BTreeSet<RecordId> = self
-            .base_keys
-            .get(key)
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|id| !self.touched.contains(id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for id in &self.touched {
-            if let Some(r) = self.records.get(id) {
-                if r.email_key(&self.normalization).as_ref() == Some(key) {
-                    ids.insert(*id);
-                }
-            }
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|id| self.records.get(id).cloned())
-            .collect())
-    }
-
-    fn by_id(&mut self, id: RecordId) -> Result<Option<Record>, PlanError<S::Error>> {
-        if !self.records.contains_key(&id) {
-            match self.src.by_id(self.tenant, id)? {
-                Some(r) if r.id == id => {
-                    self.remember(r)?;
-                }
-                _ => return Ok(None),
-            }
-        }
-        self.used.insert(id);
-        Ok(self.records.get(&id).cloned())
-    }
-
-    fn by_ticket(&mut self, ticket: &str) -> Result<Vec<Record>, PlanError<S::Error>> {
-        let ticket = ticket.trim();
-        if !self.base_tickets.contains_key(ticket) {
-            let found = self.src.by_ticket(self.tenant, ticket)?;
-            let mut ids = Vec::with_capacity(found.len());
-            for r in found {
-                ids.push(self.remember(r)?);
-            }
-            ids.sort_unstable();
-            ids.dedup();
-            self.base_tickets.insert(ticket.to_owned(), ids);
-        }
-        let mut ids: BTreeSet<RecordId> = self
-            .base_tickets
-            .get(ticket)
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|id| !self.touched.contains(id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for id in &self.touched {
-            if let Some(r) = self.records.get(id) {
-                if r.fields.text(FieldName::TICKET_ID).trim() == ticket && !ticket.is_empty() {
-                    ids.insert(*id);
-                }
-            }
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|id| self.records.get(id).cloned())
-            .collect())
-    }
-
-    fn create(&mut self, r: Record) {
-        self.touched.insert(r.id);
-        self.created.push(r.id);
-        self.records.insert(r.id, r);
-    }
-
-    fn update(&mut self, id: RecordId, changes: &[FieldChange]) {
-        if !self.created.contains(&id) {
-            self.used.insert(id);
-        }
-        self.touched.insert(id);
-        if let Some(r) = self.records.get_mut(&id) {
-            for c in changes {
-                r.fields.set(c.field.clone(), c.new.clone());
-            }
-        }
-    }
-
-    fn link_of(&self, s: &Subject) -> Option<RecordId> {
-        self.links.get(&s.id).copied().unwrap_or(s.link)
-    }
-
-    fn preconditions(&self) -> Vec<Precondition> {
-        let mut out: Vec<Precondition> = self
-            .key_order
-            .iter()
-            .filter_map(|k| {
-                self.base_keys.get(k).map(|ids| Precondition::EmailKey {
-                    key: k.clone(),
-                    records: ids.clone(),
-                })
-            })
-            .collect();
-        for (t, ids) in &self.base_tickets {
-            out.push(Precondition::TicketId {
-                ticket: FieldValue::new(t),
-                records: ids.clone(),
-            });
-        }
-        for id in &self.used {
-            if let Some(v) = self.base_versions.get(id) {
-                out.push(Precondition::RecordVersion {
-                    record: *id,
-                    version: *v,
-                });
-            }
-        }
-        for id in &self.created {
-            out.push(Precondition::RecordAbsent { record: *id });
-        }
-        out
-    }
-}
-
 /// The rules fired for one subject and the sentences explaining them.
 struct Trace {
     rules: Vec<RuleId>,
-    sentences: Vec<String>,
+    /// The sentences, space-separated, in one buffer.
+    text: String,
 }
 
 impl Trace {
     fn new() -> Self {
         Trace {
             rules: Vec::new(),
-            sentences: Vec::new(),
+            text: String::new(),
         }
     }
     fn cite(&mut self, r: RuleId) -> &mut Self {
@@ -409,8 +73,11 @@ impl Trace {
         }
         self
     }
-    fn say(&mut self, s: impl Into<String>) -> &mut Self {
-        self.sentences.push(s.into());
+    fn say(&mut self, s: impl AsRef<str>) -> &mut Self {
+        if !self.text.is_empty() {
+            self.text.push(' ');
+        }
+        self.text.push_str(s.as_ref());
         self
     }
 }
@@ -657,10 +324,10 @@ impl Engine {
         Ok(Plan {
             tenant,
             events: d.events,
-            preconditions: d.ov.preconditions(),
             effects: d.effects,
             outcomes: d.outcomes,
             warnings: d.warnings,
+            preconditions: d.ov.into_preconditions(),
         })
     }
 }
@@ -734,7 +401,7 @@ impl<S: Source> Decider<'_, S> {
         no_record: Option<NoRecordReason>,
         t: Trace,
     ) {
-        let mut explanation = t.sentences.join(" ");
+        let mut explanation = t.text;
         if explanation.is_empty() {
             explanation.push_str("Nothing to do.");
         }
@@ -840,7 +507,7 @@ impl<S: Source> Decider<'_, S> {
 
     /// A linked or prefilled record; absent and foreign look the same (B8).
     fn existing(&mut self, s: &Subject, id: RecordId) -> Result<Record, PlanError<S::Error>> {
-        self.ov.by_id(id)?.ok_or_else(|| {
+        self.ov.by_id(id)?.cloned().ok_or_else(|| {
             PlanError::Invalid(Error::RecordNotFound {
                 subject: s.id,
                 record: id,
@@ -858,7 +525,8 @@ impl<S: Source> Decider<'_, S> {
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
         let key = email.key(&self.policy.normalization);
-        let candidates = self.ov.by_key(&key)?;
+        let ids = self.ov.by_key(&key)?;
+        let candidates: Vec<&Record> = ids.iter().filter_map(|id| self.ov.get(id)).collect();
         let m = &self.policy.matching;
         let sel = matching::select(m, fields, &candidates);
         let noun = sel.record_type.noun();
@@ -952,7 +620,7 @@ impl<S: Source> Decider<'_, S> {
                         "{} {noun}s have this email; the policy links none and creates none.",
                         many.len()
                     ));
-                    let link = self.ov.link_of(s);
+                    let link = self.ov.link_of(s.id, s.link);
                     self.outcome(
                         ctx,
                         s,
@@ -1006,7 +674,11 @@ impl<S: Source> Decider<'_, S> {
         let ticket = fields.text(FieldName::TICKET_ID).trim();
         if !ticket.is_empty() {
             let found = self.ov.by_ticket(ticket)?;
-            if let [rec] = found.as_slice() {
+            if let Some(rec) = found
+                .first()
+                .filter(|_| found.len() == 1)
+                .and_then(|id| self.ov.get(id))
+            {
                 t.cite(A28).say(format!(
                     "No email was given; {} {} already carries this ticket id and is linked.",
                     rec.record_type.noun(),
@@ -1064,8 +736,12 @@ impl<S: Source> Decider<'_, S> {
             id,
             rf.len()
         ));
+        let key = rf
+            .get(FieldName::EMAIL)
+            .and_then(|e| Email::parse(e.as_str()).ok().flatten())
+            .map(|e| e.key(&self.policy.normalization));
         let record = Record::new(id, self.ov.tenant, self.policy.matching.record_type, rf);
-        self.ov.create(record.clone());
+        self.ov.create(record.clone(), key);
         self.effects.push(Effect::CreateRecord { record });
         self.relink_to(s, id);
         self.campaign(ctx, id, &mut t);
@@ -1074,7 +750,7 @@ impl<S: Source> Decider<'_, S> {
     }
 
     fn relink_to(&mut self, s: &Subject, id: RecordId) -> bool {
-        let old = self.ov.link_of(s);
+        let old = self.ov.link_of(s.id, s.link);
         if old == Some(id) {
             return false;
         }
@@ -1233,7 +909,7 @@ impl<S: Source> Decider<'_, S> {
                 changes: result.changes,
             });
         }
-        self.ov.used.insert(rec.id);
+        self.ov.use_record(rec.id);
         let newly = self.relink_to(s, rec.id);
         if newly && decision == Decision::Kept {
             t.say(format!("Linked to {} {}.", rec.record_type.noun(), rec.id));
@@ -1360,7 +1036,7 @@ impl<S: Source> Decider<'_, S> {
                     None => {
                         t.cite(D5)
                             .say("The email was removed, so the subject is unlinked.");
-                        if let Some(old) = self.ov.link_of(s) {
+                        if let Some(old) = self.ov.link_of(s.id, s.link) {
                             self.effects.push(Effect::Unlink {
                                 subject: s.id,
                                 record: old,
@@ -1429,7 +1105,7 @@ impl<S: Source> Decider<'_, S> {
                     None => {
                         t.cite(A11)
                             .say("The email was removed, so the subject is unlinked.");
-                        if let Some(old) = self.ov.link_of(s) {
+                        if let Some(old) = self.ov.link_of(s.id, s.link) {
                             self.effects.push(Effect::Unlink {
                                 subject: s.id,
                                 record: old,
@@ -1479,7 +1155,7 @@ impl<S: Source> Decider<'_, S> {
                 "The {} has no record; buyer data reaches records only through the holders' update trigger.",
                 s.role.noun()
             ));
-            let link = self.ov.link_of(s);
+            let link = self.ov.link_of(s.id, s.link);
             self.outcome(
                 &ctx,
                 s,
@@ -1494,7 +1170,7 @@ impl<S: Source> Decider<'_, S> {
             t.cite(A12);
             if e.source != EditSource::UpdateTrigger {
                 t.say("Only buyer data is collected: it carries over only when the update is triggered on the holder.");
-                let link = self.ov.link_of(s);
+                let link = self.ov.link_of(s.id, s.link);
                 self.outcome(
                     &ctx,
                     s,
@@ -1510,11 +1186,16 @@ impl<S: Source> Decider<'_, S> {
         let new = edit_fields(e);
         let old_email = parse_email(s.id, &s.fields)?;
         let new_email = parse_email(s.id, &new)?;
-        let mut link = self.ov.link_of(s);
+        let mut link = self.ov.link_of(s.id, s.link);
         if link.is_none() && self.policy.no_email.create {
             let ticket = new.text(FieldName::TICKET_ID).trim();
             if !ticket.is_empty() {
-                if let [rec] = self.ov.by_ticket(ticket)?.as_slice() {
+                let found = self.ov.by_ticket(ticket)?;
+                if let Some(rec) = found
+                    .first()
+                    .filter(|_| found.len() == 1)
+                    .and_then(|id| self.ov.get(id))
+                {
                     t.cite(A28).say(format!(
                         "Found {} {} through the ticket id.",
                         rec.record_type.noun(),

@@ -143,22 +143,30 @@ pub enum FieldClass {
 
 /// An ordered map of fields (sorted by name, one value per name).
 ///
-/// Stored as a sorted vector: records have a handful of fields, and a vector
-/// costs one allocation where a tree map costs several.
+/// Stored as a shared sorted vector: records have a handful of fields, a
+/// vector costs one allocation where a tree map costs several, and sharing
+/// makes the copies that flow from a store through a plan cost nothing
+/// (copy on write).
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Fields(Vec<(FieldName, FieldValue)>);
+pub struct Fields(Arc<Vec<(FieldName, FieldValue)>>);
 
 impl Fields {
     /// No fields.
     pub fn new() -> Self {
-        Fields(Vec::new())
+        Fields::default()
+    }
+
+    /// No fields, with room for `n`.
+    pub fn with_capacity(n: usize) -> Self {
+        Fields(Arc::new(Vec::with_capacity(n)))
     }
 
     /// Builds fields from pairs; a later pair replaces an earlier one of the same name.
     pub fn from_pairs<N: Into<FieldName>, V: Into<FieldValue>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Self {
-        let mut f = Fields::new();
+        let pairs = pairs.into_iter();
+        let mut f = Fields::with_capacity(pairs.size_hint().0);
         for (n, v) in pairs {
             f.set(n.into(), v.into());
         }
@@ -190,12 +198,11 @@ impl Fields {
     /// Sets `name` to `value`, returning the previous value.
     pub fn set(&mut self, name: FieldName, value: FieldValue) -> Option<FieldValue> {
         match self.position(name.as_str()) {
-            Ok(i) => self
-                .0
+            Ok(i) => Arc::make_mut(&mut self.0)
                 .get_mut(i)
                 .map(|slot| std::mem::replace(&mut slot.1, value)),
             Err(i) => {
-                self.0.insert(i, (name, value));
+                Arc::make_mut(&mut self.0).insert(i, (name, value));
                 None
             }
         }
@@ -203,7 +210,8 @@ impl Fields {
 
     /// Removes `name`, returning its value.
     pub fn remove(&mut self, name: &str) -> Option<FieldValue> {
-        self.position(name).ok().map(|i| self.0.remove(i).1)
+        let i = self.position(name).ok()?;
+        Some(Arc::make_mut(&mut self.0).remove(i).1)
     }
 
     /// Fields in name order.

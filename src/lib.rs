@@ -53,6 +53,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod candidates;
 pub mod email;
 pub mod engine;
 pub mod error;
@@ -60,13 +61,15 @@ pub mod event;
 pub mod fields;
 mod matching;
 mod merge;
+mod overlay;
 pub mod plan;
 pub mod policy;
 pub mod record;
 pub mod store;
 
+pub use candidates::{Candidates, Needs};
 pub use email::{Email, EmailError, EmailKey, Normalization};
-pub use engine::{derive_record_id, Candidates, Engine, Needs};
+pub use engine::{derive_record_id, Engine};
 pub use error::{ApplyError, Conflict, Error, PlanError, PolicyError};
 pub use event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,

@@ -33,7 +33,7 @@ pub(crate) fn criteria_met(criteria: &[FieldName], subject: &Fields, record: &Fi
 pub(crate) fn select<'r>(
     m: &Matching,
     subject: &Fields,
-    candidates: &'r [Record],
+    candidates: &[&'r Record],
 ) -> Selection<'r> {
     let in_scope = |r: &Record| match m.scope {
         Scope::Linear => r.record_type == m.record_type,
@@ -42,7 +42,7 @@ pub(crate) fn select<'r>(
     let other_type_has_email = candidates.iter().any(|r| !in_scope(r));
     let mut failed_criteria = 0;
     let mut passing: Vec<&Record> = Vec::with_capacity(candidates.len());
-    for r in candidates.iter().filter(|r| in_scope(r)) {
+    for &r in candidates.iter().filter(|r| in_scope(r)) {
         if criteria_met(&m.criteria, subject, &r.fields) {
             passing.push(r);
         } else {

@@ -421,6 +421,13 @@ impl Policy {
     /// * Only mapped fields flow (A4): email, names, ticket id; map more with
     ///   [`FieldMap::map`].
     /// * Created and updated records join the event's campaign (A5).
+    /// * The ticket buyer gets no record (A6). [`Policy::with_buyer_records`]
+    ///   turns A22 on: `true` follows the source literally (a new record
+    ///   even when one has the buyer's email), `false` matches the buyer like
+    ///   a holder, which avoids duplicates when buyers register repeatedly.
+    /// * An email change with A23 on ([`EmailChange::NewRecord`]) always
+    ///   creates a record, as the source says; [`EmailChange::Reassign`]
+    ///   re-matches on the new email instead.
     /// * A Lead that Salesforce later converts is a Contact the host reports
     ///   with its new type: under linear matching on Leads it is no longer
     ///   found, and a new Lead is created, which is what Salesforce itself

@@ -1,6 +1,8 @@
 //! An in-memory store, indexed by (tenant, email key) and (tenant, ticket id).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use foldhash::HashMap;
 use std::convert::Infallible;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -19,13 +21,65 @@ pub enum InsertError {
     /// A record with this id exists already.
     #[error("record {0} exists already")]
     Exists(RecordId),
+    /// The store holds 2^32 records, its limit.
+    #[error("the store is full (2^32 records)")]
+    Full,
+}
+
+/// Record ids under one index entry; almost always one, kept inline.
+#[derive(Clone)]
+enum Ids {
+    One(RecordId),
+    Many(Vec<RecordId>),
+}
+
+impl Ids {
+    fn push(&mut self, id: RecordId) {
+        match self {
+            Ids::One(first) => *self = Ids::Many(vec![*first, id]),
+            Ids::Many(v) => v.push(id),
+        }
+    }
+
+    /// Removes `id`; true when nothing is left.
+    fn remove(&mut self, id: RecordId) -> bool {
+        match self {
+            Ids::One(x) => *x == id,
+            Ids::Many(v) => {
+                v.retain(|x| *x != id);
+                if let [only] = v.as_slice() {
+                    *self = Ids::One(*only);
+                }
+                false
+            }
+        }
+    }
+
+    fn sorted(&self) -> Vec<RecordId> {
+        match self {
+            Ids::One(x) => vec![*x],
+            Ids::Many(v) => {
+                let mut v = v.clone();
+                v.sort_unstable();
+                v
+            }
+        }
+    }
+}
+
+/// One tenant's indexes.
+#[derive(Default)]
+struct TenantIndex {
+    by_key: HashMap<EmailKey, Ids>,
+    by_ticket: HashMap<Box<str>, Ids>,
 }
 
 #[derive(Default)]
 struct Inner {
-    records: HashMap<RecordId, Record>,
-    by_key: HashMap<(TenantId, EmailKey), Vec<RecordId>>,
-    by_ticket: HashMap<(TenantId, Box<str>), Vec<RecordId>>,
+    /// Records in insertion order; `slots` finds them by id.
+    records: Vec<Record>,
+    slots: HashMap<RecordId, u32>,
+    tenants: HashMap<TenantId, TenantIndex>,
     links: BTreeMap<(TenantId, SubjectId), RecordId>,
     campaigns: BTreeSet<(TenantId, CampaignId, RecordId)>,
 }
@@ -58,60 +112,77 @@ fn ticket_of(r: &Record) -> Option<&str> {
 
 impl Inner {
     fn index(&mut self, r: &Record, n: &Normalization) {
+        let t = self.tenants.entry(r.tenant).or_default();
         if let Some(k) = r.email_key(n) {
-            self.by_key.entry((r.tenant, k)).or_default().push(r.id);
+            match t.by_key.get_mut(&k) {
+                Some(ids) => ids.push(r.id),
+                None => {
+                    t.by_key.insert(k, Ids::One(r.id));
+                }
+            }
         }
-        if let Some(t) = ticket_of(r) {
-            self.by_ticket
-                .entry((r.tenant, t.into()))
-                .or_default()
-                .push(r.id);
+        if let Some(tk) = ticket_of(r) {
+            match t.by_ticket.get_mut(tk) {
+                Some(ids) => ids.push(r.id),
+                None => {
+                    t.by_ticket.insert(tk.into(), Ids::One(r.id));
+                }
+            }
         }
     }
 
     fn unindex(&mut self, r: &Record, n: &Normalization) {
+        let Some(t) = self.tenants.get_mut(&r.tenant) else {
+            return;
+        };
         if let Some(k) = r.email_key(n) {
-            let slot = (r.tenant, k);
-            if let Some(ids) = self.by_key.get_mut(&slot) {
-                ids.retain(|id| *id != r.id);
-                if ids.is_empty() {
-                    self.by_key.remove(&slot);
-                }
+            if t.by_key.get_mut(&k).is_some_and(|ids| ids.remove(r.id)) {
+                t.by_key.remove(&k);
             }
         }
-        if let Some(t) = ticket_of(r) {
-            let slot = (r.tenant, Box::<str>::from(t));
-            if let Some(ids) = self.by_ticket.get_mut(&slot) {
-                ids.retain(|id| *id != r.id);
-                if ids.is_empty() {
-                    self.by_ticket.remove(&slot);
-                }
+        if let Some(tk) = ticket_of(r) {
+            if t.by_ticket.get_mut(tk).is_some_and(|ids| ids.remove(r.id)) {
+                t.by_ticket.remove(tk);
             }
         }
     }
 
     fn ids_by_key(&self, tenant: TenantId, key: &EmailKey) -> Vec<RecordId> {
-        let mut ids = self
-            .by_key
-            .get(&(tenant, key.clone()))
-            .cloned()
-            .unwrap_or_default();
-        ids.sort_unstable();
-        ids
+        self.tenants
+            .get(&tenant)
+            .and_then(|t| t.by_key.get(key))
+            .map(Ids::sorted)
+            .unwrap_or_default()
     }
 
     fn ids_by_ticket(&self, tenant: TenantId, ticket: &str) -> Vec<RecordId> {
-        let mut ids = self
-            .by_ticket
-            .get(&(tenant, Box::<str>::from(ticket.trim())))
-            .cloned()
-            .unwrap_or_default();
-        ids.sort_unstable();
-        ids
+        self.tenants
+            .get(&tenant)
+            .and_then(|t| t.by_ticket.get(ticket.trim()))
+            .map(Ids::sorted)
+            .unwrap_or_default()
+    }
+
+    fn contains(&self, id: &RecordId) -> bool {
+        self.slots.contains_key(id)
     }
 
     fn get(&self, tenant: TenantId, id: RecordId) -> Option<&Record> {
-        self.records.get(&id).filter(|r| r.tenant == tenant)
+        let slot = *self.slots.get(&id)?;
+        self.records
+            .get(slot as usize)
+            .filter(|r| r.tenant == tenant)
+    }
+
+    fn add(&mut self, record: Record, n: &Normalization) -> Result<(), InsertError> {
+        if self.contains(&record.id) {
+            return Err(InsertError::Exists(record.id));
+        }
+        let slot = u32::try_from(self.records.len()).map_err(|_| InsertError::Full)?;
+        self.index(&record, n);
+        self.slots.insert(record.id, slot);
+        self.records.push(record);
+        Ok(())
     }
 
     fn check(&self, plan: &Plan) -> Result<(), ApplyError<Infallible>> {
@@ -135,7 +206,7 @@ impl Inner {
                     }
                 }
                 Precondition::RecordAbsent { record } => {
-                    if self.records.contains_key(record) {
+                    if self.contains(record) {
                         return Err(Conflict::RecordExists(*record).into());
                     }
                 }
@@ -158,7 +229,7 @@ impl Inner {
                     if record.tenant != t {
                         return Err(ApplyError::InvalidPlan("record of another tenant"));
                     }
-                    if self.records.contains_key(&record.id) || !created.insert(record.id) {
+                    if self.contains(&record.id) || !created.insert(record.id) {
                         return Err(Conflict::RecordExists(record.id).into());
                     }
                 }
@@ -178,20 +249,32 @@ impl Inner {
     fn apply_effect(&mut self, t: TenantId, e: &Effect, n: &Normalization) {
         match e {
             Effect::CreateRecord { record } => {
-                self.index(record, n);
-                self.records.insert(record.id, record.clone());
+                // Checked before any effect was applied: the id is free.
+                let _ = self.add(record.clone(), n);
             }
             Effect::UpdateRecord { record, changes } => {
-                let Some(mut r) = self.records.remove(record) else {
+                let Some(slot) = self.slots.get(record).map(|s| *s as usize) else {
                     return;
                 };
-                self.unindex(&r, n);
+                let Some(mut r) = self.records.get(slot).cloned() else {
+                    return;
+                };
+                let reindex = changes
+                    .iter()
+                    .any(|c| matches!(c.field.as_str(), FieldName::EMAIL | FieldName::TICKET_ID));
+                if reindex {
+                    self.unindex(&r, n);
+                }
                 for c in changes {
                     r.fields.set(c.field.clone(), c.new.clone());
                 }
                 r.version += 1;
-                self.index(&r, n);
-                self.records.insert(r.id, r);
+                if reindex {
+                    self.index(&r, n);
+                }
+                if let Some(s) = self.records.get_mut(slot) {
+                    *s = r;
+                }
             }
             Effect::Link { subject, record } => {
                 self.links.insert((t, *subject), *record);
@@ -236,24 +319,19 @@ impl InMemoryStore {
 
     /// Adds an existing record (seeding the store).
     pub fn insert(&self, record: Record) -> Result<(), InsertError> {
-        let mut inner = self.write();
-        if inner.records.contains_key(&record.id) {
-            return Err(InsertError::Exists(record.id));
-        }
-        inner.index(&record, &self.normalization);
-        inner.records.insert(record.id, record);
-        Ok(())
+        self.write().add(record, &self.normalization)
     }
 
-    /// Adds many records; stops at the first duplicate id.
+    /// Adds many records; stops at the first duplicate id (the records
+    /// before it stay).
     pub fn extend(&self, records: impl IntoIterator<Item = Record>) -> Result<(), InsertError> {
+        let records = records.into_iter();
         let mut inner = self.write();
+        let n = records.size_hint().0;
+        inner.records.reserve(n);
+        inner.slots.reserve(n);
         for record in records {
-            if inner.records.contains_key(&record.id) {
-                return Err(InsertError::Exists(record.id));
-            }
-            inner.index(&record, &self.normalization);
-            inner.records.insert(record.id, record);
+            inner.add(record, &self.normalization)?;
         }
         Ok(())
     }
@@ -273,7 +351,7 @@ impl InMemoryStore {
         let inner = self.read();
         let mut v: Vec<Record> = inner
             .records
-            .values()
+            .iter()
             .filter(|r| r.tenant == tenant)
             .cloned()
             .collect();

@@ -1,0 +1,52 @@
+//! Store build and `plan_batch` for n registrations against n records, both presets.
+//!
+//! `cargo bench --bench batch` (add `CONTACT_SYNC_BENCH_1M=1` for 1M).
+
+use std::time::Duration;
+
+use contact_sync::*;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+
+mod common;
+
+fn presets() -> Vec<(&'static str, Policy)> {
+    let mut sf = Policy::salesforce(RecordType::Contact);
+    sf.fields.unmapped_as_form_fields = true;
+    vec![("doo", Policy::doo_external_master()), ("salesforce", sf)]
+}
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("batch");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1));
+    for n in common::sizes() {
+        let (records, events) = common::data(n, n, RecordType::Contact);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(
+            BenchmarkId::new("store_build", n),
+            &records,
+            |b, records| {
+                b.iter(|| {
+                    let store = InMemoryStore::new();
+                    store.extend(records.iter().cloned()).unwrap();
+                    store
+                })
+            },
+        );
+        let store = InMemoryStore::new();
+        store.extend(records.iter().cloned()).unwrap();
+        for (name, policy) in presets() {
+            let engine = Engine::new(policy).unwrap();
+            g.bench_with_input(
+                BenchmarkId::new(format!("plan_batch_{name}"), n),
+                &events,
+                |b, events| b.iter(|| engine.plan_batch(&store, events).unwrap()),
+            );
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

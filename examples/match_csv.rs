@@ -1,0 +1,388 @@
+//! A dry run on real exports: what would the rules do to these contacts?
+//!
+//! ```text
+//! cargo run --release --example match_csv -- \
+//!     --contacts contacts.csv --registrations registrations.csv \
+//!     [--preset doo|doo-external|salesforce-contact|salesforce-lead] \
+//!     [--format csv|jsonl] [--out decisions.csv] [--map HEADER=FIELD]... [--quiet]
+//! ```
+//!
+//! Both files need a header row. Columns are mapped by header name: a header
+//! becomes the field of the same name (`email`, `first_name`, `last_name`,
+//! `ticket_id`, anything else), except `id`, the row's id (a UUID, or any text,
+//! which is turned into a UUIDv5). `--map Email=email` maps a differently named
+//! header. Every registration row is one registration with one attendee.
+//!
+//! Writes one row per subject (subject id, decision, record id, rules fired,
+//! changed fields) to `--out` (default: standard output), and a summary with
+//! a timing line per phase to standard error. Bad rows (wrong number of
+//! columns, invalid email) are reported with their line numbers and skipped.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use contact_sync::*;
+
+const TENANT: TenantId = TenantId::from_u128(1);
+const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x3c1e_57a0_9f6b_4d8e_b0a2_1d4c_7e55_0c31);
+
+struct Args {
+    contacts: String,
+    registrations: String,
+    preset: String,
+    format: String,
+    out: Option<String>,
+    map: BTreeMap<String, String>,
+    quiet: bool,
+}
+
+fn usage() -> String {
+    "usage: match_csv --contacts FILE --registrations FILE [--preset doo|doo-external|salesforce-contact|salesforce-lead] [--format csv|jsonl] [--out FILE] [--map HEADER=FIELD]... [--quiet]".into()
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        contacts: String::new(),
+        registrations: String::new(),
+        preset: "doo".into(),
+        format: "csv".into(),
+        out: None,
+        map: BTreeMap::new(),
+        quiet: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
+        };
+        match flag.as_str() {
+            "--contacts" => a.contacts = value()?,
+            "--registrations" => a.registrations = value()?,
+            "--preset" => a.preset = value()?,
+            "--format" => a.format = value()?,
+            "--out" => a.out = Some(value()?),
+            "--map" => {
+                let v = value()?;
+                let (h, f) = v
+                    .split_once('=')
+                    .ok_or_else(|| format!("--map takes HEADER=FIELD, got {v:?}"))?;
+                a.map.insert(h.to_owned(), f.to_owned());
+            }
+            "--quiet" => a.quiet = true,
+            "-h" | "--help" => return Err(usage()),
+            other => return Err(format!("unknown argument {other:?}\n{}", usage())),
+        }
+    }
+    if a.contacts.is_empty() || a.registrations.is_empty() {
+        return Err(usage());
+    }
+    Ok(a)
+}
+
+fn policy(preset: &str) -> Result<Policy, String> {
+    Ok(match preset {
+        "doo" => Policy::doo(),
+        "doo-external" => Policy::doo_external_master(),
+        "salesforce-contact" => Policy::salesforce(RecordType::Contact).with_all_fields_mapped(),
+        "salesforce-lead" => Policy::salesforce(RecordType::Lead).with_all_fields_mapped(),
+        other => return Err(format!("unknown preset {other:?}")),
+    })
+}
+
+trait AllFields {
+    fn with_all_fields_mapped(self) -> Self;
+}
+
+impl AllFields for Policy {
+    /// A CSV dry run maps every column: unmapped columns flow as form fields.
+    fn with_all_fields_mapped(mut self) -> Self {
+        self.fields.unmapped_as_form_fields = true;
+        self
+    }
+}
+
+/// One CSV file read into rows of (line, id, fields).
+struct Table {
+    rows: Vec<(u64, uuid::Uuid, Fields)>,
+    bad: Vec<String>,
+}
+
+fn read_table(
+    path: &str,
+    map: &BTreeMap<String, String>,
+    what: &str,
+    progress: &mut Progress,
+) -> Result<Table, String> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .map_err(|e| format!("{path}: {e}"))?;
+    let headers = rdr
+        .byte_headers()
+        .map_err(|e| format!("{path}: {e}"))?
+        .clone();
+    let mut id_col = None;
+    let mut names: Vec<Option<FieldName>> = Vec::with_capacity(headers.len());
+    for (i, h) in headers.iter().enumerate() {
+        let h = String::from_utf8_lossy(h);
+        let field = map
+            .get(h.as_ref())
+            .cloned()
+            .unwrap_or_else(|| h.to_string());
+        if field == "id" {
+            id_col = Some(i);
+            names.push(None);
+        } else {
+            names.push(Some(FieldName::new(&field)));
+        }
+    }
+    let id_col = id_col.ok_or_else(|| format!("{path}: no `id` column (use --map HEADER=id)"))?;
+    if !names
+        .iter()
+        .flatten()
+        .any(|n| n.as_str() == FieldName::EMAIL)
+    {
+        return Err(format!(
+            "{path}: no `email` column (use --map HEADER=email)"
+        ));
+    }
+    let mut t = Table {
+        rows: Vec::new(),
+        bad: Vec::new(),
+    };
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                t.bad.push(format!("{what} line {line}: {e}"));
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    break;
+                }
+                continue;
+            }
+        }
+        let line = rec.position().map_or(0, |p| p.line());
+        progress.tick(what);
+        let mut pairs = Vec::with_capacity(names.len());
+        let mut id = None;
+        let mut bad = None;
+        for (i, v) in rec.iter().enumerate() {
+            let Ok(v) = std::str::from_utf8(v) else {
+                bad = Some("not UTF-8".to_owned());
+                break;
+            };
+            if i == id_col {
+                id = Some(
+                    uuid::Uuid::parse_str(v)
+                        .unwrap_or_else(|_| uuid::Uuid::new_v5(&ID_NAMESPACE, v.as_bytes())),
+                );
+            } else if let Some(Some(n)) = names.get(i) {
+                if n.as_str() == FieldName::EMAIL {
+                    if let Err(e) = Email::parse(v) {
+                        bad = Some(format!("invalid email: {e}"));
+                        break;
+                    }
+                }
+                pairs.push((n.clone(), FieldValue::new(v)));
+            }
+        }
+        match (bad, id) {
+            (Some(why), _) => t.bad.push(format!("{what} line {line}: {why}")),
+            (None, None) => t.bad.push(format!("{what} line {line}: no id")),
+            (None, Some(id)) => t.rows.push((line, id, Fields::from_pairs(pairs))),
+        }
+    }
+    Ok(t)
+}
+
+/// A progress line on stderr every 100,000 rows.
+struct Progress {
+    quiet: bool,
+    n: u64,
+}
+
+impl Progress {
+    fn tick(&mut self, what: &str) {
+        self.n += 1;
+        if !self.quiet && self.n % 100_000 == 0 {
+            eprint!("\r{what}: {} rows…", self.n);
+        }
+    }
+    fn done(&mut self) {
+        if !self.quiet && self.n >= 100_000 {
+            eprintln!();
+        }
+        self.n = 0;
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let policy = policy(&args.preset)?;
+    if args.format != "csv" && args.format != "jsonl" {
+        return Err(format!("unknown format {:?} (csv or jsonl)", args.format));
+    }
+    let mut progress = Progress {
+        quiet: args.quiet,
+        n: 0,
+    };
+
+    let t0 = Instant::now();
+    let contacts = read_table(&args.contacts, &args.map, "contacts", &mut progress)?;
+    progress.done();
+    let regs = read_table(
+        &args.registrations,
+        &args.map,
+        "registrations",
+        &mut progress,
+    )?;
+    progress.done();
+    let parse_s = t0.elapsed().as_secs_f64();
+
+    let t1 = Instant::now();
+    let store = InMemoryStore::with_normalization(policy.normalization);
+    let record_type = policy.matching.record_type;
+    store
+        .extend(
+            contacts
+                .rows
+                .into_iter()
+                .map(|(_, id, f)| Record::new(RecordId::new(id), TENANT, record_type, f)),
+        )
+        .map_err(|e| format!("contacts: {e}"))?;
+    let build_s = t1.elapsed().as_secs_f64();
+
+    let regs_bad = regs.bad;
+    let events: Vec<Event> = regs
+        .rows
+        .iter()
+        .map(|(_, id, f)| {
+            Event::Registered(Registration {
+                id: EventId::new(*id),
+                tenant: TENANT,
+                channel: Channel::Import,
+                campaign: None,
+                buyer_data_only: false,
+                subjects: vec![Subject::attendee(SubjectId::new(*id), f.clone())],
+            })
+        })
+        .collect();
+    drop(regs.rows);
+
+    let t2 = Instant::now();
+    let engine = Engine::new(policy).map_err(|e| e.to_string())?;
+    let plan = engine
+        .plan_batch(&store, &events)
+        .map_err(|e| e.to_string())?;
+    let plan_s = t2.elapsed().as_secs_f64();
+
+    let t3 = Instant::now();
+    let out: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(File::create(p).map_err(|e| format!("{p}: {e}"))?),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, out);
+    write_rows(&mut out, &plan, &args.format).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    let write_s = t3.elapsed().as_secs_f64();
+
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for o in &plan.outcomes {
+        let k = match (o.decision, o.no_record) {
+            (Decision::Created, _) if o.rules.contains(&RuleId::D4) => "created (ambiguous)",
+            (Decision::Created, _) => "created",
+            (Decision::Linked | Decision::Kept, _) => "linked",
+            (_, Some(NoRecordReason::NoEmail)) => "no email",
+            (_, Some(NoRecordReason::Ambiguous)) => "ambiguous",
+            _ => "other",
+        };
+        *counts.entry(k).or_default() += 1;
+    }
+    eprintln!("summary: {} subjects", plan.outcomes.len());
+    for (k, n) in &counts {
+        eprintln!("  {k}: {n}");
+    }
+    eprintln!("  warnings: {}", plan.warnings.len());
+    eprintln!(
+        "  bad rows skipped: {}",
+        contacts.bad.len() + regs_bad.len()
+    );
+    for b in contacts.bad.iter().chain(regs_bad.iter()).take(20) {
+        eprintln!("    {b}");
+    }
+    eprintln!(
+        "timing: parse_s={parse_s:.3} build_s={build_s:.3} plan_s={plan_s:.3} write_s={write_s:.3} build_plus_plan_s={:.3}",
+        build_s + plan_s
+    );
+    Ok(())
+}
+
+fn write_rows(out: &mut impl Write, plan: &Plan, format: &str) -> io::Result<()> {
+    let mut changed: BTreeMap<RecordId, Vec<&str>> = BTreeMap::new();
+    for e in &plan.effects {
+        if let Effect::UpdateRecord { record, changes } = e {
+            changed
+                .entry(*record)
+                .or_default()
+                .extend(changes.iter().map(|c| c.field.as_str()));
+        }
+    }
+    if format == "csv" {
+        writeln!(out, "subject,decision,record,rules,changed_fields")?;
+    }
+    let mut last_record_event: BTreeMap<RecordId, EventId> = BTreeMap::new();
+    for o in &plan.outcomes {
+        if let Some(r) = o.record {
+            last_record_event.insert(r, o.event);
+        }
+    }
+    for o in &plan.outcomes {
+        let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
+        let record = o.record.map(|r| r.to_string()).unwrap_or_default();
+        let fields = match o.record {
+            Some(r) if matches!(o.decision, Decision::Linked | Decision::Kept) => {
+                changed.get(&r).map(|v| v.join(" ")).unwrap_or_default()
+            }
+            _ => String::new(),
+        };
+        let decision = serde_json::to_value(o.decision)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if format == "csv" {
+            writeln!(
+                out,
+                "{},{},{},{},{}",
+                o.subject,
+                decision,
+                record,
+                rules.join(" "),
+                fields
+            )?;
+        } else {
+            let row = serde_json::json!({
+                "subject": o.subject, "decision": decision, "record": o.record,
+                "rules": rules, "changed_fields": fields, "explanation": o.explanation,
+            });
+            writeln!(out, "{row}")?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("match_csv: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

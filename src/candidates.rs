@@ -1,0 +1,75 @@
+//! What an event needs looked up, and the candidates a host fetched for it
+//! (the sans-IO side of the engine).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::email::EmailKey;
+use crate::record::{Record, RecordId, TenantId};
+use crate::store::ContactStore;
+
+/// What an event needs looked up (the first step of the sans-IO flow).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Needs {
+    /// The tenant to look in.
+    pub tenant: TenantId,
+    /// Email keys to look up (records of every type).
+    pub email_keys: BTreeSet<EmailKey>,
+    /// Records to fetch by id (links, prefills, relink targets).
+    pub records: BTreeSet<RecordId>,
+    /// Ticket ids to look up (A28).
+    pub tickets: BTreeSet<String>,
+}
+
+/// Candidate records fetched by the host for one event (see [`Engine::needs`]).
+#[derive(Debug, Clone, Default)]
+pub struct Candidates {
+    pub(crate) tenant: TenantId,
+    pub(crate) by_key: BTreeMap<EmailKey, Vec<Record>>,
+    pub(crate) by_id: BTreeMap<RecordId, Option<Record>>,
+    pub(crate) by_ticket: BTreeMap<String, Vec<Record>>,
+}
+
+impl Candidates {
+    /// No candidates yet, for `tenant`.
+    pub fn new(tenant: TenantId) -> Self {
+        Candidates {
+            tenant,
+            ..Candidates::default()
+        }
+    }
+
+    /// The records found for `key` (all of them, of every type; empty if none).
+    pub fn add_email_key(&mut self, key: EmailKey, records: Vec<Record>) -> &mut Self {
+        self.by_key.insert(key, records);
+        self
+    }
+
+    /// The record found for `id`, or `None` if there is none in the tenant.
+    pub fn add_record(&mut self, id: RecordId, record: Option<Record>) -> &mut Self {
+        self.by_id.insert(id, record);
+        self
+    }
+
+    /// The records found for a ticket id.
+    pub fn add_ticket(&mut self, ticket: &str, records: Vec<Record>) -> &mut Self {
+        self.by_ticket.insert(ticket.trim().to_owned(), records);
+        self
+    }
+
+    /// Fetches everything `needs` asks for from `store`.
+    pub fn fetch<S: ContactStore + ?Sized>(store: &S, needs: &Needs) -> Result<Self, S::Error> {
+        let mut c = Candidates::new(needs.tenant);
+        for k in &needs.email_keys {
+            c.add_email_key(k.clone(), store.records_by_email(needs.tenant, k)?);
+        }
+        for id in &needs.records {
+            c.add_record(*id, store.record(needs.tenant, *id)?);
+        }
+        for t in &needs.tickets {
+            c.add_ticket(t, store.records_by_ticket(needs.tenant, t)?);
+        }
+        Ok(c)
+    }
+}

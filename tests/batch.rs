@@ -1,0 +1,131 @@
+//! B5: batches see themselves.
+
+mod common;
+use common::*;
+use contact_sync::*;
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+const POOL: &[&str] = &[
+    "a@example.org",
+    "A@Example.org",
+    "b@example.org",
+    "c@example.org",
+    "d@example.org",
+    "",
+];
+
+fn events() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec(
+        (
+            prop::sample::select(POOL),
+            prop::sample::select(&["", "Ann", "Ben"][..]),
+            prop::sample::select(&["", "Acme", "Globex"][..]),
+        ),
+        1..12,
+    )
+    .prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (e, n, c))| {
+                registration(
+                    1000 + i as u128,
+                    vec![attendee(
+                        100 + i as u128,
+                        &[("email", e), ("first_name", n), ("company", c)],
+                    )],
+                )
+            })
+            .collect()
+    })
+}
+
+fn existing() -> Vec<Record> {
+    vec![
+        contact(1, &[("email", "b@example.org"), ("first_name", "Bo")]),
+        contact(2, &[("email", "c@example.org")]),
+        contact(3, &[("email", "C@example.org")]),
+    ]
+}
+
+fn state(store: &InMemoryStore) -> (Vec<Record>, std::collections::BTreeMap<SubjectId, RecordId>) {
+    (store.records(T), store.links(T))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// For any order of a batch: one record per new key, and the same final
+    /// state as planning and applying one event at a time.
+    #[test]
+    fn b5_batch_creates_one_record_per_new_key_and_equals_sequential(
+        p in prop::sample::select(vec![Policy::doo(), Policy::doo_external_master(), Policy::salesforce(RecordType::Contact)]),
+        evs in events(),
+    ) {
+        let e = engine(p.clone());
+        let batch_store = store_with(existing());
+        let plan = e.plan_batch(&batch_store, &evs).unwrap();
+        batch_store.apply(&plan).unwrap();
+
+        let seq_store = store_with(existing());
+        for ev in &evs {
+            let plan = e.plan(&seq_store, ev).unwrap();
+            seq_store.apply(&plan).unwrap();
+        }
+        prop_assert_eq!(state(&batch_store), state(&seq_store));
+
+        // One record per new key (keys no existing record has).
+        let n = Normalization::default();
+        let old: BTreeSet<EmailKey> = existing().iter().filter_map(|r| r.email_key(&n)).collect();
+        let new_keys: BTreeSet<EmailKey> = evs.iter().flat_map(|ev| match ev {
+            Event::Registered(r) => r.subjects.iter().filter_map(|s| EmailKey::parse(s.fields.text("email"), &n).unwrap()).collect::<Vec<_>>(),
+            _ => vec![],
+        }).filter(|k| !old.contains(k)).collect();
+        let created: Vec<EmailKey> = plan.created().filter_map(|r| r.email_key(&n)).collect();
+        let created_set: BTreeSet<EmailKey> = created.iter().filter(|&k| !old.contains(k)).cloned().collect();
+        prop_assert_eq!(&created_set, &new_keys);
+        prop_assert_eq!(created.iter().filter(|k| !old.contains(*k)).count(), new_keys.len());
+    }
+
+    /// Reversing the batch changes who creates, never how many.
+    #[test]
+    fn b5_any_order_creates_the_same_number_of_records(evs in events()) {
+        let e = engine(Policy::doo());
+        let forward = e.plan_batch(&store_with(existing()), &evs).unwrap();
+        let mut rev = evs.clone();
+        rev.reverse();
+        let backward = e.plan_batch(&store_with(existing()), &rev).unwrap();
+        prop_assert_eq!(forward.created().count(), backward.created().count());
+    }
+}
+
+#[test]
+fn b5_two_registrations_of_one_new_email_in_a_batch_create_one_record() {
+    let store = InMemoryStore::new();
+    let evs = vec![
+        registration(1, vec![attendee(10, &[("email", "new@example.org")])]),
+        registration(2, vec![attendee(11, &[("email", "NEW@example.org ")])]),
+    ];
+    let plan = engine(Policy::doo()).plan_batch(&store, &evs).unwrap();
+    assert_eq!(plan.created().count(), 1);
+    assert_eq!(plan.events, vec![eid(1), eid(2)]);
+    assert_eq!(outcome(&plan, 11).decision, Decision::Linked);
+    store.apply(&plan).unwrap();
+    assert_eq!(store.records(T).len(), 1);
+}
+
+#[test]
+fn b5_a_batch_must_hold_one_tenant() {
+    let mut other = registration(2, vec![attendee(11, &[("email", "x@example.org")])]);
+    if let Event::Registered(r) = &mut other {
+        r.tenant = OTHER;
+    }
+    let evs = vec![
+        registration(1, vec![attendee(10, &[("email", "x@example.org")])]),
+        other,
+    ];
+    assert!(matches!(
+        engine(Policy::doo()).plan_batch(&InMemoryStore::new(), &evs),
+        Err(PlanError::Invalid(Error::MixedTenants))
+    ));
+}
