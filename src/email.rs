@@ -199,13 +199,6 @@ impl Email {
         if s.starts_with('"') {
             return Err(EmailError::QuotedLocalPart);
         }
-        // Whole-address forms first: their spaces are not the problem.
-        if s.contains(['<', '>']) {
-            return Err(EmailError::DisplayName);
-        }
-        if s.contains([',', ';']) {
-            return Err(EmailError::List);
-        }
         scan_characters(s)?;
         let (local, domain) = split_at_sign(s)?;
         if local.is_empty() {
@@ -244,6 +237,14 @@ impl Email {
     /// The match key of this address under `normalization`.
     pub fn key(&self, normalization: &Normalization) -> EmailKey {
         EmailKey(self.key_str(normalization).into_owned().into_boxed_str())
+    }
+
+    /// Like [`Email::key`], consuming the address (no copy without folding).
+    pub fn into_key(self, normalization: &Normalization) -> EmailKey {
+        if normalization.is_plain() {
+            return EmailKey(self.base_key);
+        }
+        self.key(normalization)
     }
 
     /// Like [`Email::key`], borrowing when no optional folding applies.
@@ -297,7 +298,7 @@ impl EmailKey {
         input: &str,
         normalization: &Normalization,
     ) -> Result<Option<EmailKey>, EmailError> {
-        Ok(Email::parse(input)?.map(|e| e.key(normalization)))
+        Ok(Email::parse(input)?.map(|e| e.into_key(normalization)))
     }
 
     /// The key as text (`local@ascii-domain`).
@@ -336,17 +337,38 @@ impl From<EmailKey> for String {
     }
 }
 
-/// Rejects control, invisible and whitespace characters.
+/// Rejects display-name forms and lists first (their spaces are not the
+/// problem), then the first control, invisible or whitespace character.
 fn scan_characters(s: &str) -> Result<(), EmailError> {
     if s.is_ascii() {
+        // One pass over the bytes: the common case.
+        let (mut display, mut list) = (false, false);
+        let mut first_bad: Option<EmailError> = None;
         for (position, b) in s.bytes().enumerate() {
             match b {
-                0..=0x1f | 0x7f => return Err(EmailError::ControlCharacter { position }),
-                b' ' => return Err(EmailError::Whitespace { position }),
+                b'<' | b'>' => display = true,
+                b',' | b';' => list = true,
+                0..=0x1f | 0x7f if first_bad.is_none() => {
+                    first_bad = Some(EmailError::ControlCharacter { position })
+                }
+                b' ' if first_bad.is_none() => {
+                    first_bad = Some(EmailError::Whitespace { position })
+                }
                 _ => {}
             }
         }
-        return Ok(());
+        return match (display, list, first_bad) {
+            (true, _, _) => Err(EmailError::DisplayName),
+            (_, true, _) => Err(EmailError::List),
+            (_, _, Some(e)) => Err(e),
+            _ => Ok(()),
+        };
+    }
+    if s.contains(['<', '>']) {
+        return Err(EmailError::DisplayName);
+    }
+    if s.contains([',', ';']) {
+        return Err(EmailError::List);
     }
     for (position, c) in s.char_indices() {
         if c.is_control() {
@@ -391,10 +413,45 @@ fn split_at_sign(s: &str) -> Result<(&str, &str), EmailError> {
     Ok((local, domain))
 }
 
-/// RFC 5322 `atext` (plus `.` handled separately) and, per RFC 6531, any
-/// non-ASCII character.
+/// RFC 5322 `atext` for ASCII bytes (`.` is handled separately).
+const LOCAL_ASCII: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'/'
+                    | b'='
+                    | b'?'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'{'
+                    | b'|'
+                    | b'}'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
+
+/// RFC 5322 `atext` and, per RFC 6531, any non-ASCII character.
 fn is_local_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii()
+    match LOCAL_ASCII.get(c as usize) {
+        Some(ok) => *ok,
+        None => true,
+    }
 }
 
 fn local_key(local: &str) -> Result<Cow<'_, str>, EmailError> {

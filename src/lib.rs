@@ -65,6 +65,7 @@ mod overlay;
 pub mod plan;
 pub mod policy;
 pub mod record;
+pub mod scenario;
 pub mod store;
 
 pub use candidates::{Candidates, Needs};
@@ -83,4 +84,5 @@ pub use policy::{
     NoEmail, Policy, RoleRule, Roles, Scope, Sync,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
+pub use scenario::{Report, Scenario, ScenarioError};
 pub use store::{ApplyPlan, ContactStore, InMemoryStore};

@@ -140,6 +140,9 @@ impl Record {
     /// The record's match key under `normalization`. A record whose stored
     /// email does not parse has no key: no subject can match it by email.
     pub fn email_key(&self, normalization: &Normalization) -> Option<EmailKey> {
-        self.email().ok().flatten().map(|e| e.key(normalization))
+        self.email()
+            .ok()
+            .flatten()
+            .map(|e| e.into_key(normalization))
     }
 }

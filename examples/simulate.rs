@@ -1,0 +1,45 @@
+//! Runs a JSON scenario on the in-memory store and prints what happened.
+//!
+//! `cargo run --example simulate -- tests/scenarios/d_matching.json`
+//!
+//! Prints each step's decisions with their explanations and the final
+//! records. When the scenario states expectations, every mismatch is
+//! reported and the exit code is 1. A bad scenario file exits with 2 and an
+//! error naming the JSON path and the problem. The format is documented in
+//! `contact_sync::scenario`.
+
+use std::process::ExitCode;
+
+use contact_sync::Scenario;
+
+fn main() -> ExitCode {
+    let Some(path) = std::env::args().nth(1) else {
+        eprintln!("usage: simulate SCENARIO.json");
+        return ExitCode::from(2);
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = match Scenario::from_json(&text).and_then(|s| s.run()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{path}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{report}");
+    let mismatches = report.mismatches();
+    if mismatches.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("\n{} expectation(s) did not hold:", mismatches.len());
+        for m in &mismatches {
+            eprintln!("  {m}");
+        }
+        ExitCode::from(1)
+    }
+}
