@@ -3,6 +3,11 @@
 //! Run with `cargo run --example walkthrough`. Each scenario starts from a
 //! small contact center, runs one or more events, and prints what happened to
 //! every person and why, the way an event manager would want to read it.
+//!
+//! With the `sqlite` feature and a path, the same scenarios run on an SQLite
+//! file instead of the in-memory store (each scenario starts from an empty
+//! database; the file keeps the last one):
+//! `cargo run --example walkthrough --features sqlite -- /tmp/walkthrough.db`
 
 use contact_sync::*;
 
@@ -74,10 +79,60 @@ fn find_uuid(s: &str) -> Option<(usize, uuid::Uuid)> {
     })
 }
 
+/// What the walkthrough needs of a store beyond the two traits.
+trait DemoStore: ContactStore + ApplyPlan {
+    fn seed(&self, records: Vec<Record>);
+    fn all(&self) -> Vec<Record>;
+}
+
+impl DemoStore for InMemoryStore {
+    fn seed(&self, records: Vec<Record>) {
+        self.extend(records).expect("distinct record ids");
+    }
+    fn all(&self) -> Vec<Record> {
+        self.records(T)
+    }
+}
+
+#[cfg(feature = "sqlite")]
+impl DemoStore for SqliteStore {
+    fn seed(&self, records: Vec<Record>) {
+        for r in &records {
+            self.insert(r).expect("distinct record ids");
+        }
+    }
+    fn all(&self) -> Vec<Record> {
+        self.records(T).expect("readable database")
+    }
+}
+
+/// The SQLite file given on the command line, if any.
+fn sqlite_path() -> Option<std::path::PathBuf> {
+    std::env::args().nth(1).map(Into::into)
+}
+
 fn scenario(title: &str, policy: &Policy, records: Vec<Record>, events: Vec<Event>) {
     println!("\n=== {title}");
-    let store = InMemoryStore::new();
-    store.extend(records).expect("distinct record ids");
+    match sqlite_path() {
+        None => run(InMemoryStore::new(), policy, records, events),
+        #[cfg(feature = "sqlite")]
+        Some(path) => {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+            }
+            let store = SqliteStore::open(&path, Normalization::default()).expect("an SQLite file");
+            run(store, policy, records, events)
+        }
+        #[cfg(not(feature = "sqlite"))]
+        Some(_) => {
+            eprintln!("a database path needs the `sqlite` feature: --features sqlite");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn run<S: DemoStore>(store: S, policy: &Policy, records: Vec<Record>, events: Vec<Event>) {
+    store.seed(records);
     let engine = Engine::new(policy.clone()).expect("a valid policy");
     for event in &events {
         match engine.plan(&store, event) {
@@ -107,7 +162,7 @@ fn scenario(title: &str, policy: &Policy, records: Vec<Record>, events: Vec<Even
             Err(e) => println!("  rejected: {}", short(&e.to_string())),
         }
     }
-    for r in store.records(T) {
+    for r in store.all() {
         let f: Vec<String> = r
             .fields
             .iter()

@@ -67,6 +67,8 @@ pub mod policy;
 pub mod record;
 pub mod scenario;
 pub mod store;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use candidates::{Candidates, Needs};
 pub use email::{Email, EmailError, EmailKey, Normalization};
@@ -85,4 +87,6 @@ pub use policy::{
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use scenario::{Report, Scenario, ScenarioError};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{ApplyPlan, ContactStore, InMemoryStore};

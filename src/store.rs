@@ -10,8 +10,12 @@ use crate::plan::Plan;
 use crate::record::{Record, RecordId, TenantId};
 
 pub mod memory;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 pub use memory::InMemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 
 /// Read access to a tenant's records.
 ///

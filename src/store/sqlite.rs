@@ -1,0 +1,463 @@
+//! A store on SQLite (feature `sqlite`).
+//!
+//! * The schema is created on open and versioned with `PRAGMA user_version`.
+//! * Records keep their fields as JSON, their B1 email key and ticket id in
+//!   indexed columns: `(tenant, email_key, record_type)`, `(tenant, ticket)`.
+//!   Keys are compared exactly as B1 computes them (`=` on the stored key;
+//!   never SQLite's ASCII-only `NOCASE` or `LIKE`).
+//! * [`ApplyPlan::apply`] runs in one `BEGIN IMMEDIATE` transaction that
+//!   re-checks every precondition before it writes: all of the plan or none.
+//! * WAL journaling and a busy timeout let several connections (threads or
+//!   processes) plan and apply concurrently without `SQLITE_BUSY` reaching the
+//!   caller.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::email::{EmailKey, Normalization};
+use crate::error::{ApplyError, Conflict};
+use crate::event::CampaignId;
+use crate::fields::{FieldName, Fields};
+use crate::plan::{Effect, Plan, Precondition};
+use crate::record::{Record, RecordId, RecordType, SubjectId, TenantId};
+use crate::store::{ApplyPlan, ContactStore};
+
+/// The schema version this library writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How long a connection waits for another one's write transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What can go wrong in the SQLite store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SqliteError {
+    /// SQLite reported an error.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored record could not be read back.
+    #[error("stored record {0} is corrupt")]
+    Corrupt(RecordId),
+    /// The database was written by a newer version of this library.
+    #[error("database schema version {found} is newer than the supported {SCHEMA_VERSION}")]
+    SchemaVersion {
+        /// The version found.
+        found: i64,
+    },
+    /// A record with this id exists already.
+    #[error("record {0} exists already")]
+    Exists(RecordId),
+}
+
+/// Records, links and campaign members in an SQLite database.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    normalization: Normalization,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn type_name(t: RecordType) -> &'static str {
+    match t {
+        RecordType::Contact => "contact",
+        RecordType::Lead => "lead",
+    }
+}
+
+fn ticket_of(r: &Record) -> Option<String> {
+    let t = r.fields.text(FieldName::TICKET_ID).trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+fn blob(id: uuid::Uuid) -> [u8; 16] {
+    *id.as_bytes()
+}
+
+fn record_id(b: &[u8]) -> Option<RecordId> {
+    uuid::Uuid::from_slice(b).ok().map(RecordId::new)
+}
+
+const RECORD_COLUMNS: &str = "id, tenant, record_type, fields, version";
+
+/// A record row as stored: id, tenant, type, fields JSON, version.
+type RawRecord = (Vec<u8>, Vec<u8>, String, String, i64);
+
+fn read_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawRecord> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn to_record(raw: RawRecord) -> Result<Record, SqliteError> {
+    let (id, tenant, ty, fields, version) = raw;
+    let rid = record_id(&id).ok_or(SqliteError::Corrupt(RecordId::from_u128(0)))?;
+    let tenant = uuid::Uuid::from_slice(&tenant).map_err(|_| SqliteError::Corrupt(rid))?;
+    let record_type = match ty.as_str() {
+        "contact" => RecordType::Contact,
+        "lead" => RecordType::Lead,
+        _ => return Err(SqliteError::Corrupt(rid)),
+    };
+    let fields: Fields = serde_json::from_str(&fields).map_err(|_| SqliteError::Corrupt(rid))?;
+    Ok(Record {
+        id: rid,
+        tenant: TenantId::new(tenant),
+        record_type,
+        fields,
+        version: u64::try_from(version).map_err(|_| SqliteError::Corrupt(rid))?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: impl AsRef<Path>, normalization: Normalization) -> Result<Self, SqliteError> {
+        Self::init(Connection::open(path)?, normalization)
+    }
+
+    /// A private in-memory database (for tests).
+    pub fn open_in_memory(normalization: Normalization) -> Result<Self, SqliteError> {
+        Self::init(Connection::open_in_memory()?, normalization)
+    }
+
+    fn init(mut conn: Connection, normalization: Normalization) -> Result<Self, SqliteError> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets readers plan while a writer applies; in memory it stays "memory".
+        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(SqliteError::SchemaVersion { found: version });
+        }
+        if version < 1 {
+            tx.execute_batch(
+                "CREATE TABLE records (
+                    id BLOB PRIMARY KEY,
+                    tenant BLOB NOT NULL,
+                    record_type TEXT NOT NULL,
+                    email_key TEXT,
+                    ticket TEXT,
+                    fields TEXT NOT NULL,
+                    version INTEGER NOT NULL
+                 ) WITHOUT ROWID;
+                 CREATE INDEX records_by_key ON records (tenant, email_key, record_type);
+                 CREATE INDEX records_by_ticket ON records (tenant, ticket);
+                 CREATE TABLE links (
+                    tenant BLOB NOT NULL,
+                    subject BLOB NOT NULL,
+                    record BLOB NOT NULL,
+                    PRIMARY KEY (tenant, subject)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE campaign_members (
+                    tenant BLOB NOT NULL,
+                    campaign TEXT NOT NULL,
+                    record BLOB NOT NULL,
+                    PRIMARY KEY (tenant, campaign, record)
+                 ) WITHOUT ROWID;
+                 PRAGMA user_version = 1;",
+            )?;
+        }
+        tx.commit()?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            normalization,
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves at most an open transaction,
+        // which rusqlite rolls back on drop.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds an existing record (seeding the store).
+    pub fn insert(&self, record: &Record) -> Result<(), SqliteError> {
+        let conn = self.conn();
+        if exists(&conn, record.id)? {
+            return Err(SqliteError::Exists(record.id));
+        }
+        insert_record(&conn, record, &self.normalization)
+    }
+
+    /// The records of `tenant`, sorted by id.
+    pub fn records(&self, tenant: TenantId) -> Result<Vec<Record>, SqliteError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = ?1 ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![blob(tenant.0)], read_record)?;
+        rows.map(|r| to_record(r?)).collect()
+    }
+
+    /// The record `subject` is linked to.
+    pub fn link_of(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Option<RecordId>, SqliteError> {
+        let conn = self.conn();
+        let b: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT record FROM links WHERE tenant = ?1 AND subject = ?2",
+                params![blob(tenant.0), blob(subject.0)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(b.and_then(|b| record_id(&b)))
+    }
+
+    /// The members of `campaign`, sorted.
+    pub fn campaign_members(
+        &self,
+        tenant: TenantId,
+        campaign: &CampaignId,
+    ) -> Result<Vec<RecordId>, SqliteError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT record FROM campaign_members WHERE tenant = ?1 AND campaign = ?2 ORDER BY record",
+        )?;
+        let rows = st.query_map(params![blob(tenant.0), campaign.0], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.extend(record_id(&r?));
+        }
+        Ok(out)
+    }
+}
+
+fn exists(conn: &Connection, id: RecordId) -> Result<bool, SqliteError> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM records WHERE id = ?1",
+            params![blob(id.0)],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn insert_record(conn: &Connection, r: &Record, n: &Normalization) -> Result<(), SqliteError> {
+    let fields = serde_json::to_string(&r.fields).map_err(|_| SqliteError::Corrupt(r.id))?;
+    conn.prepare_cached(
+        "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        blob(r.id.0),
+        blob(r.tenant.0),
+        type_name(r.record_type),
+        r.email_key(n).map(String::from),
+        ticket_of(r),
+        fields,
+        i64::try_from(r.version).unwrap_or(i64::MAX),
+    ])?;
+    Ok(())
+}
+
+fn ids(
+    conn: &Connection,
+    sql: &str,
+    tenant: TenantId,
+    value: &str,
+) -> Result<Vec<RecordId>, SqliteError> {
+    let mut st = conn.prepare_cached(sql)?;
+    let rows = st.query_map(params![blob(tenant.0), value], |r| r.get::<_, Vec<u8>>(0))?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.extend(record_id(&r?));
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+const IDS_BY_KEY: &str = "SELECT id FROM records WHERE tenant = ?1 AND email_key = ?2";
+const IDS_BY_TICKET: &str = "SELECT id FROM records WHERE tenant = ?1 AND ticket = ?2";
+
+fn records_where(
+    conn: &Connection,
+    column: &str,
+    tenant: TenantId,
+    value: &str,
+) -> Result<Vec<Record>, SqliteError> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = ?1 AND {column} = ?2 ORDER BY id"
+    ))?;
+    let rows = st.query_map(params![blob(tenant.0), value], read_record)?;
+    rows.map(|r| to_record(r?)).collect()
+}
+
+fn get(conn: &Connection, tenant: TenantId, id: RecordId) -> Result<Option<Record>, SqliteError> {
+    let raw = conn
+        .prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1 AND tenant = ?2"
+        ))?
+        .query_row(params![blob(id.0), blob(tenant.0)], read_record)
+        .optional()?;
+    raw.map(to_record).transpose()
+}
+
+impl ContactStore for SqliteStore {
+    type Error = SqliteError;
+
+    fn normalization(&self) -> Normalization {
+        self.normalization
+    }
+
+    fn records_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<Record>, SqliteError> {
+        records_where(&self.conn(), "email_key", tenant, key.as_str())
+    }
+
+    fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, SqliteError> {
+        get(&self.conn(), tenant, id)
+    }
+
+    fn records_by_ticket(
+        &self,
+        tenant: TenantId,
+        ticket: &str,
+    ) -> Result<Vec<Record>, SqliteError> {
+        records_where(&self.conn(), "ticket", tenant, ticket.trim())
+    }
+}
+
+impl ApplyPlan for SqliteStore {
+    type Error = SqliteError;
+
+    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<SqliteError>> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| ApplyError::Store(e.into()))?;
+        apply_in(&tx, plan, &self.normalization)?;
+        tx.commit().map_err(|e| ApplyError::Store(e.into()))
+        // On any error above, dropping `tx` rolls everything back.
+    }
+}
+
+fn store_err(e: impl Into<SqliteError>) -> ApplyError<SqliteError> {
+    ApplyError::Store(e.into())
+}
+
+fn apply_in(
+    tx: &Connection,
+    plan: &Plan,
+    n: &Normalization,
+) -> Result<(), ApplyError<SqliteError>> {
+    let t = plan.tenant;
+    for p in &plan.preconditions {
+        match p {
+            Precondition::EmailKey { key, records } => {
+                if ids(tx, IDS_BY_KEY, t, key.as_str()).map_err(store_err)? != *records {
+                    return Err(Conflict::EmailKeyChanged.into());
+                }
+            }
+            Precondition::TicketId { ticket, records } => {
+                if ids(tx, IDS_BY_TICKET, t, ticket.as_str().trim()).map_err(store_err)? != *records
+                {
+                    return Err(Conflict::TicketChanged.into());
+                }
+            }
+            Precondition::RecordVersion { record, version } => {
+                let actual = get(tx, t, *record)
+                    .map_err(store_err)?
+                    .map_or(0, |r| r.version);
+                if actual != *version {
+                    return Err(Conflict::VersionChanged {
+                        record: *record,
+                        expected: *version,
+                        actual,
+                    }
+                    .into());
+                }
+            }
+            Precondition::RecordAbsent { record } => {
+                if exists(tx, *record).map_err(store_err)? {
+                    return Err(Conflict::RecordExists(*record).into());
+                }
+            }
+        }
+    }
+    for e in &plan.effects {
+        match e {
+            Effect::CreateRecord { record } => {
+                if record.tenant != t {
+                    return Err(ApplyError::InvalidPlan("record of another tenant"));
+                }
+                if exists(tx, record.id).map_err(store_err)? {
+                    return Err(Conflict::RecordExists(record.id).into());
+                }
+                insert_record(tx, record, n).map_err(store_err)?;
+            }
+            Effect::UpdateRecord { record, changes } => {
+                let Some(mut r) = get(tx, t, *record).map_err(store_err)? else {
+                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                };
+                for c in changes {
+                    r.fields.set(c.field.clone(), c.new.clone());
+                }
+                r.version += 1;
+                let fields = serde_json::to_string(&r.fields)
+                    .map_err(|_| store_err(SqliteError::Corrupt(r.id)))?;
+                tx.prepare_cached(
+                    "UPDATE records SET email_key = ?2, ticket = ?3, fields = ?4, version = ?5 WHERE id = ?1",
+                )
+                .and_then(|mut st| {
+                    st.execute(params![
+                        blob(r.id.0),
+                        r.email_key(n).map(String::from),
+                        ticket_of(&r),
+                        fields,
+                        i64::try_from(r.version).unwrap_or(i64::MAX),
+                    ])
+                })
+                .map_err(store_err)?;
+            }
+            Effect::Link { subject, record } => {
+                if get(tx, t, *record).map_err(store_err)?.is_none() {
+                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                }
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO links (tenant, subject, record) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut st| st.execute(params![blob(t.0), blob(subject.0), blob(record.0)]))
+                .map_err(store_err)?;
+            }
+            Effect::Unlink { subject, record } => {
+                tx.prepare_cached(
+                    "DELETE FROM links WHERE tenant = ?1 AND subject = ?2 AND record = ?3",
+                )
+                .and_then(|mut st| st.execute(params![blob(t.0), blob(subject.0), blob(record.0)]))
+                .map_err(store_err)?;
+            }
+            Effect::AddCampaignMember { record, campaign } => {
+                if get(tx, t, *record).map_err(store_err)?.is_none() {
+                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                }
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO campaign_members (tenant, campaign, record) VALUES (?1, ?2, ?3)",
+                )
+                .and_then(|mut st| st.execute(params![blob(t.0), campaign.0, blob(record.0)]))
+                .map_err(store_err)?;
+            }
+            // The registration's data lives in the host (A20).
+            Effect::UpdateSubject { .. } => {}
+        }
+    }
+    Ok(())
+}

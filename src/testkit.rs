@@ -1,0 +1,537 @@
+//! A conformance suite for stores (feature `testkit`).
+//!
+//! Any host that implements [`ContactStore`] and [`ApplyPlan`] can check its
+//! store against the guarantees the engine relies on:
+//!
+//! ```
+//! # #[cfg(feature = "testkit")] {
+//! use contact_sync::{testkit, InMemoryStore};
+//! testkit::run_all(&|| InMemoryStore::new()).unwrap();
+//! # }
+//! ```
+//!
+//! Each check gets fresh, empty stores from the factory, writes to them only
+//! through plans (so nothing but the two traits is needed), and returns a
+//! [`Failure`] naming what did not hold. The checks: key lookups across
+//! case, NFC and IDN spellings; tenant isolation; all-or-nothing apply with a
+//! failure injected after each effect; conflicts on stale preconditions;
+//! concurrent registrations of one new email; batches; idempotent re-apply.
+
+use std::fmt;
+
+use crate::email::{EmailKey, Normalization};
+use crate::engine::Engine;
+use crate::error::{ApplyError, PlanError};
+use crate::event::{Channel, Event, Registration, Subject};
+use crate::fields::Fields;
+use crate::plan::{Effect, Plan, Precondition};
+use crate::policy::Policy;
+use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
+use crate::store::{ApplyPlan, ContactStore};
+
+/// Makes fresh, empty stores (default normalization) for the checks.
+pub trait StoreFactory {
+    /// The store under test.
+    type Store: ContactStore + ApplyPlan + Sync;
+    /// A new, empty store.
+    fn fresh(&self) -> Self::Store;
+}
+
+impl<F, S> StoreFactory for F
+where
+    F: Fn() -> S,
+    S: ContactStore + ApplyPlan + Sync,
+{
+    type Store = S;
+    fn fresh(&self) -> S {
+        self()
+    }
+}
+
+/// A check that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The check's name.
+    pub check: &'static str,
+    /// What did not hold.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.check, self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// The result of one check.
+pub type Check = Result<(), Failure>;
+
+const A: TenantId = TenantId::from_u128(0xA);
+const B: TenantId = TenantId::from_u128(0xB);
+
+fn fail(check: &'static str, message: impl Into<String>) -> Failure {
+    Failure {
+        check,
+        message: message.into(),
+    }
+}
+
+fn ensure(check: &'static str, ok: bool, message: impl FnOnce() -> String) -> Check {
+    if ok {
+        Ok(())
+    } else {
+        Err(fail(check, message()))
+    }
+}
+
+fn record(n: u128, tenant: TenantId, email: &str) -> Record {
+    Record::new(
+        RecordId::from_u128(n),
+        tenant,
+        RecordType::Contact,
+        Fields::from_pairs([("email", email), ("first_name", "Kit")]),
+    )
+}
+
+/// A plan that creates `records` (all of one tenant).
+fn seed_plan(records: &[Record]) -> Plan {
+    let tenant = records.first().map_or(A, |r| r.tenant);
+    Plan {
+        tenant,
+        events: Vec::new(),
+        effects: records
+            .iter()
+            .map(|r| Effect::CreateRecord { record: r.clone() })
+            .collect(),
+        preconditions: records
+            .iter()
+            .map(|r| Precondition::RecordAbsent { record: r.id })
+            .collect(),
+        outcomes: Vec::new(),
+        warnings: Vec::new(),
+    }
+}
+
+fn seed<S: ApplyPlan>(check: &'static str, store: &S, records: &[Record]) -> Check {
+    store
+        .apply(&seed_plan(records))
+        .map_err(|e| fail(check, format!("seeding failed: {e}")))
+}
+
+fn key(check: &'static str, s: &str) -> Result<EmailKey, Failure> {
+    EmailKey::parse(s, &Normalization::default())
+        .ok()
+        .flatten()
+        .ok_or_else(|| {
+            fail(
+                check,
+                format!("the suite's own address {s:?} does not parse"),
+            )
+        })
+}
+
+fn lookup<S: ContactStore>(
+    check: &'static str,
+    s: &S,
+    t: TenantId,
+    email: &str,
+) -> Result<Vec<RecordId>, Failure> {
+    let mut ids: Vec<RecordId> = s
+        .records_by_email(t, &key(check, email)?)
+        .map_err(|e| fail(check, format!("lookup failed: {e}")))?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn registration(event: u128, subject: u128, tenant: TenantId, email: &str) -> Event {
+    Event::Registered(Registration {
+        id: EventId::from_u128(event),
+        tenant,
+        channel: Channel::Online,
+        campaign: None,
+        buyer_data_only: false,
+        subjects: vec![Subject::attendee(
+            SubjectId::from_u128(subject),
+            Fields::from_pairs([("email", email)]),
+        )],
+    })
+}
+
+fn engine(check: &'static str) -> Result<Engine, Failure> {
+    Engine::new(Policy::doo()).map_err(|e| fail(check, e.to_string()))
+}
+
+/// One key, whatever the spelling: case, Unicode normalization form and IDN
+/// form of one address find the same record; a different address does not.
+pub fn key_lookups<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "key_lookups";
+    let s = f.fresh();
+    seed(
+        C,
+        &s,
+        &[
+            record(1, A, "Jose\u{301}.Lee@BÜCHER.example"),
+            record(2, A, "straße@example.org"),
+        ],
+    )?;
+    for spelling in [
+        "josé.lee@bücher.example",
+        "JOSÉ.LEE@xn--bcher-kva.example",
+        " jose\u{301}.lee@Bücher.Example ",
+    ] {
+        let got = lookup(C, &s, A, spelling)?;
+        ensure(C, got == [RecordId::from_u128(1)], || {
+            format!("{spelling:?} found {got:?}")
+        })?;
+    }
+    let got = lookup(C, &s, A, "strasse@example.org")?;
+    ensure(C, got.is_empty(), || {
+        format!("`strasse` matched `straße`: {got:?}")
+    })?;
+    let got = lookup(C, &s, A, "STRAßE@example.org")?;
+    ensure(C, got == [RecordId::from_u128(2)], || {
+        format!("`STRAßE` found {got:?}")
+    })
+}
+
+/// Nothing crosses tenants: lookups, reads by id, and effects naming another
+/// tenant's record.
+pub fn tenant_isolation<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "tenant_isolation";
+    let s = f.fresh();
+    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    seed(C, &s, &[record(2, B, "ann@example.org")])?;
+    let a = lookup(C, &s, A, "ann@example.org")?;
+    ensure(C, a == [RecordId::from_u128(1)], || {
+        format!("tenant A sees {a:?}")
+    })?;
+    let other = s
+        .record(A, RecordId::from_u128(2))
+        .map_err(|e| fail(C, e.to_string()))?;
+    ensure(C, other.is_none(), || {
+        "reading tenant B's record as tenant A returned it".into()
+    })?;
+    let tickets = s
+        .records_by_ticket(B, "none")
+        .map_err(|e| fail(C, e.to_string()))?;
+    ensure(C, tickets.is_empty(), || {
+        "ticket lookup returned records".into()
+    })?;
+    let mut hostile = seed_plan(&[]);
+    hostile.tenant = A;
+    hostile.effects.push(Effect::UpdateRecord {
+        record: RecordId::from_u128(2),
+        changes: vec![crate::plan::FieldChange {
+            field: crate::fields::FieldName::new("first_name"),
+            old: None,
+            new: "Mallory".into(),
+            rule: crate::plan::RuleId::B8,
+        }],
+    });
+    ensure(C, s.apply(&hostile).is_err(), || {
+        "a plan of tenant A updated tenant B's record".into()
+    })?;
+    let b = s
+        .record(B, RecordId::from_u128(2))
+        .map_err(|e| fail(C, e.to_string()))?
+        .map(|r| (r.version, r.fields.text("first_name").to_owned()));
+    ensure(C, b == Some((1, "Kit".into())), || {
+        format!("tenant B's record changed: {b:?}")
+    })
+}
+
+/// The ids and versions of the records with one key.
+type KeyState = (Vec<RecordId>, Vec<u64>);
+
+fn snapshot<S: ContactStore>(
+    check: &'static str,
+    s: &S,
+    emails: &[&str],
+) -> Result<Vec<KeyState>, Failure> {
+    let mut out = Vec::new();
+    for e in emails {
+        let recs = s
+            .records_by_email(A, &key(check, e)?)
+            .map_err(|x| fail(check, x.to_string()))?;
+        let mut ids: Vec<(RecordId, u64)> = recs.iter().map(|r| (r.id, r.version)).collect();
+        ids.sort_unstable();
+        out.push((
+            ids.iter().map(|x| x.0).collect(),
+            ids.iter().map(|x| x.1).collect(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Apply is all-or-nothing: with a failure injected after each effect of a
+/// plan, nothing of the plan stays.
+pub fn all_or_nothing<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "all_or_nothing";
+    let emails = ["ann@example.org", "n1@example.org", "n2@example.org"];
+    let s = f.fresh();
+    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    let ev = Event::Registered(Registration {
+        id: EventId::from_u128(7),
+        tenant: A,
+        channel: Channel::Online,
+        campaign: Some(crate::event::CampaignId("camp".into())),
+        buyer_data_only: false,
+        subjects: vec![
+            Subject::booker(
+                SubjectId::from_u128(1),
+                Fields::from_pairs([("email", "ann@example.org"), ("company", "X")]),
+            ),
+            Subject::attendee(
+                SubjectId::from_u128(2),
+                Fields::from_pairs([("email", "n1@example.org")]),
+            ),
+            Subject::attendee(
+                SubjectId::from_u128(3),
+                Fields::from_pairs([("email", "n2@example.org")]),
+            ),
+        ],
+    });
+    let mut policy = Policy::doo();
+    policy.campaign_members = true;
+    let plan = Engine::new(policy)
+        .map_err(|e| fail(C, e.to_string()))?
+        .plan(&s, &ev)
+        .map_err(|e| fail(C, e.to_string()))?;
+    let before = snapshot(C, &s, &emails)?;
+    for k in 0..=plan.effects.len() {
+        let mut broken = plan.clone();
+        broken.effects.truncate(k);
+        // The injected failure: creating a record that exists.
+        broken.effects.push(Effect::CreateRecord {
+            record: record(1, A, "ann@example.org"),
+        });
+        ensure(C, s.apply(&broken).is_err(), || {
+            format!("a plan failing after effect {k} was applied")
+        })?;
+        let now = snapshot(C, &s, &emails)?;
+        ensure(C, now == before, || {
+            format!("after a failure at effect {k}, the store changed: {before:?} -> {now:?}")
+        })?;
+    }
+    s.apply(&plan)
+        .map_err(|e| fail(C, format!("the intact plan failed: {e}")))?;
+    let after = snapshot(C, &s, &emails)?;
+    ensure(C, after != before, || {
+        "the intact plan changed nothing".into()
+    })
+}
+
+/// A plan whose preconditions no longer hold fails with a conflict and
+/// changes nothing.
+pub fn stale_preconditions<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "stale_preconditions";
+    let s = f.fresh();
+    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    let e = engine(C)?;
+    let p1 = e
+        .plan(&s, &registration(1, 1, A, "new@example.org"))
+        .map_err(|x| fail(C, x.to_string()))?;
+    let p2 = e
+        .plan(&s, &registration(2, 2, A, "NEW@example.org"))
+        .map_err(|x| fail(C, x.to_string()))?;
+    s.apply(&p1).map_err(|x| fail(C, x.to_string()))?;
+    ensure(
+        C,
+        matches!(s.apply(&p2), Err(ApplyError::Conflict(_))),
+        || "a plan decided on a stale key set applied".into(),
+    )?;
+    let n = lookup(C, &s, A, "new@example.org")?;
+    ensure(C, n.len() == 1, || {
+        format!("{} records for one new email", n.len())
+    })?;
+    let reg = |ev, sub, company: &str| {
+        Event::Registered(Registration {
+            id: EventId::from_u128(ev),
+            tenant: A,
+            channel: Channel::Online,
+            campaign: None,
+            buyer_data_only: false,
+            subjects: vec![Subject::attendee(
+                SubjectId::from_u128(sub),
+                Fields::from_pairs([("email", "ann@example.org"), ("company", company)]),
+            )],
+        })
+    };
+    let q1 = e
+        .plan(&s, &reg(3, 3, "One"))
+        .map_err(|x| fail(C, x.to_string()))?;
+    let q2 = e
+        .plan(&s, &reg(4, 4, "Two"))
+        .map_err(|x| fail(C, x.to_string()))?;
+    s.apply(&q1).map_err(|x| fail(C, x.to_string()))?;
+    ensure(
+        C,
+        matches!(s.apply(&q2), Err(ApplyError::Conflict(_))),
+        || "a plan decided on a stale version applied".into(),
+    )?;
+    let company = s
+        .record(A, RecordId::from_u128(1))
+        .map_err(|x| fail(C, x.to_string()))?
+        .map(|r| r.fields.text("company").to_owned());
+    ensure(C, company.as_deref() == Some("One"), || {
+        format!("company is {company:?}")
+    })
+}
+
+/// Plans, applies, and on a conflict plans again, up to `attempts` times.
+/// The first plan waits at `barrier`, so that every thread decides before
+/// any applies: the race the preconditions must catch happens every time.
+fn register_with_retry<S: ContactStore + ApplyPlan>(
+    store: &S,
+    event: &Event,
+    attempts: usize,
+    barrier: &std::sync::Barrier,
+) -> Result<Plan, String> {
+    let e = Engine::new(Policy::doo()).map_err(|x| x.to_string())?;
+    for attempt in 0..attempts {
+        let plan = e.plan(store, event).map_err(|x| match x {
+            PlanError::Invalid(i) => i.to_string(),
+            PlanError::Store(s) => s.to_string(),
+        });
+        if attempt == 0 {
+            barrier.wait();
+        }
+        let plan = plan?;
+        match store.apply(&plan) {
+            Ok(()) => return Ok(plan),
+            Err(ApplyError::Conflict(_)) => continue,
+            Err(x) => return Err(x.to_string()),
+        }
+    }
+    Err("no attempt succeeded".into())
+}
+
+/// N threads registering the same new email at once create exactly one record.
+pub fn concurrent_registrations<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "concurrent_registrations";
+    for round in 0..10u128 {
+        let s = f.fresh();
+        let email = format!("race{round}@example.org");
+        let barrier = std::sync::Barrier::new(8);
+        let results: Vec<Result<Plan, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8u128)
+                .map(|i| {
+                    let s = &s;
+                    let barrier = &barrier;
+                    let ev = registration(100 + i, 100 + i, A, &email);
+                    scope.spawn(move || register_with_retry(s, &ev, 64, barrier))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err("thread panicked".into())))
+                .collect()
+        });
+        let mut linked = Vec::new();
+        for r in results {
+            let plan = r.map_err(|m| fail(C, m))?;
+            linked.extend(plan.outcomes.iter().filter_map(|o| o.record));
+        }
+        let ids = lookup(C, &s, A, &email)?;
+        ensure(C, ids.len() == 1, || {
+            format!("round {round}: {} records for one new email", ids.len())
+        })?;
+        ensure(
+            C,
+            linked.len() == 8 && linked.iter().all(|r| Some(r) == ids.first()),
+            || format!("round {round}: subjects linked to {linked:?}, the record is {ids:?}"),
+        )?;
+    }
+    Ok(())
+}
+
+/// A batch plan applies as one: two new emails shared by five subjects give
+/// two records.
+pub fn batches<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "batches";
+    let s = f.fresh();
+    let evs: Vec<Event> = [
+        "x@example.org",
+        "y@example.org",
+        "X@example.org",
+        "y@EXAMPLE.org",
+        "x@example.org",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, e)| registration(i as u128 + 1, i as u128 + 1, A, e))
+    .collect();
+    let plan = engine(C)?
+        .plan_batch(&s, &evs)
+        .map_err(|x| fail(C, x.to_string()))?;
+    s.apply(&plan).map_err(|x| fail(C, x.to_string()))?;
+    let x = lookup(C, &s, A, "x@example.org")?;
+    let y = lookup(C, &s, A, "y@example.org")?;
+    ensure(C, x.len() == 1 && y.len() == 1, || {
+        format!("x: {x:?}, y: {y:?}")
+    })
+}
+
+/// Applying the same plan twice changes nothing the second time.
+pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "idempotent_reapply";
+    let s = f.fresh();
+    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    let ev = Event::Registered(Registration {
+        id: EventId::from_u128(1),
+        tenant: A,
+        channel: Channel::Online,
+        campaign: None,
+        buyer_data_only: false,
+        subjects: vec![
+            Subject::attendee(
+                SubjectId::from_u128(1),
+                Fields::from_pairs([("email", "ann@example.org"), ("company", "Z")]),
+            ),
+            Subject::attendee(
+                SubjectId::from_u128(2),
+                Fields::from_pairs([("email", "new@example.org")]),
+            ),
+        ],
+    });
+    let e = engine(C)?;
+    let plan = e.plan(&s, &ev).map_err(|x| fail(C, x.to_string()))?;
+    let again = e.plan(&s, &ev).map_err(|x| fail(C, x.to_string()))?;
+    ensure(C, plan == again, || {
+        "planning the same event twice gave different plans".into()
+    })?;
+    s.apply(&plan).map_err(|x| fail(C, x.to_string()))?;
+    let emails = ["ann@example.org", "new@example.org"];
+    let before = snapshot(C, &s, &emails)?;
+    ensure(C, s.apply(&plan).is_err(), || {
+        "the same plan applied twice".into()
+    })?;
+    let after = snapshot(C, &s, &emails)?;
+    ensure(C, before == after, || {
+        format!("re-applying changed the store: {before:?} -> {after:?}")
+    })
+}
+
+/// Runs every check; returns all failures.
+pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
+    let checks: [fn(&F) -> Check; 7] = [
+        key_lookups::<F>,
+        tenant_isolation::<F>,
+        all_or_nothing::<F>,
+        stale_preconditions::<F>,
+        concurrent_registrations::<F>,
+        batches::<F>,
+        idempotent_reapply::<F>,
+    ];
+    let failures: Vec<Failure> = checks.iter().filter_map(|c| c(f).err()).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}

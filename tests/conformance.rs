@@ -1,0 +1,66 @@
+//! The conformance suite (feature `testkit`) on both bundled stores, and on a
+//! deliberately broken store that must fail it (B6).
+#![cfg(feature = "testkit")]
+
+use contact_sync::testkit;
+use contact_sync::*;
+
+#[test]
+fn b6_in_memory_store_passes_the_conformance_suite() {
+    if let Err(f) = testkit::run_all(&InMemoryStore::new) {
+        panic!("{f:#?}");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn b6_sqlite_store_passes_the_conformance_suite() {
+    let dir = std::env::temp_dir().join(format!("contact-sync-conformance-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let factory = || {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        SqliteStore::open(dir.join(format!("{i}.db")), Normalization::default()).unwrap()
+    };
+    let result = testkit::run_all(&factory);
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(f) = result {
+        panic!("{f:#?}");
+    }
+}
+
+/// Applies plans without checking their preconditions.
+struct SkipsPreconditions(InMemoryStore);
+
+impl ContactStore for SkipsPreconditions {
+    type Error = std::convert::Infallible;
+    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Self::Error> {
+        self.0.records_by_email(t, k)
+    }
+    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
+        self.0.record(t, id)
+    }
+    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Self::Error> {
+        self.0.records_by_ticket(t, ticket)
+    }
+}
+
+impl ApplyPlan for SkipsPreconditions {
+    type Error = std::convert::Infallible;
+    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>> {
+        let mut p = plan.clone();
+        p.preconditions.clear();
+        self.0.apply(&p)
+    }
+}
+
+#[test]
+fn b6_a_store_that_skips_preconditions_fails_the_suite() {
+    let failures = testkit::run_all(&|| SkipsPreconditions(InMemoryStore::new())).unwrap_err();
+    let checks: Vec<&str> = failures.iter().map(|f| f.check).collect();
+    assert!(checks.contains(&"stale_preconditions"), "{failures:#?}");
+    assert!(
+        checks.contains(&"concurrent_registrations"),
+        "{failures:#?}"
+    );
+}

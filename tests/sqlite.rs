@@ -1,0 +1,231 @@
+//! The SQLite store: real transactions, concurrency and crash safety (B6).
+#![cfg(feature = "sqlite")]
+
+use std::path::PathBuf;
+
+use contact_sync::*;
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("contact-sync-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("contacts.db")
+}
+
+const T: TenantId = TenantId::from_u128(1);
+
+fn registration(event: u128, subject: u128, email: &str) -> Event {
+    Event::Registered(Registration {
+        id: EventId::from_u128(event),
+        tenant: T,
+        channel: Channel::Online,
+        campaign: None,
+        buyer_data_only: false,
+        subjects: vec![Subject::attendee(
+            SubjectId::from_u128(subject),
+            Fields::from_pairs([("email", email)]),
+        )],
+    })
+}
+
+#[test]
+fn b6_sqlite_schema_is_created_and_versioned_and_reopens() {
+    let path = temp_db("schema");
+    {
+        let s = SqliteStore::open(&path, Normalization::default()).unwrap();
+        s.insert(&Record::new(
+            RecordId::from_u128(1),
+            T,
+            RecordType::Lead,
+            Fields::from_pairs([("email", "Ann@Example.org"), ("first_name", "Ann")]),
+        ))
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path, Normalization::default()).unwrap();
+    let key = EmailKey::parse("ann@example.org", &Normalization::default())
+        .unwrap()
+        .unwrap();
+    let found = s.records_by_email(T, &key).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].record_type, RecordType::Lead);
+    assert_eq!(found[0].fields.text("first_name"), "Ann");
+    assert!(matches!(
+        s.insert(&found[0]),
+        Err(contact_sync::store::sqlite::SqliteError::Exists(_))
+    ));
+}
+
+#[test]
+fn b1_sqlite_keys_compare_exactly_as_b1_computes_them() {
+    let s = SqliteStore::open_in_memory(Normalization::default()).unwrap();
+    s.insert(&Record::new(
+        RecordId::from_u128(1),
+        T,
+        RecordType::Contact,
+        Fields::from_pairs([("email", "ÄNNE@BÜCHER.example")]),
+    ))
+    .unwrap();
+    let k = |e: &str| {
+        EmailKey::parse(e, &Normalization::default())
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(
+        s.records_by_email(T, &k("änne@xn--bcher-kva.example"))
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.records_by_email(T, &k("anne@bücher.example"))
+            .unwrap()
+            .len(),
+        0,
+        "no accent folding"
+    );
+}
+
+/// Plans, applies, re-plans on a conflict.
+fn register(store: &SqliteStore, engine: &Engine, ev: &Event) -> Plan {
+    for _ in 0..200 {
+        let plan = engine.plan(store, ev).unwrap();
+        match store.apply(&plan) {
+            Ok(()) => return plan,
+            Err(ApplyError::Conflict(_)) => continue,
+            Err(e) => panic!("apply failed: {e}"),
+        }
+    }
+    panic!("no attempt succeeded");
+}
+
+#[test]
+fn b6_sqlite_eight_connections_fifty_rounds_one_record_per_new_email() {
+    let path = temp_db("concurrency");
+    drop(SqliteStore::open(&path, Normalization::default()).unwrap());
+    let engine = Engine::new(Policy::doo()).unwrap();
+    let rounds: u128 = std::env::var("CONTACT_SYNC_SQLITE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let stores: Vec<SqliteStore> = (0..8)
+        .map(|_| SqliteStore::open(&path, Normalization::default()).unwrap())
+        .collect();
+    for round in 0..rounds {
+        let email = format!("race{round}@example.org");
+        let linked: Vec<RecordId> = std::thread::scope(|scope| {
+            let hs: Vec<_> = stores
+                .iter()
+                .enumerate()
+                .map(|(i, store)| {
+                    let ev = registration(round * 100 + i as u128, round * 100 + i as u128, &email);
+                    let engine = &engine;
+                    scope.spawn(move || register(store, engine, &ev).outcomes[0].record.unwrap())
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let key = EmailKey::parse(&email, &Normalization::default())
+            .unwrap()
+            .unwrap();
+        let records = stores[0].records_by_email(T, &key).unwrap();
+        assert_eq!(records.len(), 1, "round {round}");
+        assert!(linked.iter().all(|r| *r == records[0].id), "round {round}");
+        for i in 0..8u128 {
+            assert_eq!(
+                stores[0]
+                    .link_of(T, SubjectId::from_u128(round * 100 + i))
+                    .unwrap(),
+                Some(records[0].id)
+            );
+        }
+    }
+}
+
+/// The child side of the crash test: applies plans of `BATCH` records until killed.
+const BATCH: usize = 400;
+
+#[test]
+#[ignore = "run by b6_sqlite_crash_mid_apply_leaves_all_or_nothing as a child process"]
+fn crash_child_applies_until_killed() {
+    let Ok(path) = std::env::var("CONTACT_SYNC_CRASH_DB") else {
+        return;
+    };
+    let store = SqliteStore::open(&path, Normalization::default()).unwrap();
+    let engine = Engine::new(Policy::doo()).unwrap();
+    for round in 0u128.. {
+        let subjects: Vec<Subject> = (0..BATCH as u128)
+            .map(|i| {
+                Subject::attendee(
+                    SubjectId::from_u128(round * 10_000 + i),
+                    Fields::from_pairs([("email", format!("p{round}-{i}@example.org").as_str())]),
+                )
+            })
+            .collect();
+        let ev = Event::Registered(Registration {
+            id: EventId::from_u128(round),
+            tenant: T,
+            channel: Channel::Import,
+            campaign: None,
+            buyer_data_only: false,
+            subjects,
+        });
+        let plan = engine.plan(&store, &ev).unwrap();
+        store.apply(&plan).unwrap();
+        if round == 0 {
+            std::fs::write(format!("{path}.started"), b"1").unwrap();
+        }
+    }
+}
+
+#[test]
+fn b6_sqlite_crash_mid_apply_leaves_all_or_nothing() {
+    let path = temp_db("crash");
+    drop(SqliteStore::open(&path, Normalization::default()).unwrap());
+    let exe = std::env::current_exe().unwrap();
+    for attempt in 0..3u64 {
+        let mut child = std::process::Command::new(&exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "crash_child_applies_until_killed",
+                "--nocapture",
+            ])
+            .env("CONTACT_SYNC_CRASH_DB", &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = PathBuf::from(format!("{}.started", path.display()));
+        let t0 = std::time::Instant::now();
+        while !started.exists() && t0.elapsed() < std::time::Duration::from_secs(60) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(37 + 53 * attempt));
+        child.kill().unwrap(); // SIGKILL: no destructor, no rollback by the process.
+        child.wait().unwrap();
+        let store = SqliteStore::open(&path, Normalization::default()).unwrap();
+        let n = store.records(T).unwrap().len();
+        assert!(n > 0, "the child applied nothing before it was killed");
+        assert_eq!(
+            n % BATCH,
+            0,
+            "a killed apply left {} records of a partial plan",
+            n % BATCH
+        );
+    }
+}
+
+#[test]
+fn b6_sqlite_apply_is_all_or_nothing_and_checks_preconditions() {
+    let s = SqliteStore::open_in_memory(Normalization::default()).unwrap();
+    let e = Engine::new(Policy::doo()).unwrap();
+    let a = e.plan(&s, &registration(1, 1, "new@example.org")).unwrap();
+    let b = e.plan(&s, &registration(2, 2, "new@example.org")).unwrap();
+    s.apply(&a).unwrap();
+    assert!(matches!(
+        s.apply(&b),
+        Err(ApplyError::Conflict(Conflict::EmailKeyChanged))
+    ));
+    assert_eq!(s.records(T).unwrap().len(), 1);
+    assert_eq!(s.link_of(T, SubjectId::from_u128(2)).unwrap(), None);
+}
