@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::email::EmailKey;
-use crate::record::{Record, RecordId, TenantId};
+use crate::plan::EventDigest;
+use crate::record::{EventId, Record, RecordId, TenantId};
 use crate::store::ContactStore;
 
 /// What an event needs looked up (the first step of the sans-IO flow).
@@ -20,6 +21,8 @@ pub struct Needs {
     pub records: BTreeSet<RecordId>,
     /// Ticket ids to look up (A28).
     pub tickets: BTreeSet<String>,
+    /// Events whose earlier application to check (B7).
+    pub events: BTreeSet<EventId>,
 }
 
 /// Candidate records fetched by the host for one event (see [`Engine::needs`]).
@@ -29,6 +32,7 @@ pub struct Candidates {
     pub(crate) by_key: BTreeMap<EmailKey, Vec<Record>>,
     pub(crate) by_id: BTreeMap<RecordId, Option<Record>>,
     pub(crate) by_ticket: BTreeMap<String, Vec<Record>>,
+    pub(crate) applied: BTreeMap<EventId, EventDigest>,
 }
 
 impl Candidates {
@@ -58,6 +62,13 @@ impl Candidates {
         self
     }
 
+    /// The event was applied before, with this digest (B7). Hosts that do
+    /// not track applied events leave this out.
+    pub fn add_applied_event(&mut self, event: EventId, digest: EventDigest) -> &mut Self {
+        self.applied.insert(event, digest);
+        self
+    }
+
     /// Fetches everything `needs` asks for from `store`.
     pub fn fetch<S: ContactStore + ?Sized>(store: &S, needs: &Needs) -> Result<Self, S::Error> {
         let mut c = Candidates::new(needs.tenant);
@@ -69,6 +80,11 @@ impl Candidates {
         }
         for t in &needs.tickets {
             c.add_ticket(t, store.records_by_ticket(needs.tenant, t)?);
+        }
+        for e in &needs.events {
+            if let Some(d) = store.event_digest(needs.tenant, *e)? {
+                c.add_applied_event(*e, d);
+            }
         }
         Ok(c)
     }

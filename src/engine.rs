@@ -23,7 +23,8 @@ use crate::merge::{self, Entered, MergeRules};
 use crate::overlay::{Overlay, Source, StoreSource};
 use crate::plan::{Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Warning};
 use crate::policy::{
-    Ambiguity, Citations, ClassRules, EmailChange, Merge, NameGuard, Policy, RoleRule, Scope,
+    Ambiguity, Citations, ClassRules, EmailChange, Merge, NameGuard, Policy, RetainedEmail,
+    RoleRule, Scope,
 };
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::ContactStore;
@@ -93,6 +94,8 @@ enum Situation {
 
 /// Per-event context.
 struct Ctx<'e> {
+    /// Never overwrite the linked record's email ([`RetainedEmail::Keep`]).
+    protect_email: bool,
     event: EventId,
     channel: Channel,
     campaign: Option<&'e CampaignId>,
@@ -155,6 +158,7 @@ impl Engine {
             tenant: event.tenant(),
             ..Needs::default()
         };
+        n.events.insert(event.id());
         let norm = &self.policy.normalization;
         let add_subject = |n: &mut Needs, s: &Subject, f: &Fields| -> Result<(), Error> {
             if let Some(e) = parse_email(s.id, f)? {
@@ -253,6 +257,16 @@ impl Engine {
                         limit: l.max_field_len,
                     });
                 }
+                // Tabs and line breaks are text; other controls are not.
+                if v.as_str()
+                    .chars()
+                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+                {
+                    return Err(Error::ControlCharacter {
+                        subject: s,
+                        field: n.clone(),
+                    });
+                }
             }
             Ok(())
         };
@@ -314,6 +328,17 @@ impl Engine {
         for e in events {
             self.check_limits(e)?;
             d.events.push(e.id());
+            // B7: a redelivered event is a no-op; a reused id with another
+            // payload is an error.
+            let digest = e.digest();
+            match d.ov.applied(e.id())? {
+                Some(x) if x == digest => {
+                    d.already_applied(e);
+                    continue;
+                }
+                Some(_) => return Err(Error::EventPayloadChanged(e.id()).into()),
+                None => d.ov.decide_event(e.id(), digest),
+            }
             match e {
                 Event::Registered(r) => d.registration(r)?,
                 Event::Edited(x) => d.edit(x)?,
@@ -417,6 +442,25 @@ impl<S: Source> Decider<'_, S> {
         });
     }
 
+    /// B7: the event was applied before with the same payload.
+    fn already_applied(&mut self, e: &Event) {
+        for s in e.subjects() {
+            let mut t = Trace::new();
+            t.cite(B7).say("This event was applied before with the same payload (a redelivery): nothing to do.");
+            let link = self.ov.link_of(s.id, s.link);
+            self.outcomes.push(Outcome {
+                event: e.id(),
+                subject: s.id,
+                role: s.role,
+                decision: Decision::NoChange,
+                record: link,
+                no_record: None,
+                rules: t.rules,
+                explanation: t.text,
+            });
+        }
+    }
+
     // ----- registrations -------------------------------------------------
 
     fn registration(&mut self, r: &Registration) -> Result<(), PlanError<S::Error>> {
@@ -426,6 +470,7 @@ impl<S: Source> Decider<'_, S> {
             .find(|s| s.role == Role::Booker)
             .map(|b| &b.fields);
         let ctx = Ctx {
+            protect_email: false,
             event: r.id,
             channel: r.channel,
             campaign: r.campaign.as_ref(),
@@ -806,6 +851,9 @@ impl<S: Source> Decider<'_, S> {
         } else {
             class_rules.capped(Merge::FillEmpty)
         };
+        if ctx.protect_email {
+            rules.email = rules.email.min(Merge::FillEmpty);
+        }
         // B4, D19: a clearly different person's name about to be overwritten.
         if rules.name >= Merge::Overwrite
             && self.policy.name_guard != NameGuard::Off
@@ -1067,7 +1115,24 @@ impl<S: Source> Decider<'_, S> {
             EmailChange::Retain => {
                 t.cite(self.cite(D9, A15));
                 let (rules, sync_on) = self.rules(ctx);
-                if rules.email >= Merge::Overwrite && sync_on && email.is_some() {
+                let would_overwrite = rules.email >= Merge::Overwrite && sync_on && email.is_some();
+                let keep = would_overwrite
+                    && self.policy.retained_email == RetainedEmail::Keep
+                    && !rec.fields.is_empty_at(FieldName::EMAIL);
+                let ctx = &Ctx {
+                    protect_email: ctx.protect_email || keep,
+                    ..*ctx
+                };
+                if keep {
+                    self.warnings.push(Warning::RecordEmailKept {
+                        subject: s.id,
+                        record: rec.id,
+                    });
+                    t.cite(B8).say(format!(
+                        "The email changed and the event retains the link, but the policy keeps the {}'s own email.",
+                        rec.record_type.noun()
+                    ));
+                } else if would_overwrite {
                     t.say(format!(
                         "The email changed and the event retains the link: the {}'s email is overwritten with the new one.",
                         rec.record_type.noun()
@@ -1136,6 +1201,7 @@ impl<S: Source> Decider<'_, S> {
             _ => self.policy.sync.enabled,
         };
         let ctx = Ctx {
+            protect_email: false,
             event: e.id,
             channel: Channel::Online,
             campaign: e.campaign.as_ref(),
@@ -1265,6 +1331,7 @@ impl<S: Source> Decider<'_, S> {
     /// D11.
     fn relink(&mut self, r: &Relink) -> Result<(), PlanError<S::Error>> {
         let ctx = Ctx {
+            protect_email: false,
             event: r.id,
             channel: Channel::Online,
             campaign: None,
@@ -1293,6 +1360,7 @@ impl<S: Source> Decider<'_, S> {
     /// A20.
     fn record_changed(&mut self, c: &RecordChange) {
         let ctx = Ctx {
+            protect_email: false,
             event: c.id,
             channel: Channel::Online,
             campaign: None,

@@ -5,7 +5,7 @@
 
 use crate::email::EmailError;
 use crate::fields::FieldName;
-use crate::record::{RecordId, SubjectId};
+use crate::record::{EventId, RecordId, SubjectId};
 
 /// A policy that cannot work (B11).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,6 +78,14 @@ pub enum Error {
         /// The limit.
         limit: usize,
     },
+    /// A field value holds a control character (other than tab and line breaks).
+    #[error("subject {subject}: field `{field}` contains a control character")]
+    ControlCharacter {
+        /// The subject.
+        subject: SubjectId,
+        /// The field.
+        field: FieldName,
+    },
     /// A subject has more fields than the policy's limit.
     #[error("subject {subject}: {count} fields; the limit is {limit}")]
     TooManyFields {
@@ -102,6 +110,9 @@ pub enum Error {
     /// A batch mixes tenants; plan one batch per tenant.
     #[error("a batch must hold events of one tenant")]
     MixedTenants,
+    /// The same event id arrived again with a different payload (B7).
+    #[error("event {0} was applied before with a different payload")]
+    EventPayloadChanged(EventId),
     /// The store and the policy normalize email keys differently.
     #[error("the store's email normalization differs from the policy's")]
     NormalizationMismatch,
@@ -142,6 +153,13 @@ pub enum Conflict {
     /// The set of records with a looked-up ticket id changed.
     #[error("the records with a looked-up ticket id changed since planning")]
     TicketChanged,
+    /// The event was applied meanwhile (a redelivery won the race): re-plan,
+    /// which finds nothing to do.
+    #[error("event {0} was applied meanwhile")]
+    EventApplied(EventId),
+    /// The event id was applied with a different payload.
+    #[error("event {0} was applied with a different payload")]
+    EventPayloadChanged(EventId),
 }
 
 /// Applying a plan failed; nothing of it was applied.

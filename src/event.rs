@@ -271,6 +271,25 @@ impl Event {
         }
     }
 
+    /// The digest of the event's payload (B7): equal events have equal
+    /// digests; any change to the payload changes it.
+    pub fn digest(&self) -> crate::plan::EventDigest {
+        const NS: uuid::Uuid = uuid::Uuid::from_u128(0x0e7e_47d1_6e57_4c1b_9a5d_3f0a_8b62_c4e9);
+        // Serializing plain data with string keys cannot fail.
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        crate::plan::EventDigest(uuid::Uuid::new_v5(&NS, &bytes))
+    }
+
+    /// The subjects the event is about.
+    pub fn subjects(&self) -> Vec<&Subject> {
+        match self {
+            Event::Registered(r) => r.subjects.iter().collect(),
+            Event::Edited(e) => vec![&e.subject],
+            Event::Relinked(r) => vec![&r.subject],
+            Event::RecordChanged(c) => c.subjects.iter().collect(),
+        }
+    }
+
     /// The event's tenant.
     pub fn tenant(&self) -> TenantId {
         match self {

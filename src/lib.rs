@@ -52,6 +52,17 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// Panic-freedom on user data: no unwrap, expect, panic or unchecked
+// indexing in the library (tests may use them).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod candidates;
 pub mod email;
@@ -65,6 +76,7 @@ mod overlay;
 pub mod plan;
 pub mod policy;
 pub mod record;
+mod retry;
 pub mod scenario;
 pub mod store;
 #[cfg(feature = "testkit")]
@@ -83,9 +95,10 @@ pub use plan::{
 };
 pub use policy::{
     Ambiguity, Citations, ClassRules, EmailChange, FieldMap, Limits, Matching, Merge, NameGuard,
-    NoEmail, Policy, RoleRule, Roles, Scope, Sync,
+    NoEmail, Policy, RetainedEmail, RoleRule, Roles, Scope, SyncRules,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
+pub use retry::RetryError;
 pub use scenario::{Report, Scenario, ScenarioError};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;

@@ -11,8 +11,9 @@ use crate::candidates::Candidates;
 use crate::email::{EmailKey, Normalization};
 use crate::error::{Error, PlanError};
 use crate::fields::{FieldName, FieldValue};
+use crate::plan::EventDigest;
 use crate::plan::{FieldChange, Precondition};
-use crate::record::{Record, RecordId, SubjectId, TenantId};
+use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::ContactStore;
 
 /// Where the engine reads records from while deciding.
@@ -33,6 +34,11 @@ pub(crate) trait Source {
         tenant: TenantId,
         ticket: &str,
     ) -> Result<Vec<Record>, PlanError<Self::Error>>;
+    fn event_digest(
+        &mut self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, PlanError<Self::Error>>;
 }
 
 impl Source for &Candidates {
@@ -63,6 +69,14 @@ impl Source for &Candidates {
             .cloned()
             .ok_or(PlanError::Invalid(Error::MissingCandidates("ticket id")))
     }
+    /// Hosts that do not track applied events leave this out: "not applied".
+    fn event_digest(
+        &mut self,
+        _: TenantId,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, PlanError<Infallible>> {
+        Ok(self.applied.get(&event).copied())
+    }
 }
 
 /// Reads straight from a store.
@@ -90,6 +104,13 @@ impl<S: ContactStore + ?Sized> Source for StoreSource<'_, S> {
         self.0
             .records_by_ticket(tenant, t)
             .map_err(PlanError::Store)
+    }
+    fn event_digest(
+        &mut self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, PlanError<S::Error>> {
+        self.0.event_digest(tenant, event).map_err(PlanError::Store)
     }
 }
 
@@ -131,6 +152,9 @@ pub(crate) struct Overlay<S> {
     touched_keys: HashMap<EmailKey, Ids>,
     touched_tickets: HashMap<Box<str>, Ids>,
     created: Vec<RecordId>,
+    /// Events decided by this plan, with their digests (B7).
+    events: Vec<(EventId, EventDigest)>,
+    event_index: HashMap<EventId, EventDigest>,
     /// Links set by this plan.
     pub(crate) links: HashMap<SubjectId, Option<RecordId>>,
 }
@@ -155,6 +179,8 @@ impl<S: Source> Overlay<S> {
             touched_keys: HashMap::new(),
             touched_tickets: HashMap::new(),
             created: Vec::new(),
+            events: Vec::new(),
+            event_index: HashMap::new(),
             links: HashMap::new(),
         }
     }
@@ -176,6 +202,23 @@ impl<S: Source> Overlay<S> {
     /// The record `id` as the plan sees it now.
     pub(crate) fn get(&self, id: &RecordId) -> Option<&Record> {
         self.records.get(id)
+    }
+
+    /// The digest under which the source has applied `event`, if it has.
+    pub(crate) fn applied(
+        &mut self,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, PlanError<S::Error>> {
+        if let Some(d) = self.event_index.get(&event) {
+            return Ok(Some(*d));
+        }
+        self.src.event_digest(self.tenant, event)
+    }
+
+    /// Marks `event` as decided by this plan.
+    pub(crate) fn decide_event(&mut self, event: EventId, digest: EventDigest) {
+        self.event_index.insert(event, digest);
+        self.events.push((event, digest));
     }
 
     /// Ids of the records with `key` now, sorted.
@@ -360,6 +403,11 @@ impl<S: Source> Overlay<S> {
             created
                 .into_iter()
                 .map(|record| Precondition::RecordAbsent { record }),
+        );
+        out.extend(
+            self.events
+                .into_iter()
+                .map(|(event, digest)| Precondition::EventNew { event, digest }),
         );
         out
     }

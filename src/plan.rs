@@ -124,6 +124,14 @@ pub enum Precondition {
         /// The id.
         record: RecordId,
     },
+    /// The store has not applied this event yet (B7). A store that has
+    /// applied it records `digest` with it; applying again is a conflict.
+    EventNew {
+        /// The event.
+        event: EventId,
+        /// Its payload's digest.
+        digest: EventDigest,
+    },
     /// Exactly these records had this ticket id (A28).
     TicketId {
         /// The ticket id.
@@ -132,6 +140,12 @@ pub enum Precondition {
         records: Vec<RecordId>,
     },
 }
+
+/// A digest of an event's payload (UUIDv5 of its canonical JSON): the same
+/// event id must always come with the same digest (B7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventDigest(pub uuid::Uuid);
 
 /// What happened to one subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -213,6 +227,14 @@ pub enum Warning {
         subject: SubjectId,
         /// All candidates, sorted.
         records: Vec<RecordId>,
+    },
+    /// D9: the linked record's email differs from the subject's and was kept
+    /// ([`crate::RetainedEmail::Keep`]).
+    RecordEmailKept {
+        /// The subject.
+        subject: SubjectId,
+        /// The record.
+        record: RecordId,
     },
     /// D9: the linked record's email is overwritten with a different address.
     RecordEmailOverwritten {
@@ -313,6 +335,9 @@ impl Warning {
             Warning::Ambiguous { subject, records } => format!(
                 "subject {subject}: {} records match; see the policy's ambiguity rule",
                 records.len()
+            ),
+            Warning::RecordEmailKept { subject, record } => format!(
+                "subject {subject}: linked record {record} has another email, which is kept (D9, B8)"
             ),
             Warning::RecordEmailOverwritten { subject, record } => format!(
                 "subject {subject}: the email of linked record {record} is overwritten with the subject's new email (D9)"

@@ -138,7 +138,7 @@ impl ClassRules {
 /// Synchronization of entered data into records (D13–D17, A8–A10, A13–A19).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Sync {
+pub struct SyncRules {
     /// The organization setting (D13, D14). Off caps every rule at
     /// [`Merge::FillEmpty`]: empty fields are still filled (D15). An
     /// organizer's per-edit choice (D17) replaces it for that edit.
@@ -154,9 +154,9 @@ pub struct Sync {
     pub update_trigger_always_writes: bool,
 }
 
-impl Default for Sync {
+impl Default for SyncRules {
     fn default() -> Self {
-        Sync {
+        SyncRules {
             enabled: true,
             on_match: ClassRules::all(Merge::Overwrite),
             on_update: ClassRules::all(Merge::Overwrite),
@@ -176,6 +176,20 @@ pub enum EmailChange {
     Retain,
     /// Create a new record for the new email (A23).
     NewRecord,
+}
+
+/// With [`EmailChange::Retain`] and sync on, what happens to the email of a
+/// linked (prefilled, relinked) record that is not the subject's (D9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetainedEmail {
+    /// The record takes the subject's new email, as doo documents (D9);
+    /// the plan warns.
+    #[default]
+    Overwrite,
+    /// The record keeps its email; the plan warns. Guards against a
+    /// prefill or relink that named the wrong record.
+    Keep,
 }
 
 /// What a role gets (D6, A6, A21, A22).
@@ -344,9 +358,11 @@ pub struct Policy {
     /// Matching.
     pub matching: Matching,
     /// Synchronization of entered data.
-    pub sync: Sync,
+    pub sync: SyncRules,
     /// Email changes on linked subjects.
     pub email_change: EmailChange,
+    /// The linked record's email under retain (D9).
+    pub retained_email: RetainedEmail,
     /// Per-role rules.
     pub roles: Roles,
     /// Subjects without email.
@@ -370,8 +386,9 @@ impl Default for Policy {
         Policy {
             normalization: Normalization::default(),
             matching: Matching::default(),
-            sync: Sync::default(),
+            sync: SyncRules::default(),
             email_change: EmailChange::Reassign,
+            retained_email: RetainedEmail::Overwrite,
             roles: Roles::default(),
             no_email: NoEmail::default(),
             campaign_members: false,
@@ -444,7 +461,7 @@ impl Policy {
                 criteria: Vec::new(),
                 ambiguity: Ambiguity::UpdateFirst,
             },
-            sync: Sync {
+            sync: SyncRules {
                 enabled: true,
                 on_match: ClassRules {
                     name: Merge::Never,

@@ -1001,6 +1001,7 @@ fn warning_kind(w: &Warning) -> &'static str {
         Warning::SharedEmail { .. } => "shared_email",
         Warning::Ambiguous { .. } => "ambiguous",
         Warning::RecordEmailOverwritten { .. } => "record_email_overwritten",
+        Warning::RecordEmailKept { .. } => "record_email_kept",
     }
 }
 

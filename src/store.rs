@@ -6,8 +6,8 @@
 
 use crate::email::{EmailKey, Normalization};
 use crate::error::ApplyError;
-use crate::plan::Plan;
-use crate::record::{Record, RecordId, TenantId};
+use crate::plan::{EventDigest, Plan};
+use crate::record::{EventId, Record, RecordId, TenantId};
 
 pub mod memory;
 #[cfg(feature = "sqlite")]
@@ -44,6 +44,18 @@ pub trait ContactStore {
     /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28).
     fn records_by_ticket(&self, tenant: TenantId, ticket: &str)
         -> Result<Vec<Record>, Self::Error>;
+
+    /// The digest of `event` if the store has applied it (B7). Stores that
+    /// record applied events make redeliveries no-ops and reject an event id
+    /// reused with another payload; the default records nothing.
+    fn event_digest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, Self::Error> {
+        let _ = (tenant, event);
+        Ok(None)
+    }
 }
 
 impl<S: ContactStore + ?Sized> ContactStore for &S {
@@ -67,6 +79,13 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
         ticket: &str,
     ) -> Result<Vec<Record>, Self::Error> {
         (**self).records_by_ticket(tenant, ticket)
+    }
+    fn event_digest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, Self::Error> {
+        (**self).event_digest(tenant, event)
     }
 }
 

@@ -514,7 +514,25 @@ pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
     let after = snapshot(C, &s, &emails)?;
     ensure(C, before == after, || {
         format!("re-applying changed the store: {before:?} -> {after:?}")
-    })
+    })?;
+    // A redelivery of the event plans nothing (the store remembers it) ...
+    let redelivered = e.plan(&s, &ev).map_err(|x| fail(C, x.to_string()))?;
+    ensure(C, redelivered.effects.is_empty(), || {
+        "a redelivered event planned effects: the store does not remember applied events (ContactStore::event_digest)".into()
+    })?;
+    // ... and the same id with another payload is an error.
+    let mut changed = ev.clone();
+    if let Event::Registered(r) = &mut changed {
+        r.channel = Channel::Manual;
+    }
+    ensure(
+        C,
+        matches!(
+            e.plan(&s, &changed),
+            Err(PlanError::Invalid(crate::Error::EventPayloadChanged(_)))
+        ),
+        || "an event id reused with another payload was not rejected".into(),
+    )
 }
 
 /// Runs every check; returns all failures.

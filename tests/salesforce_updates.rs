@@ -31,9 +31,15 @@ fn jo_linked() -> Subject {
     .linked_to(rid(1))
 }
 
+/// A fresh event id per call: each edit is a new event (B7).
+fn next_event() -> EventId {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(50);
+    eid(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u128)
+}
+
 fn sf_edit(subject: Subject, new: &[(&str, &str)], source: EditSource) -> Event {
     Event::Edited(Edit {
-        id: eid(50),
+        id: next_event(),
         tenant: T,
         subject,
         new_fields: fields(new),
@@ -78,7 +84,7 @@ fn a12_buyer_data_only_carries_over_to_holders_at_registration() {
 fn a12_buyer_changes_update_only_when_the_holder_update_is_triggered() {
     let buyer_edit = |source| {
         Event::Edited(Edit {
-            id: eid(2),
+            id: next_event(),
             tenant: T,
             subject: holder(10, &[("ticket_id", "T-1")]).linked_to(rid(1)),
             new_fields: fields(&[]),
@@ -282,6 +288,8 @@ fn a20_record_changes_flow_back_only_with_a_two_way_integration() {
     assert_rules(outcome(&plan, 10), &[RuleId::A20]);
     let mut p = sf(RecordType::Contact);
     p.two_way = true;
+    // The same change on a store that has not seen it.
+    let store = store_with(vec![jo_record()]);
     let plan = run(&p, &store, &change);
     let o = outcome(&plan, 10);
     assert_eq!(o.decision, Decision::SubjectUpdated);

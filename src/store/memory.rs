@@ -10,8 +10,8 @@ use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
 use crate::fields::FieldName;
-use crate::plan::{Effect, Plan, Precondition};
-use crate::record::{Record, RecordId, SubjectId, TenantId};
+use crate::plan::{Effect, EventDigest, Plan, Precondition};
+use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::{ApplyPlan, ContactStore};
 
 /// Why a record could not be inserted into an [`InMemoryStore`].
@@ -82,6 +82,8 @@ struct Inner {
     tenants: HashMap<TenantId, TenantIndex>,
     links: BTreeMap<(TenantId, SubjectId), RecordId>,
     campaigns: BTreeSet<(TenantId, CampaignId, RecordId)>,
+    /// Events applied, with their payload digests (B7).
+    events: HashMap<(TenantId, EventId), EventDigest>,
 }
 
 /// Records in memory, shared between threads (`&self` everywhere; an
@@ -205,6 +207,11 @@ impl Inner {
                         .into());
                     }
                 }
+                Precondition::EventNew { event, digest } => match self.events.get(&(t, *event)) {
+                    Some(d) if d == digest => return Err(Conflict::EventApplied(*event).into()),
+                    Some(_) => return Err(Conflict::EventPayloadChanged(*event).into()),
+                    None => {}
+                },
                 Precondition::RecordAbsent { record } => {
                     if self.contains(record) {
                         return Err(Conflict::RecordExists(*record).into());
@@ -409,6 +416,14 @@ impl ContactStore for InMemoryStore {
         Ok(self.read().get(tenant, id).cloned())
     }
 
+    fn event_digest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, Infallible> {
+        Ok(self.read().events.get(&(tenant, event)).copied())
+    }
+
     fn records_by_ticket(&self, tenant: TenantId, ticket: &str) -> Result<Vec<Record>, Infallible> {
         let inner = self.read();
         let ids = inner.ids_by_ticket(tenant, ticket);
@@ -427,6 +442,11 @@ impl ApplyPlan for InMemoryStore {
         inner.check(plan)?;
         for e in &plan.effects {
             inner.apply_effect(plan.tenant, e, &self.normalization);
+        }
+        for p in &plan.preconditions {
+            if let Precondition::EventNew { event, digest } = p {
+                inner.events.insert((plan.tenant, *event), *digest);
+            }
         }
         Ok(())
     }

@@ -21,8 +21,8 @@ use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, Fields};
-use crate::plan::{Effect, Plan, Precondition};
-use crate::record::{Record, RecordId, RecordType, SubjectId, TenantId};
+use crate::plan::{Effect, EventDigest, Plan, Precondition};
+use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, ContactStore};
 
 /// The schema version this library writes.
@@ -157,6 +157,12 @@ impl SqliteStore {
                     subject BLOB NOT NULL,
                     record BLOB NOT NULL,
                     PRIMARY KEY (tenant, subject)
+                 ) WITHOUT ROWID;
+                 CREATE TABLE events (
+                    tenant BLOB NOT NULL,
+                    id BLOB NOT NULL,
+                    digest BLOB NOT NULL,
+                    PRIMARY KEY (tenant, id)
                  ) WITHOUT ROWID;
                  CREATE TABLE campaign_members (
                     tenant BLOB NOT NULL,
@@ -311,6 +317,14 @@ fn get(conn: &Connection, tenant: TenantId, id: RecordId) -> Result<Option<Recor
 impl ContactStore for SqliteStore {
     type Error = SqliteError;
 
+    fn event_digest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, SqliteError> {
+        event_digest(&self.conn(), tenant, event)
+    }
+
     fn normalization(&self) -> Normalization {
         self.normalization
     }
@@ -386,6 +400,13 @@ fn apply_in(
                     .into());
                 }
             }
+            Precondition::EventNew { event, digest } => {
+                match event_digest(tx, t, *event).map_err(store_err)? {
+                    Some(d) if d == *digest => return Err(Conflict::EventApplied(*event).into()),
+                    Some(_) => return Err(Conflict::EventPayloadChanged(*event).into()),
+                    None => {}
+                }
+            }
             Precondition::RecordAbsent { record } => {
                 if exists(tx, *record).map_err(store_err)? {
                     return Err(Conflict::RecordExists(*record).into());
@@ -459,5 +480,25 @@ fn apply_in(
             Effect::UpdateSubject { .. } => {}
         }
     }
+    for p in &plan.preconditions {
+        if let Precondition::EventNew { event, digest } = p {
+            tx.prepare_cached("INSERT INTO events (tenant, id, digest) VALUES (?1, ?2, ?3)")
+                .and_then(|mut st| st.execute(params![blob(t.0), blob(event.0), blob(digest.0)]))
+                .map_err(store_err)?;
+        }
+    }
     Ok(())
+}
+
+fn event_digest(
+    conn: &Connection,
+    tenant: TenantId,
+    event: EventId,
+) -> Result<Option<EventDigest>, SqliteError> {
+    let b: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT digest FROM events WHERE tenant = ?1 AND id = ?2")?
+        .query_row(params![blob(tenant.0), blob(event.0)], |r| r.get(0))
+        .optional()?;
+    Ok(b.and_then(|b| uuid::Uuid::from_slice(&b).ok())
+        .map(EventDigest))
 }
