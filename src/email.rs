@@ -189,6 +189,12 @@ impl Email {
     /// assert!(Email::parse("Ann <ann@example.org>").is_err());
     /// ```
     pub fn parse(input: &str) -> Result<Option<Email>, EmailError> {
+        Self::parse_with(input, true)
+    }
+
+    /// `fast`: try the one-pass ASCII path first (the general path gives
+    /// the same answers; a unit proptest checks it).
+    fn parse_with(input: &str, fast: bool) -> Result<Option<Email>, EmailError> {
         let s = input.trim();
         if s.is_empty() {
             return Ok(None);
@@ -200,6 +206,11 @@ impl Email {
             return Err(EmailError::QuotedLocalPart);
         }
         scan_characters(s)?;
+        if fast && s.is_ascii() {
+            if let Some(email) = parse_ascii(s)? {
+                return Ok(Some(email));
+            }
+        }
         let (local, domain) = split_at_sign(s)?;
         if local.is_empty() {
             return Err(EmailError::EmptyLocalPart);
@@ -398,6 +409,72 @@ fn is_invisible(c: char) -> bool {
         | 0xE0000..=0xE0FFF)
 }
 
+/// The common case in one pass over the bytes: an ASCII address without
+/// punycode labels. `Ok(None)` hands anything else to the general path
+/// (which reports errors in the same order).
+fn parse_ascii(s: &str) -> Result<Option<Email>, EmailError> {
+    let b = s.as_bytes();
+    let Some(at) = b.iter().position(|&c| c == b'@') else {
+        return Ok(None);
+    };
+    let (local, domain) = (
+        b.get(..at).unwrap_or_default(),
+        b.get(at + 1..).unwrap_or_default(),
+    );
+    if domain.contains(&b'@')
+        || local.is_empty()
+        || domain.is_empty()
+        || domain.first() == Some(&b'[')
+    {
+        return Ok(None);
+    }
+    // Local part: dots and atext.
+    if local.first() == Some(&b'.')
+        || local.last() == Some(&b'.')
+        || local.windows(2).any(|w| w == b"..")
+    {
+        return Err(EmailError::InvalidLocalDots);
+    }
+    if let Some(&c) = local
+        .iter()
+        .find(|&&c| c != b'.' && !LOCAL_ASCII.get(c as usize).copied().unwrap_or(false))
+    {
+        if c == b'"' {
+            return Err(EmailError::QuotedLocalPart);
+        }
+        return Err(EmailError::InvalidLocalCharacter { code: u32::from(c) });
+    }
+    if local.len() > MAX_LOCAL_LEN {
+        return Err(EmailError::LocalPartTooLong { len: local.len() });
+    }
+    if domain.last() == Some(&b'.') {
+        return Err(EmailError::TrailingDot);
+    }
+    let mut bytes = Vec::with_capacity(s.len());
+    bytes.extend_from_slice(local);
+    bytes.push(b'@');
+    bytes.extend_from_slice(domain);
+    bytes.make_ascii_lowercase();
+    // ASCII in, ASCII out.
+    let key = String::from_utf8(bytes).map_err(|_| EmailError::InvalidDomain)?;
+    let lowered = key.get(at + 1..).unwrap_or_default();
+    if lowered.split('.').any(|l| l.starts_with("xn--")) {
+        // Punycode must be validated by UTS-46.
+        return Ok(None);
+    }
+    for label in lowered.split('.') {
+        check_label(label)?;
+    }
+    if key.len() > MAX_ADDRESS_LEN {
+        return Err(EmailError::AddressTooLong { len: key.len() });
+    }
+    Ok(Some(Email {
+        original: s.into(),
+        at: u32::try_from(at).map_err(|_| EmailError::LocalPartTooLong { len: at })?,
+        base_key: key.into_boxed_str(),
+    }))
+}
+
 /// Splits at the single `@`.
 fn split_at_sign(s: &str) -> Result<(&str, &str), EmailError> {
     if s.starts_with('"') {
@@ -570,6 +647,15 @@ mod tests {
     fn ascii_and_unicode_paths_agree_on_ascii_input() {
         assert_eq!(key("Ann@Example.ORG"), "ann@example.org");
         assert_eq!(key("ännchen@example.org"), "ännchen@example.org");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_fast_path_agrees_with_the_general_path(s in "[a-zA-Z0-9.@_+\\-\"\\[\\]<>, ]{0,30}|[a-z]{1,8}@([a-zA-Z0-9-]{0,8}\\.){1,3}[a-zA-Z-]{0,6}") {
+            let fast = Email::parse_with(&s, true);
+            let general = Email::parse_with(&s, false);
+            proptest::prop_assert_eq!(fast.clone().map(|e| e.map(|e| e.base_key)), general.map(|e| e.map(|e| e.base_key)));
+        }
     }
 
     #[test]

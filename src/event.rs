@@ -272,12 +272,72 @@ impl Event {
     }
 
     /// The digest of the event's payload (B7): equal events have equal
-    /// digests; any change to the payload changes it.
+    /// digests; any change to the payload changes it. XXH3-128 over a
+    /// canonical binary encoding (tags, ids, length-prefixed text), so
+    /// digests stored by a database stay valid across versions.
     pub fn digest(&self) -> crate::plan::EventDigest {
-        const NS: uuid::Uuid = uuid::Uuid::from_u128(0x0e7e_47d1_6e57_4c1b_9a5d_3f0a_8b62_c4e9);
-        // Serializing plain data with string keys cannot fail.
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        crate::plan::EventDigest(uuid::Uuid::new_v5(&NS, &bytes))
+        let mut h = Digester(Vec::with_capacity(256));
+        match self {
+            Event::Registered(r) => {
+                h.tag(1);
+                h.id(r.id.0);
+                h.id(r.tenant.0);
+                h.tag(r.channel as u8);
+                h.opt_text(r.campaign.as_ref().map(|c| c.0.as_str()));
+                h.tag(u8::from(r.buyer_data_only));
+                h.len(r.subjects.len());
+                for s in &r.subjects {
+                    h.subject(s);
+                }
+            }
+            Event::Edited(e) => {
+                h.tag(2);
+                h.id(e.id.0);
+                h.id(e.tenant.0);
+                h.subject(&e.subject);
+                h.fields(&e.new_fields);
+                match e.source {
+                    EditSource::Organizer { sync } => {
+                        h.tag(1);
+                        h.tag(match sync {
+                            None => 0,
+                            Some(false) => 1,
+                            Some(true) => 2,
+                        });
+                    }
+                    EditSource::SelfService => h.tag(2),
+                    EditSource::UpdateTrigger => h.tag(3),
+                }
+                h.opt_text(e.campaign.as_ref().map(|c| c.0.as_str()));
+                match &e.buyer {
+                    None => h.tag(0),
+                    Some(b) => {
+                        h.tag(1);
+                        h.fields(b);
+                    }
+                }
+                h.tag(u8::from(e.buyer_data_only));
+            }
+            Event::Relinked(r) => {
+                h.tag(3);
+                h.id(r.id.0);
+                h.id(r.tenant.0);
+                h.subject(&r.subject);
+                h.id(r.to.0);
+            }
+            Event::RecordChanged(c) => {
+                h.tag(4);
+                h.id(c.id.0);
+                h.id(c.tenant.0);
+                h.id(c.record.0);
+                h.fields(&c.new_fields);
+                h.len(c.subjects.len());
+                for s in &c.subjects {
+                    h.subject(s);
+                }
+            }
+        }
+        crate::plan::EventDigest(uuid::Uuid::from_u128(xxhash_rust::xxh3::xxh3_128(&h.0)))
     }
 
     /// The subjects the event is about.
@@ -298,5 +358,58 @@ impl Event {
             Event::Relinked(e) => e.tenant,
             Event::RecordChanged(e) => e.tenant,
         }
+    }
+}
+
+/// Collects the canonical encoding of an event (hashed in one call: XXH3's
+/// one-shot form is several times faster than many small updates).
+struct Digester(Vec<u8>);
+
+impl Digester {
+    fn tag(&mut self, t: u8) {
+        self.0.push(t);
+    }
+    fn len(&mut self, n: usize) {
+        self.0.extend_from_slice(&(n as u64).to_le_bytes());
+    }
+    fn id(&mut self, id: uuid::Uuid) {
+        self.0.extend_from_slice(id.as_bytes());
+    }
+    fn text(&mut self, s: &str) {
+        self.len(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn opt_text(&mut self, s: Option<&str>) {
+        match s {
+            None => self.tag(0),
+            Some(s) => {
+                self.tag(1);
+                self.text(s);
+            }
+        }
+    }
+    fn opt_id(&mut self, id: Option<uuid::Uuid>) {
+        match id {
+            None => self.tag(0),
+            Some(id) => {
+                self.tag(1);
+                self.id(id);
+            }
+        }
+    }
+    fn fields(&mut self, f: &Fields) {
+        self.len(f.len());
+        for (n, v) in f.iter() {
+            self.text(n.as_str());
+            self.text(v.as_str());
+        }
+    }
+    fn subject(&mut self, s: &Subject) {
+        self.id(s.id.0);
+        self.tag(s.role as u8);
+        self.fields(&s.fields);
+        self.opt_id(s.link.map(|r| r.0));
+        self.opt_id(s.prefill.map(|r| r.0));
+        self.0.extend_from_slice(&s.tickets.to_le_bytes());
     }
 }

@@ -71,9 +71,12 @@ impl<'de> Deserialize<'de> for FieldName {
 }
 
 /// A field value as text. A value that is empty after trimming is *blank*.
+///
+/// Shared text: the copies a plan makes (old and new values of a change, a
+/// record's fields after an update) cost a reference count, not a copy.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct FieldValue(Box<str>);
+pub struct FieldValue(Arc<str>);
 
 impl FieldValue {
     /// A value.
@@ -122,7 +125,7 @@ impl From<&str> for FieldValue {
 
 impl From<String> for FieldValue {
     fn from(s: String) -> Self {
-        FieldValue(s.into_boxed_str())
+        FieldValue(Arc::from(s))
     }
 }
 
@@ -154,6 +157,15 @@ impl Fields {
     /// No fields.
     pub fn new() -> Self {
         Fields::default()
+    }
+
+    /// Fields from pairs already sorted by name without duplicates (checked;
+    /// unsorted input is sorted, and later duplicates win).
+    pub(crate) fn from_sorted(pairs: Vec<(FieldName, FieldValue)>) -> Self {
+        if pairs.windows(2).all(|w| matches!(w, [a, b] if a.0 < b.0)) {
+            return Fields(Arc::new(pairs));
+        }
+        Fields::from_pairs(pairs)
     }
 
     /// No fields, with room for `n`.

@@ -91,7 +91,8 @@ pub use event::{
 };
 pub use fields::{FieldClass, FieldName, FieldValue, Fields};
 pub use plan::{
-    Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, Precondition, RuleId, Warning,
+    Decision, Effect, EventDigest, FieldChange, NoRecordReason, Outcome, Plan, Precondition,
+    RuleId, Rules, Warning,
 };
 pub use policy::{
     Ambiguity, Citations, ClassRules, EmailChange, FieldMap, Limits, Matching, Merge, NameGuard,

@@ -124,17 +124,19 @@ fn same_email(a: &FieldValue, b: &FieldValue) -> bool {
 /// The fields a new record gets: every mapped, non-blank input field (A4),
 /// the email trimmed.
 pub(crate) fn new_record_fields(input: &Fields, map: &FieldMap) -> Fields {
-    input
-        .iter()
-        .filter(|(n, v)| !v.is_blank() && map.class_of(n).is_some())
-        .map(|(n, v)| {
-            if map.class_of(n) == Some(FieldClass::Email) {
-                (n.clone(), FieldValue::new(v.as_str().trim()))
-            } else {
-                (n.clone(), v.clone())
-            }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(input.len());
+    for (n, v) in input.iter() {
+        if v.is_blank() {
+            continue;
+        }
+        match map.class_of(n) {
+            None => {}
+            Some(FieldClass::Email) => out.push((n.clone(), FieldValue::new(v.as_str().trim()))),
+            Some(_) => out.push((n.clone(), v.clone())),
+        }
+    }
+    // `input` is sorted by name, and so is its subset.
+    Fields::from_sorted(out)
 }
 
 fn name_part(f: &Fields, name: &str) -> String {

@@ -2,9 +2,7 @@
 //! of a [`Source`] (which become the plan's preconditions) with the plan's own
 //! creations and changes laid over them (B5).
 
-use std::collections::BTreeSet;
-
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::convert::Infallible;
 
 use crate::candidates::Candidates;
@@ -146,7 +144,7 @@ pub(crate) struct Overlay<S> {
     /// Versions of records as read from the source.
     base_versions: HashMap<RecordId, u64>,
     /// Base records whose state this plan depends on (updated, linked, read by id).
-    used: BTreeSet<RecordId>,
+    used: HashSet<RecordId>,
     /// Records created or changed by the plan, with their current index entries.
     touched: HashMap<RecordId, Indexed>,
     touched_keys: HashMap<EmailKey, Ids>,
@@ -174,7 +172,7 @@ impl<S: Source> Overlay<S> {
             base_keys: HashMap::new(),
             base_tickets: HashMap::new(),
             base_versions: HashMap::new(),
-            used: BTreeSet::new(),
+            used: HashSet::new(),
             touched: HashMap::new(),
             touched_keys: HashMap::new(),
             touched_tickets: HashMap::new(),
@@ -222,28 +220,43 @@ impl<S: Source> Overlay<S> {
     }
 
     /// Ids of the records with `key` now, sorted.
-    pub(crate) fn by_key(&mut self, key: &EmailKey) -> Result<Ids, PlanError<S::Error>> {
-        if !self.base_keys.contains_key(key) {
-            let found = self.src.by_key(self.tenant, key)?;
-            let mut ids = Vec::with_capacity(found.len());
-            for r in found {
-                ids.push(self.remember(r)?);
-            }
-            ids.sort_unstable();
-            ids.dedup();
-            self.base_keys.insert(key.clone(), ids);
-        }
-        let mut ids: Ids = self
-            .base_keys
-            .get(key)
-            .map(|v| {
-                v.iter()
-                    .copied()
+    pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<Ids, PlanError<S::Error>> {
+        let base: Ids = match self.base_keys.get(&key) {
+            Some(v) => v.clone(),
+            None => {
+                let found = self.src.by_key(self.tenant, &key)?;
+                let mut ids = Vec::with_capacity(found.len());
+                for r in found {
+                    ids.push(self.remember(r)?);
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                let base = ids.clone();
+                // The key moves into the map: the plan's preconditions take it from there.
+                if let Some(t) = self.touched_keys.get(&key) {
+                    let mut now: Ids = base
+                        .iter()
+                        .copied()
+                        .filter(|id| !self.touched.contains_key(id))
+                        .collect();
+                    for id in t {
+                        insert_sorted(&mut now, *id);
+                    }
+                    self.base_keys.insert(key, ids);
+                    return Ok(now);
+                }
+                self.base_keys.insert(key, ids);
+                return Ok(base
+                    .into_iter()
                     .filter(|id| !self.touched.contains_key(id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(t) = self.touched_keys.get(key) {
+                    .collect());
+            }
+        };
+        let mut ids: Ids = base
+            .into_iter()
+            .filter(|id| !self.touched.contains_key(id))
+            .collect();
+        if let Some(t) = self.touched_keys.get(&key) {
             for id in t {
                 insert_sorted(&mut ids, *id);
             }
@@ -391,7 +404,9 @@ impl<S: Source> Overlay<S> {
                     records,
                 }),
         );
-        for id in &self.used {
+        let mut used: Vec<RecordId> = self.used.into_iter().collect();
+        used.sort_unstable();
+        for id in &used {
             if let Some(v) = self.base_versions.get(id) {
                 out.push(Precondition::RecordVersion {
                     record: *id,

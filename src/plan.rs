@@ -39,6 +39,105 @@ impl fmt::Display for RuleId {
     }
 }
 
+/// The rules that fired for one subject, in order, without duplicates.
+///
+/// Stored inline (no allocation per outcome); behaves as a slice of
+/// [`RuleId`] and serializes as a list.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rules {
+    len: u8,
+    ids: [RuleId; Rules::CAPACITY],
+}
+
+impl Rules {
+    /// The most rules one outcome can hold (more than any decision cites).
+    pub const CAPACITY: usize = 24;
+
+    /// No rules.
+    pub const fn new() -> Self {
+        Rules {
+            len: 0,
+            ids: [RuleId::D1; Rules::CAPACITY],
+        }
+    }
+
+    /// Appends `rule` unless it is there already. Returns false when the
+    /// rule could not be added because the list is full.
+    pub fn push(&mut self, rule: RuleId) -> bool {
+        if self.contains(&rule) {
+            return true;
+        }
+        match self.ids.get_mut(self.len as usize) {
+            Some(slot) => {
+                *slot = rule;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules::new()
+    }
+}
+
+impl std::ops::Deref for Rules {
+    type Target = [RuleId];
+    fn deref(&self) -> &[RuleId] {
+        self.ids.get(..self.len as usize).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for Rules {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<const N: usize> PartialEq<[RuleId; N]> for Rules {
+    fn eq(&self, other: &[RuleId; N]) -> bool {
+        **self == other[..]
+    }
+}
+
+impl PartialEq<[RuleId]> for Rules {
+    fn eq(&self, other: &[RuleId]) -> bool {
+        **self == *other
+    }
+}
+
+impl FromIterator<RuleId> for Rules {
+    fn from_iter<I: IntoIterator<Item = RuleId>>(iter: I) -> Self {
+        let mut r = Rules::new();
+        for id in iter {
+            r.push(id);
+        }
+        r
+    }
+}
+
+impl Serialize for Rules {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Rules {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v: Vec<RuleId> = Vec::deserialize(d)?;
+        let mut r = Rules::new();
+        for id in v {
+            if !r.push(id) {
+                return Err(serde::de::Error::custom("too many rules for one outcome"));
+            }
+        }
+        Ok(r)
+    }
+}
+
 /// One field's change, with the value before and after (B3), so hosts can
 /// keep the history that doo does not (D18).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,7 +301,7 @@ pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_record: Option<NoRecordReason>,
     /// The rules that fired, in order.
-    pub rules: Vec<RuleId>,
+    pub rules: Rules,
     /// A sentence for an event manager.
     pub explanation: String,
 }

@@ -974,7 +974,7 @@ impl Scenario {
                     .unwrap_or_else(|| o.subject.to_string()),
                 decision: o.decision,
                 record: o.record.map(|r| w.record_name(r)),
-                rules: o.rules.clone(),
+                rules: o.rules.to_vec(),
                 explanation: w.names(&o.explanation),
             });
         }
