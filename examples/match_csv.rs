@@ -4,7 +4,7 @@
 //! cargo run --release --example match_csv -- \
 //!     --contacts contacts.csv --registrations registrations.csv \
 //!     [--preset doo|doo-external|salesforce-contact|salesforce-lead] \
-//!     [--format csv|jsonl] [--out decisions.csv] [--map HEADER=FIELD]... [--quiet]
+//!     [--format csv|jsonl] [--out decisions.csv] [--map HEADER=FIELD]... [--quiet] [--explain]
 //! ```
 //!
 //! Both files need a header row. Columns are mapped by header name: a header
@@ -14,7 +14,7 @@
 //! header. Every registration row is one registration with one attendee.
 //!
 //! Writes one row per subject (subject id, decision, record id, rules fired,
-//! changed fields) to `--out` (default: standard output), and a summary with
+//! changed fields; JSON lines add the explanation, as does `--explain` for CSV) to `--out` (default: standard output), and a summary with
 //! a timing line per phase to standard error. Bad rows (wrong number of
 //! columns, invalid email) are reported with their line numbers and skipped.
 
@@ -37,10 +37,11 @@ struct Args {
     out: Option<String>,
     map: BTreeMap<String, String>,
     quiet: bool,
+    explain: bool,
 }
 
 fn usage() -> String {
-    "usage: match_csv --contacts FILE --registrations FILE [--preset doo|doo-external|salesforce-contact|salesforce-lead] [--format csv|jsonl] [--out FILE] [--map HEADER=FIELD]... [--quiet]".into()
+    "usage: match_csv --contacts FILE --registrations FILE [--preset doo|doo-external|salesforce-contact|salesforce-lead] [--format csv|jsonl] [--out FILE] [--map HEADER=FIELD]... [--quiet] [--explain]".into()
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -52,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         out: None,
         map: BTreeMap::new(),
         quiet: false,
+        explain: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -73,6 +75,7 @@ fn parse_args() -> Result<Args, String> {
                 a.map.insert(h.to_owned(), f.to_owned());
             }
             "--quiet" => a.quiet = true,
+            "--explain" => a.explain = true,
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
@@ -277,7 +280,11 @@ fn run() -> Result<(), String> {
     drop(regs.rows);
 
     let t2 = Instant::now();
-    let engine = Engine::new(policy).map_err(|e| e.to_string())?;
+    // Sentences are most of a plan's size: only when they are written.
+    let explain = args.explain || args.format == "jsonl";
+    let engine = Engine::new(policy)
+        .map_err(|e| e.to_string())?
+        .with_explanations(explain);
     let plan = engine
         .plan_batch(&store, &events)
         .map_err(|e| e.to_string())?;
@@ -335,7 +342,10 @@ fn write_rows(out: &mut impl Write, plan: &Plan, format: &str) -> io::Result<()>
         }
     }
     if format == "csv" {
-        writeln!(out, "subject,decision,record,rules,changed_fields")?;
+        writeln!(
+            out,
+            "subject,decision,record,rules,changed_fields,explanation"
+        )?;
     }
     let mut last_record_event: BTreeMap<RecordId, EventId> = BTreeMap::new();
     for o in &plan.outcomes {

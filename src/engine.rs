@@ -69,14 +69,17 @@ pub fn derive_record_id(
 
 /// The rules fired for one subject and the sentences explaining them.
 struct Trace {
+    /// Whether sentences are written (rule ids always are).
+    explain: bool,
     rules: Rules,
     /// The sentences, space-separated, in one buffer.
     text: String,
 }
 
 impl Trace {
-    fn new() -> Self {
+    fn new(explain: bool) -> Self {
         Trace {
+            explain,
             rules: Rules::new(),
             text: String::new(),
         }
@@ -89,6 +92,9 @@ impl Trace {
     /// Appends a formatted sentence without a temporary string.
     fn say_fmt(&mut self, args: std::fmt::Arguments<'_>) -> &mut Self {
         use std::fmt::Write as _;
+        if !self.explain {
+            return self;
+        }
         if !self.text.is_empty() {
             self.text.push(' ');
         }
@@ -98,6 +104,9 @@ impl Trace {
     }
 
     fn say(&mut self, s: impl AsRef<str>) -> &mut Self {
+        if !self.explain {
+            return self;
+        }
         if !self.text.is_empty() {
             self.text.push(' ');
         }
@@ -128,6 +137,7 @@ struct Ctx<'e> {
 
 struct Decider<'p, S> {
     policy: &'p Policy,
+    explain: bool,
     ov: Overlay<S>,
     effects: Vec<Effect>,
     outcomes: Vec<Outcome>,
@@ -160,13 +170,26 @@ struct Decider<'p, S> {
 #[derive(Debug, Clone)]
 pub struct Engine {
     policy: Policy,
+    explain: bool,
 }
 
 impl Engine {
     /// An engine for a validated policy.
     pub fn new(policy: Policy) -> Result<Self, PolicyError> {
         policy.validate()?;
-        Ok(Engine { policy })
+        Ok(Engine {
+            policy,
+            explain: true,
+        })
+    }
+
+    /// Whether outcomes carry their sentence (on by default). A dry run
+    /// over millions of subjects that only needs decisions and rule ids can
+    /// turn sentences off: they are most of a plan's size. Rule ids, field
+    /// changes and warnings are the same either way.
+    pub fn with_explanations(mut self, on: bool) -> Self {
+        self.explain = on;
+        self
     }
 
     /// The policy.
@@ -342,6 +365,7 @@ impl Engine {
         }
         let mut d = Decider {
             policy: &self.policy,
+            explain: self.explain,
             ov: Overlay::new(src, tenant, self.policy.normalization),
             effects: Vec::new(),
             outcomes: Vec::new(),
@@ -450,7 +474,7 @@ impl<S: Source> Decider<'_, S> {
         t: Trace,
     ) {
         let mut explanation = t.text;
-        if explanation.is_empty() {
+        if explanation.is_empty() && self.explain {
             explanation.push_str("Nothing to do.");
         }
         self.outcomes.push(Outcome {
@@ -468,7 +492,7 @@ impl<S: Source> Decider<'_, S> {
     /// B7: the event was applied before with the same payload.
     fn already_applied(&mut self, e: &Event) {
         for s in e.subjects() {
-            let mut t = Trace::new();
+            let mut t = Trace::new(self.explain);
             t.cite(B7).say("This event was applied before with the same payload (a redelivery): nothing to do.");
             let link = self.ov.link_of(s.id, s.link);
             self.outcomes.push(Outcome {
@@ -501,7 +525,7 @@ impl<S: Source> Decider<'_, S> {
             situation: Situation::Registration,
         };
         for s in &r.subjects {
-            let mut t = Trace::new();
+            let mut t = Trace::new(self.explain);
             let fields = effective_fields(r.buyer_data_only, s, buyer);
             if r.buyer_data_only && s.role == Role::Attendee && buyer.is_some() {
                 t.cite(A12)
@@ -740,30 +764,13 @@ impl<S: Source> Decider<'_, S> {
             );
             return Ok(());
         }
-        let ticket = fields.text(FieldName::TICKET_ID).trim();
-        if !ticket.is_empty() {
-            let found = self.ov.by_ticket(ticket)?;
-            if let Some(rec) = found
-                .first()
-                .filter(|_| found.len() == 1)
-                .and_then(|id| self.ov.get(id))
-            {
-                t.cite(A28).say_fmt(format_args!(
-                    "No email was given; {} {} already carries this ticket id and is linked.",
-                    rec.record_type.noun(),
-                    rec.id
-                ));
-                let rec = rec.clone();
-                return self.update_existing(
-                    ctx,
-                    s,
-                    fields,
-                    &rec,
-                    Entered::All,
-                    Decision::Linked,
-                    t,
-                );
-            }
+        if let Some(rec) = self.record_by_ticket(fields)? {
+            t.cite(A28).say_fmt(format_args!(
+                "No email was given; {} {} already carries this ticket id and is linked.",
+                rec.record_type.noun(),
+                rec.id
+            ));
+            return self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Linked, t);
         }
         let mut f = fields.clone();
         if ne.last_name_from_buyer && f.is_empty_at(FieldName::LAST_NAME) {
@@ -782,6 +789,19 @@ impl<S: Source> Decider<'_, S> {
             self.noun()
         ));
         self.create(ctx, s, &f, t)
+    }
+
+    /// The one record carrying the subject's ticket id, if exactly one does (A28).
+    fn record_by_ticket(&mut self, fields: &Fields) -> Result<Option<Record>, PlanError<S::Error>> {
+        let ticket = fields.text(FieldName::TICKET_ID).trim();
+        if ticket.is_empty() {
+            return Ok(None);
+        }
+        let found = self.ov.by_ticket(ticket)?;
+        Ok(match found.as_slice() {
+            [one] => self.ov.get(one).cloned(),
+            _ => None,
+        })
     }
 
     /// Creates a record for the subject and links it (D3, D4, D6, A3, A4).
@@ -1254,7 +1274,7 @@ impl<S: Source> Decider<'_, S> {
                 sync,
             },
         };
-        let mut t = Trace::new();
+        let mut t = Trace::new(self.explain);
         if e.source == EditSource::UpdateTrigger {
             t.cite(A18);
         }
@@ -1297,21 +1317,13 @@ impl<S: Source> Decider<'_, S> {
         let new_email = parse_email(s.id, &new)?;
         let mut link = self.ov.link_of(s.id, s.link);
         if link.is_none() && self.policy.no_email.create {
-            let ticket = new.text(FieldName::TICKET_ID).trim();
-            if !ticket.is_empty() {
-                let found = self.ov.by_ticket(ticket)?;
-                if let Some(rec) = found
-                    .first()
-                    .filter(|_| found.len() == 1)
-                    .and_then(|id| self.ov.get(id))
-                {
-                    t.cite(A28).say_fmt(format_args!(
-                        "Found {} {} through the ticket id.",
-                        rec.record_type.noun(),
-                        rec.id
-                    ));
-                    link = Some(rec.id);
-                }
+            if let Some(rec) = self.record_by_ticket(&new)? {
+                t.cite(A28).say_fmt(format_args!(
+                    "Found {} {} through the ticket id.",
+                    rec.record_type.noun(),
+                    rec.id
+                ));
+                link = Some(rec.id);
             }
         }
         let Some(rid) = link else {
@@ -1383,7 +1395,7 @@ impl<S: Source> Decider<'_, S> {
         };
         let s = &r.subject;
         let rec = self.existing(s, r.to)?;
-        let mut t = Trace::new();
+        let mut t = Trace::new(self.explain);
         t.cite(D11).cite(D12);
         let decision = if self.relink_to(s, rec.id) {
             t.say_fmt(format_args!(
@@ -1411,7 +1423,7 @@ impl<S: Source> Decider<'_, S> {
             situation: Situation::Registration,
         };
         for s in &c.subjects {
-            let mut t = Trace::new();
+            let mut t = Trace::new(self.explain);
             t.cite(A20);
             if !self.policy.two_way {
                 t.say("Without a two-way integration, record changes do not flow back into registrations.");

@@ -2,6 +2,8 @@
 //! deliberately broken store that must fail it (B6).
 #![cfg(feature = "testkit")]
 
+mod common;
+use common::SkipsPreconditions;
 use contact_sync::testkit;
 use contact_sync::*;
 
@@ -26,31 +28,6 @@ fn b6_sqlite_store_passes_the_conformance_suite() {
     let _ = std::fs::remove_dir_all(&dir);
     if let Err(f) = result {
         panic!("{f:#?}");
-    }
-}
-
-/// Applies plans without checking their preconditions.
-struct SkipsPreconditions(InMemoryStore);
-
-impl ContactStore for SkipsPreconditions {
-    type Error = std::convert::Infallible;
-    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Self::Error> {
-        self.0.records_by_email(t, k)
-    }
-    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
-        self.0.record(t, id)
-    }
-    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Self::Error> {
-        self.0.records_by_ticket(t, ticket)
-    }
-}
-
-impl ApplyPlan for SkipsPreconditions {
-    type Error = std::convert::Infallible;
-    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>> {
-        let mut p = plan.clone();
-        p.preconditions.clear();
-        self.0.apply(&p)
     }
 }
 

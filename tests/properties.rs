@@ -234,3 +234,22 @@ proptest! {
         prop_assert_eq!(strip(a.effects), strip(b.effects));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// B2: turning sentences off changes nothing but the sentences.
+    #[test]
+    fn b2_explanations_off_changes_only_the_sentences(p in policies(), rs in records(), ss in subjects()) {
+        let ev = registration(1, ss);
+        let with = engine(p.clone()).plan(&store_with(rs.clone()), &ev).unwrap();
+        let without = engine(p).with_explanations(false).plan(&store_with(rs), &ev).unwrap();
+        prop_assert_eq!(&with.effects, &without.effects);
+        prop_assert_eq!(&with.preconditions, &without.preconditions);
+        prop_assert_eq!(&with.warnings, &without.warnings);
+        for (a, b) in with.outcomes.iter().zip(&without.outcomes) {
+            prop_assert_eq!((a.decision, a.record, a.rules), (b.decision, b.record, b.rules));
+            prop_assert!(!a.explanation.is_empty() && b.explanation.is_empty());
+        }
+    }
+}

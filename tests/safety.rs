@@ -13,31 +13,6 @@ fn heavy() -> bool {
     std::env::var_os("CONTACT_SYNC_HEAVY").is_some()
 }
 
-/// Applies plans without checking their preconditions: the negative control.
-struct SkipsPreconditions(InMemoryStore);
-
-impl ContactStore for SkipsPreconditions {
-    type Error = std::convert::Infallible;
-    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Self::Error> {
-        self.0.records_by_email(t, k)
-    }
-    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
-        self.0.record(t, id)
-    }
-    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Self::Error> {
-        self.0.records_by_ticket(t, ticket)
-    }
-}
-
-impl ApplyPlan for SkipsPreconditions {
-    type Error = std::convert::Infallible;
-    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>> {
-        let mut p = plan.clone();
-        p.preconditions.clear();
-        self.0.apply(&p)
-    }
-}
-
 /// N threads register one new email at once (every thread decides before
 /// any applies); returns (records with the key, conflicts met, links).
 fn race<S: ContactStore + ApplyPlan + Sync>(

@@ -143,3 +143,28 @@ pub fn holder(n: u128, pairs: &[(&str, &str)]) -> Subject {
 pub fn order(event: u128, subjects: Vec<Subject>) -> Event {
     registration_with(event, Channel::Online, Some("701-CAMP"), subjects)
 }
+
+/// Applies plans without checking their preconditions: the negative control.
+pub struct SkipsPreconditions(pub InMemoryStore);
+
+impl ContactStore for SkipsPreconditions {
+    type Error = std::convert::Infallible;
+    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Self::Error> {
+        self.0.records_by_email(t, k)
+    }
+    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
+        self.0.record(t, id)
+    }
+    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Self::Error> {
+        self.0.records_by_ticket(t, ticket)
+    }
+}
+
+impl ApplyPlan for SkipsPreconditions {
+    type Error = std::convert::Infallible;
+    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>> {
+        let mut p = plan.clone();
+        p.preconditions.clear();
+        self.0.apply(&p)
+    }
+}
