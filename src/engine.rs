@@ -1145,23 +1145,8 @@ impl<S: Source> Decider<'_, S> {
                 t.cite(D8);
                 match email {
                     None => {
-                        t.cite(D5)
-                            .say("The email was removed, so the subject is unlinked.");
-                        if let Some(old) = self.ov.link_of(s.id, s.link) {
-                            self.effects.push(Effect::Unlink {
-                                subject: s.id,
-                                record: old,
-                            });
-                            self.ov.links.insert(s.id, None);
-                        }
-                        self.outcome(
-                            ctx,
-                            s,
-                            Decision::Unlinked,
-                            None,
-                            Some(NoRecordReason::NoEmail),
-                            t,
-                        );
+                        t.cite(D5);
+                        self.unlink_without_email(ctx, s, t);
                         Ok(())
                     }
                     Some(e) => {
@@ -1170,7 +1155,6 @@ impl<S: Source> Decider<'_, S> {
                             situation: Situation::Registration,
                             ..*ctx
                         };
-                        let _ = rec;
                         self.match_email(&ctx2, s, fields, e, t)
                     }
                 }
@@ -1231,28 +1215,33 @@ impl<S: Source> Decider<'_, S> {
                         self.create(ctx, s, fields, t)
                     }
                     None => {
-                        t.cite(A11)
-                            .say("The email was removed, so the subject is unlinked.");
-                        if let Some(old) = self.ov.link_of(s.id, s.link) {
-                            self.effects.push(Effect::Unlink {
-                                subject: s.id,
-                                record: old,
-                            });
-                            self.ov.links.insert(s.id, None);
-                        }
-                        self.outcome(
-                            ctx,
-                            s,
-                            Decision::Unlinked,
-                            None,
-                            Some(NoRecordReason::NoEmail),
-                            t,
-                        );
+                        t.cite(A11);
+                        self.unlink_without_email(ctx, s, t);
                         Ok(())
                     }
                 }
             }
         }
+    }
+
+    /// The email was removed from a linked subject: it is unlinked (D5, A11).
+    fn unlink_without_email(&mut self, ctx: &Ctx<'_>, s: &Subject, mut t: Trace) {
+        t.say("The email was removed, so the subject is unlinked.");
+        if let Some(old) = self.ov.link_of(s.id, s.link) {
+            self.effects.push(Effect::Unlink {
+                subject: s.id,
+                record: old,
+            });
+            self.ov.links.insert(s.id, None);
+        }
+        self.outcome(
+            ctx,
+            s,
+            Decision::Unlinked,
+            None,
+            Some(NoRecordReason::NoEmail),
+            t,
+        );
     }
 
     // ----- edits ---------------------------------------------------------
