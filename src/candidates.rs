@@ -25,7 +25,7 @@ pub struct Needs {
     pub events: BTreeSet<EventId>,
 }
 
-/// Candidate records fetched by the host for one event (see [`Engine::needs`]).
+/// Candidate records fetched by the host for one event (see [`crate::Engine::needs`]).
 #[derive(Debug, Clone, Default)]
 pub struct Candidates {
     pub(crate) tenant: TenantId,

@@ -2,7 +2,7 @@
 //!
 //! Deciding is pure (no clock, no randomness, no I/O): the same policy,
 //! event and candidates give the same plan, byte for byte. Reads go through
-//! a [`Source`] (the host's [`Candidates`], or a [`ContactStore`]), and every
+//! a source (the host's [`Candidates`], or a [`ContactStore`]), and every
 //! decision in one plan sees what earlier decisions of the same plan created
 //! or changed (an overlay, B5).
 
