@@ -272,3 +272,20 @@ fn debug_of_records_and_plans_never_prints_field_values() {
     let s = format!("{r:?}");
     assert!(!s.contains("secret") && !s.contains("Secretname"), "{s}");
 }
+
+#[test]
+fn public_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Engine>();
+    check::<Policy>();
+    check::<Plan>();
+    check::<Event>();
+    check::<Record>();
+    check::<InMemoryStore>();
+    check::<Error>();
+    check::<PlanError<std::convert::Infallible>>();
+    check::<ApplyError<std::convert::Infallible>>();
+    check::<Scenario>();
+    #[cfg(feature = "sqlite")]
+    check::<SqliteStore>();
+}
