@@ -3,7 +3,7 @@
 #![cfg(feature = "testkit")]
 
 mod common;
-use common::SkipsPreconditions;
+use common::skips_preconditions;
 use contact_sync::testkit;
 use contact_sync::*;
 
@@ -33,7 +33,7 @@ fn b6_sqlite_store_passes_the_conformance_suite() {
 
 #[test]
 fn b6_a_store_that_skips_preconditions_fails_the_suite() {
-    let failures = testkit::run_all(&|| SkipsPreconditions(InMemoryStore::new())).unwrap_err();
+    let failures = testkit::run_all(&skips_preconditions).unwrap_err();
     let checks: Vec<&str> = failures.iter().map(|f| f.check).collect();
     assert!(checks.contains(&"stale_preconditions"), "{failures:#?}");
     assert!(

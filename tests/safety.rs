@@ -88,7 +88,7 @@ fn b6_concurrent_registrations_of_one_new_email_create_exactly_one_record() {
 
 #[test]
 fn b6_negative_control_without_precondition_checks_duplicates_appear() {
-    let store = SkipsPreconditions(InMemoryStore::new());
+    let store = skips_preconditions();
     let mut duplicated_rounds = 0;
     for round in 0..10 {
         let (records, _, _) = race(&store, 8, round);
@@ -100,49 +100,6 @@ fn b6_negative_control_without_precondition_checks_duplicates_appear() {
         duplicated_rounds > 0,
         "the race must produce duplicates without the checks"
     );
-}
-
-/// Records the order in which plans are committed.
-struct Logged {
-    store: InMemoryStore,
-    log: Mutex<Vec<Event>>,
-    pending: Mutex<BTreeMap<EventId, Event>>,
-}
-
-impl ContactStore for Logged {
-    type Error = std::convert::Infallible;
-    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Self::Error> {
-        self.store.records_by_email(t, k)
-    }
-    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
-        self.store.record(t, id)
-    }
-    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Self::Error> {
-        self.store.records_by_ticket(t, ticket)
-    }
-    fn event_digest(
-        &self,
-        t: TenantId,
-        e: EventId,
-    ) -> Result<Option<plan::EventDigest>, Self::Error> {
-        self.store.event_digest(t, e)
-    }
-}
-
-impl ApplyPlan for Logged {
-    type Error = std::convert::Infallible;
-    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>> {
-        // The log lock is held across the apply: log order = commit order.
-        let mut log = self.log.lock().unwrap();
-        self.store.apply(plan)?;
-        let mut pending = self.pending.lock().unwrap();
-        for e in &plan.events {
-            if let Some(ev) = pending.remove(e) {
-                log.push(ev);
-            }
-        }
-        Ok(())
-    }
 }
 
 /// A thread's own subjects: their current fields (links are read from the store).
@@ -205,21 +162,34 @@ fn workload_event(
 fn b6_mixed_concurrent_workload_ends_in_the_state_of_a_sequential_replay() {
     let per_thread: u128 = if heavy() { 1000 } else { 150 };
     let policy = Policy::doo();
-    let logged = Logged {
+    // Records the order in which plans are committed: the log lock is held
+    // across the apply, so log order = commit order.
+    let log: Mutex<Vec<Event>> = Mutex::new(Vec::new());
+    let pending: Mutex<BTreeMap<EventId, Event>> = Mutex::new(BTreeMap::new());
+    let logged = Rigged {
         store: InMemoryStore::new(),
-        log: Mutex::new(Vec::new()),
-        pending: Mutex::new(BTreeMap::new()),
+        apply: |store: &InMemoryStore, plan: &Plan| {
+            let mut log = log.lock().unwrap();
+            store.apply(plan)?;
+            let mut pending = pending.lock().unwrap();
+            for e in &plan.events {
+                if let Some(ev) = pending.remove(e) {
+                    log.push(ev);
+                }
+            }
+            Ok(())
+        },
     };
     let e = engine(policy.clone());
     std::thread::scope(|scope| {
         for thread in 1..=8u128 {
-            let (logged, e) = (&logged, &e);
+            let (logged, e, pending) = (&logged, &e, &pending);
             scope.spawn(move || {
                 let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (thread as u64 * 0x1234_5678);
                 let mut subjects = BTreeMap::new();
                 for i in 0..per_thread {
                     let ev = workload_event(thread, i, 50, &mut rng, &mut subjects, &logged.store);
-                    logged.pending.lock().unwrap().insert(ev.id(), ev.clone());
+                    pending.lock().unwrap().insert(ev.id(), ev.clone());
                     // Re-plan on conflict with the subject's current link.
                     let plan = e.plan_and_apply_with(logged, 1000, |_| {
                         let mut ev = ev.clone();
@@ -233,7 +203,7 @@ fn b6_mixed_concurrent_workload_ends_in_the_state_of_a_sequential_replay() {
             });
         }
     });
-    let log = logged.log.into_inner().unwrap();
+    let log = log.lock().unwrap().clone();
     assert_eq!(log.len() as u128, 8 * per_thread);
     let replay = InMemoryStore::new();
     for ev in &log {
@@ -248,32 +218,12 @@ fn b6_mixed_concurrent_workload_ends_in_the_state_of_a_sequential_replay() {
     assert_eq!(replay.links(T), logged.store.links(T));
 }
 
-/// Always conflicts.
-struct AlwaysConflicts(InMemoryStore);
-
-impl ContactStore for AlwaysConflicts {
-    type Error = std::convert::Infallible;
-    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Self::Error> {
-        self.0.records_by_email(t, k)
-    }
-    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
-        self.0.record(t, id)
-    }
-    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Self::Error> {
-        self.0.records_by_ticket(t, ticket)
-    }
-}
-
-impl ApplyPlan for AlwaysConflicts {
-    type Error = std::convert::Infallible;
-    fn apply(&self, _: &Plan) -> Result<(), ApplyError<Self::Error>> {
-        Err(ApplyError::Conflict(Conflict::EmailKeyChanged))
-    }
-}
-
 #[test]
 fn b6_retry_helper_gives_up_after_the_bound_with_a_clear_error() {
-    let store = AlwaysConflicts(InMemoryStore::new());
+    let store = Rigged {
+        store: InMemoryStore::new(),
+        apply: |_: &InMemoryStore, _: &Plan| Err(ApplyError::Conflict(Conflict::EmailKeyChanged)),
+    };
     let ev = registration(1, vec![attendee(10, &[("email", "a@example.org")])]);
     let err = engine(Policy::doo())
         .plan_and_apply(&store, &ev, 3)

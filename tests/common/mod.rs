@@ -144,27 +144,46 @@ pub fn order(event: u128, subjects: Vec<Subject>) -> Event {
     registration_with(event, Channel::Online, Some("701-CAMP"), subjects)
 }
 
-/// Applies plans without checking their preconditions: the negative control.
-pub struct SkipsPreconditions(pub InMemoryStore);
+/// An in-memory store whose `apply` is replaced: negative controls, faults,
+/// commit logs. Reads go to `store`.
+pub struct Rigged<F> {
+    pub store: InMemoryStore,
+    pub apply: F,
+}
 
-impl ContactStore for SkipsPreconditions {
+type ApplyResult = Result<(), ApplyError<std::convert::Infallible>>;
+
+impl<F> ContactStore for Rigged<F> {
     type Error = std::convert::Infallible;
     fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Self::Error> {
-        self.0.records_by_email(t, k)
+        self.store.records_by_email(t, k)
     }
     fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
-        self.0.record(t, id)
+        self.store.record(t, id)
     }
     fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Self::Error> {
-        self.0.records_by_ticket(t, ticket)
+        self.store.records_by_ticket(t, ticket)
+    }
+    fn event_digest(&self, t: TenantId, e: EventId) -> Result<Option<EventDigest>, Self::Error> {
+        self.store.event_digest(t, e)
     }
 }
 
-impl ApplyPlan for SkipsPreconditions {
+impl<F: Fn(&InMemoryStore, &Plan) -> ApplyResult> ApplyPlan for Rigged<F> {
     type Error = std::convert::Infallible;
-    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>> {
-        let mut p = plan.clone();
-        p.preconditions.clear();
-        self.0.apply(&p)
+    fn apply(&self, plan: &Plan) -> ApplyResult {
+        (self.apply)(&self.store, plan)
+    }
+}
+
+/// Applies plans without checking their preconditions: the negative control.
+pub fn skips_preconditions() -> Rigged<fn(&InMemoryStore, &Plan) -> ApplyResult> {
+    Rigged {
+        store: InMemoryStore::new(),
+        apply: |store, plan| {
+            let mut p = plan.clone();
+            p.preconditions.clear();
+            store.apply(&p)
+        },
     }
 }
