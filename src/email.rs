@@ -161,7 +161,9 @@ impl Normalization {
 /// (NFC + lowercase local part, ASCII domain) for matching.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Email {
-    original: Box<str>,
+    /// The spelling as given, when it differs from `base_key` (most
+    /// addresses are typed as their key: one allocation instead of two).
+    original: Option<Box<str>>,
     base_key: Box<str>,
     /// Byte offset of the `@` in `base_key`.
     at: u32,
@@ -232,7 +234,7 @@ impl Email {
         base_key.push('@');
         base_key.push_str(&domain_key);
         Ok(Some(Email {
-            original: s.into(),
+            original: (s != base_key.as_str()).then(|| s.into()),
             at: u32::try_from(local_key.len()).map_err(|_| EmailError::LocalPartTooLong {
                 len: local_key.len(),
             })?,
@@ -242,7 +244,7 @@ impl Email {
 
     /// The address as given, trimmed.
     pub fn as_str(&self) -> &str {
-        &self.original
+        self.original.as_deref().unwrap_or(&self.base_key)
     }
 
     /// The match key of this address under `normalization`.
@@ -291,7 +293,7 @@ impl Email {
 
 impl fmt::Display for Email {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.original)
+        f.write_str(self.as_str())
     }
 }
 
@@ -450,26 +452,30 @@ fn parse_ascii(s: &str) -> Result<Option<Email>, EmailError> {
     if domain.last() == Some(&b'.') {
         return Err(EmailError::TrailingDot);
     }
-    let mut bytes = Vec::with_capacity(s.len());
-    bytes.extend_from_slice(local);
-    bytes.push(b'@');
-    bytes.extend_from_slice(domain);
-    bytes.make_ascii_lowercase();
-    // ASCII in, ASCII out.
-    let key = String::from_utf8(bytes).map_err(|_| EmailError::InvalidDomain)?;
-    let lowered = key.get(at + 1..).unwrap_or_default();
-    if lowered.split('.').any(|l| l.starts_with("xn--")) {
-        // Punycode must be validated by UTS-46.
-        return Ok(None);
+    // Punycode labels must be validated by UTS-46: the general path.
+    let mut label_start = true;
+    for (i, &c) in domain.iter().enumerate() {
+        if label_start
+            && domain
+                .get(i..i + 4)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
+        {
+            return Ok(None);
+        }
+        label_start = c == b'.';
     }
-    for label in lowered.split('.') {
-        check_label(label)?;
+    // Labels in order: empty, too long, hyphen at an edge, other characters.
+    for label in domain.split(|&c| c == b'.') {
+        check_label_bytes(label)?;
     }
+    let mut key = String::with_capacity(s.len());
+    key.push_str(s);
+    key.make_ascii_lowercase();
     if key.len() > MAX_ADDRESS_LEN {
         return Err(EmailError::AddressTooLong { len: key.len() });
     }
     Ok(Some(Email {
-        original: s.into(),
+        original: (s != key.as_str()).then(|| s.into()),
         at: u32::try_from(at).map_err(|_| EmailError::LocalPartTooLong { len: at })?,
         base_key: key.into_boxed_str(),
     }))
@@ -610,6 +616,26 @@ fn raw_label_problem(domain: &str) -> Option<EmailError> {
             None
         }
     })
+}
+
+/// [`check_label`] on raw ASCII bytes of any case.
+fn check_label_bytes(label: &[u8]) -> Result<(), EmailError> {
+    if label.is_empty() {
+        return Err(EmailError::EmptyLabel);
+    }
+    if label.len() > MAX_LABEL_LEN {
+        return Err(EmailError::LabelTooLong { len: label.len() });
+    }
+    if label.first() == Some(&b'-') || label.last() == Some(&b'-') {
+        return Err(EmailError::HyphenAtLabelEdge);
+    }
+    if !label
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    {
+        return Err(EmailError::InvalidDomain);
+    }
+    Ok(())
 }
 
 fn check_label(label: &str) -> Result<(), EmailError> {
