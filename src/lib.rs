@@ -50,6 +50,24 @@
 //! store.apply(&plan).unwrap();
 //! assert_eq!(store.records(tenant).len(), 1);
 //! ```
+//!
+//! ## Where to start
+//!
+//! * [`Policy`]: the presets and every setting; [`Policy::from_json`] for
+//!   policies as data (B11).
+//! * [`Engine`]: [`Engine::plan`], [`Engine::plan_batch`] (B5),
+//!   [`Engine::plan_and_apply`] (bounded retries on conflicts, B6), and the
+//!   sans-IO pair [`Engine::needs`] / [`Engine::decide`].
+//! * [`Plan`]: [`Effect`]s, [`Precondition`]s, one [`Outcome`] per subject
+//!   with its [`RuleId`]s and sentence, [`Warning`]s.
+//! * Stores: [`InMemoryStore`]; `SqliteStore` with the `sqlite` feature;
+//!   `testkit` (feature) checks a host's own [`ContactStore`] + [`ApplyPlan`].
+//! * [`scenario`]: JSON what-if scenarios (B12).
+//! * [`Email`] / [`EmailKey`]: the B1 match key.
+//!
+//! Redelivered events are no-ops and a reused event id with another payload
+//! is an error (B7), when the store records applied events
+//! ([`ContactStore::event_digest`]; both bundled stores do).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Panic-freedom on user data: no unwrap, expect, panic or unchecked
