@@ -575,7 +575,7 @@ impl<S: Source> Decider<'_, S> {
         }
         match (rule, email) {
             (_, None) => self.no_email(ctx, s, fields, t),
-            (RoleRule::AlwaysCreate, Some(_)) => {
+            (RoleRule::AlwaysCreate, Some(e)) => {
                 match s.role {
                     Role::Attendee => t.cite(A21).say_fmt(format_args!(
                         "Every ticket holder gets a new {}, match or not.",
@@ -586,7 +586,8 @@ impl<S: Source> Decider<'_, S> {
                         self.noun()
                     )),
                 };
-                self.create(ctx, s, fields, t)
+                let key = e.into_key(&self.policy.normalization);
+                self.create_keyed(ctx, s, fields, Some(key), t)
             }
             (_, Some(e)) => {
                 if self.policy.citations == Citations::Doo {
@@ -1207,12 +1208,13 @@ impl<S: Source> Decider<'_, S> {
             EmailChange::NewRecord => {
                 t.cite(A23);
                 match email {
-                    Some(_) => {
+                    Some(e) => {
                         t.say_fmt(format_args!(
                             "The email changed, so a new {} is created instead of updating the linked one.",
                             self.noun()
                         ));
-                        self.create(ctx, s, fields, t)
+                        let key = e.into_key(&self.policy.normalization);
+                        self.create_keyed(ctx, s, fields, Some(key), t)
                     }
                     None => {
                         t.cite(A11);
@@ -1337,7 +1339,8 @@ impl<S: Source> Decider<'_, S> {
                     t.say("An email was added to a subject without record.");
                     if self.policy.email_change == EmailChange::NewRecord {
                         t.cite(A23);
-                        return self.create(&ctx, s, &new, t);
+                        let key = email.into_key(&self.policy.normalization);
+                        return self.create_keyed(&ctx, s, &new, Some(key), t);
                     }
                     let ctx2 = Ctx {
                         situation: Situation::Registration,
