@@ -221,47 +221,39 @@ impl<S: Source> Overlay<S> {
 
     /// Ids of the records with `key` now, sorted.
     pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<Ids, PlanError<S::Error>> {
-        let base: Ids = match self.base_keys.get(&key) {
-            Some(v) => v.clone(),
-            None => {
-                let found = self.src.by_key(self.tenant, &key)?;
-                let mut ids = Vec::with_capacity(found.len());
-                for r in found {
-                    ids.push(self.remember(r)?);
-                }
-                ids.sort_unstable();
-                ids.dedup();
-                let base = ids.clone();
-                // The key moves into the map: the plan's preconditions take it from there.
-                if let Some(t) = self.touched_keys.get(&key) {
-                    let mut now: Ids = base
-                        .iter()
-                        .copied()
-                        .filter(|id| !self.touched.contains_key(id))
-                        .collect();
-                    for id in t {
-                        insert_sorted(&mut now, *id);
-                    }
-                    self.base_keys.insert(key, ids);
-                    return Ok(now);
-                }
-                self.base_keys.insert(key, ids);
-                return Ok(base
-                    .into_iter()
-                    .filter(|id| !self.touched.contains_key(id))
-                    .collect());
+        // The source is asked once per key; its answer is a precondition.
+        let fetched = if self.base_keys.contains_key(&key) {
+            None
+        } else {
+            let found = self.src.by_key(self.tenant, &key)?;
+            let mut ids = Vec::with_capacity(found.len());
+            for r in found {
+                ids.push(self.remember(r)?);
             }
+            ids.sort_unstable();
+            ids.dedup();
+            Some(ids)
         };
-        let mut ids: Ids = base
-            .into_iter()
-            .filter(|id| !self.touched.contains_key(id))
-            .collect();
+        let mut now: Ids = fetched
+            .as_ref()
+            .or_else(|| self.base_keys.get(&key))
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|id| !self.touched.contains_key(id))
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(t) = self.touched_keys.get(&key) {
             for id in t {
-                insert_sorted(&mut ids, *id);
+                insert_sorted(&mut now, *id);
             }
         }
-        Ok(ids)
+        if let Some(ids) = fetched {
+            // The key moves into the map: the preconditions take it from there.
+            self.base_keys.insert(key, ids);
+        }
+        Ok(now)
     }
 
     /// The record `id`, read from the source if the plan has not seen it.
