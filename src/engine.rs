@@ -650,6 +650,14 @@ impl<S: Source> Decider<'_, S> {
                 }
             }
         }
+        if let Some(w) = &m.weighted {
+            t.cite(B10).say_fmt(format_args!(
+                "Weighted criteria on {} need a score of {}; {} record(s) with this email fell short.",
+                list(w.criteria.iter().map(|c| c.field.as_str())),
+                w.threshold,
+                sel.failed_criteria
+            ));
+        }
         let ids: Vec<RecordId> = sel.chosen.iter().map(|r| r.id).collect();
         match ids.as_slice() {
             [] => {

@@ -32,6 +32,19 @@ pub enum PolicyError {
     /// A criterion names a field that does not flow into records.
     #[error("matching criterion `{0}` is not a mapped field")]
     UnmappedCriterion(String),
+    /// The weighted criteria's threshold is zero or more than all weights together (B10).
+    #[error(
+        "weighted criteria: threshold {threshold} must be between 1 and the total weight {total}"
+    )]
+    UnreachableThreshold {
+        /// The threshold.
+        threshold: u32,
+        /// The sum of the weights.
+        total: u64,
+    },
+    /// A Jaro-Winkler minimum above 1000 per mille (B10).
+    #[error("weighted criteria: a Jaro-Winkler minimum of {0} per mille is above 1000")]
+    SimilarityOutOfRange(u16),
     /// A limit of zero would reject every input.
     #[error("limits must be greater than zero")]
     ZeroLimit,

@@ -113,8 +113,9 @@ pub use plan::{
     RuleId, Rules, Warning,
 };
 pub use policy::{
-    Ambiguity, Citations, ClassRules, EmailChange, FieldMap, Limits, Matching, Merge, NameGuard,
-    NoEmail, Policy, RetainedEmail, RoleRule, Roles, Scope, SyncRules,
+    Ambiguity, Citations, ClassRules, Comparator, Criterion, EmailChange, FieldMap, Limits,
+    Matching, Merge, NameGuard, NoEmail, Policy, RetainedEmail, RoleRule, Roles, Scope, SyncRules,
+    WeightedCriteria,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;

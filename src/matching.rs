@@ -2,7 +2,7 @@
 //! the exact-one rule (D2–D4).
 
 use crate::fields::{FieldName, Fields};
-use crate::policy::{Matching, Scope};
+use crate::policy::{Comparator, Matching, Scope, WeightedCriteria};
 use crate::record::{Record, RecordType};
 
 /// The candidates that remain for one subject.
@@ -29,6 +29,30 @@ pub(crate) fn criteria_met(criteria: &[FieldName], subject: &Fields, record: &Fi
         .all(|c| norm(subject.text(c.as_str())) == norm(record.text(c.as_str())))
 }
 
+/// B10: the total weight of the criteria `record` meets against `subject`.
+pub(crate) fn weighted_score(w: &WeightedCriteria, subject: &Fields, record: &Fields) -> u64 {
+    w.criteria
+        .iter()
+        .filter(|c| {
+            let (a, b) = (
+                subject.text(c.field.as_str()),
+                record.text(c.field.as_str()),
+            );
+            if a.trim().is_empty() || b.trim().is_empty() {
+                return false;
+            }
+            match c.compare {
+                Comparator::Exact => a == b,
+                Comparator::Normalized => norm(a) == norm(b),
+                Comparator::JaroWinkler { min_per_mille } => {
+                    strsim::jaro_winkler(&norm(a), &norm(b)) * 1000.0 >= f64::from(min_per_mille)
+                }
+            }
+        })
+        .map(|c| u64::from(c.weight))
+        .sum()
+}
+
 /// Selects from `candidates` (every record of the tenant with the subject's key).
 pub(crate) fn select<'r>(
     m: &Matching,
@@ -43,7 +67,11 @@ pub(crate) fn select<'r>(
     let mut failed_criteria = 0;
     let mut passing: Vec<&Record> = Vec::with_capacity(candidates.len());
     for &r in candidates.iter().filter(|r| in_scope(r)) {
-        if criteria_met(&m.criteria, subject, &r.fields) {
+        let weighted_ok = m
+            .weighted
+            .as_ref()
+            .is_none_or(|w| weighted_score(w, subject, &r.fields) >= u64::from(w.threshold));
+        if criteria_met(&m.criteria, subject, &r.fields) && weighted_ok {
             passing.push(r);
         } else {
             failed_criteria += 1;

@@ -57,6 +57,48 @@ pub struct Matching {
     pub criteria: Vec<FieldName>,
     /// What to do when several candidates remain.
     pub ambiguity: Ambiguity,
+    /// Weighted, possibly fuzzy criteria (B10), applied after `criteria`.
+    pub weighted: Option<WeightedCriteria>,
+}
+
+/// How a weighted criterion compares a field (B10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Comparator {
+    /// Byte-for-byte equal.
+    Exact,
+    /// Equal after trimming and lowercasing.
+    Normalized,
+    /// Jaro-Winkler similarity of the normalized values at least
+    /// `min_per_mille` / 1000 (CiviCRM-style fuzzy names).
+    JaroWinkler {
+        /// The least similarity, in thousandths (900 = 0.9).
+        min_per_mille: u16,
+    },
+}
+
+/// One weighted criterion: when the field compares equal, its weight counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    /// The field.
+    pub field: FieldName,
+    /// How it is compared. A blank value on either side never counts.
+    pub compare: Comparator,
+    /// What it counts.
+    pub weight: u32,
+}
+
+/// Weighted criteria (B10, after CiviCRM's dedupe rules): a candidate with the
+/// subject's email key matches only when the weights of the criteria it meets
+/// add up to `threshold`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightedCriteria {
+    /// The criteria.
+    pub criteria: Vec<Criterion>,
+    /// The least total weight.
+    pub threshold: u32,
 }
 
 impl Default for Matching {
@@ -66,6 +108,7 @@ impl Default for Matching {
             scope: Scope::Linear,
             criteria: Vec::new(),
             ambiguity: Ambiguity::CreateNew,
+            weighted: None,
         }
     }
 }
@@ -460,6 +503,7 @@ impl Policy {
                 scope: Scope::Linear,
                 criteria: Vec::new(),
                 ambiguity: Ambiguity::UpdateFirst,
+                weighted: None,
             },
             sync: SyncRules {
                 enabled: true,
@@ -595,6 +639,28 @@ impl Policy {
             }
             if self.fields.class_of(c).is_none() {
                 return Err(PolicyError::UnmappedCriterion(c.to_string()));
+            }
+        }
+        if let Some(w) = &self.matching.weighted {
+            let total: u64 = w.criteria.iter().map(|c| u64::from(c.weight)).sum();
+            if w.threshold == 0 || u64::from(w.threshold) > total {
+                return Err(PolicyError::UnreachableThreshold {
+                    threshold: w.threshold,
+                    total,
+                });
+            }
+            for c in &w.criteria {
+                if c.field.as_str() == FieldName::EMAIL {
+                    return Err(PolicyError::EmailAsCriterion);
+                }
+                if self.fields.class_of(&c.field).is_none() {
+                    return Err(PolicyError::UnmappedCriterion(c.field.to_string()));
+                }
+                if let Comparator::JaroWinkler { min_per_mille } = c.compare {
+                    if min_per_mille > 1000 {
+                        return Err(PolicyError::SimilarityOutOfRange(min_per_mille));
+                    }
+                }
             }
         }
         if self.limits.max_field_len == 0

@@ -1,0 +1,190 @@
+//! B10: weighted and fuzzy criteria for (cross) matching.
+
+mod common;
+use common::*;
+use contact_sync::*;
+
+fn weighted(criteria: Vec<Criterion>, threshold: u32) -> Policy {
+    let mut p = sf(RecordType::Contact).with_cross_matching(RecordType::Contact, &[]);
+    p.fields = p.fields.map("company", FieldClass::FormField);
+    p.matching.weighted = Some(WeightedCriteria {
+        criteria,
+        threshold,
+    });
+    p
+}
+
+fn crit(field: &str, compare: Comparator, weight: u32) -> Criterion {
+    Criterion {
+        field: FieldName::new(field),
+        compare,
+        weight,
+    }
+}
+
+#[test]
+fn b10_jaro_winkler_matches_a_misspelled_last_name_and_rejects_another_person() {
+    let p = weighted(
+        vec![crit(
+            "last_name",
+            Comparator::JaroWinkler { min_per_mille: 900 },
+            10,
+        )],
+        10,
+    );
+    let records = || {
+        vec![lead(
+            1,
+            &[("email", "jo@example.org"), ("last_name", "Mueller")],
+        )]
+    };
+    let store = store_with(records());
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![holder(
+                10,
+                &[("email", "jo@example.org"), ("last_name", "Muller")],
+            )],
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.record, Some(rid(1)), "{}", o.explanation);
+    assert_rules(o, &[RuleId::B10, RuleId::A24]);
+    let store = store_with(records());
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![holder(
+                10,
+                &[("email", "jo@example.org"), ("last_name", "Schmidt")],
+            )],
+        ),
+    );
+    assert_eq!(outcome(&plan, 10).decision, Decision::Created);
+    assert!(outcome(&plan, 10)
+        .explanation
+        .contains("1 record(s) with this email fell short"));
+}
+
+#[test]
+fn b10_weights_add_up_to_the_threshold() {
+    let p = weighted(
+        vec![
+            crit("last_name", Comparator::Normalized, 5),
+            crit("company", Comparator::Normalized, 5),
+            crit("first_name", Comparator::Exact, 2),
+        ],
+        7,
+    );
+    let rec = || {
+        vec![contact(
+            1,
+            &[
+                ("email", "a@example.org"),
+                ("first_name", "Jo"),
+                ("last_name", "Park"),
+                ("company", "Acme"),
+            ],
+        )]
+    };
+    // last name (5) + first name exact (2) = 7: a match.
+    let store = store_with(rec());
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![holder(
+                10,
+                &[
+                    ("email", "a@example.org"),
+                    ("first_name", "Jo"),
+                    ("last_name", "PARK"),
+                    ("company", "Other"),
+                ],
+            )],
+        ),
+    );
+    assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
+    // first name differs in case (exact fails): 5 < 7, no match.
+    let store = store_with(rec());
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![holder(
+                10,
+                &[
+                    ("email", "a@example.org"),
+                    ("first_name", "JO"),
+                    ("last_name", "Park"),
+                    ("company", "Other"),
+                ],
+            )],
+        ),
+    );
+    assert_eq!(outcome(&plan, 10).decision, Decision::Created);
+    // Blank values never count.
+    let store = store_with(rec());
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![holder(
+                10,
+                &[
+                    ("email", "a@example.org"),
+                    ("last_name", ""),
+                    ("company", ""),
+                ],
+            )],
+        ),
+    );
+    assert_eq!(outcome(&plan, 10).decision, Decision::Created);
+}
+
+#[test]
+fn b10_b11_weighted_criteria_are_validated_and_round_trip() {
+    let p = weighted(vec![crit("last_name", Comparator::Normalized, 5)], 6);
+    assert_eq!(
+        p.validate(),
+        Err(PolicyError::UnreachableThreshold {
+            threshold: 6,
+            total: 5
+        })
+    );
+    let p = weighted(
+        vec![crit(
+            "last_name",
+            Comparator::JaroWinkler {
+                min_per_mille: 1200,
+            },
+            5,
+        )],
+        5,
+    );
+    assert_eq!(p.validate(), Err(PolicyError::SimilarityOutOfRange(1200)));
+    let p = weighted(vec![crit("email", Comparator::Exact, 5)], 5);
+    assert_eq!(p.validate(), Err(PolicyError::EmailAsCriterion));
+    let p = weighted(
+        vec![crit(
+            "last_name",
+            Comparator::JaroWinkler { min_per_mille: 920 },
+            3,
+        )],
+        3,
+    );
+    assert_eq!(Policy::from_json(&p.to_json()).unwrap(), p);
+    let bad = r#"{"matching": {"weighted": {"criteria": [{"field": "last_name", "compare": "exact", "weight": 1, "extra": 0}], "threshold": 1}}}"#;
+    assert!(Policy::from_json(bad)
+        .unwrap_err()
+        .to_string()
+        .contains("unknown field"));
+}
