@@ -126,6 +126,9 @@ pub enum Error {
     /// The same event id arrived again with a different payload (B7).
     #[error("event {0} was applied before with a different payload")]
     EventPayloadChanged(EventId),
+    /// A merge needs at least two distinct records (B9).
+    #[error("a duplicate group needs at least two distinct records")]
+    NotADuplicateGroup,
     /// The store and the policy normalize email keys differently.
     #[error("the store's email normalization differs from the policy's")]
     NormalizationMismatch,

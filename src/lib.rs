@@ -88,6 +88,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod fields;
+pub mod heal;
 mod matching;
 mod merge;
 mod overlay;
@@ -108,6 +109,9 @@ pub use event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
 };
 pub use fields::{FieldClass, FieldName, FieldValue, Fields};
+pub use heal::{
+    duplicate_groups, plan_merge, DuplicateGroup, FieldResolution, MergePolicy, Survivor,
+};
 pub use plan::{
     Decision, Effect, EventDigest, FieldChange, NoRecordReason, Outcome, Plan, Precondition,
     RuleId, Rules, Warning,

@@ -191,6 +191,15 @@ pub enum Effect {
         /// The campaign.
         campaign: CampaignId,
     },
+    /// Duplicate healing (B9): retire `record` into `into`. The subjects
+    /// linked to `record` and its campaign memberships move to `into`;
+    /// `record` is deleted.
+    MergeRecord {
+        /// The record that goes.
+        record: RecordId,
+        /// The record that stays.
+        into: RecordId,
+    },
     /// Two-way integration (A20): change the registration's data.
     UpdateSubject {
         /// The subject.

@@ -15,7 +15,8 @@
 //! [`Failure`] naming what did not hold. The checks: key lookups across
 //! case, NFC and IDN spellings; tenant isolation; all-or-nothing apply with a
 //! failure injected after each effect; conflicts on stale preconditions;
-//! concurrent registrations of one new email; batches; idempotent re-apply.
+//! concurrent registrations of one new email; batches; idempotent re-apply;
+//! duplicate merges (B9).
 
 use std::fmt;
 
@@ -535,9 +536,52 @@ pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
     )
 }
 
+/// Duplicate healing (B9): a merge plan leaves one record with the key and
+/// moves the retired record's links to the survivor.
+pub fn merges<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "merges";
+    let s = f.fresh();
+    seed(
+        C,
+        &s,
+        &[
+            record(1, A, "dup@example.org"),
+            record(2, A, "DUP@example.org"),
+        ],
+    )?;
+    let e = engine(C)?;
+    let mut link = seed_plan(&[]);
+    link.effects.push(Effect::Link {
+        subject: SubjectId::from_u128(7),
+        record: RecordId::from_u128(1),
+    });
+    s.apply(&link).map_err(|x| fail(C, x.to_string()))?;
+    let group: Vec<Record> = [1, 2]
+        .iter()
+        .filter_map(|n| s.record(A, RecordId::from_u128(*n)).ok().flatten())
+        .collect();
+    let plan = crate::heal::plan_merge(A, &group, &crate::heal::MergePolicy::default())
+        .map_err(|x| fail(C, x.to_string()))?;
+    s.apply(&plan)
+        .map_err(|x| fail(C, format!("the merge failed: {x}")))?;
+    let left = lookup(C, &s, A, "dup@example.org")?;
+    ensure(C, left == [RecordId::from_u128(1)], || {
+        format!("after the merge the key has {left:?}")
+    })?;
+    // The retired record is gone: a registration links to the survivor (D2).
+    let plan = e
+        .plan(&s, &registration(9, 9, A, "dup@example.org"))
+        .map_err(|x| fail(C, x.to_string()))?;
+    ensure(
+        C,
+        plan.outcomes.first().and_then(|o| o.record) == Some(RecordId::from_u128(1)),
+        || "a registration after the merge did not link to the survivor".into(),
+    )
+}
+
 /// Runs every check; returns all failures.
 pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
-    let checks: [fn(&F) -> Check; 7] = [
+    let checks: [fn(&F) -> Check; 8] = [
         key_lookups::<F>,
         tenant_isolation::<F>,
         all_or_nothing::<F>,
@@ -545,6 +589,7 @@ pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
         concurrent_registrations::<F>,
         batches::<F>,
         idempotent_reapply::<F>,
+        merges::<F>,
     ];
     let failures: Vec<Failure> = checks.iter().filter_map(|c| c(f).err()).collect();
     if failures.is_empty() {

@@ -227,10 +227,11 @@ impl Inner {
         // Effects must name records that exist (or that the plan creates
         // first) in the plan's tenant, so that applying cannot fail halfway.
         let mut created: HashSet<RecordId> = HashSet::new();
-        let known = |id: &RecordId, created: &HashSet<RecordId>| {
-            created.contains(id) || self.get(t, *id).is_some()
-        };
+        let mut retired: HashSet<RecordId> = HashSet::new();
         for e in &plan.effects {
+            let known = |id: &RecordId| {
+                !retired.contains(id) && (created.contains(id) || self.get(t, *id).is_some())
+            };
             match e {
                 Effect::CreateRecord { record } => {
                     if record.tenant != t {
@@ -243,9 +244,17 @@ impl Inner {
                 Effect::UpdateRecord { record, .. }
                 | Effect::Link { record, .. }
                 | Effect::AddCampaignMember { record, .. } => {
-                    if !known(record, &created) {
+                    if !known(record) {
                         return Err(ApplyError::InvalidPlan("effect names an unknown record"));
                     }
+                }
+                Effect::MergeRecord { record, into } => {
+                    if record == into || !known(record) || !known(into) {
+                        return Err(ApplyError::InvalidPlan(
+                            "merge of unknown or identical records",
+                        ));
+                    }
+                    retired.insert(*record);
                 }
                 Effect::Unlink { .. } | Effect::UpdateSubject { .. } => {}
             }
@@ -294,8 +303,44 @@ impl Inner {
             Effect::AddCampaignMember { record, campaign } => {
                 self.campaigns.insert((t, campaign.clone(), *record));
             }
+            Effect::MergeRecord { record, into } => self.merge(t, *record, *into, n),
             // The registration's data lives in the host (A20).
             Effect::UpdateSubject { .. } => {}
+        }
+    }
+
+    /// B9: removes `record`, moving its links and campaign memberships to `into`.
+    fn merge(&mut self, t: TenantId, record: RecordId, into: RecordId, n: &Normalization) {
+        let Some(slot) = self.slots.remove(&record).map(|s| s as usize) else {
+            return;
+        };
+        if slot >= self.records.len() {
+            return;
+        }
+        let gone = self.records.swap_remove(slot);
+        self.unindex(&gone, n);
+        if let Some(moved) = self.records.get(slot) {
+            // The last record took the freed slot.
+            if let Ok(s) = u32::try_from(slot) {
+                self.slots.insert(moved.id, s);
+            }
+        }
+        for (_, r) in self
+            .links
+            .iter_mut()
+            .filter(|((lt, _), r)| *lt == t && **r == record)
+        {
+            *r = into;
+        }
+        let moved: Vec<CampaignId> = self
+            .campaigns
+            .iter()
+            .filter(|(ct, _, r)| *ct == t && *r == record)
+            .map(|(_, c, _)| c.clone())
+            .collect();
+        for c in moved {
+            self.campaigns.remove(&(t, c.clone(), record));
+            self.campaigns.insert((t, c, into));
         }
     }
 }
@@ -364,6 +409,11 @@ impl InMemoryStore {
             .collect();
         v.sort_by_key(|r| r.id);
         v
+    }
+
+    /// The groups of `tenant`'s records that share an email key (B9).
+    pub fn duplicate_groups(&self, tenant: TenantId) -> Vec<crate::heal::DuplicateGroup> {
+        crate::heal::duplicate_groups(&self.records(tenant), &self.normalization)
     }
 
     /// The record `subject` is linked to.

@@ -476,6 +476,28 @@ fn apply_in(
                 .and_then(|mut st| st.execute(params![blob(t.0), campaign.0, blob(record.0)]))
                 .map_err(store_err)?;
             }
+            Effect::MergeRecord { record, into } => {
+                if record == into
+                    || get(tx, t, *record).map_err(store_err)?.is_none()
+                    || get(tx, t, *into).map_err(store_err)?.is_none()
+                {
+                    return Err(ApplyError::InvalidPlan(
+                        "merge of unknown or identical records",
+                    ));
+                }
+                let (tb, rb, ib) = (blob(t.0), blob(record.0), blob(into.0));
+                tx.execute("DELETE FROM records WHERE id = ?1", params![rb])
+                    .and_then(|_| tx.execute("UPDATE links SET record = ?3 WHERE tenant = ?1 AND record = ?2", params![tb, rb, ib]))
+                    .and_then(|_| {
+                        tx.execute(
+                            "INSERT OR IGNORE INTO campaign_members (tenant, campaign, record)
+                             SELECT tenant, campaign, ?3 FROM campaign_members WHERE tenant = ?1 AND record = ?2",
+                            params![tb, rb, ib],
+                        )
+                    })
+                    .and_then(|_| tx.execute("DELETE FROM campaign_members WHERE tenant = ?1 AND record = ?2", params![tb, rb]))
+                    .map_err(store_err)?;
+            }
             // The registration's data lives in the host (A20).
             Effect::UpdateSubject { .. } => {}
         }
