@@ -226,17 +226,32 @@ impl<S: Source> Overlay<S> {
             None
         } else {
             let found = self.src.by_key(self.tenant, &key)?;
-            let mut ids = Vec::with_capacity(found.len());
-            for r in found {
-                ids.push(self.remember(r)?);
-            }
-            ids.sort_unstable();
-            ids.dedup();
-            Some(ids)
+            Some(self.remember_all(found)?)
         };
-        let mut now: Ids = fetched
-            .as_ref()
-            .or_else(|| self.base_keys.get(&key))
+        let base = fetched.as_ref().or_else(|| self.base_keys.get(&key));
+        let now = self.current(base, self.touched_keys.get(&key));
+        if let Some(ids) = fetched {
+            // The key moves into the map: the preconditions take it from there.
+            self.base_keys.insert(key, ids);
+        }
+        Ok(now)
+    }
+
+    /// Keeps the records a source lookup returned; their ids, sorted.
+    fn remember_all(&mut self, found: Vec<Record>) -> Result<Ids, PlanError<S::Error>> {
+        let mut ids = Vec::with_capacity(found.len());
+        for r in found {
+            ids.push(self.remember(r)?);
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// The answer now: the source's answer without the records the plan
+    /// touched, plus the touched records indexed under the same value.
+    fn current(&self, base: Option<&Ids>, touched: Option<&Ids>) -> Ids {
+        let mut now: Ids = base
             .map(|v| {
                 v.iter()
                     .copied()
@@ -244,16 +259,10 @@ impl<S: Source> Overlay<S> {
                     .collect()
             })
             .unwrap_or_default();
-        if let Some(t) = self.touched_keys.get(&key) {
-            for id in t {
-                insert_sorted(&mut now, *id);
-            }
+        for id in touched.into_iter().flatten() {
+            insert_sorted(&mut now, *id);
         }
-        if let Some(ids) = fetched {
-            // The key moves into the map: the preconditions take it from there.
-            self.base_keys.insert(key, ids);
-        }
-        Ok(now)
+        now
     }
 
     /// The record `id`, read from the source if the plan has not seen it.
@@ -277,30 +286,13 @@ impl<S: Source> Overlay<S> {
         let ticket = ticket.trim();
         if !self.base_tickets.contains_key(ticket) {
             let found = self.src.by_ticket(self.tenant, ticket)?;
-            let mut ids = Vec::with_capacity(found.len());
-            for r in found {
-                ids.push(self.remember(r)?);
-            }
-            ids.sort_unstable();
-            ids.dedup();
+            let ids = self.remember_all(found)?;
             self.base_tickets.insert(ticket.into(), ids);
         }
-        let mut ids: Ids = self
-            .base_tickets
-            .get(ticket)
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|id| !self.touched.contains_key(id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(t) = self.touched_tickets.get(ticket) {
-            for id in t {
-                insert_sorted(&mut ids, *id);
-            }
-        }
-        Ok(ids)
+        Ok(self.current(
+            self.base_tickets.get(ticket),
+            self.touched_tickets.get(ticket),
+        ))
     }
 
     /// Re-indexes a touched record after a change of its email or ticket id.
