@@ -243,6 +243,15 @@ impl SqliteStore {
     }
 }
 
+/// True when `id` is a record of `tenant` (without reading its fields).
+fn exists_in(conn: &Connection, tenant: TenantId, id: RecordId) -> Result<bool, SqliteError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2")?
+        .query_row(params![blob(id.0), blob(tenant.0)], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 fn exists(conn: &Connection, id: RecordId) -> Result<bool, SqliteError> {
     Ok(conn
         .query_row(
@@ -450,7 +459,7 @@ fn apply_in(
                 .map_err(store_err)?;
             }
             Effect::Link { subject, record } => {
-                if get(tx, t, *record).map_err(store_err)?.is_none() {
+                if !exists_in(tx, t, *record).map_err(store_err)? {
                     return Err(ApplyError::InvalidPlan("effect names an unknown record"));
                 }
                 tx.prepare_cached(
@@ -467,7 +476,7 @@ fn apply_in(
                 .map_err(store_err)?;
             }
             Effect::AddCampaignMember { record, campaign } => {
-                if get(tx, t, *record).map_err(store_err)?.is_none() {
+                if !exists_in(tx, t, *record).map_err(store_err)? {
                     return Err(ApplyError::InvalidPlan("effect names an unknown record"));
                 }
                 tx.prepare_cached(
@@ -478,8 +487,8 @@ fn apply_in(
             }
             Effect::MergeRecord { record, into } => {
                 if record == into
-                    || get(tx, t, *record).map_err(store_err)?.is_none()
-                    || get(tx, t, *into).map_err(store_err)?.is_none()
+                    || !exists_in(tx, t, *record).map_err(store_err)?
+                    || !exists_in(tx, t, *into).map_err(store_err)?
                 {
                     return Err(ApplyError::InvalidPlan(
                         "merge of unknown or identical records",
