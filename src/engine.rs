@@ -952,11 +952,17 @@ impl<S: Source> Decider<'_, S> {
         let freeze =
             is_edit && self.policy.sync.freeze_generated_for_multiple_tickets && s.tickets > 1;
         let citations = self.policy.citations;
-        let cite = |class: FieldClass, m: Merge, was_empty: bool| -> RuleId {
+        let cite = |class: FieldClass, m: Merge, was_empty: bool, cleared: bool| -> RuleId {
             if m == Merge::FillEmpty || (was_empty && m != Merge::Replace) {
                 return D15;
             }
             match (citations, is_edit, class) {
+                // A16: a field blanked in an update blanks the record's field.
+                (Citations::Salesforce, true, FieldClass::FormField | FieldClass::Generated)
+                    if cleared =>
+                {
+                    A16
+                }
                 (Citations::Doo, false, _) => D13,
                 (Citations::Doo, true, FieldClass::Email) => D9,
                 (Citations::Doo, true, _) => D16,
@@ -972,13 +978,7 @@ impl<S: Source> Decider<'_, S> {
             entered,
             freeze_generated: freeze,
         };
-        let mut result = merge::merge(&rec.fields, fields, &mr, &cite);
-        // A16: a blanked field blanks the record's field.
-        for c in &mut result.changes {
-            if c.new.is_blank() && c.rule == A13 {
-                c.rule = A16;
-            }
-        }
+        let result = merge::merge(&rec.fields, fields, &mr, &cite);
         self.explain_merge(ctx, sync_on, &rules, &result, &mut t);
         let trigger = source == Some(EditSource::UpdateTrigger);
         let always = trigger && self.policy.sync.update_trigger_always_writes;

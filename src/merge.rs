@@ -48,12 +48,13 @@ pub(crate) struct MergeResult {
 }
 
 /// Merges `input` into `record`; `cite` names the rule for each change from
-/// the field's class, the merge used, and whether the record's field was empty.
+/// the field's class, the merge used, whether the record's field was empty,
+/// and whether the change clears it.
 pub(crate) fn merge(
     record: &Fields,
     input: &Fields,
     r: &MergeRules<'_>,
-    cite: &dyn Fn(FieldClass, Merge, bool) -> RuleId,
+    cite: &dyn Fn(FieldClass, Merge, bool, bool) -> RuleId,
 ) -> MergeResult {
     let mut out = MergeResult::default();
     for (name, new) in input.iter() {
@@ -93,7 +94,7 @@ pub(crate) fn merge(
                 field: name.clone(),
                 old: old.cloned(),
                 new: v.clone(),
-                rule: cite(class, merge, record_empty),
+                rule: cite(class, merge, record_empty, v.is_blank()),
             }),
             Some(_) => {}
             None => {
