@@ -569,7 +569,7 @@ impl<S: Source> Decider<'_, S> {
                 == rec.email_key(&self.policy.normalization);
             if same {
                 t.cite(D1).say("The entered email is that record's.");
-                return self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Kept, t);
+                return self.update_existing(ctx, s, fields, &rec, Entered::All, false, t);
             }
             return self.email_changed(ctx, s, fields, &rec, email, t);
         }
@@ -686,7 +686,7 @@ impl<S: Source> Decider<'_, S> {
                 t.cite(self.cite(D2, A7)).say_fmt(format_args!(
                     "Exactly one {noun} {has}: linked to {noun} {one}."
                 ));
-                self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Linked, t)
+                self.update_existing(ctx, s, fields, &rec, Entered::All, true, t)
             }
             many => match m.ambiguity {
                 Ambiguity::CreateNew => {
@@ -711,7 +711,7 @@ impl<S: Source> Decider<'_, S> {
                         many.len(),
                         rec.id
                     ));
-                    self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Linked, t)
+                    self.update_existing(ctx, s, fields, &rec, Entered::All, true, t)
                 }
                 Ambiguity::NoRecord => {
                     self.warnings.push(Warning::Ambiguous {
@@ -779,7 +779,7 @@ impl<S: Source> Decider<'_, S> {
                 rec.record_type.noun(),
                 rec.id
             ));
-            return self.update_existing(ctx, s, fields, &rec, Entered::All, Decision::Linked, t);
+            return self.update_existing(ctx, s, fields, &rec, Entered::All, true, t);
         }
         let mut f = fields.clone();
         if ne.last_name_from_buyer && f.is_empty_at(FieldName::LAST_NAME) {
@@ -898,7 +898,9 @@ impl<S: Source> Decider<'_, S> {
     }
 
     /// Merges the subject's data into an existing record and links the
-    /// subject to it (D2, D7, D9, D13–D17, A7–A10, A13–A19, B3, B4).
+    /// subject to it (D2, D7, D9, D13–D17, A7–A10, A13–A19, B3, B4). The
+    /// decision is `Linked` when the link is new, `Kept` otherwise;
+    /// `says_link`: the trace already names the record as linked.
     #[allow(clippy::too_many_arguments)]
     fn update_existing(
         &mut self,
@@ -907,7 +909,7 @@ impl<S: Source> Decider<'_, S> {
         fields: &Fields,
         rec: &Record,
         entered: Entered<'_>,
-        decision: Decision,
+        says_link: bool,
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
         let (class_rules, sync_on) = self.rules(ctx);
@@ -1024,7 +1026,7 @@ impl<S: Source> Decider<'_, S> {
         }
         self.ov.use_record(rec.id);
         let newly = self.relink_to(s, rec.id);
-        if newly && decision == Decision::Kept {
+        if newly && !says_link {
             t.say_fmt(format_args!(
                 "Linked to {} {}.",
                 rec.record_type.noun(),
@@ -1033,12 +1035,10 @@ impl<S: Source> Decider<'_, S> {
         }
         t.cite(D12);
         self.campaign(ctx, rec.id, &mut t);
-        let decision = if decision == Decision::Kept && newly {
+        let decision = if newly {
             Decision::Linked
-        } else if decision == Decision::Linked && !newly {
-            Decision::Kept
         } else {
-            decision
+            Decision::Kept
         };
         self.outcome(ctx, s, decision, Some(rec.id), None, t);
         Ok(())
@@ -1211,7 +1211,7 @@ impl<S: Source> Decider<'_, S> {
                         Entered::Only(&changed)
                     }
                 };
-                self.update_existing(ctx, s, fields, rec, entered, Decision::Kept, t)
+                self.update_existing(ctx, s, fields, rec, entered, false, t)
             }
             EmailChange::NewRecord => {
                 t.cite(A23);
@@ -1378,7 +1378,7 @@ impl<S: Source> Decider<'_, S> {
         } else {
             Entered::Only(&changed)
         };
-        self.update_existing(&ctx, s, &new, &rec, entered, Decision::Kept, t)
+        self.update_existing(&ctx, s, &new, &rec, entered, false, t)
     }
 
     // ----- relinks and record changes -------------------------------------
