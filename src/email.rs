@@ -197,52 +197,14 @@ impl Email {
     /// `fast`: try the one-pass ASCII path first (the general path gives
     /// the same answers; a unit proptest checks it).
     fn parse_with(input: &str, fast: bool) -> Result<Option<Email>, EmailError> {
-        let s = input.trim();
-        if s.is_empty() {
-            return Ok(None);
-        }
-        if s.len() > MAX_RAW_LEN {
-            return Err(EmailError::AddressTooLong { len: s.len() });
-        }
-        if s.starts_with('"') {
-            return Err(EmailError::QuotedLocalPart);
-        }
-        scan_characters(s)?;
-        if fast && s.is_ascii() {
-            if let Some(email) = parse_ascii(s)? {
-                return Ok(Some(email));
-            }
-        }
-        let (local, domain) = split_at_sign(s)?;
-        if local.is_empty() {
-            return Err(EmailError::EmptyLocalPart);
-        }
-        if domain.is_empty() {
-            return Err(EmailError::EmptyDomain);
-        }
-        if domain.starts_with('[') {
-            return Err(EmailError::AddressLiteral);
-        }
-        let local_key = local_key(local)?;
-        let domain_key = domain_key(domain)?;
-        let len = local_key.len() + 1 + domain_key.len();
-        if len > MAX_ADDRESS_LEN {
-            return Err(EmailError::AddressTooLong { len });
-        }
-        let mut base_key = String::with_capacity(len);
-        base_key.push_str(&local_key);
-        base_key.push('@');
-        base_key.push_str(&domain_key);
-        Ok(Some(Email {
-            original: (s != base_key.as_str()).then(|| s.into()),
-            at: u32::try_from(local_key.len()).map_err(|_| EmailError::LocalPartTooLong {
-                len: local_key.len(),
-            })?,
-            base_key: base_key.into_boxed_str(),
+        Ok(parse_base(input, fast)?.map(|p| Email {
+            original: (p.trimmed != &*p.base_key).then(|| p.trimmed.into()),
+            base_key: p.base_key,
+            at: p.at,
         }))
     }
 
-    /// The address as given, trimmed.
+    /// The address as given, trimmed.    /// The address as given, trimmed.
     pub fn as_str(&self) -> &str {
         self.original.as_deref().unwrap_or(&self.base_key)
     }
@@ -311,7 +273,18 @@ impl EmailKey {
         input: &str,
         normalization: &Normalization,
     ) -> Result<Option<EmailKey>, EmailError> {
-        Ok(Email::parse(input)?.map(|e| e.into_key(normalization)))
+        let Some(p) = parse_base(input, true)? else {
+            return Ok(None);
+        };
+        if normalization.is_plain() {
+            return Ok(Some(EmailKey(p.base_key)));
+        }
+        let e = Email {
+            original: None,
+            base_key: p.base_key,
+            at: p.at,
+        };
+        Ok(Some(e.key(normalization)))
     }
 
     /// The key as text (`local@ascii-domain`).
@@ -411,10 +384,136 @@ fn is_invisible(c: char) -> bool {
         | 0xE0000..=0xE0FFF)
 }
 
+/// An address taken apart: its trimmed spelling and B1 base key.
+struct Parsed<'a> {
+    trimmed: &'a str,
+    base_key: Box<str>,
+    /// Byte offset of the `@` in `base_key`.
+    at: u32,
+}
+
+/// Parses an address into its base key without copying its spelling
+/// (the key is all matching needs).
+fn parse_base(input: &str, fast: bool) -> Result<Option<Parsed<'_>>, EmailError> {
+    if fast {
+        if let Some(p) = plain_ascii(input) {
+            return Ok(Some(p));
+        }
+    }
+    let s = input.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if s.len() > MAX_RAW_LEN {
+        return Err(EmailError::AddressTooLong { len: s.len() });
+    }
+    if s.starts_with('"') {
+        return Err(EmailError::QuotedLocalPart);
+    }
+    scan_characters(s)?;
+    if fast && s.is_ascii() {
+        if let Some(p) = parse_ascii(s)? {
+            return Ok(Some(p));
+        }
+    }
+    let (local, domain) = split_at_sign(s)?;
+    if local.is_empty() {
+        return Err(EmailError::EmptyLocalPart);
+    }
+    if domain.is_empty() {
+        return Err(EmailError::EmptyDomain);
+    }
+    if domain.starts_with('[') {
+        return Err(EmailError::AddressLiteral);
+    }
+    let local_key = local_key(local)?;
+    let domain_key = domain_key(domain)?;
+    let len = local_key.len() + 1 + domain_key.len();
+    if len > MAX_ADDRESS_LEN {
+        return Err(EmailError::AddressTooLong { len });
+    }
+    let mut base_key = String::with_capacity(len);
+    base_key.push_str(&local_key);
+    base_key.push('@');
+    base_key.push_str(&domain_key);
+    Ok(Some(Parsed {
+        trimmed: s,
+        at: u32::try_from(local_key.len()).map_err(|_| EmailError::LocalPartTooLong {
+            len: local_key.len(),
+        })?,
+        base_key: base_key.into_boxed_str(),
+    }))
+}
+
+/// The commonest case in a single pass: a valid ASCII address of atext
+/// local characters and letter-digit-hyphen labels, without a label that
+/// could be punycode (`??--`). `None` for anything else, which goes the
+/// careful way (and gets its precise error there). Builds the key as it goes.
+fn plain_ascii(input: &str) -> Option<Parsed<'_>> {
+    let s = input.trim_ascii();
+    let b = s.as_bytes();
+    if b.len() > MAX_ADDRESS_LEN {
+        return None;
+    }
+    let mut key = Vec::with_capacity(b.len());
+    let mut at: Option<usize> = None;
+    // The previous byte; a dot at the start acts like one before a dot.
+    let mut prev = b'.';
+    let mut label = 0usize;
+    for (i, &c) in b.iter().enumerate() {
+        if at.is_none() {
+            if c == b'@' {
+                if i == 0 || prev == b'.' || i > MAX_LOCAL_LEN {
+                    return None;
+                }
+                at = Some(i);
+                key.push(c);
+                prev = b'.';
+                label = 0;
+                continue;
+            }
+            let ok = if c == b'.' {
+                prev != b'.'
+            } else {
+                LOCAL_ASCII.get(usize::from(c)).copied().unwrap_or(false)
+            };
+            if !ok {
+                return None;
+            }
+        } else if c == b'.' {
+            if prev == b'.' || prev == b'-' || label > MAX_LABEL_LEN {
+                return None;
+            }
+            label = 0;
+        } else if c == b'-' {
+            // A hyphen may not start a label; `??--` may be punycode.
+            if prev == b'.' || (label == 3 && prev == b'-') {
+                return None;
+            }
+            label += 1;
+        } else if c.is_ascii_alphanumeric() {
+            label += 1;
+        } else {
+            return None;
+        }
+        key.push(c.to_ascii_lowercase());
+        prev = c;
+    }
+    let at = at?;
+    if prev == b'.' || prev == b'-' || label > MAX_LABEL_LEN {
+        return None;
+    }
+    Some(Parsed {
+        trimmed: s,
+        base_key: String::from_utf8(key).ok()?.into_boxed_str(),
+        at: u32::try_from(at).ok()?,
+    })
+}
+
 /// The common case in one pass over the bytes: an ASCII address without
 /// punycode labels. `Ok(None)` hands anything else to the general path
 /// (which reports errors in the same order).
-fn parse_ascii(s: &str) -> Result<Option<Email>, EmailError> {
+fn parse_ascii(s: &str) -> Result<Option<Parsed<'_>>, EmailError> {
     let b = s.as_bytes();
     let Some(at) = b.iter().position(|&c| c == b'@') else {
         return Ok(None);
@@ -474,8 +573,8 @@ fn parse_ascii(s: &str) -> Result<Option<Email>, EmailError> {
     if key.len() > MAX_ADDRESS_LEN {
         return Err(EmailError::AddressTooLong { len: key.len() });
     }
-    Ok(Some(Email {
-        original: (s != key.as_str()).then(|| s.into()),
+    Ok(Some(Parsed {
+        trimmed: s,
         at: u32::try_from(at).map_err(|_| EmailError::LocalPartTooLong { len: at })?,
         base_key: key.into_boxed_str(),
     }))
@@ -681,6 +780,44 @@ mod tests {
             let fast = Email::parse_with(&s, true);
             let general = Email::parse_with(&s, false);
             proptest::prop_assert_eq!(fast.clone().map(|e| e.map(|e| e.base_key)), general.map(|e| e.map(|e| e.base_key)));
+        }
+
+        #[test]
+        fn plain_path_agrees_with_the_general_path(s in "[ \t\u{a0}]{0,2}[a-zA-Z0-9.!#+-]{0,10}@(x[nN]-{0,3}[a-zA-Z0-9-]{0,5}\\.|[a-zA-Z0-9-]{0,6}\\.){0,3}([a-zA-Z0-9-]{0,6}|[a-z-]{60,66})[ \t.\u{a0}]{0,2}") {
+            let fast = Email::parse_with(&s, true);
+            let general = Email::parse_with(&s, false);
+            proptest::prop_assert_eq!(fast.clone().map(|e| e.map(|e| (e.base_key, e.at))), general.map(|e| e.map(|e| (e.base_key, e.at))));
+            proptest::prop_assert_eq!(fast.map(|e| e.map(|e| e.original)), Email::parse_with(&s, false).map(|e| e.map(|e| e.original)));
+        }
+    }
+
+    #[test]
+    fn plain_path_takes_common_addresses_and_leaves_the_rest() {
+        let p = plain_ascii(" Ann.Smith+x@Mail.Example-1.ORG\t").unwrap();
+        assert_eq!(
+            (&*p.base_key, p.trimmed, p.at),
+            (
+                "ann.smith+x@mail.example-1.org",
+                "Ann.Smith+x@Mail.Example-1.ORG",
+                11
+            )
+        );
+        for s in [
+            "a@xn--bcher-kva.example",
+            "a@ab--c.example",
+            "ä@example.org",
+            "a@b_c.org",
+            "a.@b.org",
+            "a@b.org.",
+            "a@-b.org",
+            "a@b-.org",
+            "a@b..org",
+            "@b.org",
+            "a@",
+            "a b@c.org",
+            "\u{a0}a@b.org",
+        ] {
+            assert!(plain_ascii(s).is_none(), "{s:?}");
         }
     }
 

@@ -304,10 +304,7 @@ impl Engine {
                     });
                 }
                 // Tabs and line breaks are text; other controls are not.
-                if v.as_str()
-                    .chars()
-                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-                {
+                if has_control(v.as_str()) {
                     return Err(Error::ControlCharacter {
                         subject: s,
                         field: n.clone(),
@@ -324,11 +321,15 @@ impl Engine {
                         limit: l.max_subjects,
                     });
                 }
-                let mut seen = HashSet::new();
-                for s in &r.subjects {
-                    if !seen.insert(s.id) {
-                        return Err(Error::DuplicateSubject(s.id));
+                if r.subjects.len() > 1 {
+                    let mut seen = HashSet::new();
+                    for s in &r.subjects {
+                        if !seen.insert(s.id) {
+                            return Err(Error::DuplicateSubject(s.id));
+                        }
                     }
+                }
+                for s in &r.subjects {
                     check(s.id, &s.fields)?;
                 }
             }
@@ -404,6 +405,18 @@ impl Engine {
     }
 }
 
+/// True when `v` holds a control character other than tab and line breaks
+/// (C0, DEL, C1: what `char::is_control` says), checked on the bytes: C1
+/// controls are the only ones outside ASCII, encoded `C2 80`–`C2 9F`.
+fn has_control(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| match c {
+        0..=8 | 11 | 12 | 14..=0x1f | 0x7f => true,
+        0xC2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
+        _ => false,
+    })
+}
+
 fn parse_email(subject: SubjectId, f: &Fields) -> Result<Option<Email>, Error> {
     Email::parse(f.text(FieldName::EMAIL)).map_err(|source| Error::InvalidEmail { subject, source })
 }
@@ -445,11 +458,32 @@ fn edit_fields(e: &Edit) -> Fields {
     }
 }
 
-fn list(names: impl Iterator<Item = impl AsRef<str>>) -> String {
-    names
-        .map(|n| n.as_ref().to_owned())
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Names joined with ", ", written only when a sentence is (a lazy
+/// `Display`: without explanations nothing is allocated).
+fn list<I>(names: I) -> List<I>
+where
+    I: Iterator + Clone,
+    I::Item: AsRef<str>,
+{
+    List(names)
+}
+
+struct List<I>(I);
+
+impl<I> std::fmt::Display for List<I>
+where
+    I: Iterator + Clone,
+    I::Item: AsRef<str>,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, n) in self.0.clone().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(n.as_ref())?;
+        }
+        Ok(())
+    }
 }
 
 impl<S: Source> Decider<'_, S> {
@@ -631,15 +665,13 @@ impl<S: Source> Decider<'_, S> {
             }
             Scope::Cross { prefer } => {
                 t.cite(A24).say_fmt(format_args!(
-                    "Cross matching searches contacts and leads{}, preferring {}s.",
+                    "Cross matching searches contacts and leads{}{}, preferring {}s.",
                     if m.criteria.is_empty() {
-                        String::new()
+                        ""
                     } else {
-                        format!(
-                            " on email and {}",
-                            list(m.criteria.iter().map(|c| c.as_str()))
-                        )
+                        " on email and "
                     },
+                    list(m.criteria.iter().map(|c| c.as_str())),
                     prefer.noun()
                 ));
                 if sel.failed_criteria > 0 {
@@ -999,13 +1031,13 @@ impl<S: Source> Decider<'_, S> {
             .iter()
             .find(|c| c.field.as_str() == FieldName::EMAIL)
         {
-            let differs = match (&email_change.old, Email::parse(email_change.new.as_str())) {
+            let norm = &self.policy.normalization;
+            let differs = match (
+                &email_change.old,
+                EmailKey::parse(email_change.new.as_str(), norm),
+            ) {
                 (Some(old), Ok(Some(new))) => {
-                    Email::parse(old.as_str())
-                        .ok()
-                        .flatten()
-                        .map(|o| o.key(&self.policy.normalization))
-                        != Some(new.key(&self.policy.normalization))
+                    EmailKey::parse(old.as_str(), norm).ok().flatten() != Some(new)
                 }
                 _ => false,
             };
@@ -1475,4 +1507,16 @@ fn changed_names(old: &Fields, new: &Fields) -> BTreeSet<FieldName> {
         })
         .map(|(n, _)| n.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn has_control_agrees_with_char_is_control() {
+        for c in (0u32..0x3000).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            let expected = c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+            assert_eq!(super::has_control(&s), expected, "U+{:04X}", c as u32);
+        }
+    }
 }

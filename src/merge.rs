@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::email::{Email, Normalization};
+use crate::email::{EmailKey, Normalization};
 use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
 use crate::plan::{FieldChange, RuleId};
 use crate::policy::{ClassRules, FieldMap, Merge};
@@ -113,11 +113,12 @@ fn same_email(a: &FieldValue, b: &FieldValue) -> bool {
     if a == b {
         return true;
     }
-    match (Email::parse(a.as_str()), Email::parse(b.as_str())) {
-        (Ok(Some(x)), Ok(Some(y))) => {
-            let n = Normalization::default();
-            x.key(&n) == y.key(&n)
-        }
+    let n = Normalization::default();
+    match (
+        EmailKey::parse(a.as_str(), &n),
+        EmailKey::parse(b.as_str(), &n),
+    ) {
+        (Ok(Some(x)), Ok(Some(y))) => x == y,
         _ => false,
     }
 }

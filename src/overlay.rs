@@ -2,7 +2,8 @@
 //! of a [`Source`] (which become the plan's preconditions) with the plan's own
 //! creations and changes laid over them (B5).
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt};
+use smallvec::SmallVec;
 use std::convert::Infallible;
 
 use crate::candidates::Candidates;
@@ -112,8 +113,8 @@ impl<S: ContactStore + ?Sized> Source for StoreSource<'_, S> {
     }
 }
 
-/// Record ids, usually one.
-type Ids = Vec<RecordId>;
+/// Record ids, almost always at most one: kept inline.
+pub(crate) type Ids = SmallVec<[RecordId; 1]>;
 
 fn insert_sorted(ids: &mut Ids, id: RecordId) {
     if let Err(i) = ids.binary_search(&id) {
@@ -132,34 +133,62 @@ struct Indexed {
     ticket: Option<Box<str>>,
 }
 
+/// Everything the plan knows of one record (one map entry instead of one
+/// per question: a batch touches a record a handful of times).
+struct RecordEntry {
+    /// The record as the plan sees it now.
+    record: Record,
+    /// Its version as read from the source; `None` for records the plan creates.
+    base_version: Option<u64>,
+    /// The plan depends on the base state (updated, linked, read by id).
+    used: bool,
+    /// Current index entries, once the plan created the record or changed
+    /// its email or ticket id.
+    indexed: Option<Indexed>,
+    /// Order of first sight; preconditions keep it.
+    seq: u32,
+}
+
+/// Everything the plan knows of one email key or ticket id.
+#[derive(Default)]
+struct IndexEntry {
+    /// The source's answer, once asked: a precondition.
+    base: Option<Ids>,
+    /// Records the plan created, or whose email or ticket id it changed,
+    /// that are indexed here now.
+    touched: Ids,
+    /// Order of first sight; preconditions keep it.
+    seq: u32,
+}
+
 pub(crate) struct Overlay<S> {
     src: S,
     pub(crate) tenant: TenantId,
     normalization: Normalization,
-    /// Current state of every record read or made.
-    records: HashMap<RecordId, Record>,
-    /// The source's answer per key: the plan's preconditions.
-    base_keys: HashMap<EmailKey, Ids>,
-    base_tickets: HashMap<Box<str>, Ids>,
-    /// Versions of records as read from the source.
-    base_versions: HashMap<RecordId, u64>,
-    /// Base records whose state this plan depends on (updated, linked, read by id).
-    used: HashSet<RecordId>,
-    /// Records created or changed by the plan, with their current index entries.
-    touched: HashMap<RecordId, Indexed>,
-    touched_keys: HashMap<EmailKey, Ids>,
-    touched_tickets: HashMap<Box<str>, Ids>,
+    records: HashMap<RecordId, RecordEntry>,
+    keys: HashMap<EmailKey, IndexEntry>,
+    tickets: HashMap<Box<str>, IndexEntry>,
+    /// Records created by the plan, in order.
     created: Vec<RecordId>,
     /// Events decided by this plan, with their digests (B7).
     events: Vec<(EventId, EventDigest)>,
     event_index: HashMap<EventId, EventDigest>,
     /// Links set by this plan.
     pub(crate) links: HashMap<SubjectId, Option<RecordId>>,
+    /// Counter behind the `seq` fields.
+    seq: u32,
 }
 
 fn ticket_of(r: &Record) -> Option<Box<str>> {
     let t = r.fields.text(FieldName::TICKET_ID).trim();
     (!t.is_empty()).then(|| t.into())
+}
+
+/// The entries in order of first sight.
+fn in_order<K, V>(entries: Vec<(K, V)>, seq: impl Fn(&V) -> u32) -> Vec<(K, V)> {
+    let mut entries = entries;
+    entries.sort_unstable_by_key(|(_, v)| seq(v));
+    entries
 }
 
 impl<S: Source> Overlay<S> {
@@ -169,18 +198,19 @@ impl<S: Source> Overlay<S> {
             tenant,
             normalization,
             records: HashMap::new(),
-            base_keys: HashMap::new(),
-            base_tickets: HashMap::new(),
-            base_versions: HashMap::new(),
-            used: HashSet::new(),
-            touched: HashMap::new(),
-            touched_keys: HashMap::new(),
-            touched_tickets: HashMap::new(),
+            keys: HashMap::new(),
+            tickets: HashMap::new(),
             created: Vec::new(),
             events: Vec::new(),
             event_index: HashMap::new(),
             links: HashMap::new(),
+            seq: 0,
         }
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
     }
 
     /// Keeps a record the source returned (the first copy wins: later
@@ -191,15 +221,24 @@ impl<S: Source> Overlay<S> {
         }
         let id = r.id;
         if !self.records.contains_key(&id) {
-            self.base_versions.insert(id, r.version);
-            self.records.insert(id, r);
+            let seq = self.next_seq();
+            self.records.insert(
+                id,
+                RecordEntry {
+                    base_version: Some(r.version),
+                    record: r,
+                    used: false,
+                    indexed: None,
+                    seq,
+                },
+            );
         }
         Ok(id)
     }
 
     /// The record `id` as the plan sees it now.
     pub(crate) fn get(&self, id: &RecordId) -> Option<&Record> {
-        self.records.get(id)
+        self.records.get(id).map(|e| &e.record)
     }
 
     /// The digest under which the source has applied `event`, if it has.
@@ -222,47 +261,33 @@ impl<S: Source> Overlay<S> {
     /// Ids of the records with `key` now, sorted.
     pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<Ids, PlanError<S::Error>> {
         // The source is asked once per key; its answer is a precondition.
-        let fetched = if self.base_keys.contains_key(&key) {
-            None
-        } else {
-            let found = self.src.by_key(self.tenant, &key)?;
-            Some(self.remember_all(found)?)
-        };
-        let base = fetched.as_ref().or_else(|| self.base_keys.get(&key));
-        let now = self.current(base, self.touched_keys.get(&key));
-        if let Some(ids) = fetched {
-            // The key moves into the map: the preconditions take it from there.
-            self.base_keys.insert(key, ids);
+        if let Some(IndexEntry {
+            base: Some(base),
+            touched,
+            ..
+        }) = self.keys.get(&key)
+        {
+            return Ok(current(&self.records, base, touched));
         }
+        let found = self.src.by_key(self.tenant, &key)?;
+        let ids = self.remember_all(found)?;
+        let seq = self.next_seq();
+        let e = self.keys.entry(key).or_default();
+        e.seq = seq;
+        let now = current(&self.records, &ids, &e.touched);
+        e.base = Some(ids);
         Ok(now)
     }
 
     /// Keeps the records a source lookup returned; their ids, sorted.
     fn remember_all(&mut self, found: Vec<Record>) -> Result<Ids, PlanError<S::Error>> {
-        let mut ids = Vec::with_capacity(found.len());
+        let mut ids = Ids::with_capacity(found.len());
         for r in found {
             ids.push(self.remember(r)?);
         }
         ids.sort_unstable();
         ids.dedup();
         Ok(ids)
-    }
-
-    /// The answer now: the source's answer without the records the plan
-    /// touched, plus the touched records indexed under the same value.
-    fn current(&self, base: Option<&Ids>, touched: Option<&Ids>) -> Ids {
-        let mut now: Ids = base
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|id| !self.touched.contains_key(id))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for id in touched.into_iter().flatten() {
-            insert_sorted(&mut now, *id);
-        }
-        now
     }
 
     /// The record `id`, read from the source if the plan has not seen it.
@@ -275,89 +300,111 @@ impl<S: Source> Overlay<S> {
                 _ => return Ok(None),
             }
         }
-        if self.base_versions.contains_key(&id) {
-            self.used.insert(id);
-        }
-        Ok(self.records.get(&id))
+        Ok(self.records.get_mut(&id).map(|e| {
+            e.used |= e.base_version.is_some();
+            &e.record
+        }))
     }
 
     /// Ids of the records with this ticket id now, sorted (A28).
     pub(crate) fn by_ticket(&mut self, ticket: &str) -> Result<Ids, PlanError<S::Error>> {
         let ticket = ticket.trim();
-        if !self.base_tickets.contains_key(ticket) {
-            let found = self.src.by_ticket(self.tenant, ticket)?;
-            let ids = self.remember_all(found)?;
-            self.base_tickets.insert(ticket.into(), ids);
+        if let Some(IndexEntry {
+            base: Some(base),
+            touched,
+            ..
+        }) = self.tickets.get(ticket)
+        {
+            return Ok(current(&self.records, base, touched));
         }
-        Ok(self.current(
-            self.base_tickets.get(ticket),
-            self.touched_tickets.get(ticket),
-        ))
+        let found = self.src.by_ticket(self.tenant, ticket)?;
+        let ids = self.remember_all(found)?;
+        let seq = self.next_seq();
+        let e = self.tickets.entry(ticket.into()).or_default();
+        e.seq = seq;
+        let now = current(&self.records, &ids, &e.touched);
+        e.base = Some(ids);
+        Ok(now)
     }
 
-    /// Re-indexes a touched record after a change of its email or ticket id.
-    fn reindex(&mut self, id: RecordId) {
-        let Some(r) = self.records.get(&id) else {
+    /// Indexes a record the plan created, or whose email or ticket id it
+    /// changed, under its current email key and ticket id (unindexing its
+    /// previous entries); the source's answers no longer count it. `key`: the
+    /// record's key when the caller knows it, so it is not parsed again.
+    fn reindex(&mut self, id: RecordId, key: Option<Option<EmailKey>>) {
+        let Some(e) = self.records.get_mut(&id) else {
             return;
         };
         let now = Indexed {
-            key: r.email_key(&self.normalization),
-            ticket: ticket_of(r),
+            key: key.unwrap_or_else(|| e.record.email_key(&self.normalization)),
+            ticket: ticket_of(&e.record),
         };
-        if let Some(before) = self.touched.remove(&id) {
-            if let Some(ids) = before.key.and_then(|k| self.touched_keys.get_mut(&k)) {
-                remove_id(ids, id);
+        let before = e.indexed.replace(Indexed {
+            key: now.key.clone(),
+            ticket: now.ticket.clone(),
+        });
+        if let Some(before) = before {
+            if let Some(k) = before.key {
+                if let Some(x) = self.keys.get_mut(&k) {
+                    remove_id(&mut x.touched, id);
+                }
             }
-            if let Some(ids) = before.ticket.and_then(|t| self.touched_tickets.get_mut(&t)) {
-                remove_id(ids, id);
+            if let Some(t) = before.ticket {
+                if let Some(x) = self.tickets.get_mut(&t) {
+                    remove_id(&mut x.touched, id);
+                }
             }
         }
-        if let Some(k) = &now.key {
-            insert_sorted(self.touched_keys.entry(k.clone()).or_default(), id);
+        if let Some(k) = now.key {
+            insert_sorted(&mut self.keys.entry(k).or_default().touched, id);
         }
-        if let Some(t) = &now.ticket {
-            insert_sorted(self.touched_tickets.entry(t.clone()).or_default(), id);
+        if let Some(t) = now.ticket {
+            insert_sorted(&mut self.tickets.entry(t).or_default().touched, id);
         }
-        self.touched.insert(id, now);
     }
 
     /// Adds a record the plan creates; `key` is its email key (known to
     /// the caller, so it is not parsed again).
     pub(crate) fn create(&mut self, r: Record, key: Option<EmailKey>) {
         let id = r.id;
-        let ticket = ticket_of(&r);
+        let seq = self.next_seq();
         self.created.push(id);
-        self.records.insert(id, r);
-        if let Some(k) = &key {
-            insert_sorted(self.touched_keys.entry(k.clone()).or_default(), id);
-        }
-        if let Some(t) = &ticket {
-            insert_sorted(self.touched_tickets.entry(t.clone()).or_default(), id);
-        }
-        self.touched.insert(id, Indexed { key, ticket });
+        self.records.insert(
+            id,
+            RecordEntry {
+                record: r,
+                base_version: None,
+                used: false,
+                indexed: None,
+                seq,
+            },
+        );
+        self.reindex(id, Some(key));
     }
 
+    /// Applies `changes` to the record `id`. Only a change of its email or
+    /// ticket id moves it in the indexes: otherwise the source's answers
+    /// that hold it stay right.
     pub(crate) fn update(&mut self, id: RecordId, changes: &[FieldChange]) {
-        if self.base_versions.contains_key(&id) {
-            self.used.insert(id);
+        let Some(e) = self.records.get_mut(&id) else {
+            return;
+        };
+        e.used |= e.base_version.is_some();
+        for c in changes {
+            e.record.fields.set(c.field.clone(), c.new.clone());
         }
-        if let Some(r) = self.records.get_mut(&id) {
-            for c in changes {
-                r.fields.set(c.field.clone(), c.new.clone());
-            }
-        }
-        let indexed = changes
+        if changes
             .iter()
-            .any(|c| matches!(c.field.as_str(), FieldName::EMAIL | FieldName::TICKET_ID));
-        if indexed || !self.touched.contains_key(&id) {
-            self.reindex(id);
+            .any(|c| matches!(c.field.as_str(), FieldName::EMAIL | FieldName::TICKET_ID))
+        {
+            self.reindex(id, None);
         }
     }
 
     /// Marks a base record as one the plan depends on (linked to it).
     pub(crate) fn use_record(&mut self, id: RecordId) {
-        if self.base_versions.contains_key(&id) {
-            self.used.insert(id);
+        if let Some(e) = self.records.get_mut(&id) {
+            e.used |= e.base_version.is_some();
         }
     }
 
@@ -365,41 +412,54 @@ impl<S: Source> Overlay<S> {
         self.links.get(&subject).copied().unwrap_or(stored)
     }
 
-    /// The plan's preconditions, in a deterministic order: email keys and
-    /// ticket ids sorted, then versions and absent ids sorted by id.
+    /// The plan's preconditions, in a deterministic order: email keys, then
+    /// ticket ids, then versions of the records the plan depends on, each in
+    /// the order the plan first asked for them; then the ids the plan
+    /// creates and the events it decides, in order.
     pub(crate) fn into_preconditions(self) -> Vec<Precondition> {
-        let mut keys: Vec<(EmailKey, Ids)> = self.base_keys.into_iter().collect();
-        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut tickets: Vec<(Box<str>, Ids)> = self.base_tickets.into_iter().collect();
-        tickets.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut created = self.created;
-        created.sort_unstable();
-        let mut out =
-            Vec::with_capacity(keys.len() + tickets.len() + self.used.len() + created.len());
-        out.extend(
-            keys.into_iter()
-                .map(|(key, records)| Precondition::EmailKey { key, records }),
-        );
-        out.extend(
-            tickets
+        let asked = |e: &IndexEntry| e.seq;
+        let keys = in_order(
+            self.keys
                 .into_iter()
-                .map(|(t, records)| Precondition::TicketId {
-                    ticket: FieldValue::new(&t),
-                    records,
-                }),
+                .filter(|(_, e)| e.base.is_some())
+                .collect(),
+            asked,
         );
-        let mut used: Vec<RecordId> = self.used.into_iter().collect();
-        used.sort_unstable();
-        for id in &used {
-            if let Some(v) = self.base_versions.get(id) {
-                out.push(Precondition::RecordVersion {
-                    record: *id,
-                    version: *v,
-                });
-            }
-        }
+        let tickets = in_order(
+            self.tickets
+                .into_iter()
+                .filter(|(_, e)| e.base.is_some())
+                .collect(),
+            asked,
+        );
+        let versions = in_order(
+            self.records
+                .into_iter()
+                .filter_map(|(id, e)| match (e.used, e.base_version) {
+                    (true, Some(v)) => Some((id, (v, e.seq))),
+                    _ => None,
+                })
+                .collect(),
+            |(_, seq)| *seq,
+        );
+        let mut out = Vec::with_capacity(
+            keys.len() + tickets.len() + versions.len() + self.created.len() + self.events.len(),
+        );
+        out.extend(keys.into_iter().map(|(key, e)| Precondition::EmailKey {
+            key,
+            records: e.base.map(|ids| ids.into_vec()).unwrap_or_default(),
+        }));
+        out.extend(tickets.into_iter().map(|(t, e)| Precondition::TicketId {
+            ticket: FieldValue::new(&t),
+            records: e.base.map(|ids| ids.into_vec()).unwrap_or_default(),
+        }));
         out.extend(
-            created
+            versions
+                .into_iter()
+                .map(|(record, (version, _))| Precondition::RecordVersion { record, version }),
+        );
+        out.extend(
+            self.created
                 .into_iter()
                 .map(|record| Precondition::RecordAbsent { record }),
         );
@@ -410,4 +470,18 @@ impl<S: Source> Overlay<S> {
         );
         out
     }
+}
+
+/// The answer now: the source's answer without the records the plan
+/// touched, plus the touched records indexed under the same value.
+fn current(records: &HashMap<RecordId, RecordEntry>, base: &Ids, touched: &Ids) -> Ids {
+    let mut now: Ids = base
+        .iter()
+        .copied()
+        .filter(|id| records.get(id).is_none_or(|e| e.indexed.is_none()))
+        .collect();
+    for id in touched {
+        insert_sorted(&mut now, *id);
+    }
+    now
 }

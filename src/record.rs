@@ -140,9 +140,8 @@ impl Record {
     /// The record's match key under `normalization`. A record whose stored
     /// email does not parse has no key: no subject can match it by email.
     pub fn email_key(&self, normalization: &Normalization) -> Option<EmailKey> {
-        self.email()
+        EmailKey::parse(self.fields.text(FieldName::EMAIL), normalization)
             .ok()
             .flatten()
-            .map(|e| e.into_key(normalization))
     }
 }
