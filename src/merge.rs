@@ -114,6 +114,11 @@ fn same_email(a: &FieldValue, b: &FieldValue) -> bool {
         return true;
     }
     let n = Normalization::default();
+    if a.as_str().trim().eq_ignore_ascii_case(b.as_str().trim()) {
+        // ASCII case and spacing never change whether an address is valid,
+        // nor its key: one parse tells.
+        return matches!(EmailKey::parse(a.as_str(), &n), Ok(Some(_)));
+    }
     match (
         EmailKey::parse(a.as_str(), &n),
         EmailKey::parse(b.as_str(), &n),

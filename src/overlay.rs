@@ -145,7 +145,7 @@ struct RecordEntry {
     /// Current index entries, once the plan created the record or changed
     /// its email or ticket id.
     indexed: Option<Indexed>,
-    /// Order of first sight; preconditions keep it.
+    /// Order among the base records (see `Overlay::seen_records`).
     seq: u32,
 }
 
@@ -157,7 +157,7 @@ struct IndexEntry {
     /// Records the plan created, or whose email or ticket id it changed,
     /// that are indexed here now.
     touched: Ids,
-    /// Order of first sight; preconditions keep it.
+    /// Order among the answered keys or tickets, once asked.
     seq: u32,
 }
 
@@ -175,8 +175,11 @@ pub(crate) struct Overlay<S> {
     event_index: HashMap<EventId, EventDigest>,
     /// Links set by this plan.
     pub(crate) links: HashMap<SubjectId, Option<RecordId>>,
-    /// Counter behind the `seq` fields.
-    seq: u32,
+    /// How many base records, keys and tickets have a `seq`: each kind is
+    /// numbered densely from 0, so preconditions need no sort.
+    seen_records: u32,
+    seen_keys: u32,
+    seen_tickets: u32,
 }
 
 fn ticket_of(r: &Record) -> Option<Box<str>> {
@@ -184,11 +187,22 @@ fn ticket_of(r: &Record) -> Option<Box<str>> {
     (!t.is_empty()).then(|| t.into())
 }
 
-/// The entries in order of first sight.
-fn in_order<K, V>(entries: Vec<(K, V)>, seq: impl Fn(&V) -> u32) -> Vec<(K, V)> {
-    let mut entries = entries;
-    entries.sort_unstable_by_key(|(_, v)| seq(v));
-    entries
+/// Entries placed by their dense sequence numbers (`0..n`), in linear time.
+fn in_order<T>(n: u32, entries: impl Iterator<Item = (u32, T)>) -> Vec<T> {
+    let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    for (seq, t) in entries {
+        if let Some(slot) = slots.get_mut(seq as usize) {
+            *slot = Some(t);
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
+
+/// Takes the next number of a dense sequence.
+fn next(counter: &mut u32) -> u32 {
+    let n = *counter;
+    *counter = counter.wrapping_add(1);
+    n
 }
 
 impl<S: Source> Overlay<S> {
@@ -204,13 +218,10 @@ impl<S: Source> Overlay<S> {
             events: Vec::new(),
             event_index: HashMap::new(),
             links: HashMap::new(),
-            seq: 0,
+            seen_records: 0,
+            seen_keys: 0,
+            seen_tickets: 0,
         }
-    }
-
-    fn next_seq(&mut self) -> u32 {
-        self.seq = self.seq.wrapping_add(1);
-        self.seq
     }
 
     /// Keeps a record the source returned (the first copy wins: later
@@ -221,7 +232,7 @@ impl<S: Source> Overlay<S> {
         }
         let id = r.id;
         if !self.records.contains_key(&id) {
-            let seq = self.next_seq();
+            let seq = next(&mut self.seen_records);
             self.records.insert(
                 id,
                 RecordEntry {
@@ -271,7 +282,7 @@ impl<S: Source> Overlay<S> {
         }
         let found = self.src.by_key(self.tenant, &key)?;
         let ids = self.remember_all(found)?;
-        let seq = self.next_seq();
+        let seq = next(&mut self.seen_keys);
         let e = self.keys.entry(key).or_default();
         e.seq = seq;
         let now = current(&self.records, &ids, &e.touched);
@@ -319,7 +330,7 @@ impl<S: Source> Overlay<S> {
         }
         let found = self.src.by_ticket(self.tenant, ticket)?;
         let ids = self.remember_all(found)?;
-        let seq = self.next_seq();
+        let seq = next(&mut self.seen_tickets);
         let e = self.tickets.entry(ticket.into()).or_default();
         e.seq = seq;
         let now = current(&self.records, &ids, &e.touched);
@@ -367,7 +378,6 @@ impl<S: Source> Overlay<S> {
     /// the caller, so it is not parsed again).
     pub(crate) fn create(&mut self, r: Record, key: Option<EmailKey>) {
         let id = r.id;
-        let seq = self.next_seq();
         self.created.push(id);
         self.records.insert(
             id,
@@ -376,7 +386,7 @@ impl<S: Source> Overlay<S> {
                 base_version: None,
                 used: false,
                 indexed: None,
-                seq,
+                seq: 0,
             },
         );
         self.reindex(id, Some(key));
@@ -417,46 +427,42 @@ impl<S: Source> Overlay<S> {
     /// the order the plan first asked for them; then the ids the plan
     /// creates and the events it decides, in order.
     pub(crate) fn into_preconditions(self) -> Vec<Precondition> {
-        let asked = |e: &IndexEntry| e.seq;
         let keys = in_order(
+            self.seen_keys,
             self.keys
                 .into_iter()
-                .filter(|(_, e)| e.base.is_some())
-                .collect(),
-            asked,
+                .filter_map(|(k, e)| Some((e.seq, (k, e.base?)))),
         );
         let tickets = in_order(
+            self.seen_tickets,
             self.tickets
                 .into_iter()
-                .filter(|(_, e)| e.base.is_some())
-                .collect(),
-            asked,
+                .filter_map(|(t, e)| Some((e.seq, (t, e.base?)))),
         );
         let versions = in_order(
+            self.seen_records,
             self.records
                 .into_iter()
                 .filter_map(|(id, e)| match (e.used, e.base_version) {
-                    (true, Some(v)) => Some((id, (v, e.seq))),
+                    (true, Some(v)) => Some((e.seq, (id, v))),
                     _ => None,
-                })
-                .collect(),
-            |(_, seq)| *seq,
+                }),
         );
         let mut out = Vec::with_capacity(
             keys.len() + tickets.len() + versions.len() + self.created.len() + self.events.len(),
         );
-        out.extend(keys.into_iter().map(|(key, e)| Precondition::EmailKey {
+        out.extend(keys.into_iter().map(|(key, ids)| Precondition::EmailKey {
             key,
-            records: e.base.map(|ids| ids.into_vec()).unwrap_or_default(),
+            records: ids.into_vec(),
         }));
-        out.extend(tickets.into_iter().map(|(t, e)| Precondition::TicketId {
+        out.extend(tickets.into_iter().map(|(t, ids)| Precondition::TicketId {
             ticket: FieldValue::new(&t),
-            records: e.base.map(|ids| ids.into_vec()).unwrap_or_default(),
+            records: ids.into_vec(),
         }));
         out.extend(
             versions
                 .into_iter()
-                .map(|(record, (version, _))| Precondition::RecordVersion { record, version }),
+                .map(|(record, version)| Precondition::RecordVersion { record, version }),
         );
         out.extend(
             self.created
