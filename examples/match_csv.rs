@@ -226,6 +226,14 @@ impl Progress {
     }
 }
 
+/// Resident set size in MB (Linux; 0 elsewhere), for the timing line.
+fn rss_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096 / 1_000_000)
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let policy = policy(&args.preset)?;
@@ -248,6 +256,7 @@ fn run() -> Result<(), String> {
     )?;
     progress.done();
     let parse_s = t0.elapsed().as_secs_f64();
+    let parse_mb = rss_mb();
 
     let t1 = Instant::now();
     let store = InMemoryStore::with_normalization(policy.normalization);
@@ -261,6 +270,7 @@ fn run() -> Result<(), String> {
         )
         .map_err(|e| format!("contacts: {e}"))?;
     let build_s = t1.elapsed().as_secs_f64();
+    let build_mb = rss_mb();
 
     let regs_bad = regs.bad;
     let events: Vec<Event> = regs
@@ -289,6 +299,7 @@ fn run() -> Result<(), String> {
         .plan_batch(&store, &events)
         .map_err(|e| e.to_string())?;
     let plan_s = t2.elapsed().as_secs_f64();
+    let plan_mb = rss_mb();
 
     let t3 = Instant::now();
     let out: Box<dyn Write> = match &args.out {
@@ -328,6 +339,7 @@ fn run() -> Result<(), String> {
         "timing: parse_s={parse_s:.3} build_s={build_s:.3} plan_s={plan_s:.3} write_s={write_s:.3} build_plus_plan_s={:.3}",
         build_s + plan_s
     );
+    eprintln!("memory: rss_mb after parse={parse_mb} build={build_mb} plan={plan_mb}");
     Ok(())
 }
 

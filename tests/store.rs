@@ -289,3 +289,79 @@ fn public_types_are_send_and_sync() {
     #[cfg(feature = "sqlite")]
     check::<SqliteStore>();
 }
+
+fn effects_plan(tenant: TenantId, effects: Vec<Effect>) -> Plan {
+    Plan {
+        tenant,
+        events: Vec::new(),
+        effects,
+        outcomes: Vec::new(),
+        warnings: Vec::new(),
+        preconditions: Vec::new(),
+    }
+}
+
+/// What `records_by_email` must answer: the tenant's records whose email has `key`.
+fn scan(store: &InMemoryStore, t: TenantId, key: &EmailKey) -> Vec<RecordId> {
+    store
+        .records(t)
+        .into_iter()
+        .filter(|r| r.email_key(&Normalization::default()).as_ref() == Some(key))
+        .map(|r| r.id)
+        .collect()
+}
+
+proptest::proptest! {
+    /// B6, B9: the store's email index agrees with its records after any
+    /// sequence of inserts, email changes and merges, including records
+    /// sharing a key in two tenants (changes in the middle of a chain).
+    #[test]
+    fn b6_store_email_index_follows_inserts_changes_and_merges(
+        ops in proptest::collection::vec((0u8..3, 1u128..9, 0usize..4, 0u128..2), 1..40)
+    ) {
+        let emails = ["a@example.org", "A@Example.org ", "b@example.org", ""];
+        let keys: Vec<EmailKey> = ["a@example.org", "b@example.org"]
+            .iter()
+            .map(|e| EmailKey::parse(e, &Normalization::default()).unwrap().unwrap())
+            .collect();
+        let tenants = [TenantId::from_u128(1), TenantId::from_u128(2)];
+        let store = InMemoryStore::new();
+        for (op, id, email, tenant) in ops {
+            let t = tenants[tenant as usize];
+            let id = RecordId::from_u128(id * 2 + tenant);
+            let exists = store.records(t).iter().any(|r| r.id == id);
+            match (op, exists) {
+                (0, false) => store
+                    .insert(Record::new(id, t, RecordType::Contact, fields(&[("email", emails[email]), ("ticket_id", "T1")])))
+                    .unwrap(),
+                (1, true) => store
+                    .apply(&effects_plan(t, vec![Effect::UpdateRecord {
+                        record: id,
+                        changes: vec![FieldChange {
+                            field: FieldName::new("email"),
+                            old: None,
+                            new: FieldValue::new(emails[email]),
+                            rule: RuleId::D9,
+                        }],
+                    }]))
+                    .unwrap(),
+                (2, true) => {
+                    let into = store.records(t).into_iter().map(|r| r.id).find(|x| *x != id);
+                    if let Some(into) = into {
+                        store.apply(&effects_plan(t, vec![Effect::MergeRecord { record: id, into }])).unwrap();
+                    }
+                }
+                _ => {}
+            }
+            for t in tenants {
+                for k in &keys {
+                    let found: Vec<RecordId> = store.records_by_email(t, k).unwrap().iter().map(|r| r.id).collect();
+                    proptest::prop_assert_eq!(found, scan(&store, t, k));
+                }
+                let tickets: Vec<RecordId> = store.records_by_ticket(t, "T1").unwrap().iter().map(|r| r.id).collect();
+                let all: Vec<RecordId> = store.records(t).iter().map(|r| r.id).collect();
+                proptest::prop_assert_eq!(tickets, all);
+            }
+        }
+    }
+}

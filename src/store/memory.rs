@@ -3,15 +3,17 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use foldhash::HashMap;
+use hashbrown::HashTable;
 use std::convert::Infallible;
+use std::hash::BuildHasher;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
-use crate::fields::FieldName;
+use crate::fields::{FieldName, FieldValue, Fields};
 use crate::plan::{Effect, EventDigest, Plan, Precondition};
-use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
+use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, ContactStore};
 
 /// Why a record could not be inserted into an [`InMemoryStore`].
@@ -26,7 +28,7 @@ pub enum InsertError {
     Full,
 }
 
-/// Record ids under one index entry; almost always one, kept inline.
+/// Record ids under one ticket index entry; almost always one, kept inline.
 #[derive(Clone)]
 enum Ids {
     One(RecordId),
@@ -67,19 +69,97 @@ impl Ids {
     }
 }
 
-/// One tenant's indexes.
+/// No slot (end of a key chain).
+const NONE: u32 = u32::MAX;
+
+/// One record, compactly: its fields and email key in a single allocation
+/// (field names are numbers into the store's name table). 48 bytes plus the
+/// blob, where a [`Record`] with its fields costs several allocations.
+struct Stored {
+    id: RecordId,
+    version: u64,
+    /// Index into `Inner::tenant_ids`.
+    tenant: u32,
+    record_type: RecordType,
+    /// Merged away (B9): the slot stays so that other slots keep their numbers.
+    dead: bool,
+    /// `[n][key_len]`, then `n` times `[name][value_len]` (u32, little
+    /// endian), then the values, then the email key (`key_len` 0: none).
+    blob: Box<[u8]>,
+}
+
+fn read_u32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .and_then(|x| <[u8; 4]>::try_from(x).ok())
+        .map_or(0, u32::from_le_bytes)
+}
+
+impl Stored {
+    fn field_count(&self) -> usize {
+        read_u32(&self.blob, 0) as usize
+    }
+
+    /// The stored email key's bytes (empty: none).
+    fn key(&self) -> &[u8] {
+        let len = read_u32(&self.blob, 4) as usize;
+        self.blob
+            .get(self.blob.len().saturating_sub(len)..)
+            .unwrap_or_default()
+    }
+
+    /// Field names (as numbers) and values, in name order.
+    fn fields(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        let n = self.field_count();
+        let mut at = 8 + 8 * n;
+        (0..n).map(move |i| {
+            let name = read_u32(&self.blob, 8 + 8 * i);
+            let len = read_u32(&self.blob, 12 + 8 * i) as usize;
+            let v = self
+                .blob
+                .get(at..at + len)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default();
+            at += len;
+            (name, v)
+        })
+    }
+}
+
+/// Field names, numbered once per store.
 #[derive(Default)]
-struct TenantIndex {
-    by_key: HashMap<EmailKey, Ids>,
-    by_ticket: HashMap<Box<str>, Ids>,
+struct Names {
+    names: Vec<FieldName>,
+    ids: HashMap<FieldName, u32>,
+}
+
+impl Names {
+    fn id(&mut self, name: &FieldName) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = u32::try_from(self.names.len()).unwrap_or(NONE);
+        self.names.push(name.clone());
+        self.ids.insert(name.clone(), id);
+        id
+    }
 }
 
 #[derive(Default)]
 struct Inner {
-    /// Records in insertion order; `slots` finds them by id.
-    records: Vec<Record>,
-    slots: HashMap<RecordId, u32>,
-    tenants: HashMap<TenantId, TenantIndex>,
+    /// Records in insertion order; slots never move.
+    records: Vec<Stored>,
+    /// Live records.
+    live: usize,
+    /// Slots by record id.
+    slots: HashTable<u32>,
+    /// First slot per (tenant, email key); `next` chains the others.
+    by_key: HashTable<u32>,
+    next: Vec<u32>,
+    hasher: foldhash::fast::RandomState,
+    names: Names,
+    tenant_ids: Vec<TenantId>,
+    tenant_numbers: HashMap<TenantId, u32>,
+    by_ticket: HashMap<TenantId, HashMap<Box<str>, Ids>>,
     links: BTreeMap<(TenantId, SubjectId), RecordId>,
     campaigns: BTreeSet<(TenantId, CampaignId, RecordId)>,
     /// Events applied, with their payload digests (B7).
@@ -91,6 +171,11 @@ struct Inner {
 ///
 /// Also keeps subjects' links and campaign memberships, which a host would
 /// keep in its own tables, so examples and tests need no host.
+///
+/// Records are stored compactly (fields and email key in one allocation,
+/// field names numbered once per store, indexes holding 4-byte slots), so a
+/// million records with five fields take well under 300 bytes each beyond
+/// their text; reads build [`Record`] values from that form.
 #[derive(Default)]
 pub struct InMemoryStore {
     normalization: Normalization,
@@ -112,78 +197,258 @@ fn ticket_of(r: &Record) -> Option<&str> {
         .map(|v| v.as_str().trim())
 }
 
+fn hash_id(h: &foldhash::fast::RandomState, id: &RecordId) -> u64 {
+    h.hash_one(id.uuid().as_u128())
+}
+
+fn hash_key(h: &foldhash::fast::RandomState, tenant: u32, key: &[u8]) -> u64 {
+    h.hash_one((tenant, key))
+}
+
 impl Inner {
-    fn index(&mut self, r: &Record, n: &Normalization) {
-        let t = self.tenants.entry(r.tenant).or_default();
-        if let Some(k) = r.email_key(n) {
-            match t.by_key.get_mut(&k) {
-                Some(ids) => ids.push(r.id),
-                None => {
-                    t.by_key.insert(k, Ids::One(r.id));
-                }
+    fn tenant_number(&self, t: TenantId) -> Option<u32> {
+        self.tenant_numbers.get(&t).copied()
+    }
+
+    fn tenant_number_or_add(&mut self, t: TenantId) -> u32 {
+        if let Some(n) = self.tenant_number(t) {
+            return n;
+        }
+        let n = u32::try_from(self.tenant_ids.len()).unwrap_or(NONE);
+        self.tenant_ids.push(t);
+        self.tenant_numbers.insert(t, n);
+        n
+    }
+
+    fn stored(&self, slot: u32) -> Option<&Stored> {
+        self.records.get(slot as usize)
+    }
+
+    fn encode(&mut self, r: &Record, key: Option<&EmailKey>) -> Box<[u8]> {
+        let key = key.map_or(&b""[..], |k| k.as_str().as_bytes());
+        let n = r.fields.len();
+        let text: usize = r.fields.iter().map(|(_, v)| v.len()).sum();
+        let mut b = Vec::with_capacity(8 + 8 * n + text + key.len());
+        let len32 = |x: usize| u32::try_from(x).unwrap_or(NONE).to_le_bytes();
+        b.extend_from_slice(&len32(n));
+        b.extend_from_slice(&len32(key.len()));
+        for (name, v) in r.fields.iter() {
+            b.extend_from_slice(&self.names.id(name).to_le_bytes());
+            b.extend_from_slice(&len32(v.len()));
+        }
+        for (_, v) in r.fields.iter() {
+            b.extend_from_slice(v.as_str().as_bytes());
+        }
+        b.extend_from_slice(key);
+        b.into_boxed_slice()
+    }
+
+    /// The record in slot `s`, built from its compact form.
+    fn decode(&self, s: &Stored) -> Record {
+        let mut pairs = Vec::with_capacity(s.field_count());
+        for (name, v) in s.fields() {
+            if let Some(n) = self.names.names.get(name as usize) {
+                pairs.push((n.clone(), FieldValue::new(v)));
             }
         }
+        Record {
+            id: s.id,
+            tenant: self
+                .tenant_ids
+                .get(s.tenant as usize)
+                .copied()
+                .unwrap_or_default(),
+            record_type: s.record_type,
+            fields: Fields::from_sorted(pairs),
+            version: s.version,
+        }
+    }
+
+    fn slot_of(&self, tenant: TenantId, id: &RecordId) -> Option<u32> {
+        let t = self.tenant_number(tenant)?;
+        let h = hash_id(&self.hasher, id);
+        self.slots
+            .find(h, |&s| self.stored(s).is_some_and(|x| x.id == *id))
+            .copied()
+            .filter(|&s| self.stored(s).is_some_and(|x| x.tenant == t))
+    }
+
+    fn contains(&self, id: &RecordId) -> bool {
+        let h = hash_id(&self.hasher, id);
+        self.slots
+            .find(h, |&s| self.stored(s).is_some_and(|x| x.id == *id))
+            .is_some()
+    }
+
+    fn get(&self, tenant: TenantId, id: RecordId) -> Option<Record> {
+        let s = self.slot_of(tenant, &id)?;
+        self.stored(s).map(|x| self.decode(x))
+    }
+
+    /// Puts slot `slot` under its stored key.
+    fn index_key(&mut self, slot: u32) {
+        let Some(x) = self.records.get(slot as usize) else {
+            return;
+        };
+        if x.key().is_empty() {
+            return;
+        }
+        let (t, key) = (x.tenant, x.key());
+        let h = hash_key(&self.hasher, t, key);
+        let records = &self.records;
+        let same = |s: &u32| {
+            records
+                .get(*s as usize)
+                .is_some_and(|y| y.tenant == t && y.key() == key)
+        };
+        match self.by_key.find_mut(h, same) {
+            Some(head) => {
+                if let Some(n) = self.next.get_mut(slot as usize) {
+                    *n = *head;
+                }
+                *head = slot;
+            }
+            None => {
+                if let Some(n) = self.next.get_mut(slot as usize) {
+                    *n = NONE;
+                }
+                let hasher = &self.hasher;
+                self.by_key.insert_unique(h, slot, |s| {
+                    records
+                        .get(*s as usize)
+                        .map_or(0, |y| hash_key(hasher, y.tenant, y.key()))
+                });
+            }
+        }
+    }
+
+    /// Takes slot `slot` out from under its stored key.
+    fn unindex_key(&mut self, slot: u32) {
+        let Some(x) = self.records.get(slot as usize) else {
+            return;
+        };
+        if x.key().is_empty() {
+            return;
+        }
+        let (t, key) = (x.tenant, x.key());
+        let h = hash_key(&self.hasher, t, key);
+        let records = &self.records;
+        let same = |s: &u32| {
+            records
+                .get(*s as usize)
+                .is_some_and(|y| y.tenant == t && y.key() == key)
+        };
+        let after = self.next.get(slot as usize).copied().unwrap_or(NONE);
+        let Ok(entry) = self.by_key.find_entry(h, same) else {
+            return;
+        };
+        if let Some(n) = self.next.get_mut(slot as usize) {
+            *n = NONE;
+        }
+        if *entry.get() == slot {
+            if after == NONE {
+                entry.remove();
+            } else {
+                *entry.into_mut() = after;
+            }
+            return;
+        }
+        // Further down the chain: unlink it.
+        let mut at = *entry.get();
+        while let Some(&n) = self.next.get(at as usize) {
+            if n == slot {
+                if let Some(p) = self.next.get_mut(at as usize) {
+                    *p = after;
+                }
+                break;
+            }
+            if n == NONE {
+                break;
+            }
+            at = n;
+        }
+    }
+
+    fn index_ticket(&mut self, r: &Record) {
         if let Some(tk) = ticket_of(r) {
-            match t.by_ticket.get_mut(tk) {
+            let t = self.by_ticket.entry(r.tenant).or_default();
+            match t.get_mut(tk) {
                 Some(ids) => ids.push(r.id),
                 None => {
-                    t.by_ticket.insert(tk.into(), Ids::One(r.id));
+                    t.insert(tk.into(), Ids::One(r.id));
                 }
             }
         }
     }
 
-    fn unindex(&mut self, r: &Record, n: &Normalization) {
-        let Some(t) = self.tenants.get_mut(&r.tenant) else {
-            return;
-        };
-        if let Some(k) = r.email_key(n) {
-            if t.by_key.get_mut(&k).is_some_and(|ids| ids.remove(r.id)) {
-                t.by_key.remove(&k);
-            }
-        }
-        if let Some(tk) = ticket_of(r) {
-            if t.by_ticket.get_mut(tk).is_some_and(|ids| ids.remove(r.id)) {
-                t.by_ticket.remove(tk);
+    fn unindex_ticket(&mut self, r: &Record) {
+        if let (Some(tk), Some(t)) = (ticket_of(r), self.by_ticket.get_mut(&r.tenant)) {
+            if t.get_mut(tk).is_some_and(|ids| ids.remove(r.id)) {
+                t.remove(tk);
             }
         }
     }
 
     fn ids_by_key(&self, tenant: TenantId, key: &EmailKey) -> Vec<RecordId> {
-        self.tenants
-            .get(&tenant)
-            .and_then(|t| t.by_key.get(key))
-            .map(Ids::sorted)
-            .unwrap_or_default()
+        let Some(t) = self.tenant_number(tenant) else {
+            return Vec::new();
+        };
+        let key = key.as_str().as_bytes();
+        let h = hash_key(&self.hasher, t, key);
+        let Some(&head) = self.by_key.find(h, |&s| {
+            self.stored(s)
+                .is_some_and(|y| y.tenant == t && y.key() == key)
+        }) else {
+            return Vec::new();
+        };
+        let mut ids = Vec::with_capacity(1);
+        let mut at = head;
+        while let Some(x) = self.stored(at) {
+            ids.push(x.id);
+            at = self.next.get(at as usize).copied().unwrap_or(NONE);
+        }
+        ids.sort_unstable();
+        ids
     }
 
     fn ids_by_ticket(&self, tenant: TenantId, ticket: &str) -> Vec<RecordId> {
-        self.tenants
+        self.by_ticket
             .get(&tenant)
-            .and_then(|t| t.by_ticket.get(ticket.trim()))
+            .and_then(|t| t.get(ticket.trim()))
             .map(Ids::sorted)
             .unwrap_or_default()
-    }
-
-    fn contains(&self, id: &RecordId) -> bool {
-        self.slots.contains_key(id)
-    }
-
-    fn get(&self, tenant: TenantId, id: RecordId) -> Option<&Record> {
-        let slot = *self.slots.get(&id)?;
-        self.records
-            .get(slot as usize)
-            .filter(|r| r.tenant == tenant)
     }
 
     fn add(&mut self, record: Record, n: &Normalization) -> Result<(), InsertError> {
         if self.contains(&record.id) {
             return Err(InsertError::Exists(record.id));
         }
-        let slot = u32::try_from(self.records.len()).map_err(|_| InsertError::Full)?;
-        self.index(&record, n);
-        self.slots.insert(record.id, slot);
-        self.records.push(record);
+        let slot = u32::try_from(self.records.len())
+            .ok()
+            .filter(|s| *s != NONE)
+            .ok_or(InsertError::Full)?;
+        let key = record.email_key(n);
+        let blob = self.encode(&record, key.as_ref());
+        let tenant = self.tenant_number_or_add(record.tenant);
+        self.records.push(Stored {
+            id: record.id,
+            version: record.version,
+            tenant,
+            record_type: record.record_type,
+            dead: false,
+            blob,
+        });
+        self.next.push(NONE);
+        self.live += 1;
+        let h = hash_id(&self.hasher, &record.id);
+        let (records, hasher) = (&self.records, &self.hasher);
+        self.slots.insert_unique(h, slot, |s| {
+            records
+                .get(*s as usize)
+                .map_or(0, |x| hash_id(hasher, &x.id))
+        });
+        self.index_key(slot);
+        self.index_ticket(&record);
         Ok(())
     }
 
@@ -197,7 +462,10 @@ impl Inner {
                     }
                 }
                 Precondition::RecordVersion { record, version } => {
-                    let actual = self.get(t, *record).map_or(0, |r| r.version);
+                    let actual = self
+                        .slot_of(t, record)
+                        .and_then(|s| self.stored(s))
+                        .map_or(0, |x| x.version);
                     if actual != *version {
                         return Err(Conflict::VersionChanged {
                             record: *record,
@@ -230,7 +498,7 @@ impl Inner {
         let mut retired: HashSet<RecordId> = HashSet::new();
         for e in &plan.effects {
             let known = |id: &RecordId| {
-                !retired.contains(id) && (created.contains(id) || self.get(t, *id).is_some())
+                !retired.contains(id) && (created.contains(id) || self.slot_of(t, id).is_some())
             };
             match e {
                 Effect::CreateRecord { record } => {
@@ -269,27 +537,31 @@ impl Inner {
                 let _ = self.add(record.clone(), n);
             }
             Effect::UpdateRecord { record, changes } => {
-                let Some(slot) = self.slots.get(record).map(|s| *s as usize) else {
+                let Some(slot) = self.slot_of(t, record) else {
                     return;
                 };
-                let Some(mut r) = self.records.get(slot).cloned() else {
+                let Some(mut r) = self.get(t, *record) else {
                     return;
                 };
                 let reindex = changes
                     .iter()
                     .any(|c| matches!(c.field.as_str(), FieldName::EMAIL | FieldName::TICKET_ID));
                 if reindex {
-                    self.unindex(&r, n);
+                    self.unindex_key(slot);
+                    self.unindex_ticket(&r);
                 }
                 for c in changes {
                     r.fields.set(c.field.clone(), c.new.clone());
                 }
-                r.version += 1;
-                if reindex {
-                    self.index(&r, n);
+                let key = r.email_key(n);
+                let blob = self.encode(&r, key.as_ref());
+                if let Some(x) = self.records.get_mut(slot as usize) {
+                    x.blob = blob;
+                    x.version += 1;
                 }
-                if let Some(s) = self.records.get_mut(slot) {
-                    *s = r;
+                if reindex {
+                    self.index_key(slot);
+                    self.index_ticket(&r);
                 }
             }
             Effect::Link { subject, record } => {
@@ -303,28 +575,31 @@ impl Inner {
             Effect::AddCampaignMember { record, campaign } => {
                 self.campaigns.insert((t, campaign.clone(), *record));
             }
-            Effect::MergeRecord { record, into } => self.merge(t, *record, *into, n),
+            Effect::MergeRecord { record, into } => self.merge(t, *record, *into),
             // The registration's data lives in the host (A20).
             Effect::UpdateSubject { .. } => {}
         }
     }
 
     /// B9: removes `record`, moving its links and campaign memberships to `into`.
-    fn merge(&mut self, t: TenantId, record: RecordId, into: RecordId, n: &Normalization) {
-        let Some(slot) = self.slots.remove(&record).map(|s| s as usize) else {
+    fn merge(&mut self, t: TenantId, record: RecordId, into: RecordId) {
+        let Some(slot) = self.slot_of(t, &record) else {
             return;
         };
-        if slot >= self.records.len() {
-            return;
+        if let Some(gone) = self.get(t, record) {
+            self.unindex_ticket(&gone);
         }
-        let gone = self.records.swap_remove(slot);
-        self.unindex(&gone, n);
-        if let Some(moved) = self.records.get(slot) {
-            // The last record took the freed slot.
-            if let Ok(s) = u32::try_from(slot) {
-                self.slots.insert(moved.id, s);
-            }
+        self.unindex_key(slot);
+        let h = hash_id(&self.hasher, &record);
+        if let Ok(e) = self.slots.find_entry(h, |&s| s == slot) {
+            e.remove();
         }
+        if let Some(x) = self.records.get_mut(slot as usize) {
+            x.dead = true;
+            // The slot stays; its text goes.
+            x.blob = Box::default();
+        }
+        self.live = self.live.saturating_sub(1);
         for (_, r) in self
             .links
             .iter_mut()
@@ -380,8 +655,15 @@ impl InMemoryStore {
         let records = records.into_iter();
         let mut inner = self.write();
         let n = records.size_hint().0;
+        let inner = &mut *inner;
         inner.records.reserve(n);
-        inner.slots.reserve(n);
+        inner.next.reserve(n);
+        let (stored, hasher) = (&inner.records, &inner.hasher);
+        inner.slots.reserve(n, |s| {
+            stored
+                .get(*s as usize)
+                .map_or(0, |x| hash_id(hasher, &x.id))
+        });
         for record in records {
             inner.add(record, &self.normalization)?;
         }
@@ -390,7 +672,7 @@ impl InMemoryStore {
 
     /// Number of records (all tenants).
     pub fn len(&self) -> usize {
-        self.read().records.len()
+        self.read().live
     }
 
     /// True when there are no records.
@@ -401,11 +683,14 @@ impl InMemoryStore {
     /// The records of `tenant`, sorted by id.
     pub fn records(&self, tenant: TenantId) -> Vec<Record> {
         let inner = self.read();
+        let Some(t) = inner.tenant_number(tenant) else {
+            return Vec::new();
+        };
         let mut v: Vec<Record> = inner
             .records
             .iter()
-            .filter(|r| r.tenant == tenant)
-            .cloned()
+            .filter(|x| x.tenant == t && !x.dead)
+            .map(|x| inner.decode(x))
             .collect();
         v.sort_by_key(|r| r.id);
         v
@@ -456,14 +741,11 @@ impl ContactStore for InMemoryStore {
     ) -> Result<Vec<Record>, Infallible> {
         let inner = self.read();
         let ids = inner.ids_by_key(tenant, key);
-        Ok(ids
-            .iter()
-            .filter_map(|id| inner.get(tenant, *id).cloned())
-            .collect())
+        Ok(ids.iter().filter_map(|id| inner.get(tenant, *id)).collect())
     }
 
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {
-        Ok(self.read().get(tenant, id).cloned())
+        Ok(self.read().get(tenant, id))
     }
 
     fn event_digest(
@@ -477,10 +759,7 @@ impl ContactStore for InMemoryStore {
     fn records_by_ticket(&self, tenant: TenantId, ticket: &str) -> Result<Vec<Record>, Infallible> {
         let inner = self.read();
         let ids = inner.ids_by_ticket(tenant, ticket);
-        Ok(ids
-            .iter()
-            .filter_map(|id| inner.get(tenant, *id).cloned())
-            .collect())
+        Ok(ids.iter().filter_map(|id| inner.get(tenant, *id)).collect())
     }
 }
 
