@@ -201,6 +201,15 @@ fn hash_id(h: &foldhash::fast::RandomState, id: &RecordId) -> u64 {
     h.hash_one(id.uuid().as_u128())
 }
 
+/// Whether a slot holds the same tenant and email key as slot `slot`.
+fn same_key(records: &[Stored], slot: u32) -> impl Fn(&u32) -> bool + '_ {
+    let this = records.get(slot as usize);
+    move |s: &u32| {
+        let other = records.get(*s as usize);
+        matches!((this, other), (Some(a), Some(b)) if a.tenant == b.tenant && a.key() == b.key())
+    }
+}
+
 fn hash_key(h: &foldhash::fast::RandomState, tenant: u32, key: &[u8]) -> u64 {
     h.hash_one((tenant, key))
 }
@@ -285,22 +294,19 @@ impl Inner {
         self.stored(s).map(|x| self.decode(x))
     }
 
+    /// The hash of slot `slot`'s tenant and email key, if it has a key.
+    fn key_hash(&self, slot: u32) -> Option<u64> {
+        let x = self.stored(slot).filter(|x| !x.key().is_empty())?;
+        Some(hash_key(&self.hasher, x.tenant, x.key()))
+    }
+
     /// Puts slot `slot` under its stored key.
     fn index_key(&mut self, slot: u32) {
-        let Some(x) = self.records.get(slot as usize) else {
+        let Some(h) = self.key_hash(slot) else {
             return;
         };
-        if x.key().is_empty() {
-            return;
-        }
-        let (t, key) = (x.tenant, x.key());
-        let h = hash_key(&self.hasher, t, key);
         let records = &self.records;
-        let same = |s: &u32| {
-            records
-                .get(*s as usize)
-                .is_some_and(|y| y.tenant == t && y.key() == key)
-        };
+        let same = same_key(records, slot);
         match self.by_key.find_mut(h, same) {
             Some(head) => {
                 if let Some(n) = self.next.get_mut(slot as usize) {
@@ -324,20 +330,11 @@ impl Inner {
 
     /// Takes slot `slot` out from under its stored key.
     fn unindex_key(&mut self, slot: u32) {
-        let Some(x) = self.records.get(slot as usize) else {
+        let Some(h) = self.key_hash(slot) else {
             return;
         };
-        if x.key().is_empty() {
-            return;
-        }
-        let (t, key) = (x.tenant, x.key());
-        let h = hash_key(&self.hasher, t, key);
         let records = &self.records;
-        let same = |s: &u32| {
-            records
-                .get(*s as usize)
-                .is_some_and(|y| y.tenant == t && y.key() == key)
-        };
+        let same = same_key(records, slot);
         let after = self.next.get(slot as usize).copied().unwrap_or(NONE);
         let Ok(entry) = self.by_key.find_entry(h, same) else {
             return;
