@@ -3,6 +3,7 @@
 //! creations and changes laid over them (B5).
 
 use foldhash::{HashMap, HashMapExt};
+use indexmap::IndexMap;
 use smallvec::SmallVec;
 use std::convert::Infallible;
 
@@ -126,13 +127,6 @@ fn remove_id(ids: &mut Ids, id: RecordId) {
     ids.retain(|x| *x != id);
 }
 
-/// A record's current index entries, kept so that changes can unindex it.
-#[derive(Default)]
-struct Indexed {
-    key: Option<EmailKey>,
-    ticket: Option<Box<str>>,
-}
-
 /// Everything the plan knows of one record (one map entry instead of one
 /// per question: a batch touches a record a handful of times).
 struct RecordEntry {
@@ -142,11 +136,10 @@ struct RecordEntry {
     base_version: Option<u64>,
     /// The plan depends on the base state (updated, linked, read by id).
     used: bool,
-    /// Current index entries, once the plan created the record or changed
-    /// its email or ticket id.
-    indexed: Option<Indexed>,
-    /// Order among the base records (see `Overlay::seen_records`).
-    seq: u32,
+    /// The plan created the record or changed its email or ticket id: it
+    /// is indexed in the `touched` lists under its current values, and the
+    /// source's answers no longer count it.
+    indexed: bool,
 }
 
 /// Everything the plan knows of one email key or ticket id.
@@ -154,55 +147,31 @@ struct RecordEntry {
 struct IndexEntry {
     /// The source's answer, once asked: a precondition.
     base: Option<Ids>,
-    /// Records the plan created, or whose email or ticket id it changed,
-    /// that are indexed here now.
+    /// Records indexed here now (see `RecordEntry::indexed`).
     touched: Ids,
-    /// Order among the answered keys or tickets, once asked.
-    seq: u32,
 }
+
+/// A map that keeps insertion order (preconditions follow the order in
+/// which the plan first asked) in a dense vector: a batch of a million
+/// subjects holds a million entries in each of these.
+type Ordered<K, V> = IndexMap<K, V, foldhash::fast::RandomState>;
 
 pub(crate) struct Overlay<S> {
     src: S,
     pub(crate) tenant: TenantId,
     normalization: Normalization,
-    records: HashMap<RecordId, RecordEntry>,
-    keys: HashMap<EmailKey, IndexEntry>,
-    tickets: HashMap<Box<str>, IndexEntry>,
-    /// Records created by the plan, in order.
-    created: Vec<RecordId>,
-    /// Events decided by this plan, with their digests (B7).
-    events: Vec<(EventId, EventDigest)>,
-    event_index: HashMap<EventId, EventDigest>,
+    records: Ordered<RecordId, RecordEntry>,
+    keys: Ordered<EmailKey, IndexEntry>,
+    tickets: Ordered<Box<str>, IndexEntry>,
+    /// Events decided by this plan, in order, with their digests (B7).
+    events: Ordered<EventId, EventDigest>,
     /// Links set by this plan.
     pub(crate) links: HashMap<SubjectId, Option<RecordId>>,
-    /// How many base records, keys and tickets have a `seq`: each kind is
-    /// numbered densely from 0, so preconditions need no sort.
-    seen_records: u32,
-    seen_keys: u32,
-    seen_tickets: u32,
 }
 
 fn ticket_of(r: &Record) -> Option<Box<str>> {
     let t = r.fields.text(FieldName::TICKET_ID).trim();
     (!t.is_empty()).then(|| t.into())
-}
-
-/// Entries placed by their dense sequence numbers (`0..n`), in linear time.
-fn in_order<T>(n: u32, entries: impl Iterator<Item = (u32, T)>) -> Vec<T> {
-    let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
-    for (seq, t) in entries {
-        if let Some(slot) = slots.get_mut(seq as usize) {
-            *slot = Some(t);
-        }
-    }
-    slots.into_iter().flatten().collect()
-}
-
-/// Takes the next number of a dense sequence.
-fn next(counter: &mut u32) -> u32 {
-    let n = *counter;
-    *counter = counter.wrapping_add(1);
-    n
 }
 
 impl<S: Source> Overlay<S> {
@@ -211,16 +180,11 @@ impl<S: Source> Overlay<S> {
             src,
             tenant,
             normalization,
-            records: HashMap::new(),
-            keys: HashMap::new(),
-            tickets: HashMap::new(),
-            created: Vec::new(),
-            events: Vec::new(),
-            event_index: HashMap::new(),
+            records: Ordered::default(),
+            keys: Ordered::default(),
+            tickets: Ordered::default(),
+            events: Ordered::default(),
             links: HashMap::new(),
-            seen_records: 0,
-            seen_keys: 0,
-            seen_tickets: 0,
         }
     }
 
@@ -231,19 +195,12 @@ impl<S: Source> Overlay<S> {
             return Err(Error::ForeignCandidate(r.id).into());
         }
         let id = r.id;
-        if !self.records.contains_key(&id) {
-            let seq = next(&mut self.seen_records);
-            self.records.insert(
-                id,
-                RecordEntry {
-                    base_version: Some(r.version),
-                    record: r,
-                    used: false,
-                    indexed: None,
-                    seq,
-                },
-            );
-        }
+        self.records.entry(id).or_insert_with(|| RecordEntry {
+            base_version: Some(r.version),
+            record: r,
+            used: false,
+            indexed: false,
+        });
         Ok(id)
     }
 
@@ -257,7 +214,7 @@ impl<S: Source> Overlay<S> {
         &mut self,
         event: EventId,
     ) -> Result<Option<EventDigest>, PlanError<S::Error>> {
-        if let Some(d) = self.event_index.get(&event) {
+        if let Some(d) = self.events.get(&event) {
             return Ok(Some(*d));
         }
         self.src.event_digest(self.tenant, event)
@@ -265,8 +222,7 @@ impl<S: Source> Overlay<S> {
 
     /// Marks `event` as decided by this plan.
     pub(crate) fn decide_event(&mut self, event: EventId, digest: EventDigest) {
-        self.event_index.insert(event, digest);
-        self.events.push((event, digest));
+        self.events.insert(event, digest);
     }
 
     /// Ids of the records with `key` now, sorted.
@@ -275,16 +231,13 @@ impl<S: Source> Overlay<S> {
         if let Some(IndexEntry {
             base: Some(base),
             touched,
-            ..
         }) = self.keys.get(&key)
         {
             return Ok(current(&self.records, base, touched));
         }
         let found = self.src.by_key(self.tenant, &key)?;
         let ids = self.remember_all(found)?;
-        let seq = next(&mut self.seen_keys);
         let e = self.keys.entry(key).or_default();
-        e.seq = seq;
         let now = current(&self.records, &ids, &e.touched);
         e.base = Some(ids);
         Ok(now)
@@ -323,53 +276,40 @@ impl<S: Source> Overlay<S> {
         if let Some(IndexEntry {
             base: Some(base),
             touched,
-            ..
         }) = self.tickets.get(ticket)
         {
             return Ok(current(&self.records, base, touched));
         }
         let found = self.src.by_ticket(self.tenant, ticket)?;
         let ids = self.remember_all(found)?;
-        let seq = next(&mut self.seen_tickets);
         let e = self.tickets.entry(ticket.into()).or_default();
-        e.seq = seq;
         let now = current(&self.records, &ids, &e.touched);
         e.base = Some(ids);
         Ok(now)
     }
 
-    /// Indexes a record the plan created, or whose email or ticket id it
-    /// changed, under its current email key and ticket id (unindexing its
-    /// previous entries); the source's answers no longer count it. `key`: the
-    /// record's key when the caller knows it, so it is not parsed again.
-    fn reindex(&mut self, id: RecordId, key: Option<Option<EmailKey>>) {
+    /// Moves record `id` in the `touched` lists from the values it had
+    /// (`before`, when it was indexed) to its current email key (`key`, when
+    /// the caller knows it) and ticket id, and marks it indexed.
+    fn reindex(&mut self, id: RecordId, before: Option<Index>, key: Option<Option<EmailKey>>) {
         let Some(e) = self.records.get_mut(&id) else {
             return;
         };
-        let now = Indexed {
-            key: key.unwrap_or_else(|| e.record.email_key(&self.normalization)),
-            ticket: ticket_of(&e.record),
-        };
-        let before = e.indexed.replace(Indexed {
-            key: now.key.clone(),
-            ticket: now.ticket.clone(),
-        });
-        if let Some(before) = before {
-            if let Some(k) = before.key {
-                if let Some(x) = self.keys.get_mut(&k) {
-                    remove_id(&mut x.touched, id);
-                }
+        e.indexed = true;
+        let key = key.unwrap_or_else(|| e.record.email_key(&self.normalization));
+        let ticket = ticket_of(&e.record);
+        if let Some((k, t)) = before {
+            if let Some(x) = k.and_then(|k| self.keys.get_mut(&k)) {
+                remove_id(&mut x.touched, id);
             }
-            if let Some(t) = before.ticket {
-                if let Some(x) = self.tickets.get_mut(&t) {
-                    remove_id(&mut x.touched, id);
-                }
+            if let Some(x) = t.and_then(|t| self.tickets.get_mut(&t)) {
+                remove_id(&mut x.touched, id);
             }
         }
-        if let Some(k) = now.key {
+        if let Some(k) = key {
             insert_sorted(&mut self.keys.entry(k).or_default().touched, id);
         }
-        if let Some(t) = now.ticket {
+        if let Some(t) = ticket {
             insert_sorted(&mut self.tickets.entry(t).or_default().touched, id);
         }
     }
@@ -378,18 +318,16 @@ impl<S: Source> Overlay<S> {
     /// the caller, so it is not parsed again).
     pub(crate) fn create(&mut self, r: Record, key: Option<EmailKey>) {
         let id = r.id;
-        self.created.push(id);
         self.records.insert(
             id,
             RecordEntry {
                 record: r,
                 base_version: None,
                 used: false,
-                indexed: None,
-                seq: 0,
+                indexed: false,
             },
         );
-        self.reindex(id, Some(key));
+        self.reindex(id, None, Some(key));
     }
 
     /// Applies `changes` to the record `id`. Only a change of its email or
@@ -400,14 +338,20 @@ impl<S: Source> Overlay<S> {
             return;
         };
         e.used |= e.base_version.is_some();
+        let moves = changes
+            .iter()
+            .any(|c| matches!(c.field.as_str(), FieldName::EMAIL | FieldName::TICKET_ID));
+        let before = (moves && e.indexed).then(|| {
+            (
+                e.record.email_key(&self.normalization),
+                ticket_of(&e.record),
+            )
+        });
         for c in changes {
             e.record.fields.set(c.field.clone(), c.new.clone());
         }
-        if changes
-            .iter()
-            .any(|c| matches!(c.field.as_str(), FieldName::EMAIL | FieldName::TICKET_ID))
-        {
-            self.reindex(id, None);
+        if moves {
+            self.reindex(id, before, None);
         }
     }
 
@@ -424,51 +368,40 @@ impl<S: Source> Overlay<S> {
 
     /// The plan's preconditions, in a deterministic order: email keys, then
     /// ticket ids, then versions of the records the plan depends on, each in
-    /// the order the plan first asked for them; then the ids the plan
-    /// creates and the events it decides, in order.
+    /// the order the plan first met them; then the ids the plan creates and
+    /// the events it decides, in order.
     pub(crate) fn into_preconditions(self) -> Vec<Precondition> {
-        let keys = in_order(
-            self.seen_keys,
-            self.keys
-                .into_iter()
-                .filter_map(|(k, e)| Some((e.seq, (k, e.base?)))),
-        );
-        let tickets = in_order(
-            self.seen_tickets,
-            self.tickets
-                .into_iter()
-                .filter_map(|(t, e)| Some((e.seq, (t, e.base?)))),
-        );
-        let versions = in_order(
-            self.seen_records,
-            self.records
-                .into_iter()
-                .filter_map(|(id, e)| match (e.used, e.base_version) {
-                    (true, Some(v)) => Some((e.seq, (id, v))),
-                    _ => None,
-                }),
-        );
         let mut out = Vec::with_capacity(
-            keys.len() + tickets.len() + versions.len() + self.created.len() + self.events.len(),
+            self.keys.len() + self.tickets.len() + self.records.len() + self.events.len(),
         );
-        out.extend(keys.into_iter().map(|(key, ids)| Precondition::EmailKey {
-            key,
-            records: ids.into_vec(),
+        out.extend(self.keys.into_iter().filter_map(|(key, e)| {
+            Some(Precondition::EmailKey {
+                key,
+                records: e.base?.into_vec(),
+            })
         }));
-        out.extend(tickets.into_iter().map(|(t, ids)| Precondition::TicketId {
-            ticket: FieldValue::new(&t),
-            records: ids.into_vec(),
+        out.extend(self.tickets.into_iter().filter_map(|(t, e)| {
+            Some(Precondition::TicketId {
+                ticket: FieldValue::new(&t),
+                records: e.base?.into_vec(),
+            })
         }));
-        out.extend(
-            versions
-                .into_iter()
-                .map(|(record, version)| Precondition::RecordVersion { record, version }),
-        );
-        out.extend(
-            self.created
-                .into_iter()
-                .map(|record| Precondition::RecordAbsent { record }),
-        );
+        out.extend(self.records.iter().filter_map(|(id, e)| match e {
+            RecordEntry {
+                used: true,
+                base_version: Some(version),
+                ..
+            } => Some(Precondition::RecordVersion {
+                record: *id,
+                version: *version,
+            }),
+            _ => None,
+        }));
+        out.extend(self.records.iter().filter_map(|(id, e)| {
+            e.base_version
+                .is_none()
+                .then_some(Precondition::RecordAbsent { record: *id })
+        }));
         out.extend(
             self.events
                 .into_iter()
@@ -478,13 +411,16 @@ impl<S: Source> Overlay<S> {
     }
 }
 
+/// A record's email key and ticket id, as indexed.
+type Index = (Option<EmailKey>, Option<Box<str>>);
+
 /// The answer now: the source's answer without the records the plan
 /// touched, plus the touched records indexed under the same value.
-fn current(records: &HashMap<RecordId, RecordEntry>, base: &Ids, touched: &Ids) -> Ids {
+fn current(records: &Ordered<RecordId, RecordEntry>, base: &Ids, touched: &Ids) -> Ids {
     let mut now: Ids = base
         .iter()
         .copied()
-        .filter(|id| records.get(id).is_none_or(|e| e.indexed.is_none()))
+        .filter(|id| records.get(id).is_none_or(|e| !e.indexed))
         .collect();
     for id in touched {
         insert_sorted(&mut now, *id);
