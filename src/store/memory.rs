@@ -661,6 +661,11 @@ impl InMemoryStore {
                 .get(*s as usize)
                 .map_or(0, |x| hash_id(hasher, &x.id))
         });
+        inner.by_key.reserve(n, |s| {
+            stored
+                .get(*s as usize)
+                .map_or(0, |x| hash_key(hasher, x.tenant, x.key()))
+        });
         for record in records {
             inner.add(record, &self.normalization)?;
         }
