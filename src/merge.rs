@@ -146,16 +146,27 @@ pub(crate) fn new_record_fields(input: &Fields, map: &FieldMap) -> Fields {
     Fields::from_sorted(out)
 }
 
-fn name_part(f: &Fields, name: &str) -> String {
-    f.text(name).trim().to_lowercase()
+/// One name is "clearly different" from another when both are given and
+/// neither is a prefix of the other, ignoring case, surrounding spaces and
+/// trailing dots (so `Chris` ~ `Christopher`, `A.` is not compared, `Anna`
+/// ≠ `Ben`).
+fn part_differs(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_ascii() && b.is_ascii() {
+        // No allocation for the common case: ASCII lowercasing keeps lengths.
+        let (a, b) = (a.trim_end_matches('.'), b.trim_end_matches('.'));
+        let prefix = |x: &str, p: &str| {
+            x.get(..p.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(p))
+        };
+        return !a.is_empty() && !b.is_empty() && !prefix(a, b) && !prefix(b, a);
+    }
+    part_differs_lowercased(a, b)
 }
 
-/// One name is "clearly different" from another when both are given and
-/// neither is a prefix of the other (so `Chris` ~ `Christopher`, `A.` is not
-/// compared, `Anna` ≠ `Ben`).
-fn part_differs(a: &str, b: &str) -> bool {
-    let a = a.trim_end_matches('.');
-    let b = b.trim_end_matches('.');
+fn part_differs_lowercased(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim().to_lowercase(), b.trim().to_lowercase());
+    let (a, b) = (a.trim_end_matches('.'), b.trim_end_matches('.'));
     !a.is_empty() && !b.is_empty() && !a.starts_with(b) && !b.starts_with(a)
 }
 
@@ -164,5 +175,15 @@ fn part_differs(a: &str, b: &str) -> bool {
 pub(crate) fn names_clearly_differ(record: &Fields, input: &Fields) -> bool {
     [FieldName::FIRST_NAME, FieldName::LAST_NAME]
         .iter()
-        .any(|n| part_differs(&name_part(record, n), &name_part(input, n)))
+        .any(|n| part_differs(record.text(n), input.text(n)))
+}
+
+#[cfg(test)]
+mod tests {
+    proptest::proptest! {
+        #[test]
+        fn ascii_name_comparison_agrees_with_lowercasing(a in "[ A-Za-z.]{0,8}", b in "[ A-Za-z.]{0,8}") {
+            proptest::prop_assert_eq!(super::part_differs(&a, &b), super::part_differs_lowercased(&a, &b));
+        }
+    }
 }
