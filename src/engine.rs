@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashSet};
 use uuid::Uuid;
 
 use crate::candidates::{Candidates, Needs};
-use crate::email::{Email, EmailKey};
+use crate::email::{EmailKey, Normalization};
 use crate::error::{Error, PlanError, PolicyError};
 use crate::event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
@@ -30,6 +30,7 @@ use crate::policy::{
 };
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::ContactStore;
+use smallvec::SmallVec;
 
 use RuleId::*;
 
@@ -207,8 +208,8 @@ impl Engine {
         n.events.insert(event.id());
         let norm = &self.policy.normalization;
         let add_subject = |n: &mut Needs, s: &Subject, f: &Fields| -> Result<(), Error> {
-            if let Some(e) = parse_email(s.id, f)? {
-                n.email_keys.insert(e.key(norm));
+            if let Some(k) = parse_email(s.id, f, norm)? {
+                n.email_keys.insert(k);
             }
             n.records.extend(s.link);
             n.records.extend(s.prefill);
@@ -373,12 +374,13 @@ impl Engine {
             warnings: Vec::new(),
             events: Vec::with_capacity(events.len()),
         };
+        let mut scratch = Vec::with_capacity(256);
         for e in events {
             self.check_limits(e)?;
             d.events.push(e.id());
             // B7: a redelivered event is a no-op; a reused id with another
             // payload is an error.
-            let digest = e.digest();
+            let digest = e.digest_with(&mut scratch);
             match d.ov.applied(e.id())? {
                 Some(x) if x == digest => {
                     d.already_applied(e);
@@ -417,8 +419,15 @@ fn has_control(v: &str) -> bool {
     })
 }
 
-fn parse_email(subject: SubjectId, f: &Fields) -> Result<Option<Email>, Error> {
-    Email::parse(f.text(FieldName::EMAIL)).map_err(|source| Error::InvalidEmail { subject, source })
+/// The email key of a subject's fields (B1), validated; the engine never
+/// needs the spelling, only the key.
+fn parse_email(
+    subject: SubjectId,
+    f: &Fields,
+    n: &Normalization,
+) -> Result<Option<EmailKey>, Error> {
+    EmailKey::parse(f.text(FieldName::EMAIL), n)
+        .map_err(|source| Error::InvalidEmail { subject, source })
 }
 
 /// A12: with buyer data only, a holder carries the buyer's data (its own
@@ -591,7 +600,7 @@ impl<S: Source> Decider<'_, S> {
             );
             return Ok(());
         }
-        let email = parse_email(s.id, fields)?;
+        let email = parse_email(s.id, fields, &self.policy.normalization)?;
         if let Some(pid) = s.prefill.or(s.link) {
             let rec = self.existing(s, pid)?;
             t.cite(D7).say_fmt(format_args!(
@@ -599,8 +608,7 @@ impl<S: Source> Decider<'_, S> {
                 rec.record_type.noun(),
                 rec.id
             ));
-            let same = email.as_ref().map(|e| e.key(&self.policy.normalization))
-                == rec.email_key(&self.policy.normalization);
+            let same = email == rec.email_key(&self.policy.normalization);
             if same {
                 t.cite(D1).say("The entered email is that record's.");
                 return self.update_existing(ctx, s, fields, &rec, Entered::All, false, t);
@@ -620,8 +628,7 @@ impl<S: Source> Decider<'_, S> {
                         self.noun()
                     )),
                 };
-                let key = e.into_key(&self.policy.normalization);
-                self.create_keyed(ctx, s, fields, Some(key), t)
+                self.create_keyed(ctx, s, fields, Some(e), t)
             }
             (_, Some(e)) => {
                 if self.policy.citations == Citations::Doo {
@@ -648,12 +655,12 @@ impl<S: Source> Decider<'_, S> {
         ctx: &Ctx<'_>,
         s: &Subject,
         fields: &Fields,
-        email: Email,
+        key: EmailKey,
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
-        let key = email.into_key(&self.policy.normalization);
         let ids = self.ov.by_key(key.clone())?;
-        let candidates: Vec<&Record> = ids.iter().filter_map(|id| self.ov.get(id)).collect();
+        let candidates: SmallVec<[&Record; 2]> =
+            ids.iter().filter_map(|id| self.ov.get(id)).collect();
         let m = &self.policy.matching;
         let sel = matching::select(m, fields, &candidates);
         let noun = sel.record_type.noun();
@@ -690,10 +697,15 @@ impl<S: Source> Decider<'_, S> {
                 sel.failed_criteria
             ));
         }
-        let ids: Vec<RecordId> = sel.chosen.iter().map(|r| r.id).collect();
+        let ids: SmallVec<[RecordId; 2]> = sel.chosen.iter().map(|r| r.id).collect();
+        // The candidates borrow the overlay, which deciding changes.
+        let first: Option<Record> = sel.chosen.first().map(|r| (*r).clone());
+        let other_type_has_email = sel.other_type_has_email;
+        drop(sel);
+        drop(candidates);
         match ids.as_slice() {
             [] => {
-                if sel.other_type_has_email && m.scope == Scope::Linear {
+                if other_type_has_email && m.scope == Scope::Linear {
                     t.cite(A3).say_fmt(format_args!(
                         "No {noun} has this email (only a record of the other type has, and matching is linear), so a new {noun} is created."
                     ));
@@ -705,11 +717,7 @@ impl<S: Source> Decider<'_, S> {
                 self.create_keyed(ctx, s, fields, Some(key.clone()), t)
             }
             [one] => {
-                let rec = sel
-                    .chosen
-                    .first()
-                    .map(|r| (*r).clone())
-                    .ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
+                let rec = first.ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
                 let has = if m.criteria.is_empty() {
                     "has this email"
                 } else {
@@ -731,13 +739,10 @@ impl<S: Source> Decider<'_, S> {
                 Ambiguity::UpdateFirst => {
                     self.warnings.push(Warning::Ambiguous {
                         subject: s.id,
-                        records: ids.clone(),
+                        records: ids.to_vec(),
                     });
-                    let rec = sel
-                        .chosen
-                        .first()
-                        .map(|r| (*r).clone())
-                        .ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
+                    let rec =
+                        first.ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
                     t.cite(self.cite(D4, A7)).say_fmt(format_args!(
                         "{} {noun}s have this email; the policy takes the one with the smallest id, {}.",
                         many.len(),
@@ -748,7 +753,7 @@ impl<S: Source> Decider<'_, S> {
                 Ambiguity::NoRecord => {
                     self.warnings.push(Warning::Ambiguous {
                         subject: s.id,
-                        records: ids.clone(),
+                        records: ids.to_vec(),
                     });
                     t.cite(D4).say_fmt(format_args!(
                         "{} {noun}s have this email; the policy links none and creates none.",
@@ -853,10 +858,9 @@ impl<S: Source> Decider<'_, S> {
         fields: &Fields,
         t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
-        let key = fields
-            .get(FieldName::EMAIL)
-            .and_then(|e| Email::parse(e.as_str()).ok().flatten())
-            .map(|e| e.into_key(&self.policy.normalization));
+        let key = EmailKey::parse(fields.text(FieldName::EMAIL), &self.policy.normalization)
+            .ok()
+            .flatten();
         self.create_keyed(ctx, s, fields, key, t)
     }
 
@@ -1175,7 +1179,7 @@ impl<S: Source> Decider<'_, S> {
         s: &Subject,
         fields: &Fields,
         rec: &Record,
-        email: Option<Email>,
+        email: Option<EmailKey>,
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
         if let (Situation::Edit { .. }, Citations::Doo) = (ctx.situation, self.policy.citations) {
@@ -1253,8 +1257,7 @@ impl<S: Source> Decider<'_, S> {
                             "The email changed, so a new {} is created instead of updating the linked one.",
                             self.noun()
                         ));
-                        let key = e.into_key(&self.policy.normalization);
-                        self.create_keyed(ctx, s, fields, Some(key), t)
+                        self.create_keyed(ctx, s, fields, Some(e), t)
                     }
                     None => {
                         t.cite(A11);
@@ -1344,8 +1347,8 @@ impl<S: Source> Decider<'_, S> {
             t.say("Only buyer data is collected, and the update was triggered on the holder: the buyer's data carries over.");
         }
         let new = edit_fields(e);
-        let old_email = parse_email(s.id, &s.fields)?;
-        let new_email = parse_email(s.id, &new)?;
+        let old_email = parse_email(s.id, &s.fields, &self.policy.normalization)?;
+        let new_email = parse_email(s.id, &new, &self.policy.normalization)?;
         let mut link = self.ov.link_of(s.id, s.link);
         if link.is_none() && self.policy.no_email.create {
             if let Some(rec) = self.record_by_ticket(&new)? {
@@ -1379,8 +1382,7 @@ impl<S: Source> Decider<'_, S> {
                     t.say("An email was added to a subject without record.");
                     if self.policy.email_change == EmailChange::NewRecord {
                         t.cite(A23);
-                        let key = email.into_key(&self.policy.normalization);
-                        return self.create_keyed(&ctx, s, &new, Some(key), t);
+                        return self.create_keyed(&ctx, s, &new, Some(email), t);
                     }
                     let ctx2 = Ctx {
                         situation: Situation::Registration,
@@ -1398,9 +1400,9 @@ impl<S: Source> Decider<'_, S> {
         let old_key = if e.buyer_data_only && s.role == Role::Attendee {
             rec.email_key(norm)
         } else {
-            old_email.as_ref().map(|e| e.key(norm))
+            old_email
         };
-        let new_key = new_email.as_ref().map(|e| e.key(norm));
+        let new_key = new_email.clone();
         if old_key != new_key {
             return self.email_changed(&ctx, s, &new, &rec, new_email, t);
         }

@@ -276,7 +276,14 @@ impl Event {
     /// canonical binary encoding (tags, ids, length-prefixed text), so
     /// digests stored by a database stay valid across versions.
     pub fn digest(&self) -> crate::plan::EventDigest {
-        let mut h = Digester(Vec::with_capacity(256));
+        self.digest_with(&mut Vec::with_capacity(256))
+    }
+
+    /// [`Event::digest`] with a scratch buffer the caller reuses (a batch
+    /// digests a million events).
+    pub(crate) fn digest_with(&self, buf: &mut Vec<u8>) -> crate::plan::EventDigest {
+        buf.clear();
+        let mut h = Digester(buf);
         match self {
             Event::Registered(r) => {
                 h.tag(1);
@@ -337,7 +344,7 @@ impl Event {
                 }
             }
         }
-        crate::plan::EventDigest(uuid::Uuid::from_u128(xxhash_rust::xxh3::xxh3_128(&h.0)))
+        crate::plan::EventDigest(uuid::Uuid::from_u128(xxhash_rust::xxh3::xxh3_128(h.0)))
     }
 
     /// The subjects the event is about.
@@ -363,9 +370,9 @@ impl Event {
 
 /// Collects the canonical encoding of an event (hashed in one call: XXH3's
 /// one-shot form is several times faster than many small updates).
-struct Digester(Vec<u8>);
+struct Digester<'a>(&'a mut Vec<u8>);
 
-impl Digester {
+impl Digester<'_> {
     fn tag(&mut self, t: u8) {
         self.0.push(t);
     }

@@ -4,11 +4,12 @@
 use crate::fields::{FieldName, Fields};
 use crate::policy::{Comparator, Matching, Scope, WeightedCriteria};
 use crate::record::{Record, RecordType};
+use smallvec::SmallVec;
 
 /// The candidates that remain for one subject.
 pub(crate) struct Selection<'r> {
     /// Candidates of the chosen type that meet every criterion, sorted by id.
-    pub chosen: Vec<&'r Record>,
+    pub chosen: SmallVec<[&'r Record; 2]>,
     /// The type `chosen` is of.
     pub record_type: RecordType,
     /// A record outside the searched scope has the email (A3's "even if").
@@ -65,7 +66,7 @@ pub(crate) fn select<'r>(
     };
     let other_type_has_email = candidates.iter().any(|r| !in_scope(r));
     let mut failed_criteria = 0;
-    let mut passing: Vec<&Record> = Vec::with_capacity(candidates.len());
+    let mut passing: SmallVec<[&Record; 2]> = SmallVec::new();
     for &r in candidates.iter().filter(|r| in_scope(r)) {
         let weighted_ok = m
             .weighted

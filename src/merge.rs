@@ -155,10 +155,7 @@ fn part_differs(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
         // No allocation for the common case: ASCII lowercasing keeps lengths.
         let (a, b) = (a.trim_end_matches('.'), b.trim_end_matches('.'));
-        let prefix = |x: &str, p: &str| {
-            x.get(..p.len())
-                .is_some_and(|h| h.eq_ignore_ascii_case(p))
-        };
+        let prefix = |x: &str, p: &str| x.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
         return !a.is_empty() && !b.is_empty() && !prefix(a, b) && !prefix(b, a);
     }
     part_differs_lowercased(a, b)

@@ -386,24 +386,29 @@ impl Inner {
         }
     }
 
-    fn ids_by_key(&self, tenant: TenantId, key: &EmailKey) -> Vec<RecordId> {
-        let Some(t) = self.tenant_number(tenant) else {
-            return Vec::new();
-        };
+    /// The slots of `tenant`'s records with `key`, in no particular order.
+    fn slots_by_key(&self, tenant: TenantId, key: &EmailKey) -> impl Iterator<Item = u32> + '_ {
+        let t = self.tenant_number(tenant);
         let key = key.as_str().as_bytes();
-        let h = hash_key(&self.hasher, t, key);
-        let Some(&head) = self.by_key.find(h, |&s| {
-            self.stored(s)
-                .is_some_and(|y| y.tenant == t && y.key() == key)
-        }) else {
-            return Vec::new();
-        };
-        let mut ids = Vec::with_capacity(1);
-        let mut at = head;
-        while let Some(x) = self.stored(at) {
-            ids.push(x.id);
-            at = self.next.get(at as usize).copied().unwrap_or(NONE);
-        }
+        let head = t.and_then(|t| {
+            let h = hash_key(&self.hasher, t, key);
+            self.by_key
+                .find(h, |&s| {
+                    self.stored(s)
+                        .is_some_and(|y| y.tenant == t && y.key() == key)
+                })
+                .copied()
+        });
+        std::iter::successors(head, |&at| {
+            self.next.get(at as usize).copied().filter(|&n| n != NONE)
+        })
+    }
+
+    fn ids_by_key(&self, tenant: TenantId, key: &EmailKey) -> Vec<RecordId> {
+        let mut ids: Vec<RecordId> = self
+            .slots_by_key(tenant, key)
+            .filter_map(|s| self.stored(s).map(|x| x.id))
+            .collect();
         ids.sort_unstable();
         ids
     }
@@ -742,8 +747,12 @@ impl ContactStore for InMemoryStore {
         key: &EmailKey,
     ) -> Result<Vec<Record>, Infallible> {
         let inner = self.read();
-        let ids = inner.ids_by_key(tenant, key);
-        Ok(ids.iter().filter_map(|id| inner.get(tenant, *id)).collect())
+        let mut found: Vec<Record> = inner
+            .slots_by_key(tenant, key)
+            .filter_map(|s| inner.stored(s).map(|x| inner.decode(x)))
+            .collect();
+        found.sort_unstable_by_key(|r| r.id);
+        Ok(found)
     }
 
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {
