@@ -1,4 +1,5 @@
-//! Store build and `plan_batch` for n registrations against n records, both presets.
+//! Store build and `plan_batch` for n registrations against n records, both
+//! presets, with and without explanations.
 //!
 //! `cargo bench --bench batch` (add `CONTACT_SYNC_BENCH_1M=1` for 1M).
 
@@ -37,12 +38,18 @@ fn bench(c: &mut Criterion) {
         let store = InMemoryStore::new();
         store.extend(records.iter().cloned()).unwrap();
         for (name, policy) in presets() {
-            let engine = Engine::new(policy).unwrap();
-            g.bench_with_input(
-                BenchmarkId::new(format!("plan_batch_{name}"), n),
-                &events,
-                |b, events| b.iter(|| engine.plan_batch(&store, events).unwrap()),
-            );
+            // Without sentences (a dry run of a large import, as `match_csv`
+            // writes CSV) and with them (the default).
+            for (suffix, explain) in [("", false), ("_explained", true)] {
+                let engine = Engine::new(policy.clone())
+                    .unwrap()
+                    .with_explanations(explain);
+                g.bench_with_input(
+                    BenchmarkId::new(format!("plan_batch_{name}{suffix}"), n),
+                    &events,
+                    |b, events| b.iter(|| engine.plan_batch(&store, events).unwrap()),
+                );
+            }
         }
     }
     g.finish();
