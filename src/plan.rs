@@ -362,7 +362,10 @@ pub struct Plan {
     pub events: Vec<EventId>,
     /// Effects, in the order to apply them.
     pub effects: Vec<Effect>,
-    /// Facts the plan relies on (B6).
+    /// Facts the plan relies on (B6): email keys, ticket ids, then record
+    /// versions, each in the order the plan first asked for them; then
+    /// the ids it creates and the events it decides, in order.
+    /// Deterministic for the same store and events.
     pub preconditions: Vec<Precondition>,
     /// One outcome per subject, in event and subject order.
     pub outcomes: Vec<Outcome>,
