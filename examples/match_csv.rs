@@ -295,39 +295,52 @@ fn run() -> Result<(), String> {
     let engine = Engine::new(policy)
         .map_err(|e| e.to_string())?
         .with_explanations(explain);
-    let plan = engine
-        .plan_batch(&store, &events)
-        .map_err(|e| e.to_string())?;
-    let plan_s = t2.elapsed().as_secs_f64();
-    let plan_mb = rss_mb();
-
-    let t3 = Instant::now();
     let out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(File::create(p).map_err(|e| format!("{p}: {e}"))?),
         None => Box::new(io::stdout().lock()),
     };
-    let mut out = BufWriter::with_capacity(1 << 20, out);
-    write_rows(&mut out, &plan, &args.format).map_err(|e| e.to_string())?;
-    out.flush().map_err(|e| e.to_string())?;
-    let write_s = t3.elapsed().as_secs_f64();
-
+    let mut rows = Rows::new(
+        BufWriter::with_capacity(1 << 20, out),
+        &args.format,
+        explain,
+    )
+    .map_err(|e| e.to_string())?;
+    // A dry run hands each event's decisions over as they are made: rows are
+    // written as they come, and the million outcomes are never held.
+    let mut write_s = 0.0;
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for o in &plan.outcomes {
-        let k = match (o.decision, o.no_record) {
-            (Decision::Created, _) if o.rules.contains(&RuleId::D4) => "created (ambiguous)",
-            (Decision::Created, _) => "created",
-            (Decision::Linked | Decision::Kept, _) => "linked",
-            (_, Some(NoRecordReason::NoEmail)) => "no email",
-            (_, Some(NoRecordReason::Ambiguous)) => "ambiguous",
-            _ => "other",
-        };
-        *counts.entry(k).or_default() += 1;
+    let (mut subjects, mut warnings) = (0usize, 0usize);
+    let mut failed: Option<io::Error> = None;
+    engine
+        .dry_run(&store, &events, |d| {
+            subjects += d.outcomes.len();
+            warnings += d.warnings.len();
+            for o in d.outcomes {
+                *counts.entry(category(o)).or_default() += 1;
+            }
+            if failed.is_none() {
+                let t = Instant::now();
+                if let Err(e) = rows.write(d) {
+                    failed = Some(e);
+                }
+                write_s += t.elapsed().as_secs_f64();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    if let Some(e) = failed {
+        return Err(format!("writing rows: {e}"));
     }
-    eprintln!("summary: {} subjects", plan.outcomes.len());
+    let t3 = Instant::now();
+    rows.finish().map_err(|e| format!("writing rows: {e}"))?;
+    write_s += t3.elapsed().as_secs_f64();
+    let plan_s = t2.elapsed().as_secs_f64() - write_s;
+    let plan_mb = rss_mb();
+
+    eprintln!("summary: {subjects} subjects");
     for (k, n) in &counts {
         eprintln!("  {k}: {n}");
     }
-    eprintln!("  warnings: {}", plan.warnings.len());
+    eprintln!("  warnings: {warnings}");
     eprintln!(
         "  bad rows skipped: {}",
         contacts.bad.len() + regs_bad.len()
@@ -343,60 +356,99 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
-fn write_rows(out: &mut impl Write, plan: &Plan, format: &str) -> io::Result<()> {
-    let mut changed: BTreeMap<RecordId, Vec<&str>> = BTreeMap::new();
-    for e in &plan.effects {
-        if let Effect::UpdateRecord { record, changes } = e {
-            changed
-                .entry(*record)
-                .or_default()
-                .extend(changes.iter().map(|c| c.field.as_str()));
+/// The summary line an outcome counts under.
+fn category(o: &Outcome) -> &'static str {
+    match (o.decision, o.no_record) {
+        (Decision::Created, _) if o.rules.contains(&RuleId::D4) => "created (ambiguous)",
+        (Decision::Created, _) => "created",
+        (Decision::Linked | Decision::Kept, _) => "linked",
+        (_, Some(NoRecordReason::NoEmail)) => "no email",
+        (_, Some(NoRecordReason::Ambiguous)) => "ambiguous",
+        _ => "other",
+    }
+}
+
+/// The output: CSV (quoted as needed) or JSON lines.
+enum Rows<W: Write> {
+    Csv {
+        out: Box<csv::Writer<W>>,
+        explain: bool,
+    },
+    Jsonl(W),
+}
+
+impl<W: Write> Rows<W> {
+    fn new(out: W, format: &str, explain: bool) -> io::Result<Self> {
+        if format != "csv" {
+            return Ok(Rows::Jsonl(out));
         }
-    }
-    if format == "csv" {
-        writeln!(
-            out,
-            "subject,decision,record,rules,changed_fields,explanation"
-        )?;
-    }
-    let mut last_record_event: BTreeMap<RecordId, EventId> = BTreeMap::new();
-    for o in &plan.outcomes {
-        if let Some(r) = o.record {
-            last_record_event.insert(r, o.event);
+        let mut out = Box::new(csv::Writer::from_writer(out));
+        let mut header = vec!["subject", "decision", "record", "rules", "changed_fields"];
+        if explain {
+            header.push("explanation");
         }
+        out.write_record(&header)?;
+        Ok(Rows::Csv { out, explain })
     }
-    for o in &plan.outcomes {
-        let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
-        let record = o.record.map(|r| r.to_string()).unwrap_or_default();
-        let fields = match o.record {
-            Some(r) if matches!(o.decision, Decision::Linked | Decision::Kept) => {
-                changed.get(&r).map(|v| v.join(" ")).unwrap_or_default()
+
+    /// One row per subject of the event; changed fields are those of the
+    /// event's own updates of the subject's record.
+    fn write(&mut self, d: &Decided<'_>) -> io::Result<()> {
+        for o in d.outcomes {
+            let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
+            let record = o.record.map(|r| r.to_string()).unwrap_or_default();
+            let fields = match o.record {
+                Some(r) if matches!(o.decision, Decision::Linked | Decision::Kept) => d
+                    .effects
+                    .iter()
+                    .filter_map(|e| match e {
+                        Effect::UpdateRecord { record, changes } if *record == r => Some(changes),
+                        _ => None,
+                    })
+                    .flatten()
+                    .map(|c| c.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                _ => String::new(),
+            };
+            let decision = serde_json::to_value(o.decision)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            match self {
+                Rows::Csv { out, explain } => {
+                    let subject = o.subject.to_string();
+                    let rules = rules.join(" ");
+                    let mut row = vec![
+                        subject.as_str(),
+                        decision.as_str(),
+                        record.as_str(),
+                        rules.as_str(),
+                        fields.as_str(),
+                    ];
+                    if *explain {
+                        row.push(o.explanation.as_str());
+                    }
+                    out.write_record(&row)?;
+                }
+                Rows::Jsonl(out) => {
+                    let row = serde_json::json!({
+                        "subject": o.subject, "decision": decision, "record": o.record,
+                        "rules": rules, "changed_fields": fields, "explanation": o.explanation,
+                    });
+                    writeln!(out, "{row}")?;
+                }
             }
-            _ => String::new(),
-        };
-        let decision = serde_json::to_value(o.decision)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        if format == "csv" {
-            writeln!(
-                out,
-                "{},{},{},{},{}",
-                o.subject,
-                decision,
-                record,
-                rules.join(" "),
-                fields
-            )?;
-        } else {
-            let row = serde_json::json!({
-                "subject": o.subject, "decision": decision, "record": o.record,
-                "rules": rules, "changed_fields": fields, "explanation": o.explanation,
-            });
-            writeln!(out, "{row}")?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Rows::Csv { mut out, .. } => out.flush(),
+            Rows::Jsonl(mut out) => out.flush(),
         }
     }
-    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -68,6 +68,19 @@ pub fn derive_record_id(
     RecordId(uuid::Builder::from_custom_bytes(h.to_le_bytes()).into_uuid())
 }
 
+/// One event's part of a batch, as [`Engine::dry_run`] hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Decided<'a> {
+    /// The event.
+    pub event: EventId,
+    /// One outcome per subject of the event, in subject order.
+    pub outcomes: &'a [Outcome],
+    /// The effects the event would have, in the order to apply them.
+    pub effects: &'a [Effect],
+    /// Warnings, in the order they arose.
+    pub warnings: &'a [Warning],
+}
+
 /// The rules fired for one subject and the sentences explaining them.
 struct Trace {
     /// Whether sentences are written (rule ids always are).
@@ -278,6 +291,28 @@ impl Engine {
         self.run(StoreSource(store), events)
     }
 
+    /// What [`Engine::plan_batch`] would decide, handed over event by event
+    /// instead of collected: `each` sees one event's outcomes, effects and
+    /// warnings as soon as they are decided, and the plan's preconditions
+    /// are never built. For previews of large imports (`match_csv`), where
+    /// a million-subject plan would otherwise be held in memory only to be
+    /// written out. Nothing here can be applied; plan with
+    /// [`Engine::plan_batch`] to apply.
+    ///
+    /// The decisions are exactly those of `plan_batch` on the same store
+    /// and events (later events see what earlier ones create or change). On
+    /// an error, the parts handed over so far are void, as the plan would be.
+    pub fn dry_run<S: ContactStore + ?Sized>(
+        &self,
+        store: &S,
+        events: &[Event],
+        mut each: impl FnMut(&Decided<'_>),
+    ) -> Result<(), PlanError<S::Error>> {
+        self.check_store(store)?;
+        self.run_with(StoreSource(store), events, Some(&mut each))
+            .map(drop)
+    }
+
     fn check_store<S: ContactStore + ?Sized>(&self, store: &S) -> Result<(), Error> {
         if store.normalization() != self.policy.normalization {
             return Err(Error::NormalizationMismatch);
@@ -358,6 +393,17 @@ impl Engine {
     }
 
     fn run<S: Source>(&self, src: S, events: &[Event]) -> Result<Plan, PlanError<S::Error>> {
+        self.run_with(src, events, None)
+    }
+
+    /// Decides `events`; with a sink, hands each event's part over and
+    /// keeps nothing (the returned plan is then empty).
+    fn run_with<S: Source>(
+        &self,
+        src: S,
+        events: &[Event],
+        mut sink: Option<&mut dyn FnMut(&Decided<'_>)>,
+    ) -> Result<Plan, PlanError<S::Error>> {
         let tenant = match events.first() {
             Some(e) => e.tenant(),
             None => TenantId::from_u128(0),
@@ -384,6 +430,9 @@ impl Engine {
             match d.ov.applied(e.id())? {
                 Some(x) if x == digest => {
                     d.already_applied(e);
+                    if let Some(sink) = sink.as_mut() {
+                        d.hand_over(e.id(), sink);
+                    }
                     continue;
                 }
                 Some(_) => return Err(Error::EventPayloadChanged(e.id()).into()),
@@ -395,6 +444,19 @@ impl Engine {
                 Event::Relinked(x) => d.relink(x)?,
                 Event::RecordChanged(x) => d.record_changed(x),
             }
+            if let Some(sink) = sink.as_mut() {
+                d.hand_over(e.id(), sink);
+            }
+        }
+        if sink.is_some() {
+            return Ok(Plan {
+                tenant,
+                events: d.events,
+                effects: Vec::new(),
+                outcomes: Vec::new(),
+                warnings: Vec::new(),
+                preconditions: Vec::new(),
+            });
         }
         Ok(Plan {
             tenant,
@@ -496,6 +558,20 @@ where
 }
 
 impl<S: Source> Decider<'_, S> {
+    /// Gives the parts decided since the last hand-over to `sink` and
+    /// forgets them (their buffers are reused).
+    fn hand_over(&mut self, event: EventId, sink: &mut dyn FnMut(&Decided<'_>)) {
+        sink(&Decided {
+            event,
+            outcomes: &self.outcomes,
+            effects: &self.effects,
+            warnings: &self.warnings,
+        });
+        self.outcomes.clear();
+        self.effects.clear();
+        self.warnings.clear();
+    }
+
     fn cite(&self, doo: RuleId, sf: RuleId) -> RuleId {
         match self.policy.citations {
             Citations::Doo => doo,

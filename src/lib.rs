@@ -103,7 +103,7 @@ pub mod testkit;
 
 pub use candidates::{Candidates, Needs};
 pub use email::{Email, EmailError, EmailKey, Normalization};
-pub use engine::{derive_record_id, Engine};
+pub use engine::{derive_record_id, Decided, Engine};
 pub use error::{ApplyError, Conflict, Error, PlanError, PolicyError};
 pub use event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,

@@ -87,6 +87,39 @@ proptest! {
         prop_assert_eq!(created.iter().filter(|k| !old.contains(*k)).count(), new_keys.len());
     }
 
+    /// The streaming dry run decides exactly what the batch plan decides,
+    /// event by event; repeating an event in the batch is a redelivery there too.
+    #[test]
+    fn b5_dry_run_hands_over_the_batch_plan_event_by_event(
+        p in prop::sample::select(vec![Policy::doo(), Policy::salesforce(RecordType::Contact)]),
+        evs in events(),
+        repeat in any::<bool>(),
+    ) {
+        let mut evs = evs;
+        if repeat {
+            evs.push(evs[0].clone());
+        }
+        let e = engine(p);
+        let store = store_with(existing());
+        let plan = e.plan_batch(&store, &evs).unwrap();
+        let (mut outcomes, mut effects, mut warnings, mut order) = (vec![], vec![], vec![], vec![]);
+        let mut foreign = 0;
+        e.dry_run(&store, &evs, |d| {
+            foreign += d.outcomes.iter().filter(|o| o.event != d.event).count();
+            order.push(d.event);
+            outcomes.extend_from_slice(d.outcomes);
+            effects.extend_from_slice(d.effects);
+            warnings.extend_from_slice(d.warnings);
+        }).unwrap();
+        prop_assert_eq!(foreign, 0, "every part holds its own event's outcomes only");
+        prop_assert_eq!(order, evs.iter().map(|e| e.id()).collect::<Vec<_>>());
+        prop_assert_eq!(outcomes, plan.outcomes);
+        prop_assert_eq!(effects, plan.effects);
+        prop_assert_eq!(warnings, plan.warnings);
+        // A dry run applies nothing.
+        prop_assert_eq!(state(&store), state(&store_with(existing())));
+    }
+
     /// Reversing the batch changes who creates, never how many.
     #[test]
     fn b5_any_order_creates_the_same_number_of_records(evs in events()) {
