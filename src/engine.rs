@@ -25,8 +25,8 @@ use crate::plan::{
     Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Rules, Warning,
 };
 use crate::policy::{
-    Ambiguity, Citations, ClassRules, EmailChange, Merge, NameGuard, Policy, RetainedEmail,
-    RoleRule, Scope,
+    Ambiguity, Citations, ClassRules, EmailChange, FieldIndex, Merge, NameGuard, Policy,
+    RetainedEmail, RoleRule, Scope,
 };
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::ContactStore;
@@ -151,6 +151,7 @@ struct Ctx<'e> {
 
 struct Decider<'p, S> {
     policy: &'p Policy,
+    fields: &'p FieldIndex,
     explain: bool,
     ov: Overlay<S>,
     effects: Vec<Effect>,
@@ -185,6 +186,8 @@ struct Decider<'p, S> {
 pub struct Engine {
     policy: Policy,
     explain: bool,
+    /// The policy's field map, hashed.
+    fields: FieldIndex,
 }
 
 impl Engine {
@@ -192,6 +195,7 @@ impl Engine {
     pub fn new(policy: Policy) -> Result<Self, PolicyError> {
         policy.validate()?;
         Ok(Engine {
+            fields: FieldIndex::new(&policy.fields),
             policy,
             explain: true,
         })
@@ -413,6 +417,7 @@ impl Engine {
         }
         let mut d = Decider {
             policy: &self.policy,
+            fields: &self.fields,
             explain: self.explain,
             ov: Overlay::new(src, tenant, self.policy.normalization),
             effects: Vec::new(),
@@ -474,6 +479,14 @@ impl Engine {
 /// controls are the only ones outside ASCII, encoded `C2 80`–`C2 9F`.
 fn has_control(v: &str) -> bool {
     let b = v.as_bytes();
+    // A pass without early exit, which the compiler vectorizes: almost no
+    // value holds a byte that could start a control character.
+    let suspect = b.iter().fold(false, |acc, &c| {
+        acc | (c < 0x20) | (c == 0x7f) | (c == 0xC2)
+    });
+    if !suspect {
+        return false;
+    }
     b.iter().enumerate().any(|(i, &c)| match c {
         0..=8 | 11 | 12 | 14..=0x1f | 0x7f => true,
         0xC2 => matches!(b.get(i + 1), Some(0x80..=0x9f)),
@@ -950,7 +963,7 @@ impl<S: Source> Decider<'_, S> {
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
         let id = derive_record_id(self.ov.tenant, ctx.event, s.id, s.role);
-        let rf = merge::new_record_fields(fields, &self.policy.fields);
+        let rf = merge::new_record_fields(fields, self.fields);
         if self.policy.citations == Citations::Doo {
             t.cite(D6);
         } else {
@@ -1088,7 +1101,7 @@ impl<S: Source> Decider<'_, S> {
         };
         let mr = MergeRules {
             rules,
-            map: &self.policy.fields,
+            map: self.fields,
             entered,
             freeze_generated: freeze,
         };
@@ -1195,7 +1208,7 @@ impl<S: Source> Decider<'_, S> {
             && !r.kept.is_empty()
             && r.kept
                 .iter()
-                .any(|n| self.policy.fields.class_of(n) == Some(FieldClass::Name))
+                .any(|n| self.fields.class_of(n.as_str()) == Some(FieldClass::Name))
         {
             t.cite(A8)
                 .say("The name of an existing record is never updated from a new registration.");
@@ -1227,8 +1240,7 @@ impl<S: Source> Decider<'_, S> {
                 .iter()
                 .map(|n| n.as_str())
                 .filter(|n| {
-                    rules.name != Merge::Never
-                        || self.policy.fields.class_of(&FieldName::new(n)) != Some(FieldClass::Name)
+                    rules.name != Merge::Never || self.fields.class_of(n) != Some(FieldClass::Name)
                 })
                 .collect();
             if !kept.is_empty() {
@@ -1543,7 +1555,7 @@ impl<S: Source> Decider<'_, S> {
             let changes: Vec<FieldChange> = c
                 .new_fields
                 .iter()
-                .filter(|(n, _)| self.policy.fields.class_of(n).is_some())
+                .filter(|(n, _)| self.fields.class_of(n.as_str()).is_some())
                 .filter_map(|(n, v)| {
                     let old = s.fields.get(n.as_str());
                     let differs = match old {

@@ -96,7 +96,13 @@ impl FieldValue {
 
     /// True when the value is empty or whitespace only.
     pub fn is_blank(&self) -> bool {
-        self.0.trim().is_empty()
+        match self.0.as_bytes().first() {
+            None => true,
+            // A value starting with a visible ASCII character is not blank
+            // (the common case, decided without a Unicode trim).
+            Some(&b) if b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r') => false,
+            Some(_) => self.0.trim().is_empty(),
+        }
     }
 
     /// Length in bytes.
@@ -294,5 +300,25 @@ impl<'de> Deserialize<'de> for Fields {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod blank_tests {
+    use super::FieldValue;
+
+    #[test]
+    fn blank_means_empty_after_a_unicode_trim() {
+        for c in (0u32..0x3100).filter_map(char::from_u32) {
+            for s in [format!("{c}"), format!("{c}x"), format!("{c}{c}")] {
+                assert_eq!(
+                    FieldValue::new(&s).is_blank(),
+                    s.trim().is_empty(),
+                    "U+{:04X}",
+                    c as u32
+                );
+            }
+        }
+        assert!(FieldValue::new("").is_blank());
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use crate::email::{EmailKey, Normalization};
 use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
 use crate::plan::{FieldChange, RuleId};
-use crate::policy::{ClassRules, FieldMap, Merge};
+use crate::policy::{ClassRules, FieldIndex, Merge};
 
 /// Which input fields count as newly entered (and may overwrite).
 pub(crate) enum Entered<'a> {
@@ -30,7 +30,7 @@ pub(crate) struct MergeRules<'a> {
     /// Effective rules (already capped when sync is off).
     pub rules: ClassRules,
     /// Classes of fields.
-    pub map: &'a FieldMap,
+    pub map: &'a FieldIndex,
     /// Which inputs are newly entered.
     pub entered: Entered<'a>,
     /// Generated fields stay as they are (A19).
@@ -58,7 +58,7 @@ pub(crate) fn merge(
 ) -> MergeResult {
     let mut out = MergeResult::default();
     for (name, new) in input.iter() {
-        let Some(class) = r.map.class_of(name) else {
+        let Some(class) = r.map.class_of(name.as_str()) else {
             continue;
         };
         let mut merge = r.rules.get(class);
@@ -130,13 +130,13 @@ fn same_email(a: &FieldValue, b: &FieldValue) -> bool {
 
 /// The fields a new record gets: every mapped, non-blank input field (A4),
 /// the email trimmed.
-pub(crate) fn new_record_fields(input: &Fields, map: &FieldMap) -> Fields {
+pub(crate) fn new_record_fields(input: &Fields, map: &FieldIndex) -> Fields {
     let mut out = Vec::with_capacity(input.len());
     for (n, v) in input.iter() {
         if v.is_blank() {
             continue;
         }
-        match map.class_of(n) {
+        match map.class_of(n.as_str()) {
             None => {}
             Some(FieldClass::Email) => out.push((n.clone(), FieldValue::new(v.as_str().trim()))),
             Some(_) => out.push((n.clone(), v.clone())),

@@ -110,15 +110,20 @@ impl Stored {
     /// Field names (as numbers) and values, in name order.
     fn fields(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
         let n = self.field_count();
-        let mut at = 8 + 8 * n;
+        let start = 8 + 8 * n;
+        let key_len = read_u32(&self.blob, 4) as usize;
+        // The values are one run of text, checked once (they were text when
+        // stored; a cut at a non-boundary yields an empty value, never a panic).
+        let text = self
+            .blob
+            .get(start..self.blob.len().saturating_sub(key_len))
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default();
+        let mut at = 0;
         (0..n).map(move |i| {
             let name = read_u32(&self.blob, 8 + 8 * i);
             let len = read_u32(&self.blob, 12 + 8 * i) as usize;
-            let v = self
-                .blob
-                .get(at..at + len)
-                .and_then(|b| std::str::from_utf8(b).ok())
-                .unwrap_or_default();
+            let v = text.get(at..at + len).unwrap_or_default();
             at += len;
             (name, v)
         })
@@ -268,6 +273,7 @@ impl Inner {
                 .copied()
                 .unwrap_or_default(),
             record_type: s.record_type,
+            // Stored from a `Fields`, so in name order already.
             fields: Fields::from_sorted(pairs),
             version: s.version,
         }
