@@ -700,7 +700,7 @@ impl<S: Source> Decider<'_, S> {
             let same = email == rec.email_key(&self.policy.normalization);
             if same {
                 t.cite(D1).say("The entered email is that record's.");
-                return self.update_existing(ctx, s, fields, &rec, Entered::All, false, t);
+                return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
             }
             return self.email_changed(ctx, s, fields, &rec, email, t);
         }
@@ -815,7 +815,7 @@ impl<S: Source> Decider<'_, S> {
                 t.cite(self.cite(D2, A7)).say_fmt(format_args!(
                     "Exactly one {noun} {has}: linked to {noun} {one}."
                 ));
-                self.update_existing(ctx, s, fields, &rec, Entered::All, true, t)
+                self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
             }
             many => match m.ambiguity {
                 Ambiguity::CreateNew => {
@@ -837,7 +837,7 @@ impl<S: Source> Decider<'_, S> {
                         many.len(),
                         rec.id
                     ));
-                    self.update_existing(ctx, s, fields, &rec, Entered::All, true, t)
+                    self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
                 }
                 Ambiguity::NoRecord => {
                     self.warnings.push(Warning::Ambiguous {
@@ -905,7 +905,7 @@ impl<S: Source> Decider<'_, S> {
                 rec.record_type.noun(),
                 rec.id
             ));
-            return self.update_existing(ctx, s, fields, &rec, Entered::All, true, t);
+            return self.update_existing(ctx, s, fields, rec, Entered::All, true, t);
         }
         let mut f = fields.clone();
         if ne.last_name_from_buyer && f.is_empty_at(FieldName::LAST_NAME) {
@@ -1032,7 +1032,7 @@ impl<S: Source> Decider<'_, S> {
         ctx: &Ctx<'_>,
         s: &Subject,
         fields: &Fields,
-        rec: &Record,
+        rec: Record,
         entered: Entered<'_>,
         says_link: bool,
         mut t: Trace,
@@ -1106,6 +1106,10 @@ impl<S: Source> Decider<'_, S> {
             freeze_generated: freeze,
         };
         let result = merge::merge(&rec.fields, fields, &mr, &cite);
+        // The overlay's copy is changed next: without this one it changes
+        // in place instead of copying the fields.
+        let (id, record_type) = (rec.id, rec.record_type);
+        drop(rec);
         self.explain_merge(ctx, sync_on, &rules, &result, &mut t);
         let trigger = source == Some(EditSource::UpdateTrigger);
         let always = trigger && self.policy.sync.update_trigger_always_writes;
@@ -1137,35 +1141,31 @@ impl<S: Source> Decider<'_, S> {
             if differs {
                 self.warnings.push(Warning::RecordEmailOverwritten {
                     subject: s.id,
-                    record: rec.id,
+                    record: id,
                 });
             }
         }
         if !result.changes.is_empty() || always {
             t.cite(B3);
-            self.ov.update(rec.id, &result.changes);
+            self.ov.update(id, &result.changes);
             self.effects.push(Effect::UpdateRecord {
-                record: rec.id,
+                record: id,
                 changes: result.changes,
             });
         }
-        self.ov.use_record(rec.id);
-        let newly = self.relink_to(s, rec.id);
+        self.ov.use_record(id);
+        let newly = self.relink_to(s, id);
         if newly && !says_link {
-            t.say_fmt(format_args!(
-                "Linked to {} {}.",
-                rec.record_type.noun(),
-                rec.id
-            ));
+            t.say_fmt(format_args!("Linked to {} {}.", record_type.noun(), id));
         }
         t.cite(D12);
-        self.campaign(ctx, rec.id, &mut t);
+        self.campaign(ctx, id, &mut t);
         let decision = if newly {
             Decision::Linked
         } else {
             Decision::Kept
         };
-        self.outcome(ctx, s, decision, Some(rec.id), None, t);
+        self.outcome(ctx, s, decision, Some(id), None, t);
         Ok(())
     }
 
@@ -1335,7 +1335,7 @@ impl<S: Source> Decider<'_, S> {
                         Entered::Only(&changed)
                     }
                 };
-                self.update_existing(ctx, s, fields, rec, entered, false, t)
+                self.update_existing(ctx, s, fields, rec.clone(), entered, false, t)
             }
             EmailChange::NewRecord => {
                 t.cite(A23);
@@ -1500,7 +1500,7 @@ impl<S: Source> Decider<'_, S> {
         } else {
             Entered::Only(&changed)
         };
-        self.update_existing(&ctx, s, &new, &rec, entered, false, t)
+        self.update_existing(&ctx, s, &new, rec, entered, false, t)
     }
 
     // ----- relinks and record changes -------------------------------------

@@ -81,12 +81,17 @@ pub struct FieldValue(Arc<str>);
 impl FieldValue {
     /// A value.
     pub fn new(value: &str) -> Self {
+        if value.is_empty() {
+            return FieldValue::blank();
+        }
         FieldValue(value.into())
     }
 
-    /// The blank value (what a field left empty holds).
+    /// The blank value (what a field left empty holds). Empty values share
+    /// one allocation (an empty `Arc<str>` still needs its counts).
     pub fn blank() -> Self {
-        FieldValue("".into())
+        static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+        FieldValue(EMPTY.get_or_init(|| Arc::from("")).clone())
     }
 
     /// The value as text.
