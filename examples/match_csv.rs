@@ -215,7 +215,7 @@ impl Progress {
     fn tick(&mut self, what: &str) {
         self.n += 1;
         if !self.quiet && self.n % 100_000 == 0 {
-            eprint!("\r{what}: {} rows…", self.n);
+            eprint!("\r{what}: {}…", self.n);
         }
     }
     fn done(&mut self) {
@@ -313,6 +313,7 @@ fn run() -> Result<(), String> {
     let mut failed: Option<io::Error> = None;
     engine
         .dry_run(&store, &events, |d| {
+            progress.tick("events planned");
             subjects += d.outcomes.len();
             warnings += d.warnings.len();
             for o in d.outcomes {
@@ -327,6 +328,7 @@ fn run() -> Result<(), String> {
             }
         })
         .map_err(|e| e.to_string())?;
+    progress.done();
     if let Some(e) = failed {
         return Err(format!("writing rows: {e}"));
     }
