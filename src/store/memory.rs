@@ -26,6 +26,9 @@ pub enum InsertError {
     /// The store holds 2^32 records, its limit.
     #[error("the store is full (2^32 records)")]
     Full,
+    /// A field value of 4 GiB or more (the store keeps 32-bit lengths).
+    #[error("record {0} has a field value of 4 GiB or more")]
+    TooLarge(RecordId),
 }
 
 /// Record ids under one ticket index entry; almost always one, kept inline.
@@ -238,6 +241,11 @@ impl Inner {
         self.records.get(slot as usize)
     }
 
+    /// Lengths are stored in 32 bits: larger values are refused, never cut.
+    fn storable(fields: &Fields) -> bool {
+        fields.len() < NONE as usize && fields.iter().all(|(_, v)| v.len() < NONE as usize)
+    }
+
     fn encode(&mut self, r: &Record, key: Option<&EmailKey>) -> Box<[u8]> {
         let key = key.map_or(&b""[..], |k| k.as_str().as_bytes());
         let n = r.fields.len();
@@ -431,6 +439,9 @@ impl Inner {
         if self.contains(&record.id) {
             return Err(InsertError::Exists(record.id));
         }
+        if !Inner::storable(&record.fields) {
+            return Err(InsertError::TooLarge(record.id));
+        }
         let slot = u32::try_from(self.records.len())
             .ok()
             .filter(|s| *s != NONE)
@@ -513,9 +524,17 @@ impl Inner {
                     if record.tenant != t {
                         return Err(ApplyError::InvalidPlan("record of another tenant"));
                     }
+                    if !Inner::storable(&record.fields) {
+                        return Err(ApplyError::InvalidPlan("a field value of 4 GiB or more"));
+                    }
                     if self.contains(&record.id) || !created.insert(record.id) {
                         return Err(Conflict::RecordExists(record.id).into());
                     }
+                }
+                Effect::UpdateRecord { changes, .. }
+                    if changes.iter().any(|c| c.new.len() >= NONE as usize) =>
+                {
+                    return Err(ApplyError::InvalidPlan("a field value of 4 GiB or more"));
                 }
                 Effect::UpdateRecord { record, .. }
                 | Effect::Link { record, .. }
