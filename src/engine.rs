@@ -432,7 +432,7 @@ impl Engine {
             // B7: a redelivered event is a no-op; a reused id with another
             // payload is an error.
             let digest = e.digest_with(&mut scratch);
-            match d.ov.applied(e.id())? {
+            match d.ov.applied_or_decide(e.id(), digest)? {
                 Some(x) if x == digest => {
                     d.already_applied(e);
                     if let Some(sink) = sink.as_mut() {
@@ -441,7 +441,7 @@ impl Engine {
                     continue;
                 }
                 Some(_) => return Err(Error::EventPayloadChanged(e.id()).into()),
-                None => d.ov.decide_event(e.id(), digest),
+                None => {}
             }
             match e {
                 Event::Registered(r) => d.registration(r)?,
@@ -985,7 +985,13 @@ impl<S: Source> Decider<'_, S> {
     }
 
     fn relink_to(&mut self, s: &Subject, id: RecordId) -> bool {
-        let old = self.ov.link_of(s.id, s.link);
+        use std::collections::hash_map::Entry;
+        // One lookup of the subject's link for reading and writing it.
+        let slot = self.ov.links.entry(s.id);
+        let old = match &slot {
+            Entry::Occupied(o) => *o.get(),
+            Entry::Vacant(_) => s.link,
+        };
         if old == Some(id) {
             return false;
         }
@@ -999,7 +1005,14 @@ impl<S: Source> Decider<'_, S> {
             subject: s.id,
             record: id,
         });
-        self.ov.links.insert(s.id, Some(id));
+        match slot {
+            Entry::Occupied(mut o) => {
+                o.insert(Some(id));
+            }
+            Entry::Vacant(v) => {
+                v.insert(Some(id));
+            }
+        }
         true
     }
 
@@ -1152,8 +1165,10 @@ impl<S: Source> Decider<'_, S> {
                 record: id,
                 changes: result.changes,
             });
+        } else {
+            // (An update marks the record used too.)
+            self.ov.use_record(id);
         }
-        self.ov.use_record(id);
         let newly = self.relink_to(s, id);
         if newly && !says_link {
             t.say_fmt(format_args!("Linked to {} {}.", record_type.noun(), id));

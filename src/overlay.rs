@@ -188,70 +188,57 @@ impl<S: Source> Overlay<S> {
         }
     }
 
-    /// Keeps a record the source returned (the first copy wins: later
-    /// copies may be older than the plan's own changes).
-    fn remember(&mut self, r: Record) -> Result<RecordId, PlanError<S::Error>> {
-        if r.tenant != self.tenant {
-            return Err(Error::ForeignCandidate(r.id).into());
-        }
-        let id = r.id;
-        self.records.entry(id).or_insert_with(|| RecordEntry {
-            base_version: Some(r.version),
-            record: r,
-            used: false,
-            indexed: false,
-        });
-        Ok(id)
-    }
-
     /// The record `id` as the plan sees it now.
     pub(crate) fn get(&self, id: &RecordId) -> Option<&Record> {
         self.records.get(id).map(|e| &e.record)
     }
 
-    /// The digest under which the source has applied `event`, if it has.
-    pub(crate) fn applied(
+    /// The digest under which `event` was applied, by the source or
+    /// earlier in this plan; when it was not, marks it decided by this plan
+    /// with `digest` (one lookup for both).
+    pub(crate) fn applied_or_decide(
         &mut self,
         event: EventId,
+        digest: EventDigest,
     ) -> Result<Option<EventDigest>, PlanError<S::Error>> {
-        if let Some(d) = self.events.get(&event) {
-            return Ok(Some(*d));
+        match self.events.entry(event) {
+            indexmap::map::Entry::Occupied(o) => Ok(Some(*o.get())),
+            indexmap::map::Entry::Vacant(v) => match self.src.event_digest(self.tenant, event)? {
+                Some(d) => Ok(Some(d)),
+                None => {
+                    v.insert(digest);
+                    Ok(None)
+                }
+            },
         }
-        self.src.event_digest(self.tenant, event)
-    }
-
-    /// Marks `event` as decided by this plan.
-    pub(crate) fn decide_event(&mut self, event: EventId, digest: EventDigest) {
-        self.events.insert(event, digest);
     }
 
     /// Ids of the records with `key` now, sorted.
     pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<Ids, PlanError<S::Error>> {
-        // The source is asked once per key; its answer is a precondition.
-        if let Some(IndexEntry {
-            base: Some(base),
-            touched,
-        }) = self.keys.get(&key)
-        {
-            return Ok(current(&self.records, base, touched));
+        // One hash of the key: its position serves every later access.
+        let i = match self.keys.entry(key) {
+            indexmap::map::Entry::Occupied(o) => o.index(),
+            indexmap::map::Entry::Vacant(v) => {
+                let i = v.index();
+                v.insert(IndexEntry::default());
+                i
+            }
+        };
+        let Some((key, e)) = self.keys.get_index(i) else {
+            return Ok(Ids::new());
+        };
+        if let Some(base) = &e.base {
+            return Ok(current(&self.records, base, &e.touched));
         }
-        let found = self.src.by_key(self.tenant, &key)?;
-        let ids = self.remember_all(found)?;
-        let e = self.keys.entry(key).or_default();
+        // The source is asked once per key; its answer is a precondition.
+        let found = self.src.by_key(self.tenant, key)?;
+        let ids = remember_all(&mut self.records, self.tenant, found)?;
+        let Some((_, e)) = self.keys.get_index_mut(i) else {
+            return Ok(Ids::new());
+        };
         let now = current(&self.records, &ids, &e.touched);
         e.base = Some(ids);
         Ok(now)
-    }
-
-    /// Keeps the records a source lookup returned; their ids, sorted.
-    fn remember_all(&mut self, found: Vec<Record>) -> Result<Ids, PlanError<S::Error>> {
-        let mut ids = Ids::with_capacity(found.len());
-        for r in found {
-            ids.push(self.remember(r)?);
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        Ok(ids)
     }
 
     /// The record `id`, read from the source if the plan has not seen it.
@@ -259,7 +246,7 @@ impl<S: Source> Overlay<S> {
         if !self.records.contains_key(&id) {
             match self.src.by_id(self.tenant, id)? {
                 Some(r) if r.id == id => {
-                    self.remember(r)?;
+                    remember(&mut self.records, self.tenant, r)?;
                 }
                 _ => return Ok(None),
             }
@@ -281,7 +268,7 @@ impl<S: Source> Overlay<S> {
             return Ok(current(&self.records, base, touched));
         }
         let found = self.src.by_ticket(self.tenant, ticket)?;
-        let ids = self.remember_all(found)?;
+        let ids = remember_all(&mut self.records, self.tenant, found)?;
         let e = self.tickets.entry(ticket.into()).or_default();
         let now = current(&self.records, &ids, &e.touched);
         e.base = Some(ids);
@@ -409,6 +396,41 @@ impl<S: Source> Overlay<S> {
         );
         out
     }
+}
+
+/// Keeps a record the source returned (the first copy wins: later copies
+/// may be older than the plan's own changes).
+fn remember(
+    records: &mut Ordered<RecordId, RecordEntry>,
+    tenant: TenantId,
+    r: Record,
+) -> Result<RecordId, Error> {
+    if r.tenant != tenant {
+        return Err(Error::ForeignCandidate(r.id));
+    }
+    let id = r.id;
+    records.entry(id).or_insert_with(|| RecordEntry {
+        base_version: Some(r.version),
+        record: r,
+        used: false,
+        indexed: false,
+    });
+    Ok(id)
+}
+
+/// Keeps the records a source lookup returned; their ids, sorted.
+fn remember_all(
+    records: &mut Ordered<RecordId, RecordEntry>,
+    tenant: TenantId,
+    found: Vec<Record>,
+) -> Result<Ids, Error> {
+    let mut ids = Ids::with_capacity(found.len());
+    for r in found {
+        ids.push(remember(records, tenant, r)?);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 /// A record's email key and ticket id, as indexed.
