@@ -215,30 +215,10 @@ impl<S: Source> Overlay<S> {
 
     /// Ids of the records with `key` now, sorted.
     pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<Ids, PlanError<S::Error>> {
-        // One hash of the key: its position serves every later access.
-        let i = match self.keys.entry(key) {
-            indexmap::map::Entry::Occupied(o) => o.index(),
-            indexmap::map::Entry::Vacant(v) => {
-                let i = v.index();
-                v.insert(IndexEntry::default());
-                i
-            }
-        };
-        let Some((key, e)) = self.keys.get_index(i) else {
-            return Ok(Ids::new());
-        };
-        if let Some(base) = &e.base {
-            return Ok(current(&self.records, base, &e.touched));
-        }
-        // The source is asked once per key; its answer is a precondition.
-        let found = self.src.by_key(self.tenant, key)?;
-        let ids = remember_all(&mut self.records, self.tenant, found)?;
-        let Some((_, e)) = self.keys.get_index_mut(i) else {
-            return Ok(Ids::new());
-        };
-        let now = current(&self.records, &ids, &e.touched);
-        e.base = Some(ids);
-        Ok(now)
+        let tenant = self.tenant;
+        answer(&mut self.keys, &mut self.records, tenant, key, |k| {
+            self.src.by_key(tenant, k)
+        })
     }
 
     /// The record `id`, read from the source if the plan has not seen it.
@@ -259,20 +239,11 @@ impl<S: Source> Overlay<S> {
 
     /// Ids of the records with this ticket id now, sorted (A28).
     pub(crate) fn by_ticket(&mut self, ticket: &str) -> Result<Ids, PlanError<S::Error>> {
-        let ticket = ticket.trim();
-        if let Some(IndexEntry {
-            base: Some(base),
-            touched,
-        }) = self.tickets.get(ticket)
-        {
-            return Ok(current(&self.records, base, touched));
-        }
-        let found = self.src.by_ticket(self.tenant, ticket)?;
-        let ids = remember_all(&mut self.records, self.tenant, found)?;
-        let e = self.tickets.entry(ticket.into()).or_default();
-        let now = current(&self.records, &ids, &e.touched);
-        e.base = Some(ids);
-        Ok(now)
+        let tenant = self.tenant;
+        let ticket: Box<str> = ticket.trim().into();
+        answer(&mut self.tickets, &mut self.records, tenant, ticket, |t| {
+            self.src.by_ticket(tenant, t)
+        })
     }
 
     /// Moves record `id` in the `touched` lists from the values it had
@@ -396,6 +367,41 @@ impl<S: Source> Overlay<S> {
         );
         out
     }
+}
+
+/// The records indexed under `key` now, sorted: the source is asked (`ask`)
+/// once per key, and its answer, a precondition, is kept with the plan's
+/// own changes under that key. One hash of the key: its position in the map
+/// serves the rest.
+fn answer<K: std::hash::Hash + Eq, E>(
+    map: &mut Ordered<K, IndexEntry>,
+    records: &mut Ordered<RecordId, RecordEntry>,
+    tenant: TenantId,
+    key: K,
+    ask: impl FnOnce(&K) -> Result<Vec<Record>, PlanError<E>>,
+) -> Result<Ids, PlanError<E>> {
+    let i = match map.entry(key) {
+        indexmap::map::Entry::Occupied(o) => o.index(),
+        indexmap::map::Entry::Vacant(v) => {
+            let i = v.index();
+            v.insert(IndexEntry::default());
+            i
+        }
+    };
+    let Some((key, e)) = map.get_index(i) else {
+        return Ok(Ids::new());
+    };
+    if let Some(base) = &e.base {
+        return Ok(current(records, base, &e.touched));
+    }
+    let found = ask(key)?;
+    let ids = remember_all(records, tenant, found)?;
+    let Some((_, e)) = map.get_index_mut(i) else {
+        return Ok(Ids::new());
+    };
+    let now = current(records, &ids, &e.touched);
+    e.base = Some(ids);
+    Ok(now)
 }
 
 /// Keeps a record the source returned (the first copy wins: later copies
