@@ -411,11 +411,6 @@ fn parse_base(input: &str, fast: bool) -> Result<Option<Parsed<'_>>, EmailError>
         return Err(EmailError::QuotedLocalPart);
     }
     scan_characters(s)?;
-    if fast && s.is_ascii() {
-        if let Some(p) = parse_ascii(s)? {
-            return Ok(Some(p));
-        }
-    }
     let (local, domain) = split_at_sign(s)?;
     if local.is_empty() {
         return Err(EmailError::EmptyLocalPart);
@@ -508,76 +503,6 @@ fn plain_ascii(input: &str) -> Option<Parsed<'_>> {
         base_key: String::from_utf8(key).ok()?.into_boxed_str(),
         at: u32::try_from(at).ok()?,
     })
-}
-
-/// The common case in one pass over the bytes: an ASCII address without
-/// punycode labels. `Ok(None)` hands anything else to the general path
-/// (which reports errors in the same order).
-fn parse_ascii(s: &str) -> Result<Option<Parsed<'_>>, EmailError> {
-    let b = s.as_bytes();
-    let Some(at) = b.iter().position(|&c| c == b'@') else {
-        return Ok(None);
-    };
-    let (local, domain) = (
-        b.get(..at).unwrap_or_default(),
-        b.get(at + 1..).unwrap_or_default(),
-    );
-    if domain.contains(&b'@')
-        || local.is_empty()
-        || domain.is_empty()
-        || domain.first() == Some(&b'[')
-    {
-        return Ok(None);
-    }
-    // Local part: dots and atext.
-    if local.first() == Some(&b'.')
-        || local.last() == Some(&b'.')
-        || local.windows(2).any(|w| w == b"..")
-    {
-        return Err(EmailError::InvalidLocalDots);
-    }
-    if let Some(&c) = local
-        .iter()
-        .find(|&&c| c != b'.' && !LOCAL_ASCII.get(c as usize).copied().unwrap_or(false))
-    {
-        if c == b'"' {
-            return Err(EmailError::QuotedLocalPart);
-        }
-        return Err(EmailError::InvalidLocalCharacter { code: u32::from(c) });
-    }
-    if local.len() > MAX_LOCAL_LEN {
-        return Err(EmailError::LocalPartTooLong { len: local.len() });
-    }
-    if domain.last() == Some(&b'.') {
-        return Err(EmailError::TrailingDot);
-    }
-    // Punycode labels must be validated by UTS-46: the general path.
-    let mut label_start = true;
-    for (i, &c) in domain.iter().enumerate() {
-        if label_start
-            && domain
-                .get(i..i + 4)
-                .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
-        {
-            return Ok(None);
-        }
-        label_start = c == b'.';
-    }
-    // Labels in order: empty, too long, hyphen at an edge, other characters.
-    for label in domain.split(|&c| c == b'.') {
-        check_label_bytes(label)?;
-    }
-    let mut key = String::with_capacity(s.len());
-    key.push_str(s);
-    key.make_ascii_lowercase();
-    if key.len() > MAX_ADDRESS_LEN {
-        return Err(EmailError::AddressTooLong { len: key.len() });
-    }
-    Ok(Some(Parsed {
-        trimmed: s,
-        at: u32::try_from(at).map_err(|_| EmailError::LocalPartTooLong { len: at })?,
-        base_key: key.into_boxed_str(),
-    }))
 }
 
 /// Splits at the single `@`.
@@ -715,26 +640,6 @@ fn raw_label_problem(domain: &str) -> Option<EmailError> {
             None
         }
     })
-}
-
-/// [`check_label`] on raw ASCII bytes of any case.
-fn check_label_bytes(label: &[u8]) -> Result<(), EmailError> {
-    if label.is_empty() {
-        return Err(EmailError::EmptyLabel);
-    }
-    if label.len() > MAX_LABEL_LEN {
-        return Err(EmailError::LabelTooLong { len: label.len() });
-    }
-    if label.first() == Some(&b'-') || label.last() == Some(&b'-') {
-        return Err(EmailError::HyphenAtLabelEdge);
-    }
-    if !label
-        .iter()
-        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-    {
-        return Err(EmailError::InvalidDomain);
-    }
-    Ok(())
 }
 
 fn check_label(label: &str) -> Result<(), EmailError> {
