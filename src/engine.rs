@@ -747,7 +747,8 @@ impl<S: Source> Decider<'_, S> {
         key: EmailKey,
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
-        let ids = self.ov.by_key(key.clone())?;
+        // The overlay keeps the key; a record created below takes it from there.
+        let (ids, at) = self.ov.by_key(key)?;
         let candidates: SmallVec<[&Record; 2]> =
             ids.iter().filter_map(|id| self.ov.get(id)).collect();
         let m = &self.policy.matching;
@@ -803,7 +804,7 @@ impl<S: Source> Decider<'_, S> {
                         "No {noun} has this email, so a new one is created."
                     ));
                 }
-                self.create_keyed(ctx, s, fields, Some(key.clone()), t)
+                self.create_keyed(ctx, s, fields, self.ov.key_at(at).cloned(), t)
             }
             [one] => {
                 let rec = first.ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
@@ -823,7 +824,7 @@ impl<S: Source> Decider<'_, S> {
                         "{} {noun}s have this email; the system never guesses between several, so a new one is created.",
                         many.len()
                     ));
-                    self.create_keyed(ctx, s, fields, Some(key.clone()), t)
+                    self.create_keyed(ctx, s, fields, self.ov.key_at(at).cloned(), t)
                 }
                 Ambiguity::UpdateFirst => {
                     self.warnings.push(Warning::Ambiguous {

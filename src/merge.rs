@@ -138,7 +138,16 @@ pub(crate) fn new_record_fields(input: &Fields, map: &FieldIndex) -> Fields {
         }
         match map.class_of(n.as_str()) {
             None => {}
-            Some(FieldClass::Email) => out.push((n.clone(), FieldValue::new(v.as_str().trim()))),
+            Some(FieldClass::Email) => {
+                let trimmed = v.as_str().trim();
+                // Shared, not copied, when there is nothing to trim.
+                let v = if trimmed.len() == v.len() {
+                    v.clone()
+                } else {
+                    FieldValue::new(trimmed)
+                };
+                out.push((n.clone(), v));
+            }
             Some(_) => out.push((n.clone(), v.clone())),
         }
     }

@@ -213,12 +213,18 @@ impl<S: Source> Overlay<S> {
         }
     }
 
-    /// Ids of the records with `key` now, sorted.
-    pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<Ids, PlanError<S::Error>> {
+    /// Ids of the records with `key` now, sorted, and where the overlay
+    /// keeps the key (see [`Overlay::key_at`]).
+    pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<(Ids, usize), PlanError<S::Error>> {
         let tenant = self.tenant;
         answer(&mut self.keys, &mut self.records, tenant, key, |k| {
             self.src.by_key(tenant, k)
         })
+    }
+
+    /// The key [`Overlay::by_key`] kept at `at`.
+    pub(crate) fn key_at(&self, at: usize) -> Option<&EmailKey> {
+        self.keys.get_index(at).map(|(k, _)| k)
     }
 
     /// The record `id`, read from the source if the plan has not seen it.
@@ -244,6 +250,7 @@ impl<S: Source> Overlay<S> {
         answer(&mut self.tickets, &mut self.records, tenant, ticket, |t| {
             self.src.by_ticket(tenant, t)
         })
+        .map(|(ids, _)| ids)
     }
 
     /// Moves record `id` in the `touched` lists from the values it had
@@ -369,17 +376,17 @@ impl<S: Source> Overlay<S> {
     }
 }
 
-/// The records indexed under `key` now, sorted: the source is asked (`ask`)
-/// once per key, and its answer, a precondition, is kept with the plan's
-/// own changes under that key. One hash of the key: its position in the map
-/// serves the rest.
+/// The records indexed under `key` now, sorted, and the key's position in
+/// `map`: the source is asked (`ask`) once per key, and its answer, a
+/// precondition, is kept with the plan's own changes under that key. One
+/// hash of the key: its position serves the rest.
 fn answer<K: std::hash::Hash + Eq, E>(
     map: &mut Ordered<K, IndexEntry>,
     records: &mut Ordered<RecordId, RecordEntry>,
     tenant: TenantId,
     key: K,
     ask: impl FnOnce(&K) -> Result<Vec<Record>, PlanError<E>>,
-) -> Result<Ids, PlanError<E>> {
+) -> Result<(Ids, usize), PlanError<E>> {
     let i = match map.entry(key) {
         indexmap::map::Entry::Occupied(o) => o.index(),
         indexmap::map::Entry::Vacant(v) => {
@@ -389,19 +396,19 @@ fn answer<K: std::hash::Hash + Eq, E>(
         }
     };
     let Some((key, e)) = map.get_index(i) else {
-        return Ok(Ids::new());
+        return Ok((Ids::new(), i));
     };
     if let Some(base) = &e.base {
-        return Ok(current(records, base, &e.touched));
+        return Ok((current(records, base, &e.touched), i));
     }
     let found = ask(key)?;
     let ids = remember_all(records, tenant, found)?;
     let Some((_, e)) = map.get_index_mut(i) else {
-        return Ok(Ids::new());
+        return Ok((Ids::new(), i));
     };
     let now = current(records, &ids, &e.touched);
     e.base = Some(ids);
-    Ok(now)
+    Ok((now, i))
 }
 
 /// Keeps a record the source returned (the first copy wins: later copies
