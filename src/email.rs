@@ -446,11 +446,26 @@ fn parse_base(input: &str, fast: bool) -> Result<Option<Parsed<'_>>, EmailError>
 /// careful way (and gets its precise error there). Builds the key as it goes.
 fn plain_ascii(input: &str) -> Option<Parsed<'_>> {
     let s = input.trim_ascii();
-    let b = s.as_bytes();
+    let at = plain_at(s.as_bytes())?;
+    Some(Parsed {
+        trimmed: s,
+        // Plain addresses are ASCII: their key is their lowercase.
+        base_key: s.to_ascii_lowercase().into_boxed_str(),
+        at: u32::try_from(at).ok()?,
+    })
+}
+
+/// Whether `input` is a plain address (see [`plain_ascii`]), without
+/// building its key.
+pub(crate) fn is_plain(input: &str) -> bool {
+    plain_at(input.trim_ascii().as_bytes()).is_some()
+}
+
+/// The position of the `@` of a plain address, `None` for anything else.
+fn plain_at(b: &[u8]) -> Option<usize> {
     if b.len() > MAX_ADDRESS_LEN {
         return None;
     }
-    let mut key = Vec::with_capacity(b.len());
     let mut at: Option<usize> = None;
     // The previous byte; a dot at the start acts like one before a dot.
     let mut prev = b'.';
@@ -462,7 +477,6 @@ fn plain_ascii(input: &str) -> Option<Parsed<'_>> {
                     return None;
                 }
                 at = Some(i);
-                key.push(c);
                 prev = b'.';
                 label = 0;
                 continue;
@@ -491,18 +505,12 @@ fn plain_ascii(input: &str) -> Option<Parsed<'_>> {
         } else {
             return None;
         }
-        key.push(c.to_ascii_lowercase());
         prev = c;
     }
-    let at = at?;
     if prev == b'.' || prev == b'-' || label > MAX_LABEL_LEN {
         return None;
     }
-    Some(Parsed {
-        trimmed: s,
-        base_key: String::from_utf8(key).ok()?.into_boxed_str(),
-        at: u32::try_from(at).ok()?,
-    })
+    at
 }
 
 /// Splits at the single `@`.

@@ -116,8 +116,9 @@ fn same_email(a: &FieldValue, b: &FieldValue) -> bool {
     let n = Normalization::default();
     if a.as_str().trim().eq_ignore_ascii_case(b.as_str().trim()) {
         // ASCII case and spacing never change whether an address is valid,
-        // nor its key: one parse tells.
-        return matches!(EmailKey::parse(a.as_str(), &n), Ok(Some(_)));
+        // nor its key: one check of one of them tells.
+        return crate::email::is_plain(a.as_str())
+            || matches!(EmailKey::parse(a.as_str(), &n), Ok(Some(_)));
     }
     match (
         EmailKey::parse(a.as_str(), &n),
