@@ -20,7 +20,7 @@ use crate::event::{
 use crate::fields::{FieldClass, FieldName, Fields};
 use crate::matching;
 use crate::merge::{self, Entered, MergeRules};
-use crate::overlay::{Overlay, Source, StoreSource};
+use crate::overlay::{Overlay, Seen, Source, StoreSource};
 use crate::plan::{
     Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Rules, Warning,
 };
@@ -426,22 +426,30 @@ impl Engine {
             events: Vec::with_capacity(events.len()),
         };
         let mut scratch = Vec::with_capacity(256);
-        for e in events {
+        // A plan states each event's digest in its preconditions; a dry run
+        // needs one only for an event that was seen before.
+        let lazy = sink.is_some();
+        for (at, e) in events.iter().enumerate() {
             self.check_limits(e)?;
             d.events.push(e.id());
             // B7: a redelivered event is a no-op; a reused id with another
             // payload is an error.
-            let digest = e.digest_with(&mut scratch);
-            match d.ov.applied_or_decide(e.id(), digest)? {
-                Some(x) if x == digest => {
-                    d.already_applied(e);
-                    if let Some(sink) = sink.as_mut() {
-                        d.hand_over(e.id(), sink);
-                    }
-                    continue;
+            let digest = (!lazy).then(|| e.digest_with(&mut scratch));
+            let before = match d.ov.applied_or_decide(e.id(), at, digest)? {
+                Seen::New => None,
+                Seen::Applied(x) | Seen::Earlier(_, Some(x)) => Some(x),
+                Seen::Earlier(p, None) => events.get(p).map(|x| x.digest_with(&mut scratch)),
+            };
+            if let Some(before) = before {
+                let mine = digest.unwrap_or_else(|| e.digest_with(&mut scratch));
+                if before != mine {
+                    return Err(Error::EventPayloadChanged(e.id()).into());
                 }
-                Some(_) => return Err(Error::EventPayloadChanged(e.id()).into()),
-                None => {}
+                d.already_applied(e);
+                if let Some(sink) = sink.as_mut() {
+                    d.hand_over(e.id(), sink);
+                }
+                continue;
             }
             match e {
                 Event::Registered(r) => d.registration(r)?,

@@ -114,6 +114,17 @@ impl<S: ContactStore + ?Sized> Source for StoreSource<'_, S> {
     }
 }
 
+/// What a plan knows of an event before deciding it (B7).
+pub(crate) enum Seen {
+    /// Neither applied by the source nor earlier in this plan.
+    New,
+    /// Applied by the source, under this digest.
+    Applied(EventDigest),
+    /// Decided earlier in this plan, as the batch's event number `.0`, with
+    /// its digest when it was computed.
+    Earlier(usize, Option<EventDigest>),
+}
+
 /// Record ids, almost always at most one: kept inline.
 pub(crate) type Ids = SmallVec<[RecordId; 1]>;
 
@@ -163,8 +174,9 @@ pub(crate) struct Overlay<S> {
     records: Ordered<RecordId, RecordEntry>,
     keys: Ordered<EmailKey, IndexEntry>,
     tickets: Ordered<Box<str>, IndexEntry>,
-    /// Events decided by this plan, in order, with their digests (B7).
-    events: Ordered<EventId, EventDigest>,
+    /// Events decided by this plan, in order, with their number in the
+    /// batch and their digests (B7; computed for every event of a plan).
+    events: Ordered<EventId, (usize, Option<EventDigest>)>,
     /// Links set by this plan.
     pub(crate) links: HashMap<SubjectId, Option<RecordId>>,
 }
@@ -193,21 +205,25 @@ impl<S: Source> Overlay<S> {
         self.records.get(id).map(|e| &e.record)
     }
 
-    /// The digest under which `event` was applied, by the source or
-    /// earlier in this plan; when it was not, marks it decided by this plan
-    /// with `digest` (one lookup for both).
+    /// What is known of `event` before deciding it (B7); when nothing is,
+    /// marks it decided by this plan, as the batch's event number `at`, with
+    /// its `digest` when the caller computed it (one lookup for both).
     pub(crate) fn applied_or_decide(
         &mut self,
         event: EventId,
-        digest: EventDigest,
-    ) -> Result<Option<EventDigest>, PlanError<S::Error>> {
+        at: usize,
+        digest: Option<EventDigest>,
+    ) -> Result<Seen, PlanError<S::Error>> {
         match self.events.entry(event) {
-            indexmap::map::Entry::Occupied(o) => Ok(Some(*o.get())),
+            indexmap::map::Entry::Occupied(o) => {
+                let (earlier, d) = *o.get();
+                Ok(Seen::Earlier(earlier, d))
+            }
             indexmap::map::Entry::Vacant(v) => match self.src.event_digest(self.tenant, event)? {
-                Some(d) => Ok(Some(d)),
+                Some(d) => Ok(Seen::Applied(d)),
                 None => {
-                    v.insert(digest);
-                    Ok(None)
+                    v.insert((at, digest));
+                    Ok(Seen::New)
                 }
             },
         }
@@ -367,11 +383,12 @@ impl<S: Source> Overlay<S> {
                 .is_none()
                 .then_some(Precondition::RecordAbsent { record: *id })
         }));
-        out.extend(
-            self.events
-                .into_iter()
-                .map(|(event, digest)| Precondition::EventNew { event, digest }),
-        );
+        out.extend(self.events.into_iter().filter_map(|(event, (_, digest))| {
+            Some(Precondition::EventNew {
+                event,
+                digest: digest?,
+            })
+        }));
         out
     }
 }

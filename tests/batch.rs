@@ -162,3 +162,26 @@ fn b5_a_batch_must_hold_one_tenant() {
         Err(PlanError::Invalid(Error::MixedTenants))
     ));
 }
+
+#[test]
+fn b7_dry_run_tells_redeliveries_and_reused_ids_apart() {
+    let e = engine(Policy::doo());
+    let store = store_with(existing());
+    let first = registration(1, vec![attendee(10, &[("email", "new@example.org")])]);
+    let other = registration(1, vec![attendee(10, &[("email", "other@example.org")])]);
+    // The same id with another payload, inside one batch: an error.
+    let err = e
+        .dry_run(&store, &[first.clone(), other.clone()], |_| {})
+        .unwrap_err();
+    assert!(matches!(err, PlanError::Invalid(Error::EventPayloadChanged(_))), "{err}");
+    // Applied before: a redelivery decides nothing; another payload is an error.
+    store.apply(&e.plan(&store, &first).unwrap()).unwrap();
+    let mut decisions = vec![];
+    e.dry_run(&store, std::slice::from_ref(&first), |d| {
+        decisions.extend(d.outcomes.iter().map(|o| o.decision))
+    })
+    .unwrap();
+    assert_eq!(decisions, vec![Decision::NoChange]);
+    let err = e.dry_run(&store, &[other], |_| {}).unwrap_err();
+    assert!(matches!(err, PlanError::Invalid(Error::EventPayloadChanged(_))), "{err}");
+}
