@@ -173,7 +173,10 @@ fn b7_dry_run_tells_redeliveries_and_reused_ids_apart() {
     let err = e
         .dry_run(&store, &[first.clone(), other.clone()], |_| {})
         .unwrap_err();
-    assert!(matches!(err, PlanError::Invalid(Error::EventPayloadChanged(_))), "{err}");
+    assert!(
+        matches!(err, PlanError::Invalid(Error::EventPayloadChanged(_))),
+        "{err}"
+    );
     // Applied before: a redelivery decides nothing; another payload is an error.
     store.apply(&e.plan(&store, &first).unwrap()).unwrap();
     let mut decisions = vec![];
@@ -183,5 +186,8 @@ fn b7_dry_run_tells_redeliveries_and_reused_ids_apart() {
     .unwrap();
     assert_eq!(decisions, vec![Decision::NoChange]);
     let err = e.dry_run(&store, &[other], |_| {}).unwrap_err();
-    assert!(matches!(err, PlanError::Invalid(Error::EventPayloadChanged(_))), "{err}");
+    assert!(
+        matches!(err, PlanError::Invalid(Error::EventPayloadChanged(_))),
+        "{err}"
+    );
 }
