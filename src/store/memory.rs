@@ -222,6 +222,31 @@ fn hash_key(h: &foldhash::fast::RandomState, tenant: u32, key: &[u8]) -> u64 {
     h.hash_one((tenant, key))
 }
 
+/// A key as stored (empty: none).
+fn key_bytes(key: &Option<EmailKey>) -> &[u8] {
+    key.as_ref().map_or(&[], |k| k.as_str().as_bytes())
+}
+
+/// A slot's hash in the id index, for the table to rehash with.
+fn rehash_id<'a>(
+    records: &'a [Stored],
+    h: &'a foldhash::fast::RandomState,
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |s| records.get(*s as usize).map_or(0, |x| hash_id(h, &x.id))
+}
+
+/// A slot's hash in the key index, for the table to rehash with.
+fn rehash_key<'a>(
+    records: &'a [Stored],
+    h: &'a foldhash::fast::RandomState,
+) -> impl Fn(&u32) -> u64 + 'a {
+    move |s| {
+        records
+            .get(*s as usize)
+            .map_or(0, |x| hash_key(h, x.tenant, x.key()))
+    }
+}
+
 impl Inner {
     fn tenant_number(&self, t: TenantId) -> Option<u32> {
         self.tenant_numbers.get(&t).copied()
@@ -246,8 +271,8 @@ impl Inner {
         fields.len() < NONE as usize && fields.iter().all(|(_, v)| v.len() < NONE as usize)
     }
 
-    fn encode(&mut self, r: &Record, key: Option<&EmailKey>) -> Box<[u8]> {
-        let key = key.map_or(&b""[..], |k| k.as_str().as_bytes());
+    /// The compact form of `r` with its email `key` (empty: none).
+    fn encode(&mut self, r: &Record, key: &[u8]) -> Box<[u8]> {
         let n = r.fields.len();
         let text: usize = r.fields.iter().map(|(_, v)| v.len()).sum();
         let mut b = Vec::with_capacity(8 + 8 * n + text + key.len());
@@ -287,20 +312,23 @@ impl Inner {
         }
     }
 
-    fn slot_of(&self, tenant: TenantId, id: &RecordId) -> Option<u32> {
-        let t = self.tenant_number(tenant)?;
+    /// The slot of record `id`, of any tenant.
+    fn find_slot(&self, id: &RecordId) -> Option<u32> {
         let h = hash_id(&self.hasher, id);
         self.slots
             .find(h, |&s| self.stored(s).is_some_and(|x| x.id == *id))
             .copied()
+    }
+
+    /// The slot of record `id` when it is `tenant`'s.
+    fn slot_of(&self, tenant: TenantId, id: &RecordId) -> Option<u32> {
+        let t = self.tenant_number(tenant)?;
+        self.find_slot(id)
             .filter(|&s| self.stored(s).is_some_and(|x| x.tenant == t))
     }
 
     fn contains(&self, id: &RecordId) -> bool {
-        let h = hash_id(&self.hasher, id);
-        self.slots
-            .find(h, |&s| self.stored(s).is_some_and(|x| x.id == *id))
-            .is_some()
+        self.find_slot(id).is_some()
     }
 
     fn get(&self, tenant: TenantId, id: RecordId) -> Option<Record> {
@@ -332,12 +360,8 @@ impl Inner {
                 if let Some(n) = self.next.get_mut(slot as usize) {
                     *n = NONE;
                 }
-                let hasher = &self.hasher;
-                self.by_key.insert_unique(h, slot, |s| {
-                    records
-                        .get(*s as usize)
-                        .map_or(0, |y| hash_key(hasher, y.tenant, y.key()))
-                });
+                self.by_key
+                    .insert_unique(h, slot, rehash_key(records, &self.hasher));
             }
         }
     }
@@ -447,7 +471,7 @@ impl Inner {
             .filter(|s| *s != NONE)
             .ok_or(InsertError::Full)?;
         let key = record.email_key(n);
-        let blob = self.encode(&record, key.as_ref());
+        let blob = self.encode(&record, key_bytes(&key));
         let tenant = self.tenant_number_or_add(record.tenant);
         self.records.push(Stored {
             id: record.id,
@@ -460,12 +484,8 @@ impl Inner {
         self.next.push(NONE);
         self.live += 1;
         let h = hash_id(&self.hasher, &record.id);
-        let (records, hasher) = (&self.records, &self.hasher);
-        self.slots.insert_unique(h, slot, |s| {
-            records
-                .get(*s as usize)
-                .map_or(0, |x| hash_id(hasher, &x.id))
-        });
+        self.slots
+            .insert_unique(h, slot, rehash_id(&self.records, &self.hasher));
         self.index_key(slot);
         self.index_ticket(&record);
         Ok(())
@@ -567,7 +587,7 @@ impl Inner {
                 let Some(slot) = self.slot_of(t, record) else {
                     return;
                 };
-                let Some(mut r) = self.get(t, *record) else {
+                let Some(mut r) = self.stored(slot).map(|x| self.decode(x)) else {
                     return;
                 };
                 let reindex = changes
@@ -580,8 +600,16 @@ impl Inner {
                 for c in changes {
                     r.fields.set(c.field.clone(), c.new.clone());
                 }
-                let key = r.email_key(n);
-                let blob = self.encode(&r, key.as_ref());
+                // The stored key stays right unless the email changed.
+                let new_key = changes
+                    .iter()
+                    .any(|c| c.field.as_str() == FieldName::EMAIL)
+                    .then(|| r.email_key(n));
+                let key: Box<[u8]> = match &new_key {
+                    Some(k) => key_bytes(k).into(),
+                    None => self.stored(slot).map_or(&b""[..], Stored::key).into(),
+                };
+                let blob = self.encode(&r, &key);
                 if let Some(x) = self.records.get_mut(slot as usize) {
                     x.blob = blob;
                     x.version += 1;
@@ -613,7 +641,7 @@ impl Inner {
         let Some(slot) = self.slot_of(t, &record) else {
             return;
         };
-        if let Some(gone) = self.get(t, record) {
+        if let Some(gone) = self.stored(slot).map(|x| self.decode(x)) {
             self.unindex_ticket(&gone);
         }
         self.unindex_key(slot);
@@ -685,17 +713,12 @@ impl InMemoryStore {
         let inner = &mut *inner;
         inner.records.reserve(n);
         inner.next.reserve(n);
-        let (stored, hasher) = (&inner.records, &inner.hasher);
-        inner.slots.reserve(n, |s| {
-            stored
-                .get(*s as usize)
-                .map_or(0, |x| hash_id(hasher, &x.id))
-        });
-        inner.by_key.reserve(n, |s| {
-            stored
-                .get(*s as usize)
-                .map_or(0, |x| hash_key(hasher, x.tenant, x.key()))
-        });
+        inner
+            .slots
+            .reserve(n, rehash_id(&inner.records, &inner.hasher));
+        inner
+            .by_key
+            .reserve(n, rehash_key(&inner.records, &inner.hasher));
         for record in records {
             inner.add(record, &self.normalization)?;
         }
