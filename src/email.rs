@@ -443,7 +443,7 @@ fn parse_base(input: &str, fast: bool) -> Result<Option<Parsed<'_>>, EmailError>
 /// The commonest case in a single pass: a valid ASCII address of atext
 /// local characters and letter-digit-hyphen labels, without a label that
 /// could be punycode (`??--`). `None` for anything else, which goes the
-/// careful way (and gets its precise error there). Builds the key as it goes.
+/// careful way (and gets its precise error there).
 fn plain_ascii(input: &str) -> Option<Parsed<'_>> {
     let s = input.trim_ascii();
     let at = plain_at(s.as_bytes())?;

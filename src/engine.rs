@@ -446,16 +446,13 @@ impl Engine {
                     return Err(Error::EventPayloadChanged(e.id()).into());
                 }
                 d.already_applied(e);
-                if let Some(sink) = sink.as_mut() {
-                    d.hand_over(e.id(), sink);
+            } else {
+                match e {
+                    Event::Registered(r) => d.registration(r)?,
+                    Event::Edited(x) => d.edit(x)?,
+                    Event::Relinked(x) => d.relink(x)?,
+                    Event::RecordChanged(x) => d.record_changed(x),
                 }
-                continue;
-            }
-            match e {
-                Event::Registered(r) => d.registration(r)?,
-                Event::Edited(x) => d.edit(x)?,
-                Event::Relinked(x) => d.relink(x)?,
-                Event::RecordChanged(x) => d.record_changed(x),
             }
             if let Some(sink) = sink.as_mut() {
                 d.hand_over(e.id(), sink);

@@ -339,11 +339,10 @@ impl Default for FieldMap {
 impl FieldMap {
     /// The class of `name`, or `None` when it does not flow into records.
     pub fn class_of(&self, name: &FieldName) -> Option<FieldClass> {
-        match self.classes.get(name) {
-            Some(c) => Some(*c),
-            None if self.unmapped_as_form_fields => Some(FieldClass::FormField),
-            None => None,
-        }
+        mapped_or_form(
+            self.classes.get(name).copied(),
+            self.unmapped_as_form_fields,
+        )
     }
 
     /// Maps `name` with `class`.
@@ -351,6 +350,12 @@ impl FieldMap {
         self.classes.insert(FieldName::new(name), class);
         self
     }
+}
+
+/// A field's class: its mapped one, else a form field when unmapped fields
+/// flow, else none.
+fn mapped_or_form(mapped: Option<FieldClass>, unmapped_as_form_fields: bool) -> Option<FieldClass> {
+    mapped.or(unmapped_as_form_fields.then_some(FieldClass::FormField))
 }
 
 /// A [`FieldMap`] hashed for lookups: the merge asks for the class of every
@@ -376,11 +381,10 @@ impl FieldIndex {
 
     /// The same answer as [`FieldMap::class_of`].
     pub(crate) fn class_of(&self, name: &str) -> Option<FieldClass> {
-        match self.classes.get(name) {
-            Some(c) => Some(*c),
-            None if self.unmapped_as_form_fields => Some(FieldClass::FormField),
-            None => None,
-        }
+        mapped_or_form(
+            self.classes.get(name).copied(),
+            self.unmapped_as_form_fields,
+        )
     }
 }
 
