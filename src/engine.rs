@@ -419,7 +419,7 @@ impl Engine {
             policy: &self.policy,
             fields: &self.fields,
             explain: self.explain,
-            ov: Overlay::new(src, tenant, self.policy.normalization),
+            ov: Overlay::new(src, tenant, self.policy.normalization, sink.is_none()),
             effects: Vec::new(),
             outcomes: Vec::new(),
             warnings: Vec::new(),
@@ -457,6 +457,7 @@ impl Engine {
             if let Some(sink) = sink.as_mut() {
                 d.hand_over(e.id(), sink);
             }
+            d.ov.end_event();
         }
         if sink.is_some() {
             return Ok(Plan {
@@ -809,7 +810,7 @@ impl<S: Source> Decider<'_, S> {
                         "No {noun} has this email, so a new one is created."
                     ));
                 }
-                self.create_keyed(ctx, s, fields, self.ov.key_at(at).cloned(), t)
+                self.create_keyed(ctx, s, fields, self.ov.asked_key(at), t)
             }
             [one] => {
                 let rec = first.ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
@@ -829,7 +830,7 @@ impl<S: Source> Decider<'_, S> {
                         "{} {noun}s have this email; the system never guesses between several, so a new one is created.",
                         many.len()
                     ));
-                    self.create_keyed(ctx, s, fields, self.ov.key_at(at).cloned(), t)
+                    self.create_keyed(ctx, s, fields, self.ov.asked_key(at), t)
                 }
                 Ambiguity::UpdateFirst => {
                     self.warnings.push(Warning::Ambiguous {

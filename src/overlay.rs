@@ -156,7 +156,8 @@ struct RecordEntry {
 /// Everything the plan knows of one email key or ticket id.
 #[derive(Default)]
 struct IndexEntry {
-    /// The source's answer, once asked: a precondition.
+    /// The source's answer, once asked: a precondition (a dry run keeps
+    /// none and asks again).
     base: Option<Ids>,
     /// Records indexed here now (see `RecordEntry::indexed`).
     touched: Ids,
@@ -179,6 +180,20 @@ pub(crate) struct Overlay<S> {
     events: Ordered<EventId, (usize, Option<EventDigest>)>,
     /// Links set by this plan.
     pub(crate) links: HashMap<SubjectId, Option<RecordId>>,
+    /// `None` while planning: every answer of the source is kept, as the
+    /// plan's preconditions. In a dry run, which states none, the records
+    /// the source returned during the current event and the batch has not
+    /// changed: the overlay then holds only what the batch changed, and a
+    /// million-subject dry run does not keep a million records.
+    reads: Option<Vec<Record>>,
+}
+
+/// Where [`Overlay::by_key`] left the key it was asked for.
+pub(crate) enum Asked {
+    /// Kept by the overlay, at this position.
+    At(usize),
+    /// Not kept (a dry run keeps only keys the batch changed): handed back.
+    Here(EmailKey),
 }
 
 fn ticket_of(r: &Record) -> Option<Box<str>> {
@@ -187,7 +202,14 @@ fn ticket_of(r: &Record) -> Option<Box<str>> {
 }
 
 impl<S: Source> Overlay<S> {
-    pub(crate) fn new(src: S, tenant: TenantId, normalization: Normalization) -> Self {
+    /// An overlay over `src`; `keep_reads` keeps every answer of the
+    /// source (for preconditions), otherwise only what the batch changes.
+    pub(crate) fn new(
+        src: S,
+        tenant: TenantId,
+        normalization: Normalization,
+        keep_reads: bool,
+    ) -> Self {
         Overlay {
             src,
             tenant,
@@ -197,12 +219,47 @@ impl<S: Source> Overlay<S> {
             tickets: Ordered::default(),
             events: Ordered::default(),
             links: HashMap::new(),
+            reads: (!keep_reads).then(Vec::new),
+        }
+    }
+
+    /// Ends an event: records read for it and not changed are let go (a
+    /// dry run keeps no reads between events).
+    pub(crate) fn end_event(&mut self) {
+        if let Some(r) = &mut self.reads {
+            r.clear();
         }
     }
 
     /// The record `id` as the plan sees it now.
     pub(crate) fn get(&self, id: &RecordId) -> Option<&Record> {
-        self.records.get(id).map(|e| &e.record)
+        match self.records.get(id) {
+            Some(e) => Some(&e.record),
+            None => self.reads.as_ref()?.iter().find(|r| r.id == *id),
+        }
+    }
+
+    /// Moves record `id` from this event's reads into the overlay, which is
+    /// about to change it (a dry run).
+    fn adopt(&mut self, id: &RecordId) {
+        let Some(reads) = &mut self.reads else {
+            return;
+        };
+        if self.records.contains_key(id) {
+            return;
+        }
+        if let Some(at) = reads.iter().position(|r| r.id == *id) {
+            let r = reads.swap_remove(at);
+            self.records.insert(
+                r.id,
+                RecordEntry {
+                    base_version: Some(r.version),
+                    record: r,
+                    used: true,
+                    indexed: false,
+                },
+            );
+        }
     }
 
     /// What is known of `event` before deciding it (B7); when nothing is,
@@ -229,28 +286,51 @@ impl<S: Source> Overlay<S> {
         }
     }
 
-    /// Ids of the records with `key` now, sorted, and where the overlay
-    /// keeps the key (see [`Overlay::key_at`]).
-    pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<(Ids, usize), PlanError<S::Error>> {
+    /// Ids of the records with `key` now, sorted, and where the key was
+    /// left (see [`Overlay::asked_key`]).
+    pub(crate) fn by_key(&mut self, key: EmailKey) -> Result<(Ids, Asked), PlanError<S::Error>> {
         let tenant = self.tenant;
-        answer(&mut self.keys, &mut self.records, tenant, key, |k| {
-            self.src.by_key(tenant, k)
-        })
+        let (ids, at) = answer(
+            &mut self.keys,
+            &mut self.records,
+            self.reads.as_mut(),
+            tenant,
+            key,
+            |k| self.src.by_key(tenant, k),
+        )?;
+        Ok((
+            ids,
+            match at {
+                Ok(i) => Asked::At(i),
+                Err(k) => Asked::Here(k),
+            },
+        ))
     }
 
-    /// The key [`Overlay::by_key`] kept at `at`.
-    pub(crate) fn key_at(&self, at: usize) -> Option<&EmailKey> {
-        self.keys.get_index(at).map(|(k, _)| k)
+    /// The key [`Overlay::by_key`] was asked for.
+    pub(crate) fn asked_key(&self, asked: Asked) -> Option<EmailKey> {
+        match asked {
+            Asked::At(i) => self.keys.get_index(i).map(|(k, _)| k.clone()),
+            Asked::Here(k) => Some(k),
+        }
     }
 
     /// The record `id`, read from the source if the plan has not seen it.
     pub(crate) fn by_id(&mut self, id: RecordId) -> Result<Option<&Record>, PlanError<S::Error>> {
         if !self.records.contains_key(&id) {
-            match self.src.by_id(self.tenant, id)? {
-                Some(r) if r.id == id => {
-                    remember(&mut self.records, self.tenant, r)?;
-                }
+            let found = match self.src.by_id(self.tenant, id)? {
+                Some(r) if r.id == id => r,
                 _ => return Ok(None),
+            };
+            match &mut self.reads {
+                Some(reads) => {
+                    check_tenant(self.tenant, &found)?;
+                    reads.push(found);
+                    return Ok(reads.last());
+                }
+                None => {
+                    remember(&mut self.records, self.tenant, found)?;
+                }
             }
         }
         Ok(self.records.get_mut(&id).map(|e| {
@@ -263,9 +343,14 @@ impl<S: Source> Overlay<S> {
     pub(crate) fn by_ticket(&mut self, ticket: &str) -> Result<Ids, PlanError<S::Error>> {
         let tenant = self.tenant;
         let ticket: Box<str> = ticket.trim().into();
-        answer(&mut self.tickets, &mut self.records, tenant, ticket, |t| {
-            self.src.by_ticket(tenant, t)
-        })
+        answer(
+            &mut self.tickets,
+            &mut self.records,
+            self.reads.as_mut(),
+            tenant,
+            ticket,
+            |t| self.src.by_ticket(tenant, t),
+        )
         .map(|(ids, _)| ids)
     }
 
@@ -315,6 +400,7 @@ impl<S: Source> Overlay<S> {
     /// ticket id moves it in the indexes: otherwise the source's answers
     /// that hold it stay right.
     pub(crate) fn update(&mut self, id: RecordId, changes: &[FieldChange]) {
+        self.adopt(&id);
         let Some(e) = self.records.get_mut(&id) else {
             return;
         };
@@ -397,35 +483,63 @@ impl<S: Source> Overlay<S> {
 /// `map`: the source is asked (`ask`) once per key, and its answer, a
 /// precondition, is kept with the plan's own changes under that key. One
 /// hash of the key: its position serves the rest.
+///
+/// With `reads` (a dry run), a key the batch has not changed is not kept
+/// (it is handed back), nor are the source's answer and the records in it:
+/// they go to `reads`, unless the overlay holds a newer copy, and the source
+/// is asked again next time.
 fn answer<K: std::hash::Hash + Eq, E>(
     map: &mut Ordered<K, IndexEntry>,
     records: &mut Ordered<RecordId, RecordEntry>,
+    mut reads: Option<&mut Vec<Record>>,
     tenant: TenantId,
     key: K,
     ask: impl FnOnce(&K) -> Result<Vec<Record>, PlanError<E>>,
-) -> Result<(Ids, usize), PlanError<E>> {
-    let i = match map.entry(key) {
-        indexmap::map::Entry::Occupied(o) => o.index(),
-        indexmap::map::Entry::Vacant(v) => {
-            let i = v.index();
-            v.insert(IndexEntry::default());
-            i
-        }
+) -> Result<(Ids, Result<usize, K>), PlanError<E>> {
+    let i = match &mut reads {
+        Some(reads) => match map.get_index_of(&key) {
+            Some(i) => i,
+            None => {
+                let ids = take_all(records, reads, tenant, ask(&key)?)?;
+                return Ok((current(records, &ids, &Ids::new()), Err(key)));
+            }
+        },
+        None => match map.entry(key) {
+            indexmap::map::Entry::Occupied(o) => o.index(),
+            indexmap::map::Entry::Vacant(v) => {
+                let i = v.index();
+                v.insert(IndexEntry::default());
+                i
+            }
+        },
     };
     let Some((key, e)) = map.get_index(i) else {
-        return Ok((Ids::new(), i));
+        return Ok((Ids::new(), Ok(i)));
     };
     if let Some(base) = &e.base {
-        return Ok((current(records, base, &e.touched), i));
+        return Ok((current(records, base, &e.touched), Ok(i)));
     }
     let found = ask(key)?;
-    let ids = remember_all(records, tenant, found)?;
-    let Some((_, e)) = map.get_index_mut(i) else {
-        return Ok((Ids::new(), i));
+    let Some(reads) = reads else {
+        let ids = remember_all(records, tenant, found)?;
+        let Some((_, e)) = map.get_index_mut(i) else {
+            return Ok((Ids::new(), Ok(i)));
+        };
+        let now = current(records, &ids, &e.touched);
+        e.base = Some(ids);
+        return Ok((now, Ok(i)));
     };
-    let now = current(records, &ids, &e.touched);
-    e.base = Some(ids);
-    Ok((now, i))
+    // The records behind a base are not kept: the source is asked again.
+    let ids = take_all(records, reads, tenant, found)?;
+    Ok((current(records, &ids, &e.touched), Ok(i)))
+}
+
+/// A candidate of another tenant is the source's error (B8).
+fn check_tenant(tenant: TenantId, r: &Record) -> Result<(), Error> {
+    if r.tenant != tenant {
+        return Err(Error::ForeignCandidate(r.id));
+    }
+    Ok(())
 }
 
 /// Keeps a record the source returned (the first copy wins: later copies
@@ -435,9 +549,7 @@ fn remember(
     tenant: TenantId,
     r: Record,
 ) -> Result<RecordId, Error> {
-    if r.tenant != tenant {
-        return Err(Error::ForeignCandidate(r.id));
-    }
+    check_tenant(tenant, &r)?;
     let id = r.id;
     records.entry(id).or_insert_with(|| RecordEntry {
         base_version: Some(r.version),
@@ -457,6 +569,27 @@ fn remember_all(
     let mut ids = Ids::with_capacity(found.len());
     for r in found {
         ids.push(remember(records, tenant, r)?);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The ids of the records a source lookup returned, sorted; the records the
+/// overlay does not hold a copy of go to `reads` (a dry run).
+fn take_all(
+    records: &Ordered<RecordId, RecordEntry>,
+    reads: &mut Vec<Record>,
+    tenant: TenantId,
+    found: Vec<Record>,
+) -> Result<Ids, Error> {
+    let mut ids = Ids::with_capacity(found.len());
+    for r in found {
+        check_tenant(tenant, &r)?;
+        ids.push(r.id);
+        if !records.contains_key(&r.id) {
+            reads.push(r);
+        }
     }
     ids.sort_unstable();
     ids.dedup();

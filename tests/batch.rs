@@ -40,6 +40,42 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
     })
 }
 
+/// Registrations as in [`events`], some followed by edits of an earlier
+/// subject in the batch, which may change its email (and so move its record
+/// between keys) or blank it.
+fn events_with_edits() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec(
+        (
+            any::<bool>(),
+            any::<prop::sample::Index>(),
+            prop::sample::select(POOL),
+            prop::sample::select(&["", "Ann", "Ben"][..]),
+            prop::sample::select(vec![
+                EditSource::SelfService,
+                EditSource::Organizer { sync: None },
+                EditSource::UpdateTrigger,
+            ]),
+        ),
+        1..12,
+    )
+    .prop_map(|v| {
+        let mut out: Vec<Event> = Vec::new();
+        let mut subjects: Vec<Subject> = Vec::new();
+        for (i, (is_edit, pick, e, n, source)) in v.into_iter().enumerate() {
+            let ev = 1000 + i as u128;
+            if is_edit && !subjects.is_empty() {
+                let s = subjects[pick.index(subjects.len())].clone();
+                out.push(edit(ev, s, &[("email", e), ("first_name", n)], source));
+            } else {
+                let s = attendee(100 + i as u128, &[("email", e), ("first_name", n)]);
+                subjects.push(s.clone());
+                out.push(registration(ev, vec![s]));
+            }
+        }
+        out
+    })
+}
+
 fn existing() -> Vec<Record> {
     vec![
         contact(1, &[("email", "b@example.org"), ("first_name", "Bo")]),
@@ -91,8 +127,8 @@ proptest! {
     /// event by event; repeating an event in the batch is a redelivery there too.
     #[test]
     fn b5_dry_run_hands_over_the_batch_plan_event_by_event(
-        p in prop::sample::select(vec![Policy::doo(), Policy::salesforce(RecordType::Contact)]),
-        evs in events(),
+        p in prop::sample::select(vec![Policy::doo(), Policy::doo_external_master(), Policy::salesforce(RecordType::Contact)]),
+        evs in prop_oneof![events(), events_with_edits()],
         repeat in any::<bool>(),
     ) {
         let mut evs = evs;
