@@ -435,7 +435,7 @@ impl Engine {
             // B7: a redelivered event is a no-op; a reused id with another
             // payload is an error.
             let digest = (!lazy).then(|| e.digest_with(&mut scratch));
-            let before = match d.ov.applied_or_decide(e.id(), at, digest)? {
+            let before = match d.ov.applied_or_decide(events, at, digest)? {
                 Seen::New => None,
                 Seen::Applied(x) | Seen::Earlier(_, Some(x)) => Some(x),
                 Seen::Earlier(p, None) => events.get(p).map(|x| x.digest_with(&mut scratch)),
@@ -475,7 +475,7 @@ impl Engine {
             effects: d.effects,
             outcomes: d.outcomes,
             warnings: d.warnings,
-            preconditions: d.ov.into_preconditions(),
+            preconditions: d.ov.into_preconditions(events),
         })
     }
 }

@@ -3,13 +3,16 @@
 //! creations and changes laid over them (B5).
 
 use foldhash::{HashMap, HashMapExt};
+use hashbrown::HashTable;
 use indexmap::IndexMap;
 use smallvec::SmallVec;
 use std::convert::Infallible;
+use std::hash::BuildHasher;
 
 use crate::candidates::Candidates;
 use crate::email::{EmailKey, Normalization};
 use crate::error::{Error, PlanError};
+use crate::event::Event;
 use crate::fields::{FieldName, FieldValue};
 use crate::plan::EventDigest;
 use crate::plan::{FieldChange, Precondition};
@@ -175,9 +178,13 @@ pub(crate) struct Overlay<S> {
     records: Ordered<RecordId, RecordEntry>,
     keys: Ordered<EmailKey, IndexEntry>,
     tickets: Ordered<Box<str>, IndexEntry>,
-    /// Events decided by this plan, in order, with their number in the
-    /// batch and their digests (B7; computed for every event of a plan).
-    events: Ordered<EventId, (usize, Option<EventDigest>)>,
+    /// Events decided by this plan (B7), as their numbers in the batch,
+    /// found by id: a word per event, as a batch holds millions.
+    events: HashTable<usize>,
+    /// The digests of the events decided, by number in the batch, in
+    /// order (a plan computes one for every event; a dry run, none).
+    digests: Vec<(usize, EventDigest)>,
+    hasher: foldhash::fast::RandomState,
     /// Links set by this plan.
     pub(crate) links: HashMap<SubjectId, Option<RecordId>>,
     /// `None` while planning: every answer of the source is kept, as the
@@ -217,7 +224,9 @@ impl<S: Source> Overlay<S> {
             records: Ordered::default(),
             keys: Ordered::default(),
             tickets: Ordered::default(),
-            events: Ordered::default(),
+            events: HashTable::new(),
+            digests: Vec::new(),
+            hasher: foldhash::fast::RandomState::default(),
             links: HashMap::new(),
             reads: (!keep_reads).then(Vec::new),
         }
@@ -262,27 +271,48 @@ impl<S: Source> Overlay<S> {
         }
     }
 
-    /// What is known of `event` before deciding it (B7); when nothing is,
-    /// marks it decided by this plan, as the batch's event number `at`, with
-    /// its `digest` when the caller computed it (one lookup for both).
+    /// What is known of the batch's event number `at` before deciding it
+    /// (B7); when nothing is, marks it decided by this plan, with its
+    /// `digest` when the caller computed it (one lookup for both).
     pub(crate) fn applied_or_decide(
         &mut self,
-        event: EventId,
+        batch: &[Event],
         at: usize,
         digest: Option<EventDigest>,
     ) -> Result<Seen, PlanError<S::Error>> {
-        match self.events.entry(event) {
-            indexmap::map::Entry::Occupied(o) => {
-                let (earlier, d) = *o.get();
+        let Some(event) = batch.get(at).map(Event::id) else {
+            return Ok(Seen::New);
+        };
+        let id_at = |p: &usize| batch.get(*p).map(Event::id);
+        let hasher = &self.hasher;
+        let entry = self.events.entry(
+            hasher.hash_one(event),
+            |p| id_at(p) == Some(event),
+            // (Every number kept is in the batch.)
+            |p| id_at(p).map_or(0, |id| hasher.hash_one(id)),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(o) => {
+                let earlier = *o.get();
+                let d = self
+                    .digests
+                    .binary_search_by_key(&earlier, |(p, _)| *p)
+                    .ok()
+                    .map(|i| self.digests[i].1);
                 Ok(Seen::Earlier(earlier, d))
             }
-            indexmap::map::Entry::Vacant(v) => match self.src.event_digest(self.tenant, event)? {
-                Some(d) => Ok(Seen::Applied(d)),
-                None => {
-                    v.insert((at, digest));
-                    Ok(Seen::New)
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                match self.src.event_digest(self.tenant, event)? {
+                    Some(d) => Ok(Seen::Applied(d)),
+                    None => {
+                        v.insert(at);
+                        if let Some(d) = digest {
+                            self.digests.push((at, d));
+                        }
+                        Ok(Seen::New)
+                    }
                 }
-            },
+            }
         }
     }
 
@@ -437,9 +467,9 @@ impl<S: Source> Overlay<S> {
     /// ticket ids, then versions of the records the plan depends on, each in
     /// the order the plan first met them; then the ids the plan creates and
     /// the events it decides, in order.
-    pub(crate) fn into_preconditions(self) -> Vec<Precondition> {
+    pub(crate) fn into_preconditions(self, batch: &[Event]) -> Vec<Precondition> {
         let mut out = Vec::with_capacity(
-            self.keys.len() + self.tickets.len() + self.records.len() + self.events.len(),
+            self.keys.len() + self.tickets.len() + self.records.len() + self.digests.len(),
         );
         out.extend(self.keys.into_iter().filter_map(|(key, e)| {
             Some(Precondition::EmailKey {
@@ -469,10 +499,10 @@ impl<S: Source> Overlay<S> {
                 .is_none()
                 .then_some(Precondition::RecordAbsent { record: *id })
         }));
-        out.extend(self.events.into_iter().filter_map(|(event, (_, digest))| {
+        out.extend(self.digests.into_iter().filter_map(|(at, digest)| {
             Some(Precondition::EventNew {
-                event,
-                digest: digest?,
+                event: batch.get(at)?.id(),
+                digest,
             })
         }));
         out
