@@ -298,7 +298,8 @@ impl<S: Source> Overlay<S> {
                     .digests
                     .binary_search_by_key(&earlier, |(p, _)| *p)
                     .ok()
-                    .map(|i| self.digests[i].1);
+                    .and_then(|i| self.digests.get(i))
+                    .map(|(_, d)| *d);
                 Ok(Seen::Earlier(earlier, d))
             }
             hashbrown::hash_table::Entry::Vacant(v) => {
