@@ -1,5 +1,5 @@
-//! Store build and `plan_batch` for n registrations against n records, both
-//! presets, with and without explanations.
+//! Store build, `plan_batch` (with and without explanations) and the
+//! streaming `dry_run` for n registrations against n records, both presets.
 //!
 //! `cargo bench --bench batch` (add `CONTACT_SYNC_BENCH_1M=1` for 1M).
 
@@ -50,6 +50,24 @@ fn bench(c: &mut Criterion) {
                     |b, events| b.iter(|| engine.plan_batch(&store, events).unwrap()),
                 );
             }
+            // The streaming dry run `match_csv` uses: no plan held, nothing
+            // kept the batch does not change.
+            let engine = Engine::new(policy.clone())
+                .unwrap()
+                .with_explanations(false);
+            g.bench_with_input(
+                BenchmarkId::new(format!("dry_run_{name}"), n),
+                &events,
+                |b, events| {
+                    b.iter(|| {
+                        let mut outcomes = 0usize;
+                        engine
+                            .dry_run(&store, events, |d| outcomes += d.outcomes.len())
+                            .unwrap();
+                        outcomes
+                    })
+                },
+            );
         }
     }
     g.finish();
