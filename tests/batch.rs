@@ -227,3 +227,42 @@ fn b7_dry_run_tells_redeliveries_and_reused_ids_apart() {
         "{err}"
     );
 }
+
+/// A group booking: thousands of attendees of one registration share the
+/// booker's email, which one record holds. The dry run (which keeps no reads
+/// between events) decides what the plan decides: every attendee linked to
+/// that record, its empty field filled once.
+#[test]
+fn b5_dry_run_of_a_group_booking_sharing_one_email_equals_the_plan() {
+    let store = store_with(vec![contact(1, &[("email", "team@example.org")])]);
+    let attendees: Vec<Subject> = (0..2_000)
+        .map(|i| {
+            attendee(
+                100 + i,
+                &[("email", "Team@example.org"), ("company", "Acme")],
+            )
+        })
+        .collect();
+    let evs = vec![registration(1, attendees)];
+    let e = engine(Policy::doo());
+    let plan = e.plan_batch(&store, &evs).unwrap();
+    let mut outcomes = Vec::new();
+    let mut effects = Vec::new();
+    e.dry_run(&store, &evs, |d| {
+        outcomes.extend_from_slice(d.outcomes);
+        effects.extend_from_slice(d.effects);
+    })
+    .unwrap();
+    assert_eq!(outcomes, plan.outcomes);
+    assert_eq!(effects, plan.effects);
+    assert_eq!(outcomes.len(), 2_000);
+    assert!(outcomes.iter().all(|o| o.record == Some(rid(1))));
+    let updates = effects
+        .iter()
+        .filter(|x| matches!(x, Effect::UpdateRecord { .. }))
+        .count();
+    assert_eq!(
+        updates, 1,
+        "the company is filled by the first attendee only"
+    );
+}
