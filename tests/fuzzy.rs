@@ -38,32 +38,18 @@ fn b10_jaro_winkler_matches_a_misspelled_last_name_and_rejects_another_person() 
             &[("email", "jo@example.org"), ("last_name", "Mueller")],
         )]
     };
-    let store = store_with(records());
-    let plan = run(
+    let plan = one_holder(
         &p,
-        &store,
-        &order(
-            1,
-            vec![holder(
-                10,
-                &[("email", "jo@example.org"), ("last_name", "Muller")],
-            )],
-        ),
+        records(),
+        &[("email", "jo@example.org"), ("last_name", "Muller")],
     );
     let o = outcome(&plan, 10);
     assert_eq!(o.record, Some(rid(1)), "{}", o.explanation);
     assert_rules(o, &[RuleId::B10, RuleId::A24]);
-    let store = store_with(records());
-    let plan = run(
+    let plan = one_holder(
         &p,
-        &store,
-        &order(
-            1,
-            vec![holder(
-                10,
-                &[("email", "jo@example.org"), ("last_name", "Schmidt")],
-            )],
-        ),
+        records(),
+        &[("email", "jo@example.org"), ("last_name", "Schmidt")],
     );
     assert_eq!(outcome(&plan, 10).decision, Decision::Created);
     assert!(outcome(&plan, 10)
@@ -93,59 +79,38 @@ fn b10_weights_add_up_to_the_threshold() {
         )]
     };
     // last name (5) + first name exact (2) = 7: a match.
-    let store = store_with(rec());
-    let plan = run(
+    let plan = one_holder(
         &p,
-        &store,
-        &order(
-            1,
-            vec![holder(
-                10,
-                &[
-                    ("email", "a@example.org"),
-                    ("first_name", "Jo"),
-                    ("last_name", "PARK"),
-                    ("company", "Other"),
-                ],
-            )],
-        ),
+        rec(),
+        &[
+            ("email", "a@example.org"),
+            ("first_name", "Jo"),
+            ("last_name", "PARK"),
+            ("company", "Other"),
+        ],
     );
     assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
     // first name differs in case (exact fails): 5 < 7, no match.
-    let store = store_with(rec());
-    let plan = run(
+    let plan = one_holder(
         &p,
-        &store,
-        &order(
-            1,
-            vec![holder(
-                10,
-                &[
-                    ("email", "a@example.org"),
-                    ("first_name", "JO"),
-                    ("last_name", "Park"),
-                    ("company", "Other"),
-                ],
-            )],
-        ),
+        rec(),
+        &[
+            ("email", "a@example.org"),
+            ("first_name", "JO"),
+            ("last_name", "Park"),
+            ("company", "Other"),
+        ],
     );
     assert_eq!(outcome(&plan, 10).decision, Decision::Created);
     // Blank values never count.
-    let store = store_with(rec());
-    let plan = run(
+    let plan = one_holder(
         &p,
-        &store,
-        &order(
-            1,
-            vec![holder(
-                10,
-                &[
-                    ("email", "a@example.org"),
-                    ("last_name", ""),
-                    ("company", ""),
-                ],
-            )],
-        ),
+        rec(),
+        &[
+            ("email", "a@example.org"),
+            ("last_name", ""),
+            ("company", ""),
+        ],
     );
     assert_eq!(outcome(&plan, 10).decision, Decision::Created);
 }

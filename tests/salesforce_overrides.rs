@@ -137,17 +137,10 @@ fn a24_cross_matching_searches_contacts_and_leads_with_extra_criteria() {
     );
     assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
     // Nobody meets the criteria: a record of the configured type is created.
-    let store = store_with(records());
-    let plan = run(
+    let plan = one_holder(
         &p,
-        &store,
-        &order(
-            1,
-            vec![holder(
-                10,
-                &[("email", "jo@example.org"), ("last_name", "Other")],
-            )],
-        ),
+        records(),
+        &[("email", "jo@example.org"), ("last_name", "Other")],
     );
     assert_eq!(outcome(&plan, 10).decision, Decision::Created);
     assert_eq!(

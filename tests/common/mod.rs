@@ -144,6 +144,16 @@ pub fn order(event: u128, subjects: Vec<Subject>) -> Event {
     registration_with(event, Channel::Online, Some("701-CAMP"), subjects)
 }
 
+/// An order of one holder (subject 10, event 1) with `pairs`, planned and
+/// applied against a store holding `records`.
+pub fn one_holder(policy: &Policy, records: Vec<Record>, pairs: &[(&str, &str)]) -> Plan {
+    run(
+        policy,
+        &store_with(records),
+        &order(1, vec![holder(10, pairs)]),
+    )
+}
+
 /// An in-memory store whose `apply` is replaced: negative controls, faults,
 /// commit logs. Reads go to `store`.
 pub struct Rigged<F> {
