@@ -156,6 +156,18 @@ struct RecordEntry {
     indexed: bool,
 }
 
+impl RecordEntry {
+    /// A record as the source has it (its version is the base).
+    fn base(record: Record) -> Self {
+        RecordEntry {
+            base_version: Some(record.version),
+            record,
+            used: false,
+            indexed: false,
+        }
+    }
+}
+
 /// Everything the plan knows of one email key or ticket id.
 #[derive(Default)]
 struct IndexEntry {
@@ -262,15 +274,7 @@ impl<S: Source> Overlay<S> {
         }
         if let Some(at) = reads.iter().rposition(|r| r.id == *id) {
             let r = reads.swap_remove(at);
-            self.records.insert(
-                r.id,
-                RecordEntry {
-                    base_version: Some(r.version),
-                    record: r,
-                    used: true,
-                    indexed: false,
-                },
-            );
+            self.records.insert(r.id, RecordEntry::base(r));
         }
     }
 
@@ -356,21 +360,16 @@ impl<S: Source> Overlay<S> {
                 Some(r) if r.id == id => r,
                 _ => return Ok(None),
             };
-            match &mut self.reads {
-                Some(reads) => {
-                    check_tenant(self.tenant, &found)?;
-                    reads.push(found);
-                    return Ok(reads.last());
-                }
-                None => {
-                    remember(&mut self.records, self.tenant, found)?;
-                }
-            }
+            keep(&mut self.records, self.reads.as_mut(), self.tenant, found)?;
         }
-        Ok(self.records.get_mut(&id).map(|e| {
-            e.used |= e.base_version.is_some();
-            &e.record
-        }))
+        Ok(match self.records.get_mut(&id) {
+            Some(e) => {
+                e.used |= e.base_version.is_some();
+                Some(&e.record)
+            }
+            // A dry run's read, just kept.
+            None => self.reads.as_ref().and_then(|r| r.last()),
+        })
     }
 
     /// Ids of the records with this ticket id now, sorted (A28).
@@ -534,7 +533,7 @@ fn answer<K: std::hash::Hash + Eq, E>(
         Some(reads) => match map.get_index_of(&key) {
             Some(i) => i,
             None => {
-                let ids = take_all(records, reads, tenant, ask(&key)?)?;
+                let ids = keep_all(records, Some(reads), tenant, ask(&key)?)?;
                 return Ok((current(records, &ids, &Ids::new()), Err(key)));
             }
         },
@@ -554,18 +553,17 @@ fn answer<K: std::hash::Hash + Eq, E>(
         return Ok((current(records, base, &e.touched), Ok(i)));
     }
     let found = ask(key)?;
-    let Some(reads) = reads else {
-        let ids = remember_all(records, tenant, found)?;
-        let Some((_, e)) = map.get_index_mut(i) else {
-            return Ok((Ids::new(), Ok(i)));
-        };
-        let now = current(records, &ids, &e.touched);
-        e.base = Some(ids);
-        return Ok((now, Ok(i)));
+    // A dry run keeps no answer: the source is asked again next time.
+    let keep_base = reads.is_none();
+    let ids = keep_all(records, reads, tenant, found)?;
+    let Some((_, e)) = map.get_index_mut(i) else {
+        return Ok((Ids::new(), Ok(i)));
     };
-    // The records behind a base are not kept: the source is asked again.
-    let ids = take_all(records, reads, tenant, found)?;
-    Ok((current(records, &ids, &e.touched), Ok(i)))
+    let now = current(records, &ids, &e.touched);
+    if keep_base {
+        e.base = Some(ids);
+    }
+    Ok((now, Ok(i)))
 }
 
 /// A candidate of another tenant is the source's error (B8).
@@ -576,54 +574,42 @@ fn check_tenant(tenant: TenantId, r: &Record) -> Result<(), Error> {
     Ok(())
 }
 
-/// Keeps a record the source returned (the first copy wins: later copies
-/// may be older than the plan's own changes).
-fn remember(
+/// Keeps a record the source returned: in the overlay while planning (the
+/// first copy wins: later copies may be older than the plan's own changes),
+/// among the event's `reads` in a dry run unless the overlay holds a newer
+/// copy. Its id.
+fn keep(
     records: &mut Ordered<RecordId, RecordEntry>,
+    reads: Option<&mut Vec<Record>>,
     tenant: TenantId,
     r: Record,
 ) -> Result<RecordId, Error> {
     check_tenant(tenant, &r)?;
     let id = r.id;
-    records.entry(id).or_insert_with(|| RecordEntry {
-        base_version: Some(r.version),
-        record: r,
-        used: false,
-        indexed: false,
-    });
+    match reads {
+        None => {
+            records.entry(id).or_insert_with(|| RecordEntry::base(r));
+        }
+        Some(reads) => {
+            if !records.contains_key(&id) {
+                reads.push(r);
+            }
+        }
+    }
     Ok(id)
 }
 
-/// Keeps the records a source lookup returned; their ids, sorted.
-fn remember_all(
+/// Keeps the records a source lookup returned (see [`keep`]); their ids,
+/// sorted.
+fn keep_all(
     records: &mut Ordered<RecordId, RecordEntry>,
+    mut reads: Option<&mut Vec<Record>>,
     tenant: TenantId,
     found: Vec<Record>,
 ) -> Result<Ids, Error> {
     let mut ids = Ids::with_capacity(found.len());
     for r in found {
-        ids.push(remember(records, tenant, r)?);
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
-
-/// The ids of the records a source lookup returned, sorted; the records the
-/// overlay does not hold a copy of go to `reads` (a dry run).
-fn take_all(
-    records: &Ordered<RecordId, RecordEntry>,
-    reads: &mut Vec<Record>,
-    tenant: TenantId,
-    found: Vec<Record>,
-) -> Result<Ids, Error> {
-    let mut ids = Ids::with_capacity(found.len());
-    for r in found {
-        check_tenant(tenant, &r)?;
-        ids.push(r.id);
-        if !records.contains_key(&r.id) {
-            reads.push(r);
-        }
+        ids.push(keep(records, reads.as_deref_mut(), tenant, r)?);
     }
     ids.sort_unstable();
     ids.dedup();
