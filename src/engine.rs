@@ -415,26 +415,28 @@ impl Engine {
         if events.iter().any(|e| e.tenant() != tenant) {
             return Err(Error::MixedTenants.into());
         }
+        // A dry run (a sink) builds no preconditions: the overlay keeps only
+        // what the batch changes, and digests are computed only when needed.
+        let dry = sink.is_some();
         let mut d = Decider {
             policy: &self.policy,
             fields: &self.fields,
             explain: self.explain,
-            ov: Overlay::new(src, tenant, self.policy.normalization, sink.is_none()),
+            ov: Overlay::new(src, tenant, self.policy.normalization, !dry),
             effects: Vec::new(),
             outcomes: Vec::new(),
             warnings: Vec::new(),
             events: Vec::with_capacity(events.len()),
         };
         let mut scratch = Vec::with_capacity(256);
-        // A plan states each event's digest in its preconditions; a dry run
-        // needs one only for an event that was seen before.
-        let lazy = sink.is_some();
         for (at, e) in events.iter().enumerate() {
             self.check_limits(e)?;
             d.events.push(e.id());
             // B7: a redelivered event is a no-op; a reused id with another
             // payload is an error.
-            let digest = (!lazy).then(|| e.digest_with(&mut scratch));
+            // A plan states each event's digest in its preconditions; a dry
+            // run needs one only for an event that was seen before.
+            let digest = (!dry).then(|| e.digest_with(&mut scratch));
             let before = match d.ov.applied_or_decide(events, at, digest)? {
                 Seen::New => None,
                 Seen::Applied(x) | Seen::Earlier(_, Some(x)) => Some(x),
@@ -459,7 +461,7 @@ impl Engine {
             }
             d.ov.end_event();
         }
-        if sink.is_some() {
+        if dry {
             return Ok(Plan {
                 tenant,
                 events: d.events,
