@@ -223,6 +223,10 @@ impl Email {
     }
 
     /// Like [`Email::key`], borrowing when no optional folding applies.
+    ///
+    /// A folded key is itself a key: it is the B1 base key of the folded
+    /// address, and a fold whose result would not be an address is not made
+    /// (`a.+news@…` keeps its tag, since `a.@…` is no address).
     fn key_str(&self, n: &Normalization) -> Cow<'_, str> {
         if n.is_plain() {
             return Cow::Borrowed(&self.base_key);
@@ -234,14 +238,7 @@ impl Email {
         );
         let mut local: Cow<'_, str> = Cow::Borrowed(local);
         let mut domain = domain;
-        if n.fold_plus_tags {
-            if let Some(plus) = local.find('+') {
-                // An address that is all tag keeps its key (`+x@…`).
-                if let Some(head) = local.get(..plus).filter(|h| !h.is_empty()) {
-                    local = Cow::Owned(head.to_owned());
-                }
-            }
-        }
+        // Gmail's dots go first, so that `a.+x@gmail.com` folds to `a`.
         if n.fold_gmail_dots && (domain == "gmail.com" || domain == "googlemail.com") {
             domain = "gmail.com";
             let folded: String = local.chars().filter(|&c| c != '.').collect();
@@ -249,7 +246,30 @@ impl Email {
                 local = Cow::Owned(folded);
             }
         }
-        Cow::Owned(format!("{local}@{domain}"))
+        if n.fold_plus_tags {
+            if let Some(plus) = local.find('+') {
+                // An address that is all tag keeps its key (`+x@…`), and so
+                // does one whose head ends in a dot.
+                if let Some(head) = local
+                    .get(..plus)
+                    .filter(|h| !h.is_empty() && !h.ends_with('.'))
+                {
+                    local = Cow::Owned(head.to_owned());
+                }
+            }
+        }
+        if matches!(local, Cow::Borrowed(_)) && domain.len() + at + 1 == self.base_key.len() {
+            // Nothing was folded.
+            return Cow::Borrowed(&self.base_key);
+        }
+        let folded = format!("{local}@{domain}");
+        // Taking characters out can join a base character and a combining
+        // mark that a dot kept apart: the key is the folded address's own
+        // base key. A fold that is no address falls back to the base key.
+        match parse_base(&folded, true) {
+            Ok(Some(p)) => Cow::Owned(p.base_key.into_string()),
+            _ => Cow::Borrowed(&self.base_key),
+        }
     }
 }
 

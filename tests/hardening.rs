@@ -1,0 +1,120 @@
+//! Defects found under hostile and extreme input: every one is a test that
+//! failed before its fix (B1, B6, B7, B8, B10, B12).
+
+mod common;
+
+use common::*;
+use contact_sync::*;
+use proptest::prelude::*;
+
+/// Every combination of the optional foldings.
+fn normalizations() -> impl Strategy<Value = Normalization> {
+    (any::<bool>(), any::<bool>()).prop_map(|(plus, dots)| Normalization {
+        fold_plus_tags: plus,
+        fold_gmail_dots: dots,
+    })
+}
+
+/// Addresses with dots, plus tags, combining marks and case next to each
+/// other, at Gmail and elsewhere: the material the foldings cut up.
+fn addresses() -> impl Strategy<Value = String> {
+    let local = "([a-zA-Z0-9]|\\.|\\+|e\u{301}|\u{301}|Ä|_|-){1,12}";
+    let domain = prop_oneof![
+        Just("gmail.com".to_owned()),
+        Just("GoogleMail.com".to_owned()),
+        Just("example.org".to_owned()),
+        Just("bücher.example".to_owned()),
+    ];
+    (local, domain).prop_map(|(l, d)| format!("{l}@{d}"))
+}
+
+#[test]
+fn b1_a_plus_tag_after_a_dot_is_kept_so_the_key_stays_an_address() {
+    let n = Normalization {
+        fold_plus_tags: true,
+        fold_gmail_dots: false,
+    };
+    let key = EmailKey::parse("a.+news@example.org", &n).unwrap().unwrap();
+    assert_eq!(key.as_str(), "a.+news@example.org");
+    assert_eq!(
+        EmailKey::parse("ann+news@example.org", &n)
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "ann@example.org"
+    );
+    // At Gmail the dots go first, so the tag folds too.
+    let both = Normalization {
+        fold_plus_tags: true,
+        fold_gmail_dots: true,
+    };
+    assert_eq!(
+        EmailKey::parse("a.n.n.+news@gmail.com", &both)
+            .unwrap()
+            .unwrap()
+            .as_str(),
+        "ann@gmail.com"
+    );
+}
+
+#[test]
+fn b1_a_gmail_dot_fold_that_joins_a_combining_mark_gives_the_composed_key() {
+    let n = Normalization {
+        fold_plus_tags: false,
+        fold_gmail_dots: true,
+    };
+    let key = EmailKey::parse("e.\u{301}@gmail.com", &n).unwrap().unwrap();
+    assert_eq!(key.as_str(), "\u{e9}@gmail.com");
+    assert_eq!(
+        serde_json::from_str::<EmailKey>(&serde_json::to_string(&key).unwrap()).unwrap(),
+        key
+    );
+}
+
+#[test]
+fn b1_b7_a_plan_with_a_folded_key_reads_back_from_its_json() {
+    let mut policy = Policy::doo();
+    policy.normalization.fold_plus_tags = true;
+    let engine = Engine::new(policy).unwrap();
+    let store = InMemoryStore::with_normalization(engine.policy().normalization);
+    let event = registration(1, vec![attendee(1, &[("email", "a.+news@example.org")])]);
+    let plan = engine.plan(&store, &event).unwrap();
+    let back: Plan = serde_json::from_str(&plan.to_json()).unwrap();
+    assert_eq!(back, plan);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn b1_every_key_parses_back_as_itself(address in addresses(), n in normalizations()) {
+        if let Ok(Some(key)) = EmailKey::parse(&address, &n) {
+            let back = EmailKey::try_from(key.as_str().to_owned());
+            prop_assert_eq!(back, Ok(key.clone()), "{:?} under {:?}", address, n);
+            // A key is a fixed point: its own key is itself.
+            prop_assert_eq!(EmailKey::parse(key.as_str(), &n).unwrap(), Some(key));
+        }
+    }
+
+    #[test]
+    fn b1_b7_every_plan_round_trips_through_json(
+        address in addresses(),
+        other in addresses(),
+        n in normalizations(),
+        salesforce in any::<bool>(),
+    ) {
+        let mut policy = if salesforce { Policy::salesforce(RecordType::Contact) } else { Policy::doo() };
+        policy.normalization = n;
+        let engine = Engine::new(policy).unwrap();
+        let store = InMemoryStore::with_normalization(n);
+        let _ = store.extend(vec![contact(1, &[("email", other.as_str()), ("first_name", "Ann")])]);
+        let event = registration(1, vec![
+            booker(1, &[("email", address.as_str()), ("first_name", "Bo")]),
+            attendee(2, &[("email", other.as_str()), ("first_name", "Ann")]),
+        ]);
+        if let Ok(plan) = engine.plan(&store, &event) {
+            let back: Plan = serde_json::from_str(&plan.to_json()).unwrap();
+            prop_assert_eq!(back, plan);
+        }
+    }
+}
