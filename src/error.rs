@@ -189,6 +189,12 @@ pub enum ApplyError<E> {
     /// record or another tenant's record).
     #[error("invalid plan: {0}")]
     InvalidPlan(&'static str),
+    /// Applying the plan would raise a record's version past the largest
+    /// one the store can hold (or the plan creates a record at a version the
+    /// store cannot hold). Nothing was applied; versions never wrap or clamp,
+    /// since a repeated version would let a stale plan apply (B6).
+    #[error("record {0}: its version cannot be raised or stored by this store")]
+    VersionOverflow(RecordId),
     /// The store failed.
     #[error("store: {0}")]
     Store(#[source] E),

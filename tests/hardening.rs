@@ -118,3 +118,104 @@ proptest! {
         }
     }
 }
+
+fn at_version(mut r: Record, version: u64) -> Record {
+    r.version = version;
+    r
+}
+
+#[test]
+fn b6_memory_store_refuses_a_version_overflow_and_applies_nothing() {
+    let store = store_with(vec![at_version(
+        contact(1, &[("email", "ann@example.org"), ("job_title", "old")]),
+        u64::MAX,
+    )]);
+    let engine = Engine::new(Policy::doo()).unwrap();
+    let event = registration(
+        1,
+        vec![attendee(
+            1,
+            &[("email", "ann@example.org"), ("job_title", "new")],
+        )],
+    );
+    let plan = engine.plan(&store, &event).unwrap();
+    assert!(!plan.changes_to(rid(1)).is_empty(), "the plan must update");
+    let err = store.apply(&plan).unwrap_err();
+    assert!(
+        matches!(err, ApplyError::VersionOverflow(r) if r == rid(1)),
+        "{err:?}"
+    );
+    // Nothing of the plan was applied: fields, version, link and event marker.
+    let r = &store.records(T)[0];
+    assert_eq!((r.version, r.fields.text("job_title")), (u64::MAX, "old"));
+    assert_eq!(store.link_of(T, sid(1)), None);
+    assert_eq!(store.event_digest(T, eid(1)).unwrap(), None);
+}
+
+#[test]
+fn b6_b12_a_scenario_record_at_the_largest_version_is_an_error_not_a_panic() {
+    let json = r#"{
+      "policy": { "preset": "doo" },
+      "records": [ { "name": "r1", "fields": { "email": "a@example.org", "job_title": "old" }, "version": 18446744073709551615 } ],
+      "steps": [ { "register": { "subjects": [ { "name": "a", "fields": { "email": "a@example.org", "job_title": "new" } } ] } } ]
+    }"#;
+    let report = Scenario::from_json(json).unwrap().run().unwrap();
+    let error = report.steps[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("version"), "{error}");
+    assert_eq!(report.records[0].version, u64::MAX);
+    assert_eq!(report.records[0].fields.text("job_title"), "old");
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use super::*;
+
+    #[test]
+    fn b6_sqlite_store_refuses_versions_above_its_range_on_the_way_in() {
+        let store = SqliteStore::open_in_memory(Normalization::default()).unwrap();
+        let big = at_version(contact(1, &[("email", "a@example.org")]), i64::MAX as u64 + 1);
+        assert!(matches!(
+            store.insert(&big),
+            Err(contact_sync::store::sqlite::SqliteError::VersionOutOfRange(r)) if r == rid(1)
+        ));
+        assert!(store.records(T).unwrap().is_empty());
+        // A plan that creates such a record is refused too.
+        let plan = Plan {
+            tenant: T,
+            events: vec![],
+            effects: vec![Effect::CreateRecord { record: big }],
+            preconditions: vec![],
+            outcomes: vec![],
+            warnings: vec![],
+        };
+        assert!(matches!(
+            store.apply(&plan),
+            Err(ApplyError::VersionOverflow(r)) if r == rid(1)
+        ));
+        assert!(store.records(T).unwrap().is_empty());
+    }
+
+    #[test]
+    fn b6_sqlite_store_refuses_to_raise_the_largest_version_and_applies_nothing() {
+        let store = SqliteStore::open_in_memory(Normalization::default()).unwrap();
+        store
+            .insert(&at_version(
+                contact(1, &[("email", "ann@example.org"), ("job_title", "old")]),
+                i64::MAX as u64,
+            ))
+            .unwrap();
+        let engine = Engine::new(Policy::doo()).unwrap();
+        let event = registration(
+            1,
+            vec![attendee(1, &[("email", "ann@example.org"), ("job_title", "new")])],
+        );
+        let plan = engine.plan(&store, &event).unwrap();
+        let err = store.apply(&plan).unwrap_err();
+        assert!(matches!(err, ApplyError::VersionOverflow(r) if r == rid(1)), "{err:?}");
+        let r = &store.records(T).unwrap()[0];
+        assert_eq!((r.version, r.fields.text("job_title")), (i64::MAX as u64, "old"));
+        assert_eq!(store.link_of(T, sid(1)).unwrap(), None);
+        // The stale plan cannot apply later either: the version never stands still.
+        assert!(store.apply(&plan).is_err());
+    }
+}

@@ -535,6 +535,9 @@ impl Inner {
         // first) in the plan's tenant, so that applying cannot fail halfway.
         let mut created: HashSet<RecordId> = HashSet::new();
         let mut retired: HashSet<RecordId> = HashSet::new();
+        // The version each record will have once the effects so far are
+        // applied: no update may take it past `u64::MAX`.
+        let mut versions: HashMap<RecordId, u64> = HashMap::default();
         for e in &plan.effects {
             let known = |id: &RecordId| {
                 !retired.contains(id) && (created.contains(id) || self.slot_of(t, id).is_some())
@@ -550,14 +553,30 @@ impl Inner {
                     if self.contains(&record.id) || !created.insert(record.id) {
                         return Err(Conflict::RecordExists(record.id).into());
                     }
+                    versions.insert(record.id, record.version);
                 }
                 Effect::UpdateRecord { changes, .. }
                     if changes.iter().any(|c| c.new.len() >= NONE as usize) =>
                 {
                     return Err(ApplyError::InvalidPlan("a field value of 4 GiB or more"));
                 }
-                Effect::UpdateRecord { record, .. }
-                | Effect::Link { record, .. }
+                Effect::UpdateRecord { record, .. } => {
+                    if !known(record) {
+                        return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                    }
+                    let now = match versions.get(record) {
+                        Some(&v) => v,
+                        None => self
+                            .slot_of(t, record)
+                            .and_then(|s| self.stored(s))
+                            .map_or(0, |x| x.version),
+                    };
+                    let next = now
+                        .checked_add(1)
+                        .ok_or(ApplyError::VersionOverflow(*record))?;
+                    versions.insert(*record, next);
+                }
+                Effect::Link { record, .. }
                 | Effect::AddCampaignMember { record, .. } => {
                     if !known(record) {
                         return Err(ApplyError::InvalidPlan("effect names an unknown record"));
@@ -612,7 +631,8 @@ impl Inner {
                 let blob = self.encode(&r, &key);
                 if let Some(x) = self.records.get_mut(slot as usize) {
                     x.blob = blob;
-                    x.version += 1;
+                    // Checked before any effect was applied: no overflow.
+                    x.version = x.version.saturating_add(1);
                 }
                 if reindex {
                     self.index_key(slot);

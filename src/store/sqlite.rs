@@ -50,6 +50,9 @@ pub enum SqliteError {
     /// A record with this id exists already.
     #[error("record {0} exists already")]
     Exists(RecordId),
+    /// A record's version is above `i64::MAX`, the largest SQLite stores.
+    #[error("record {0}: version above the largest SQLite stores (i64::MAX)")]
+    VersionOutOfRange(RecordId),
 }
 
 /// Records, links and campaign members in an SQLite database.
@@ -263,7 +266,15 @@ fn exists(conn: &Connection, id: RecordId) -> Result<bool, SqliteError> {
         .is_some())
 }
 
+/// A version as SQLite stores it (a signed 64-bit integer). Larger versions
+/// are refused, never clamped: a clamped version would stop changing, and a
+/// stale plan would apply (B6).
+fn stored_version(version: u64) -> Option<i64> {
+    i64::try_from(version).ok()
+}
+
 fn insert_record(conn: &Connection, r: &Record, n: &Normalization) -> Result<(), SqliteError> {
+    let version = stored_version(r.version).ok_or(SqliteError::VersionOutOfRange(r.id))?;
     let fields = serde_json::to_string(&r.fields).map_err(|_| SqliteError::Corrupt(r.id))?;
     conn.prepare_cached(
         "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
@@ -276,7 +287,7 @@ fn insert_record(conn: &Connection, r: &Record, n: &Normalization) -> Result<(),
         r.email_key(n).map(String::from),
         ticket_of(r),
         fields,
-        i64::try_from(r.version).unwrap_or(i64::MAX),
+        version,
     ])?;
     Ok(())
 }
@@ -432,6 +443,9 @@ fn apply_in(
                 if exists(tx, record.id).map_err(store_err)? {
                     return Err(Conflict::RecordExists(record.id).into());
                 }
+                if stored_version(record.version).is_none() {
+                    return Err(ApplyError::VersionOverflow(record.id));
+                }
                 insert_record(tx, record, n).map_err(store_err)?;
             }
             Effect::UpdateRecord { record, changes } => {
@@ -441,7 +455,11 @@ fn apply_in(
                 for c in changes {
                     r.fields.set(c.field.clone(), c.new.clone());
                 }
-                r.version += 1;
+                let version = r
+                    .version
+                    .checked_add(1)
+                    .and_then(stored_version)
+                    .ok_or(ApplyError::VersionOverflow(r.id))?;
                 let fields = serde_json::to_string(&r.fields)
                     .map_err(|_| store_err(SqliteError::Corrupt(r.id)))?;
                 tx.prepare_cached(
@@ -453,7 +471,7 @@ fn apply_in(
                         r.email_key(n).map(String::from),
                         ticket_of(&r),
                         fields,
-                        i64::try_from(r.version).unwrap_or(i64::MAX),
+                        version,
                     ])
                 })
                 .map_err(store_err)?;
