@@ -119,7 +119,7 @@ pub use plan::{
 pub use policy::{
     Ambiguity, Citations, ClassRules, Comparator, Criterion, EmailChange, FieldMap, Limits,
     Matching, Merge, NameGuard, NoEmail, Policy, RetainedEmail, RoleRule, Roles, Scope, SyncRules,
-    WeightedCriteria,
+    WeightedCriteria, MAX_COMPARED_CHARS,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;

@@ -2,7 +2,7 @@
 //! the exact-one rule (D2–D4).
 
 use crate::fields::{FieldName, Fields};
-use crate::policy::{Comparator, Matching, Scope, WeightedCriteria};
+use crate::policy::{Comparator, Matching, Scope, WeightedCriteria, MAX_COMPARED_CHARS};
 use crate::record::{Record, RecordType};
 use smallvec::SmallVec;
 
@@ -30,6 +30,20 @@ pub(crate) fn criteria_met(criteria: &[FieldName], subject: &Fields, record: &Fi
         .all(|c| norm(subject.text(c.as_str())) == norm(record.text(c.as_str())))
 }
 
+/// B10: Jaro-Winkler similarity of the normalized values, on their first
+/// [`MAX_COMPARED_CHARS`] characters.
+fn similarity(a: &str, b: &str) -> f64 {
+    let head = |s: &str| -> String {
+        let s = s.trim();
+        let end = s
+            .char_indices()
+            .nth(MAX_COMPARED_CHARS)
+            .map_or(s.len(), |(i, _)| i);
+        s.get(..end).unwrap_or(s).to_lowercase()
+    };
+    strsim::jaro_winkler(&head(a), &head(b))
+}
+
 /// B10: the total weight of the criteria `record` meets against `subject`.
 pub(crate) fn weighted_score(w: &WeightedCriteria, subject: &Fields, record: &Fields) -> u64 {
     w.criteria
@@ -46,7 +60,7 @@ pub(crate) fn weighted_score(w: &WeightedCriteria, subject: &Fields, record: &Fi
                 Comparator::Exact => a == b,
                 Comparator::Normalized => norm(a) == norm(b),
                 Comparator::JaroWinkler { min_per_mille } => {
-                    strsim::jaro_winkler(&norm(a), &norm(b)) * 1000.0 >= f64::from(min_per_mille)
+                    similarity(a, b) * 1000.0 >= f64::from(min_per_mille)
                 }
             }
         })

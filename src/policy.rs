@@ -61,6 +61,12 @@ pub struct Matching {
     pub weighted: Option<WeightedCriteria>,
 }
 
+/// The most characters of a value a similarity comparison looks at (B10):
+/// two values that agree on their first 256 characters are as similar as
+/// those characters are. This bounds one comparison to microseconds, whatever
+/// the field limit (two 64 KiB values compared in full took seconds).
+pub const MAX_COMPARED_CHARS: usize = 256;
+
 /// How a weighted criterion compares a field (B10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -71,6 +77,10 @@ pub enum Comparator {
     Normalized,
     /// Jaro-Winkler similarity of the normalized values at least
     /// `min_per_mille` / 1000 (CiviCRM-style fuzzy names).
+    ///
+    /// Only the first [`MAX_COMPARED_CHARS`] characters of each value are
+    /// compared: the similarity's cost grows with the product of the
+    /// lengths, and no name needs more.
     JaroWinkler {
         /// The least similarity, in thousandths (900 = 0.9).
         min_per_mille: u16,

@@ -629,14 +629,33 @@ impl World {
             .unwrap_or_else(|| id.to_string())
     }
 
-    /// Replaces ids in `text` by names.
+    /// Replaces ids in `text` by names, in one pass over the text (each
+    /// hyphenated UUID in it is looked up once), so a report is linear in
+    /// the number of subjects.
     fn names(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for (id, n) in &self.record_names {
-            out = out.replace(&id.to_string(), n);
-        }
-        for (id, n) in &self.subject_names {
-            out = out.replace(&id.to_string(), n);
+        const UUID_LEN: usize = 36;
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) {
+            let name = text
+                .get(i..i + UUID_LEN)
+                .filter(|_| c.is_ascii_hexdigit())
+                .and_then(|s| Uuid::try_parse(s).ok())
+                .and_then(|u| {
+                    self.record_names
+                        .get(&RecordId::new(u))
+                        .or_else(|| self.subject_names.get(&SubjectId::new(u)))
+                });
+            match name {
+                Some(n) => {
+                    out.push_str(n);
+                    i += UUID_LEN;
+                }
+                None => {
+                    out.push(c);
+                    i += c.len_utf8();
+                }
+            }
         }
         out
     }

@@ -153,3 +153,52 @@ fn b10_b11_weighted_criteria_are_validated_and_round_trip() {
         .to_string()
         .contains("unknown field"));
 }
+
+#[test]
+fn b10_jaro_winkler_compares_at_most_the_documented_number_of_characters() {
+    let p = weighted(
+        vec![crit(
+            "last_name",
+            Comparator::JaroWinkler { min_per_mille: 990 },
+            10,
+        )],
+        10,
+    );
+    // Two 64 KiB names that agree on their first MAX_COMPARED_CHARS
+    // characters and differ in every one after: only the head counts.
+    let head = "Mueller".repeat(MAX_COMPARED_CHARS / 7 + 1);
+    let head: String = head.chars().take(MAX_COMPARED_CHARS).collect();
+    let long = |tail: char| {
+        let mut s = head.clone();
+        s.extend(std::iter::repeat_n(tail, 64 * 1024 - MAX_COMPARED_CHARS));
+        s
+    };
+    let (record_name, subject_name) = (long('x'), long('y'));
+    let plan = one_holder(
+        &p,
+        vec![lead(
+            1,
+            &[
+                ("email", "jo@example.org"),
+                ("last_name", record_name.as_str()),
+            ],
+        )],
+        &[
+            ("email", "jo@example.org"),
+            ("last_name", subject_name.as_str()),
+        ],
+    );
+    assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
+    // A difference inside the compared head still counts.
+    let mut other = long('x');
+    other.replace_range(0..7, "Schmidt");
+    let plan = one_holder(
+        &p,
+        vec![lead(
+            1,
+            &[("email", "jo@example.org"), ("last_name", other.as_str())],
+        )],
+        &[("email", "jo@example.org"), ("last_name", "Mueller")],
+    );
+    assert_eq!(outcome(&plan, 10).decision, Decision::Created);
+}

@@ -173,7 +173,10 @@ mod sqlite {
     #[test]
     fn b6_sqlite_store_refuses_versions_above_its_range_on_the_way_in() {
         let store = SqliteStore::open_in_memory(Normalization::default()).unwrap();
-        let big = at_version(contact(1, &[("email", "a@example.org")]), i64::MAX as u64 + 1);
+        let big = at_version(
+            contact(1, &[("email", "a@example.org")]),
+            i64::MAX as u64 + 1,
+        );
         assert!(matches!(
             store.insert(&big),
             Err(contact_sync::store::sqlite::SqliteError::VersionOutOfRange(r)) if r == rid(1)
@@ -207,13 +210,22 @@ mod sqlite {
         let engine = Engine::new(Policy::doo()).unwrap();
         let event = registration(
             1,
-            vec![attendee(1, &[("email", "ann@example.org"), ("job_title", "new")])],
+            vec![attendee(
+                1,
+                &[("email", "ann@example.org"), ("job_title", "new")],
+            )],
         );
         let plan = engine.plan(&store, &event).unwrap();
         let err = store.apply(&plan).unwrap_err();
-        assert!(matches!(err, ApplyError::VersionOverflow(r) if r == rid(1)), "{err:?}");
+        assert!(
+            matches!(err, ApplyError::VersionOverflow(r) if r == rid(1)),
+            "{err:?}"
+        );
         let r = &store.records(T).unwrap()[0];
-        assert_eq!((r.version, r.fields.text("job_title")), (i64::MAX as u64, "old"));
+        assert_eq!(
+            (r.version, r.fields.text("job_title")),
+            (i64::MAX as u64, "old")
+        );
         assert_eq!(store.link_of(T, sid(1)).unwrap(), None);
         // The stale plan cannot apply later either: the version never stands still.
         assert!(store.apply(&plan).is_err());

@@ -576,8 +576,7 @@ impl Inner {
                         .ok_or(ApplyError::VersionOverflow(*record))?;
                     versions.insert(*record, next);
                 }
-                Effect::Link { record, .. }
-                | Effect::AddCampaignMember { record, .. } => {
+                Effect::Link { record, .. } | Effect::AddCampaignMember { record, .. } => {
                     if !known(record) {
                         return Err(ApplyError::InvalidPlan("effect names an unknown record"));
                     }
