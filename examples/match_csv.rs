@@ -293,7 +293,7 @@ fn run() -> Result<(), String> {
     // Sentences are most of a plan's size: only when they are written.
     let explain = args.explain || args.format == "jsonl";
     let engine = Engine::new(policy)
-        .map_err(|e| e.to_string())?
+        .map_err(|e| contact_sync::error::chain(&e))?
         .with_explanations(explain);
     let out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(File::create(p).map_err(|e| format!("{p}: {e}"))?),
@@ -327,7 +327,7 @@ fn run() -> Result<(), String> {
                 write_s += t.elapsed().as_secs_f64();
             }
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| contact_sync::error::chain(&e))?;
     progress.done();
     if let Some(e) = failed {
         return Err(format!("writing rows: {e}"));

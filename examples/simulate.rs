@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let report = match Scenario::from_json(&text).and_then(|s| s.run()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{path}: {e}");
+            eprintln!("{path}: {}", contact_sync::error::chain(&e));
             return ExitCode::from(2);
         }
     };

@@ -2,16 +2,20 @@
 //! (the sans-IO side of the engine).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::email::EmailKey;
+use crate::fields::Redacted;
 use crate::plan::EventDigest;
 use crate::record::{EventId, Record, RecordId, TenantId};
 use crate::store::ContactStore;
 
 /// What an event needs looked up (the first step of the sans-IO flow).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` shows ticket ids by their size only (they are personal data).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Needs {
     /// The tenant to look in.
     pub tenant: TenantId,
@@ -26,13 +30,52 @@ pub struct Needs {
 }
 
 /// Candidate records fetched by the host for one event (see [`crate::Engine::needs`]).
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` shows ticket ids by their size only, and records as their own
+/// `Debug` does (no field values).
+#[derive(Clone, Default)]
 pub struct Candidates {
     pub(crate) tenant: TenantId,
     pub(crate) by_key: BTreeMap<EmailKey, Vec<Record>>,
     pub(crate) by_id: BTreeMap<RecordId, Option<Record>>,
     pub(crate) by_ticket: BTreeMap<String, Vec<Record>>,
     pub(crate) applied: BTreeMap<EventId, EventDigest>,
+}
+
+fn tickets<'a, V>(
+    tickets: impl Iterator<Item = (&'a String, V)>,
+) -> impl Iterator<Item = (Redacted<'a>, V)> {
+    tickets.map(|(t, v)| (Redacted(t), v))
+}
+
+impl fmt::Debug for Needs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Needs")
+            .field("tenant", &self.tenant)
+            .field("email_keys", &self.email_keys)
+            .field("records", &self.records)
+            .field(
+                "tickets",
+                &self.tickets.iter().map(|t| Redacted(t)).collect::<Vec<_>>(),
+            )
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Candidates {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Candidates")
+            .field("tenant", &self.tenant)
+            .field("by_key", &self.by_key)
+            .field("by_id", &self.by_id)
+            .field(
+                "by_ticket",
+                &tickets(self.by_ticket.iter()).collect::<Vec<_>>(),
+            )
+            .field("applied", &self.applied)
+            .finish()
+    }
 }
 
 impl Candidates {

@@ -335,6 +335,12 @@ impl Engine {
                 });
             }
             for (n, v) in f.iter() {
+                // Names first: later errors print the name.
+                n.check(l.max_field_name_len)
+                    .map_err(|problem| Error::InvalidFieldName {
+                        subject: s,
+                        problem,
+                    })?;
                 if v.len() > l.max_field_len {
                     return Err(Error::FieldTooLong {
                         subject: s,

@@ -1,18 +1,120 @@
 //! Error types.
 //!
 //! Messages name ids, field names and sizes, never email addresses or field
-//! values: errors end up in logs.
+//! values: errors end up in logs. Text the caller passed in (a name, a JSON
+//! key) is echoed cut to its first 64 characters and the count of bytes
+//! left out.
+//!
+//! An error that wraps another one (the store's, SQLite's, an email's
+//! problem, a conflict) returns it from [`std::error::Error::source`] and
+//! does not repeat it in its own message, as the ecosystem's error
+//! reporters expect (they print the chain). To print an error with its
+//! causes on one line, use [`chain`].
+
+use std::fmt;
 
 use crate::email::EmailError;
-use crate::fields::FieldName;
+use crate::fields::{FieldName, FieldNameProblem};
 use crate::record::{EventId, RecordId, SubjectId};
+
+/// Caller-given text in an error message, cut to its first
+/// [`Echo::MAX_CHARS`] characters (control characters escaped), so that a
+/// megabyte of input never comes back in a log line.
+pub(crate) struct Echo<'a>(pub &'a str);
+
+impl Echo<'_> {
+    /// The most characters echoed.
+    pub(crate) const MAX_CHARS: usize = 64;
+}
+
+impl fmt::Display for Echo<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut chars = self.0.char_indices();
+        for (_, c) in chars.by_ref().take(Self::MAX_CHARS) {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                fmt::Write::write_char(f, c)?;
+            }
+        }
+        match chars.next() {
+            Some((cut, _)) => write!(f, "…(+{} bytes)", self.0.len() - cut),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A parser's message, with every `` `quoted` `` piece of input in it
+/// echoed cut (see [`Echo`]); the message's own words stay whole.
+pub(crate) struct EchoMessage<'a>(pub &'a str);
+
+impl fmt::Display for EchoMessage<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, piece) in self.0.split('`').enumerate() {
+            if i > 0 {
+                f.write_str("`")?;
+            }
+            if i % 2 == 1 {
+                write!(f, "{}", Echo(piece))?;
+            } else {
+                write!(f, "{}", Echo(piece).long())?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Echo<'a> {
+    /// The same, for a message's own words: cut only past 1,024 characters.
+    pub(crate) fn long(self) -> LongEcho<'a> {
+        LongEcho(self.0)
+    }
+}
+
+pub(crate) struct LongEcho<'a>(&'a str);
+
+impl fmt::Display for LongEcho<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(1024) {
+            Some((cut, _)) => write!(
+                f,
+                "{}…(+{} bytes)",
+                self.0.get(..cut).unwrap_or_default(),
+                self.0.len() - cut
+            ),
+            None => f.write_str(self.0),
+        }
+    }
+}
+
+/// An error and its causes on one line, joined by `: ` (what an error
+/// reporter prints).
+///
+/// ```
+/// use contact_sync::{error::chain, Email};
+/// let e = contact_sync::Error::InvalidEmail {
+///     subject: contact_sync::SubjectId::from_u128(1),
+///     source: Email::parse("a@@b").unwrap_err(),
+/// };
+/// assert_eq!(chain(&e), format!("{e}: {}", Email::parse("a@@b").unwrap_err()));
+/// ```
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut next = error.source();
+    while let Some(e) = next {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        next = e.source();
+    }
+    out
+}
 
 /// A policy that cannot work (B11).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
     /// The JSON did not parse, or had unknown or misspelled fields.
-    #[error("policy JSON: {0}")]
+    #[error("policy JSON: {}", EchoMessage(.0))]
     Json(String),
     /// `email` must be mapped, as the one field of class `email`.
     #[error("the field map must map `email` as the one field of class `email`")]
@@ -30,7 +132,7 @@ pub enum PolicyError {
     #[error("`email` is the match key and cannot also be a criterion")]
     EmailAsCriterion,
     /// A criterion names a field that does not flow into records.
-    #[error("matching criterion `{0}` is not a mapped field")]
+    #[error("matching criterion `{}` is not a mapped field", Echo(.0))]
     UnmappedCriterion(String),
     /// The weighted criteria's threshold is zero or more than all weights together (B10).
     #[error(
@@ -48,6 +150,10 @@ pub enum PolicyError {
     /// A limit of zero would reject every input.
     #[error("limits must be greater than zero")]
     ZeroLimit,
+    /// A field name in the field map or a criterion breaks the name rules
+    /// (see [`crate::Limits::max_field_name_len`]).
+    #[error("field map: {0}")]
+    InvalidFieldName(FieldNameProblem),
 }
 
 /// Bad input to the engine: the event or the candidates it was given.
@@ -55,7 +161,7 @@ pub enum PolicyError {
 #[non_exhaustive]
 pub enum Error {
     /// A subject's email does not parse (B1).
-    #[error("subject {subject}: invalid email: {source}")]
+    #[error("subject {subject}: invalid email")]
     InvalidEmail {
         /// The subject.
         subject: SubjectId,
@@ -99,6 +205,15 @@ pub enum Error {
         /// The field.
         field: FieldName,
     },
+    /// A field name is empty, too long or holds a control character
+    /// (see [`crate::Limits::max_field_name_len`]). The name is not echoed.
+    #[error("subject {subject}: {problem}")]
+    InvalidFieldName {
+        /// The subject.
+        subject: SubjectId,
+        /// What is wrong with the name.
+        problem: FieldNameProblem,
+    },
     /// A subject has more fields than the policy's limit.
     #[error("subject {subject}: {count} fields; the limit is {limit}")]
     TooManyFields {
@@ -141,8 +256,8 @@ pub enum PlanError<E> {
     /// The event or policy is invalid.
     #[error(transparent)]
     Invalid(#[from] Error),
-    /// The store failed.
-    #[error("store: {0}")]
+    /// The store failed (the store's error is the [`source`](std::error::Error::source)).
+    #[error("the store failed")]
     Store(#[source] E),
 }
 
@@ -182,8 +297,8 @@ pub enum Conflict {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApplyError<E> {
-    /// A precondition failed: re-plan.
-    #[error("conflict: {0}")]
+    /// A precondition failed: re-plan (which one is the [`source`](std::error::Error::source)).
+    #[error("conflict: the plan's preconditions no longer hold")]
     Conflict(#[from] Conflict),
     /// The plan is not for this store's contents (an effect names an unknown
     /// record or another tenant's record).
@@ -195,7 +310,7 @@ pub enum ApplyError<E> {
     /// since a repeated version would let a stale plan apply (B6).
     #[error("record {0}: its version cannot be raised or stored by this store")]
     VersionOverflow(RecordId),
-    /// The store failed.
-    #[error("store: {0}")]
+    /// The store failed (the store's error is the [`source`](std::error::Error::source)).
+    #[error("the store failed")]
     Store(#[source] E),
 }

@@ -39,6 +39,62 @@ impl FieldName {
     }
 }
 
+/// Why a field name is refused (see [`crate::Limits::max_field_name_len`]).
+///
+/// Its message never repeats the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldNameProblem {
+    /// The name is empty or whitespace only.
+    #[error("a field name is empty")]
+    Empty,
+    /// The name is longer than the limit.
+    #[error("a field name is {len} bytes; the limit is {limit}")]
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The name holds a control character (NUL, a line break, …) at this
+    /// byte offset.
+    #[error("a field name contains a control character at byte {position}")]
+    ControlCharacter {
+        /// Byte offset of the character.
+        position: usize,
+    },
+}
+
+impl FieldName {
+    /// Checks the name rules: not blank, at most `max_len` bytes, no
+    /// control character (C0, DEL, C1: NUL and line breaks among them).
+    ///
+    /// # Errors
+    /// The first rule the name breaks, as a [`FieldNameProblem`].
+    ///
+    /// ```
+    /// use contact_sync::{FieldName, FieldNameProblem};
+    /// assert!(FieldName::new("job_title").check(128).is_ok());
+    /// assert_eq!(FieldName::new("a\nb").check(128), Err(FieldNameProblem::ControlCharacter { position: 1 }));
+    /// assert_eq!(FieldName::new(" ").check(128), Err(FieldNameProblem::Empty));
+    /// ```
+    pub fn check(&self, max_len: usize) -> Result<(), FieldNameProblem> {
+        if self.0.len() > max_len {
+            return Err(FieldNameProblem::TooLong {
+                len: self.0.len(),
+                limit: max_len,
+            });
+        }
+        if let Some((position, _)) = self.0.char_indices().find(|(_, c)| c.is_control()) {
+            return Err(FieldNameProblem::ControlCharacter { position });
+        }
+        if self.0.trim().is_empty() {
+            return Err(FieldNameProblem::Empty);
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Debug for FieldName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
@@ -123,6 +179,15 @@ impl FieldValue {
 
 impl fmt::Debug for FieldValue {
     // Values are personal data: Debug shows only their size.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&Redacted(&self.0), f)
+    }
+}
+
+/// Personal text in a `Debug` output: only its size shows.
+pub(crate) struct Redacted<'a>(pub &'a str);
+
+impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<{} bytes>", self.0.len())
     }

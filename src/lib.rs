@@ -108,7 +108,7 @@ pub use error::{ApplyError, Conflict, Error, PlanError, PolicyError};
 pub use event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
 };
-pub use fields::{FieldClass, FieldName, FieldValue, Fields};
+pub use fields::{FieldClass, FieldName, FieldNameProblem, FieldValue, Fields};
 pub use heal::{
     duplicate_groups, plan_merge, DuplicateGroup, FieldResolution, MergePolicy, Survivor,
 };

@@ -421,6 +421,11 @@ pub struct Limits {
     pub max_fields: usize,
     /// Most subjects per registration (default 10,000).
     pub max_subjects: usize,
+    /// Longest field name in bytes (default 128). Names must also be
+    /// non-blank and free of control characters (NUL, line breaks, …): see
+    /// [`FieldName::check`]. Applies to every subject's fields and to the
+    /// policy's own field map and criteria.
+    pub max_field_name_len: usize,
 }
 
 impl Default for Limits {
@@ -429,6 +434,7 @@ impl Default for Limits {
             max_field_len: 64 * 1024,
             max_fields: 256,
             max_subjects: 10_000,
+            max_field_name_len: 128,
         }
     }
 }
@@ -678,6 +684,28 @@ impl Policy {
                 return Err(PolicyError::NoEmailNeedsTicketId);
             }
         }
+        if self.limits.max_field_len == 0
+            || self.limits.max_fields == 0
+            || self.limits.max_subjects == 0
+            || self.limits.max_field_name_len == 0
+        {
+            return Err(PolicyError::ZeroLimit);
+        }
+        let names = self
+            .fields
+            .classes
+            .keys()
+            .chain(&self.matching.criteria)
+            .chain(
+                self.matching
+                    .weighted
+                    .iter()
+                    .flat_map(|w| w.criteria.iter().map(|c| &c.field)),
+            );
+        for n in names {
+            n.check(self.limits.max_field_name_len)
+                .map_err(PolicyError::InvalidFieldName)?;
+        }
         for c in &self.matching.criteria {
             if c.as_str() == FieldName::EMAIL {
                 return Err(PolicyError::EmailAsCriterion);
@@ -707,12 +735,6 @@ impl Policy {
                     }
                 }
             }
-        }
-        if self.limits.max_field_len == 0
-            || self.limits.max_fields == 0
-            || self.limits.max_subjects == 0
-        {
-            return Err(PolicyError::ZeroLimit);
         }
         Ok(())
     }

@@ -56,6 +56,15 @@ uuid_newtype!(
 );
 uuid_newtype!(
     /// A record's id.
+    ///
+    /// Ids are global: one id names at most one record in a whole store,
+    /// whatever its tenant. Creating a record under an id that another
+    /// tenant's record holds fails with [`crate::Conflict::RecordExists`],
+    /// as does a [`crate::Precondition::RecordAbsent`] for it; every
+    /// bundled store behaves so, and `testkit::record_ids_are_global`
+    /// checks a host's store. Reads stay tenant-scoped (B8): another
+    /// tenant's record is never returned, updated or linked. Ids the engine
+    /// derives include the tenant, so they never meet another tenant's.
     RecordId
 );
 uuid_newtype!(

@@ -58,16 +58,17 @@
 //!   whose message contains this text).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::engine::Engine;
-use crate::error::PolicyError;
+use crate::error::{Echo, EchoMessage, PolicyError};
 use crate::event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
 };
-use crate::fields::{FieldName, FieldValue, Fields};
+use crate::fields::{FieldName, FieldValue, Fields, Redacted};
 use crate::plan::{Decision, Plan, RuleId, Warning};
 use crate::policy::Policy;
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
@@ -84,7 +85,7 @@ fn named(kind: &str, name: &str) -> Uuid {
 #[non_exhaustive]
 pub enum ScenarioError {
     /// The JSON is malformed, or has an unknown field or a wrong value, at `path`.
-    #[error("{path}: {message}")]
+    #[error("{}: {}", Echo(.path).long(), EchoMessage(.message))]
     Json {
         /// Where in the document (`steps[2].register.subjects[0].role`).
         path: String,
@@ -92,16 +93,16 @@ pub enum ScenarioError {
         message: String,
     },
     /// The preset name is not one of the known ones.
-    #[error("policy.preset: unknown preset `{0}` (doo, doo_external_master, salesforce_contact, salesforce_lead)")]
+    #[error("policy.preset: unknown preset `{}` (doo, doo_external_master, salesforce_contact, salesforce_lead)", Echo(.0))]
     UnknownPreset(String),
     /// The policy section is not `{preset, overrides}` or `{policy}`.
     #[error("policy: give either `preset` (with optional `overrides`) or `policy`")]
     PolicyShape,
-    /// The resulting policy is invalid.
-    #[error("policy: {0}")]
+    /// The resulting policy is invalid (why is the [`source`](std::error::Error::source)).
+    #[error("policy: the policy is invalid")]
     Policy(#[from] PolicyError),
     /// A name is used but never defined.
-    #[error("{path}: {kind} `{name}` is not defined")]
+    #[error("{}: {kind} `{}` is not defined", Echo(.path).long(), Echo(.name))]
     Undefined {
         /// Where.
         path: String,
@@ -111,7 +112,7 @@ pub enum ScenarioError {
         name: String,
     },
     /// A name is defined twice.
-    #[error("{path}: {kind} `{name}` is defined twice")]
+    #[error("{}: {kind} `{}` is defined twice", Echo(.path).long(), Echo(.name))]
     Duplicate {
         /// Where.
         path: String,
@@ -296,8 +297,8 @@ fn self_service() -> EditSource {
     EditSource::SelfService
 }
 
-/// A change of a subject's email.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// A change of a subject's email. `Debug` shows the email's size only.
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeEmailSpec {
     /// The subject's name.
@@ -307,6 +308,16 @@ pub struct ChangeEmailSpec {
     /// Who changed it.
     #[serde(default = "self_service")]
     pub source: EditSource,
+}
+
+impl fmt::Debug for ChangeEmailSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChangeEmailSpec")
+            .field("subject", &self.subject)
+            .field("email", &Redacted(&self.email))
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 /// A manual relink.
@@ -329,8 +340,8 @@ pub struct RecordChangeSpec {
     pub fields: Fields,
 }
 
-/// What a step must do.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// What a step must do. `Debug` shows expected field values by size only.
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Per subject name.
@@ -351,6 +362,24 @@ pub struct Expect {
     /// The step fails with an error containing this text.
     #[serde(default)]
     pub error: Option<String>,
+}
+
+impl fmt::Debug for Expect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields: BTreeMap<&String, BTreeMap<&String, Redacted<'_>>> = self
+            .fields
+            .iter()
+            .map(|(r, fs)| (r, fs.iter().map(|(n, v)| (n, Redacted(v))).collect()))
+            .collect();
+        f.debug_struct("Expect")
+            .field("outcomes", &self.outcomes)
+            .field("created", &self.created)
+            .field("fields", &fields)
+            .field("links", &self.links)
+            .field("warnings", &self.warnings)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// What one subject's outcome must be.
@@ -949,12 +978,12 @@ impl Scenario {
             Ok(plan) => match w.store.apply(&plan) {
                 Ok(()) => Some(plan),
                 Err(e) => {
-                    report.error = Some(e.to_string());
+                    report.error = Some(crate::error::chain(&e));
                     None
                 }
             },
             Err(e) => {
-                report.error = Some(w.names(&e.to_string()));
+                report.error = Some(w.names(&crate::error::chain(&e)));
                 None
             }
         };

@@ -95,6 +95,12 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
 /// applies all of its effects, or, when a precondition fails, none of them
 /// and returns [`ApplyError::Conflict`]. The caller then re-plans (see
 /// [`crate::Engine::plan`]).
+///
+/// Record ids are global (see [`crate::RecordId`]): a
+/// [`crate::Effect::CreateRecord`] or [`crate::Precondition::RecordAbsent`]
+/// for an id any tenant holds is a [`crate::Conflict::RecordExists`].
+/// A version that cannot be raised or stored is
+/// [`ApplyError::VersionOverflow`], never wrapped or clamped.
 pub trait ApplyPlan {
     /// The store's own error.
     type Error: std::error::Error + Send + Sync + 'static;

@@ -16,13 +16,13 @@
 //! case, NFC and IDN spellings; tenant isolation; all-or-nothing apply with a
 //! failure injected after each effect; conflicts on stale preconditions;
 //! concurrent registrations of one new email; batches; idempotent re-apply;
-//! duplicate merges (B9).
+//! duplicate merges (B9); record ids global across tenants.
 
 use std::fmt;
 
 use crate::email::{EmailKey, Normalization};
 use crate::engine::Engine;
-use crate::error::{ApplyError, PlanError};
+use crate::error::{chain, ApplyError, Conflict, PlanError};
 use crate::event::{Channel, Event, Registration, Subject};
 use crate::fields::Fields;
 use crate::plan::{Effect, Plan, Precondition};
@@ -118,7 +118,7 @@ fn seed_plan(records: &[Record]) -> Plan {
 fn seed<S: ApplyPlan>(check: &'static str, store: &S, records: &[Record]) -> Check {
     store
         .apply(&seed_plan(records))
-        .map_err(|e| fail(check, format!("seeding failed: {e}")))
+        .map_err(|e| fail(check, format!("seeding failed: {}", chain(&e))))
 }
 
 fn key(check: &'static str, s: &str) -> Result<EmailKey, Failure> {
@@ -141,7 +141,7 @@ fn lookup<S: ContactStore>(
 ) -> Result<Vec<RecordId>, Failure> {
     let mut ids: Vec<RecordId> = s
         .records_by_email(t, &key(check, email)?)
-        .map_err(|e| fail(check, format!("lookup failed: {e}")))?
+        .map_err(|e| fail(check, format!("lookup failed: {}", chain(&e))))?
         .into_iter()
         .map(|r| r.id)
         .collect();
@@ -164,7 +164,7 @@ fn registration(event: u128, subject: u128, tenant: TenantId, email: &str) -> Ev
 }
 
 fn engine(check: &'static str) -> Result<Engine, Failure> {
-    Engine::new(Policy::doo()).map_err(|e| fail(check, e.to_string()))
+    Engine::new(Policy::doo()).map_err(|e| fail(check, chain(&e)))
 }
 
 /// One key, whatever the spelling: case, Unicode normalization form and IDN
@@ -213,13 +213,13 @@ pub fn tenant_isolation<F: StoreFactory>(f: &F) -> Check {
     })?;
     let other = s
         .record(A, RecordId::from_u128(2))
-        .map_err(|e| fail(C, e.to_string()))?;
+        .map_err(|e| fail(C, chain(&e)))?;
     ensure(C, other.is_none(), || {
         "reading tenant B's record as tenant A returned it".into()
     })?;
     let tickets = s
         .records_by_ticket(B, "none")
-        .map_err(|e| fail(C, e.to_string()))?;
+        .map_err(|e| fail(C, chain(&e)))?;
     ensure(C, tickets.is_empty(), || {
         "ticket lookup returned records".into()
     })?;
@@ -239,7 +239,7 @@ pub fn tenant_isolation<F: StoreFactory>(f: &F) -> Check {
     })?;
     let b = s
         .record(B, RecordId::from_u128(2))
-        .map_err(|e| fail(C, e.to_string()))?
+        .map_err(|e| fail(C, chain(&e)))?
         .map(|r| (r.version, r.fields.text("first_name").to_owned()));
     ensure(C, b == Some((1, "Kit".into())), || {
         format!("tenant B's record changed: {b:?}")
@@ -300,9 +300,9 @@ pub fn all_or_nothing<F: StoreFactory>(f: &F) -> Check {
     let mut policy = Policy::doo();
     policy.campaign_members = true;
     let plan = Engine::new(policy)
-        .map_err(|e| fail(C, e.to_string()))?
+        .map_err(|e| fail(C, chain(&e)))?
         .plan(&s, &ev)
-        .map_err(|e| fail(C, e.to_string()))?;
+        .map_err(|e| fail(C, chain(&e)))?;
     let before = snapshot(C, &s, &emails)?;
     for k in 0..=plan.effects.len() {
         let mut broken = plan.clone();
@@ -320,7 +320,7 @@ pub fn all_or_nothing<F: StoreFactory>(f: &F) -> Check {
         })?;
     }
     s.apply(&plan)
-        .map_err(|e| fail(C, format!("the intact plan failed: {e}")))?;
+        .map_err(|e| fail(C, format!("the intact plan failed: {}", chain(&e))))?;
     let after = snapshot(C, &s, &emails)?;
     ensure(C, after != before, || {
         "the intact plan changed nothing".into()
@@ -579,11 +579,62 @@ pub fn merges<F: StoreFactory>(f: &F) -> Check {
     )
 }
 
+/// Record ids are global: an id names one record in the whole store, in
+/// every tenant. A plan of tenant B that creates (or requires absent) an id
+/// that tenant A holds fails with [`Conflict::RecordExists`], and neither
+/// tenant's records change.
+pub fn record_ids_are_global<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "record_ids_are_global";
+    let s = f.fresh();
+    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    let taken = RecordId::from_u128(1);
+    let mut create = seed_plan(&[record(1, B, "bo@example.org")]);
+    create.preconditions.clear();
+    let mut absent = seed_plan(&[record(2, B, "bo@example.org")]);
+    absent
+        .preconditions
+        .push(Precondition::RecordAbsent { record: taken });
+    for (what, plan) in [
+        ("creating tenant A's record id in tenant B", create),
+        ("requiring tenant A's record id absent in tenant B", absent),
+    ] {
+        match s.apply(&plan) {
+            Err(ApplyError::Conflict(Conflict::RecordExists(r))) if r == taken => {}
+            other => {
+                return Err(fail(
+                    C,
+                    format!(
+                        "{what}: expected Conflict::RecordExists({taken}), the store returned {}",
+                        match other {
+                            Ok(()) => "Ok (applied)".to_owned(),
+                            Err(e) => chain(&e),
+                        }
+                    ),
+                ))
+            }
+        }
+    }
+    let a = s.record(A, taken).map_err(|e| fail(C, chain(&e)))?;
+    ensure(
+        C,
+        a.is_some_and(|r| r.fields.text("email") == "ann@example.org"),
+        || "tenant A's record changed or went missing".into(),
+    )?;
+    for id in [taken, RecordId::from_u128(2)] {
+        let b = s.record(B, id).map_err(|e| fail(C, chain(&e)))?;
+        ensure(C, b.is_none(), || {
+            format!("tenant B holds record {id} after a refused plan")
+        })?;
+    }
+    Ok(())
+}
+
 /// Runs every check; returns all failures.
 pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
-    let checks: [fn(&F) -> Check; 8] = [
+    let checks: [fn(&F) -> Check; 9] = [
         key_lookups::<F>,
         tenant_isolation::<F>,
+        record_ids_are_global::<F>,
         all_or_nothing::<F>,
         stale_preconditions::<F>,
         concurrent_registrations::<F>,

@@ -231,3 +231,217 @@ mod sqlite {
         assert!(store.apply(&plan).is_err());
     }
 }
+
+#[test]
+fn b2_scenarios_and_their_reports_never_show_an_email_in_debug() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let scenario = Scenario::from_json(&text).unwrap();
+        let report = scenario.run().unwrap();
+        for debug in [format!("{scenario:?}"), format!("{report:?}")] {
+            assert!(!debug.contains('@'), "{}: {debug}", path.display());
+        }
+        seen += text.matches('@').count();
+    }
+    assert!(seen > 0, "the scenarios hold emails to hide");
+}
+
+#[test]
+fn b2_ticket_ids_are_hidden_in_the_debug_of_needs_and_candidates() {
+    let mut needs = Needs {
+        tenant: T,
+        ..Needs::default()
+    };
+    needs.tickets.insert("TICKET-SECRET-42".into());
+    let mut candidates = Candidates::new(T);
+    candidates.add_ticket(
+        "TICKET-SECRET-42",
+        vec![contact(1, &[("ticket_id", "TICKET-SECRET-42")])],
+    );
+    for debug in [format!("{needs:?}"), format!("{candidates:?}")] {
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert!(debug.contains("<16 bytes>"), "{debug}");
+    }
+}
+
+fn registration_with_field(name: &str) -> Event {
+    registration(
+        1,
+        vec![attendee(1, &[("email", "ann@example.org"), (name, "x")])],
+    )
+}
+
+#[test]
+fn b11_field_names_are_limited_in_length_and_characters_and_never_echoed() {
+    let engine = Engine::new(Policy::doo()).unwrap();
+    let store = InMemoryStore::new();
+    let huge = "n".repeat(1 << 20);
+    let cases: [(&str, FieldNameProblem); 4] = [
+        (
+            huge.as_str(),
+            FieldNameProblem::TooLong {
+                len: 1 << 20,
+                limit: 128,
+            },
+        ),
+        ("a\0b", FieldNameProblem::ControlCharacter { position: 1 }),
+        (
+            "line\nbreak",
+            FieldNameProblem::ControlCharacter { position: 4 },
+        ),
+        ("  ", FieldNameProblem::Empty),
+    ];
+    for (name, problem) in cases {
+        let err = engine
+            .plan(&store, &registration_with_field(name))
+            .unwrap_err();
+        let PlanError::Invalid(Error::InvalidFieldName {
+            subject,
+            problem: got,
+        }) = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!((*subject, *got), (sid(1), problem));
+        let message = contact_sync::error::chain(&err);
+        assert!(
+            message.len() < 200 && !message.contains("nnnn"),
+            "{message}"
+        );
+    }
+    // The limit is policy data.
+    let mut policy = Policy::doo();
+    policy.limits.max_field_name_len = 10;
+    let engine = Engine::new(policy).unwrap();
+    assert!(engine
+        .plan(&store, &registration_with_field("long_name_x"))
+        .is_err());
+    assert!(engine
+        .plan(&store, &registration_with_field("job_titles"))
+        .is_ok());
+}
+
+#[test]
+fn b11_policy_field_names_follow_the_same_rules() {
+    let mut p = Policy::doo();
+    p.fields = p.fields.map("bad\nname", FieldClass::FormField);
+    assert_eq!(
+        Engine::new(p).unwrap_err(),
+        PolicyError::InvalidFieldName(FieldNameProblem::ControlCharacter { position: 3 })
+    );
+    let mut p = Policy::doo();
+    p.limits.max_field_name_len = 0;
+    assert_eq!(Engine::new(p).unwrap_err(), PolicyError::ZeroLimit);
+}
+
+#[test]
+fn b11_b12_errors_cut_the_input_they_echo() {
+    let key = "k".repeat(1 << 20);
+    let policy = format!(r#"{{"{key}": 1}}"#);
+    let e = Policy::from_json(&policy).unwrap_err().to_string();
+    assert!(
+        e.len() < 2_000 && e.contains("unknown field"),
+        "{}",
+        e.len()
+    );
+    let scenario = format!(
+        r#"{{ "policy": {{ "preset": "doo" }}, "steps": [ {{ "register": {{ "subjects": [ {{ "name": "a", "{key}": 1 }} ] }} }} ] }}"#
+    );
+    let e = Scenario::from_json(&scenario).unwrap_err().to_string();
+    assert!(
+        e.len() < 2_000 && e.contains("unknown field"),
+        "{}",
+        e.len()
+    );
+    let preset = format!(r#"{{ "policy": {{ "preset": "{key}" }}, "steps": [] }}"#);
+    let e = Scenario::from_json(&preset).unwrap_err().to_string();
+    assert!(
+        e.len() < 2_000 && e.contains("unknown preset"),
+        "{}",
+        e.len()
+    );
+    let relink = format!(
+        r#"{{ "policy": {{ "preset": "doo" }}, "steps": [ {{ "relink": {{ "subject": "{key}", "to": "r" }} }} ] }}"#
+    );
+    let e = Scenario::from_json(&relink).unwrap_err().to_string();
+    assert!(
+        e.len() < 2_000 && e.contains("is not defined"),
+        "{}",
+        e.len()
+    );
+    let mut p = Policy::salesforce(RecordType::Contact);
+    p.fields.unmapped_as_form_fields = false;
+    p.matching.criteria = vec![FieldName::new(&"c".repeat(100))];
+    let e = Engine::new(p).unwrap_err().to_string();
+    assert!(e.contains("(+36 bytes)"), "{e}");
+}
+
+/// The convention: the message or `source()`, never both.
+fn assert_source_not_repeated(e: &dyn std::error::Error) {
+    let source = e.source().expect("a wrapping error exposes its source");
+    let (message, cause) = (e.to_string(), source.to_string());
+    assert!(!message.contains(&cause), "{message:?} repeats {cause:?}");
+    assert_eq!(
+        contact_sync::error::chain(e),
+        format!("{message}: {}", contact_sync::error::chain(source))
+    );
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("disk full")]
+struct DiskFull;
+
+/// A real SQLite error, from opening a path that cannot be a database.
+#[cfg(feature = "sqlite")]
+fn rusqlite_error() -> rusqlite::Error {
+    match SqliteStore::open("/nonexistent-dir/x/y.db", Normalization::default()) {
+        Err(contact_sync::store::sqlite::SqliteError::Sqlite(e)) => e,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn b6_errors_expose_their_source_without_repeating_it() {
+    let bad_email = Email::parse("a@@example.org").unwrap_err();
+    assert_source_not_repeated(&Error::InvalidEmail {
+        subject: sid(1),
+        source: bad_email.clone(),
+    });
+    assert_source_not_repeated(&PlanError::<DiskFull>::Store(DiskFull));
+    assert_source_not_repeated(&ApplyError::<DiskFull>::Store(DiskFull));
+    assert_source_not_repeated(&ApplyError::<DiskFull>::Conflict(Conflict::EmailKeyChanged));
+    assert_source_not_repeated(&ScenarioError::Policy(PolicyError::ZeroLimit));
+    #[cfg(feature = "sqlite")]
+    assert_source_not_repeated(&contact_sync::store::sqlite::SqliteError::Sqlite(
+        rusqlite_error(),
+    ));
+    // A transparent wrapper forwards both: the chain is the inner one's.
+    let planned = PlanError::<DiskFull>::Invalid(Error::InvalidEmail {
+        subject: sid(1),
+        source: bad_email,
+    });
+    assert_source_not_repeated(&planned);
+    // A scenario's step error reads as the whole chain.
+    let json = r#"{ "policy": { "preset": "doo" }, "steps": [ { "register": { "subjects": [ { "name": "a", "fields": { "email": "a@@x.org" } } ] } } ] }"#;
+    let report = Scenario::from_json(json).unwrap().run().unwrap();
+    let step = report.steps[0].error.as_deref().unwrap();
+    assert!(step.starts_with("subject a: invalid email: "), "{step}");
+}
+
+#[cfg(feature = "testkit")]
+#[test]
+fn b8_record_ids_are_global_in_the_memory_store() {
+    contact_sync::testkit::record_ids_are_global(&InMemoryStore::new).unwrap();
+}
+
+#[cfg(all(feature = "sqlite", feature = "testkit"))]
+#[test]
+fn b8_record_ids_are_global_in_the_sqlite_store() {
+    contact_sync::testkit::record_ids_are_global(&|| {
+        SqliteStore::open_in_memory(Normalization::default()).unwrap()
+    })
+    .unwrap();
+}

@@ -35,8 +35,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SqliteError {
-    /// SQLite reported an error.
-    #[error("sqlite: {0}")]
+    /// SQLite reported an error (SQLite's error is the
+    /// [`source`](std::error::Error::source)).
+    #[error("SQLite failed")]
     Sqlite(#[from] rusqlite::Error),
     /// A stored record could not be read back.
     #[error("stored record {0} is corrupt")]
