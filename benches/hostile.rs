@@ -58,6 +58,7 @@ fn registration(fields: Fields) -> Event {
         channel: Channel::Online,
         campaign: None,
         buyer_data_only: false,
+        email_change: None,
         subjects: vec![Subject::attendee(SubjectId::from_u128(1), fields)],
     })
 }

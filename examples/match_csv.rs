@@ -283,6 +283,7 @@ fn run() -> Result<(), String> {
                 channel: Channel::Import,
                 campaign: None,
                 buyer_data_only: false,
+                email_change: None,
                 subjects: vec![Subject::attendee(SubjectId::new(*id), f.clone())],
             })
         })

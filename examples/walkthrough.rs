@@ -36,6 +36,7 @@ fn booking(n: u128, subjects: Vec<Subject>) -> Event {
         channel: Channel::Online,
         campaign: Some(CampaignId("701-SUMMIT".into())),
         buyer_data_only: false,
+        email_change: None,
         subjects,
     })
 }
@@ -50,6 +51,7 @@ fn edit(n: u128, subject: Subject, new: &[(&str, &str)], source: EditSource) -> 
         campaign: None,
         buyer: None,
         buyer_data_only: false,
+        email_change: None,
     })
 }
 

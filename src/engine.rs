@@ -147,6 +147,8 @@ struct Ctx<'e> {
     campaign: Option<&'e CampaignId>,
     buyer: Option<&'e Fields>,
     situation: Situation,
+    /// The event's own email-change behaviour (D22), if it sets one.
+    email_change: Option<EmailChange>,
 }
 
 struct Decider<'p, S> {
@@ -171,7 +173,7 @@ struct Decider<'p, S> {
 /// let engine = Engine::new(Policy::doo()).unwrap();
 /// let event = Event::Registered(Registration {
 ///     id: EventId::from_u128(1), tenant, channel: Channel::Online, campaign: None,
-///     buyer_data_only: false,
+///     buyer_data_only: false, email_change: None,
 ///     subjects: vec![Subject::booker(SubjectId::from_u128(5),
 ///         Fields::from_pairs([("email", "ANN@example.org"), ("phone", "+49 1")]))],
 /// });
@@ -669,6 +671,7 @@ impl<S: Source> Decider<'_, S> {
             campaign: r.campaign.as_ref(),
             buyer,
             situation: Situation::Registration,
+            email_change: r.email_change,
         };
         for s in &r.subjects {
             let mut t = Trace::new(self.explain);
@@ -714,6 +717,19 @@ impl<S: Source> Decider<'_, S> {
             let same = email == rec.email_key(&self.policy.normalization);
             if same {
                 t.cite(D1).say("The entered email is that record's.");
+                return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
+            }
+            // D21: a record without email is completed by the entered one
+            // (a personalized access code), whatever the event's setting
+            // between reassign and retain; A23's new record stays as it is.
+            if email.is_some()
+                && rec.fields.is_empty_at(FieldName::EMAIL)
+                && ctx.email_change.unwrap_or(self.policy.email_change) != EmailChange::NewRecord
+            {
+                t.cite(D21).cite(D15).say_fmt(format_args!(
+                    "That {} has no email: the entered one completes it, and the link stays.",
+                    rec.record_type.noun()
+                ));
                 return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
             }
             return self.email_changed(ctx, s, fields, &rec, email, t);
@@ -1290,6 +1306,21 @@ impl<S: Source> Decider<'_, S> {
         }
     }
 
+    /// D22: the event's own email-change behaviour, else the policy's; an
+    /// event that sets its own is cited.
+    fn email_change(&self, ctx: &Ctx<'_>, t: &mut Trace) -> EmailChange {
+        match ctx.email_change {
+            Some(e) => {
+                if self.policy.citations == Citations::Doo {
+                    t.cite(D22);
+                }
+                t.say("This event sets its own behaviour on email change.");
+                e
+            }
+            None => self.policy.email_change,
+        }
+    }
+
     /// D8, D9, A14, A15, A23: the email of a linked (or prefilled) subject changed.
     fn email_changed(
         &mut self,
@@ -1303,7 +1334,8 @@ impl<S: Source> Decider<'_, S> {
         if let (Situation::Edit { .. }, Citations::Doo) = (ctx.situation, self.policy.citations) {
             t.cite(D10);
         }
-        match self.policy.email_change {
+        let behaviour = self.email_change(ctx, &mut t);
+        match behaviour {
             EmailChange::Reassign => {
                 t.cite(D8);
                 match email {
@@ -1425,6 +1457,7 @@ impl<S: Source> Decider<'_, S> {
                 source: e.source,
                 sync,
             },
+            email_change: e.email_change,
         };
         let mut t = Trace::new(self.explain);
         if e.source == EditSource::UpdateTrigger {
@@ -1498,7 +1531,7 @@ impl<S: Source> Decider<'_, S> {
                         t.cite(A29);
                     }
                     t.say("An email was added to a subject without record.");
-                    if self.policy.email_change == EmailChange::NewRecord {
+                    if self.email_change(&ctx, &mut t) == EmailChange::NewRecord {
                         t.cite(A23);
                         return self.create_keyed(&ctx, s, &new, Some(email), t);
                     }
@@ -1544,6 +1577,7 @@ impl<S: Source> Decider<'_, S> {
             campaign: None,
             buyer: None,
             situation: Situation::Registration,
+            email_change: None,
         };
         let s = &r.subject;
         let rec = self.existing(s, r.to)?;
@@ -1573,6 +1607,7 @@ impl<S: Source> Decider<'_, S> {
             campaign: None,
             buyer: None,
             situation: Situation::Registration,
+            email_change: None,
         };
         for s in &c.subjects {
             let mut t = Trace::new(self.explain);

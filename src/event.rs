@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::Fields;
+use crate::policy::EmailChange;
 use crate::record::{EventId, RecordId, SubjectId, TenantId};
 
 /// Which person-shaped part of a booking a subject is.
@@ -158,6 +159,10 @@ pub struct Registration {
     pub buyer_data_only: bool,
     /// Booker first (if any), then attendees, in form order.
     pub subjects: Vec<Subject>,
+    /// The event's own email-change behaviour (D22: doo sets it "on event
+    /// level"); `None` follows the policy's [`crate::Policy::email_change`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_change: Option<EmailChange>,
 }
 
 /// Who changed a subject's data, and how (D10, D16, D17, A17, A18).
@@ -202,6 +207,10 @@ pub struct Edit {
     /// Only buyer data is collected for this order (A12).
     #[serde(default)]
     pub buyer_data_only: bool,
+    /// The event's own email-change behaviour (D22); `None` follows the
+    /// policy's [`crate::Policy::email_change`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_change: Option<EmailChange>,
 }
 
 impl Edit {
@@ -296,6 +305,7 @@ impl Event {
                 for s in &r.subjects {
                     h.subject(s);
                 }
+                h.email_change(r.email_change);
             }
             Event::Edited(e) => {
                 h.tag(2);
@@ -324,6 +334,7 @@ impl Event {
                     }
                 }
                 h.tag(u8::from(e.buyer_data_only));
+                h.email_change(e.email_change);
             }
             Event::Relinked(r) => {
                 h.tag(3);
@@ -375,6 +386,18 @@ struct Digester<'a>(&'a mut Vec<u8>);
 impl Digester<'_> {
     fn tag(&mut self, t: u8) {
         self.0.push(t);
+    }
+    /// D22: written only when the event sets it, so digests of events
+    /// without it (stored by earlier versions) stay as they were.
+    fn email_change(&mut self, e: Option<EmailChange>) {
+        if let Some(e) = e {
+            self.tag(0xEC);
+            self.tag(match e {
+                EmailChange::Reassign => 1,
+                EmailChange::Retain => 2,
+                EmailChange::NewRecord => 3,
+            });
+        }
     }
     fn len(&mut self, n: usize) {
         self.0.extend_from_slice(&(n as u64).to_le_bytes());

@@ -37,6 +37,7 @@
 //!     channel: Channel::Online,
 //!     campaign: None,
 //!     buyer_data_only: false,
+//!     email_change: None,
 //!     subjects: vec![
 //!         Subject::booker(SubjectId::from_u128(1),
 //!             Fields::from_pairs([("email", "ann@example.org"), ("first_name", "Ann")])),

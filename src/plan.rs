@@ -28,9 +28,10 @@ macro_rules! rule_ids {
 }
 
 rule_ids!(
-    D1, D2, D3, D4, D5, D6, D7, D8, D9, D10, D11, D12, D13, D14, D15, D16, D17, D18, D19, D20, A1,
-    A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, A16, A17, A18, A19, A20, A21,
-    A22, A23, A24, A25, A26, A27, A28, A29, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11, B12,
+    D1, D2, D3, D4, D5, D6, D7, D8, D9, D10, D11, D12, D13, D14, D15, D16, D17, D18, D19, D20, D21,
+    D22, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, A16, A17, A18, A19, A20,
+    A21, A22, A23, A24, A25, A26, A27, A28, A29, A30, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11,
+    B12, B13, B14, B15, B16, B17, B18, B19, B20,
 );
 
 impl fmt::Display for RuleId {

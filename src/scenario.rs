@@ -40,12 +40,15 @@
 //! * `steps`: each has exactly one action and may have `expect` and `note`:
 //!   * `register`: `subjects` (each `name`, `role` `booker`/`attendee`
 //!     (default attendee), `fields`, `prefill` (a record name), `tickets`),
-//!     `channel`, `campaign`, `buyer_data_only`, `tenant`, `id`;
+//!     `channel`, `campaign`, `buyer_data_only`, `tenant`, `id`,
+//!     `email_change` (the event's own `reassign` / `retain` / `new_record`,
+//!     D22; its subjects' later edits carry it);
 //!   * `edit`: `subject` (a registered subject's name), `fields` (the new
 //!     values), `source` (`"self_service"`, `"update_trigger"` or
 //!     `{"organizer": {"sync": true|false|null}}`), `buyer`,
-//!     `buyer_data_only`, `campaign`, `tenant`, `id`;
-//!   * `change_email`: `subject`, `email`, `source`: an edit of the email only;
+//!     `buyer_data_only`, `campaign`, `tenant`, `id`, `email_change`;
+//!   * `change_email`: `subject`, `email`, `source`, `email_change`: an edit
+//!     of the email only;
 //!   * `relink`: `subject`, `to` (a record name);
 //!   * `record_change`: `record`, `fields` (the record's new fields): A20.
 //! * `expect`: `outcomes` (per subject name: `decision`, `record` (a record
@@ -70,7 +73,7 @@ use crate::event::{
 };
 use crate::fields::{FieldName, FieldValue, Fields, Redacted};
 use crate::plan::{Decision, Plan, RuleId, Warning};
-use crate::policy::Policy;
+use crate::policy::{EmailChange, Policy};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, InMemoryStore};
 
@@ -235,6 +238,10 @@ pub struct RegisterSpec {
     pub buyer_data_only: bool,
     /// The subjects.
     pub subjects: Vec<SubjectSpec>,
+    /// The event's own email-change behaviour (D22); later edits of its
+    /// subjects carry it. Absent: the policy's.
+    #[serde(default)]
+    pub email_change: Option<EmailChange>,
 }
 
 /// A subject of a registration.
@@ -291,6 +298,10 @@ pub struct EditSpec {
     /// Tickets held after the edit.
     #[serde(default)]
     pub tickets: Option<u32>,
+    /// The event's email-change behaviour for this edit (D22); absent: the
+    /// one its registration set, else the policy's.
+    #[serde(default)]
+    pub email_change: Option<EmailChange>,
 }
 
 fn self_service() -> EditSource {
@@ -308,6 +319,10 @@ pub struct ChangeEmailSpec {
     /// Who changed it.
     #[serde(default = "self_service")]
     pub source: EditSource,
+    /// The event's email-change behaviour for this change (D22); absent:
+    /// the one its registration set, else the policy's.
+    #[serde(default)]
+    pub email_change: Option<EmailChange>,
 }
 
 impl fmt::Debug for ChangeEmailSpec {
@@ -316,6 +331,7 @@ impl fmt::Debug for ChangeEmailSpec {
             .field("subject", &self.subject)
             .field("email", &Redacted(&self.email))
             .field("source", &self.source)
+            .field("email_change", &self.email_change)
             .finish()
     }
 }
@@ -607,6 +623,9 @@ struct World {
     record_tenants: BTreeMap<RecordId, TenantId>,
     subjects: BTreeMap<String, (TenantId, Subject)>,
     subject_names: BTreeMap<SubjectId, String>,
+    /// The email-change behaviour of the event each subject registered
+    /// for, when it sets one (D22): its later edits carry it too.
+    email_change: BTreeMap<String, EmailChange>,
     created: usize,
 }
 
@@ -797,6 +816,7 @@ impl Scenario {
             record_tenants: BTreeMap::new(),
             subjects: BTreeMap::new(),
             subject_names: BTreeMap::new(),
+            email_change: BTreeMap::new(),
             created: 0,
         };
         for (i, r) in self.records.iter().enumerate() {
@@ -864,6 +884,10 @@ impl Scenario {
                     subject.tickets = t;
                 }
                 w.subject_names.insert(id, s.name.clone());
+                match r.email_change {
+                    Some(e) => w.email_change.insert(s.name.clone(), e),
+                    None => w.email_change.remove(&s.name),
+                };
                 w.subjects.insert(
                     s.name.clone(),
                     (
@@ -884,6 +908,7 @@ impl Scenario {
                 campaign: r.campaign.clone().map(CampaignId),
                 buyer_data_only: r.buyer_data_only,
                 subjects,
+                email_change: r.email_change,
             });
             (tenant, event, format!("register {}", names.join(", ")))
         } else if let Some(e) = &st.edit {
@@ -900,6 +925,9 @@ impl Scenario {
                 campaign: e.campaign.clone().map(CampaignId),
                 buyer: e.buyer.clone(),
                 buyer_data_only: e.buyer_data_only,
+                email_change: e
+                    .email_change
+                    .or_else(|| w.email_change.get(&e.subject).copied()),
             });
             (
                 tenant,
@@ -917,6 +945,9 @@ impl Scenario {
                 campaign: None,
                 buyer: None,
                 buyer_data_only: false,
+                email_change: e
+                    .email_change
+                    .or_else(|| w.email_change.get(&e.subject).copied()),
             });
             (
                 tenant,

@@ -156,6 +156,7 @@ fn registration(event: u128, subject: u128, tenant: TenantId, email: &str) -> Ev
         channel: Channel::Online,
         campaign: None,
         buyer_data_only: false,
+        email_change: None,
         subjects: vec![Subject::attendee(
             SubjectId::from_u128(subject),
             Fields::from_pairs([("email", email)]),
@@ -282,6 +283,7 @@ pub fn all_or_nothing<F: StoreFactory>(f: &F) -> Check {
         channel: Channel::Online,
         campaign: Some(crate::event::CampaignId("camp".into())),
         buyer_data_only: false,
+        email_change: None,
         subjects: vec![
             Subject::booker(
                 SubjectId::from_u128(1),
@@ -357,6 +359,7 @@ pub fn stale_preconditions<F: StoreFactory>(f: &F) -> Check {
             channel: Channel::Online,
             campaign: None,
             buyer_data_only: false,
+            email_change: None,
             subjects: vec![Subject::attendee(
                 SubjectId::from_u128(sub),
                 Fields::from_pairs([("email", "ann@example.org"), ("company", company)]),
@@ -489,6 +492,7 @@ pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
         channel: Channel::Online,
         campaign: None,
         buyer_data_only: false,
+        email_change: None,
         subjects: vec![
             Subject::attendee(
                 SubjectId::from_u128(1),

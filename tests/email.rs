@@ -215,6 +215,7 @@ fn b1_invalid_email_in_registration_is_a_typed_error() {
         channel: Channel::Online,
         campaign: None,
         buyer_data_only: false,
+        email_change: None,
         subjects: vec![Subject::booker(
             SubjectId::from_u128(9),
             Fields::from_pairs([("email", "Ann <a@b.org>")]),

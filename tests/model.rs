@@ -234,6 +234,7 @@ impl StateMachineTest for Sut {
                 campaign: None,
                 buyer: None,
                 buyer_data_only: false,
+                email_change: None,
             })
         };
         let event = match t {
@@ -250,6 +251,7 @@ impl StateMachineTest for Sut {
                     channel: Channel::Online,
                     campaign: None,
                     buyer_data_only: false,
+                    email_change: None,
                     subjects: vec![Subject::attendee(subject_id(s), f)],
                 })
             }

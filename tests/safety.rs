@@ -129,6 +129,7 @@ fn workload_event(
             channel: Channel::Online,
             campaign: None,
             buyer_data_only: false,
+            email_change: None,
             subjects: vec![Subject::attendee(sid(sub), f)],
         });
     }
@@ -155,6 +156,7 @@ fn workload_event(
         campaign: None,
         buyer: None,
         buyer_data_only: false,
+        email_change: None,
     })
 }
 

@@ -47,6 +47,7 @@ fn sf_edit(subject: Subject, new: &[(&str, &str)], source: EditSource) -> Event 
         campaign: Some(CampaignId("701-CAMP".into())),
         buyer: None,
         buyer_data_only: false,
+        email_change: None,
     })
 }
 
@@ -59,6 +60,7 @@ fn a12_buyer_data_only_carries_over_to_holders_at_registration() {
         channel: Channel::Online,
         campaign: None,
         buyer_data_only: true,
+        email_change: None,
         subjects: vec![
             booker(
                 9,
@@ -92,6 +94,7 @@ fn a12_buyer_changes_update_only_when_the_holder_update_is_triggered() {
             campaign: None,
             buyer: Some(fields(&[("email", "jo@example.org"), ("job_title", "CEO")])),
             buyer_data_only: true,
+            email_change: None,
         })
     };
     let store = store_with(vec![jo_record()]);

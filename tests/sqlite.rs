@@ -21,6 +21,7 @@ fn registration(event: u128, subject: u128, email: &str) -> Event {
         channel: Channel::Online,
         campaign: None,
         buyer_data_only: false,
+        email_change: None,
         subjects: vec![Subject::attendee(
             SubjectId::from_u128(subject),
             Fields::from_pairs([("email", email)]),
@@ -167,6 +168,7 @@ fn crash_child_applies_until_killed() {
             channel: Channel::Import,
             campaign: None,
             buyer_data_only: false,
+            email_change: None,
             subjects,
         });
         let plan = engine.plan(&store, &ev).unwrap();

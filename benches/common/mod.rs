@@ -164,6 +164,7 @@ pub fn data(n: usize, m: usize, record_type: RecordType) -> (Vec<Record>, Vec<Ev
             channel: Channel::Import,
             campaign: None,
             buyer_data_only: false,
+            email_change: None,
             subjects: vec![Subject::attendee(SubjectId::from_u128(id), fields)],
         }));
     }

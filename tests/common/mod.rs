@@ -51,6 +51,7 @@ pub fn registration(event: u128, subjects: Vec<Subject>) -> Event {
         channel: Channel::Online,
         campaign: None,
         buyer_data_only: false,
+        email_change: None,
         subjects,
     })
 }
@@ -67,6 +68,7 @@ pub fn registration_with(
         channel,
         campaign: campaign.map(|c| CampaignId(c.into())),
         buyer_data_only: false,
+        email_change: None,
         subjects,
     })
 }
@@ -81,6 +83,7 @@ pub fn edit(event: u128, subject: Subject, new: &[(&str, &str)], source: EditSou
         campaign: None,
         buyer: None,
         buyer_data_only: false,
+        email_change: None,
     })
 }
 
