@@ -81,26 +81,57 @@ pub struct Decided<'a> {
     pub warnings: &'a [Warning],
 }
 
+/// What the Salesforce article calls a decision the engine reaches by a doo
+/// rule; `A` and `B` rules are their own. `None`: the article has no such
+/// rule (doo's prefill, relink, sync settings and exports).
+fn salesforce_counterpart(r: RuleId) -> Option<RuleId> {
+    match r {
+        D2 => Some(A7),
+        D3 => Some(A3),
+        // Several records share the key: the ambiguity rule is ours.
+        D4 => Some(B13),
+        D5 => Some(A11),
+        D9 => Some(A14),
+        D13 => Some(A9),
+        D16 => Some(A13),
+        D19 => Some(B4),
+        D1 | D6 | D7 | D8 | D10 | D11 | D12 | D14 | D15 | D17 | D18 | D20 | D21 | D22 => None,
+        other => Some(other),
+    }
+}
+
 /// The rules fired for one subject and the sentences explaining them.
 struct Trace {
     /// Whether sentences are written (rule ids always are).
     explain: bool,
+    /// Which product's rule ids are cited.
+    citations: Citations,
     rules: Rules,
     /// The sentences, space-separated, in one buffer.
     text: String,
 }
 
 impl Trace {
-    fn new(explain: bool) -> Self {
+    fn new(explain: bool, citations: Citations) -> Self {
         Trace {
             explain,
+            citations,
             rules: Rules::new(),
             text: String::new(),
         }
     }
+    /// Cites `r`; under [`Citations::Salesforce`] a doo rule is cited as
+    /// the Salesforce article's counterpart, or not at all when it has
+    /// none (each preset speaks its own rules).
     fn cite(&mut self, r: RuleId) -> &mut Self {
-        // Capacity exceeds what any decision cites; see `Rules::CAPACITY`.
-        let _ = self.rules.push(r);
+        let r = match self.citations {
+            Citations::Doo => Some(r),
+            Citations::Salesforce => salesforce_counterpart(r),
+        };
+        if let Some(r) = r {
+            // Capacity exceeds what any decision cites; see `Rules::CAPACITY`.
+            let _ = self.rules.push(r);
+        }
         self
     }
     /// Appends a formatted sentence without a temporary string.
@@ -640,7 +671,7 @@ impl<S: Source> Decider<'_, S> {
     /// B7: the event was applied before with the same payload.
     fn already_applied(&mut self, e: &Event) {
         for s in e.subjects() {
-            let mut t = Trace::new(self.explain);
+            let mut t = Trace::new(self.explain, self.policy.citations);
             t.cite(B7).say("This event was applied before with the same payload (a redelivery): nothing to do.");
             let link = self.ov.link_of(s.id, s.link);
             self.outcomes.push(Outcome {
@@ -674,7 +705,7 @@ impl<S: Source> Decider<'_, S> {
             email_change: r.email_change,
         };
         for s in &r.subjects {
-            let mut t = Trace::new(self.explain);
+            let mut t = Trace::new(self.explain, self.policy.citations);
             let fields = effective_fields(r.buyer_data_only, s, buyer);
             if r.buyer_data_only && s.role == Role::Attendee && buyer.is_some() {
                 t.cite(A12)
@@ -1124,7 +1155,10 @@ impl<S: Source> Decider<'_, S> {
             is_edit && self.policy.sync.freeze_generated_for_multiple_tickets && s.tickets > 1;
         let citations = self.policy.citations;
         let cite = |class: FieldClass, m: Merge, was_empty: bool, cleared: bool| -> RuleId {
-            if m == Merge::FillEmpty || (was_empty && m != Merge::Replace) {
+            // D15 is doo's; the Salesforce article's rules name the field's class.
+            if citations == Citations::Doo
+                && (m == Merge::FillEmpty || (was_empty && m != Merge::Replace))
+            {
                 return D15;
             }
             match (citations, is_edit, class) {
@@ -1167,10 +1201,13 @@ impl<S: Source> Decider<'_, S> {
             t.cite(A19)
                 .say("The holder has several tickets, so auto-generated fields are not updated.");
         }
+        // D9's warning is doo's retain mode speaking; an order's email
+        // change replacing the record's (A14) is the documented path.
+        let warn_overwrite = self.policy.citations == Citations::Doo;
         if let Some(email_change) = result
             .changes
             .iter()
-            .find(|c| c.field.as_str() == FieldName::EMAIL)
+            .find(|c| warn_overwrite && c.field.as_str() == FieldName::EMAIL)
         {
             let norm = &self.policy.normalization;
             let differs = match (
@@ -1459,7 +1496,7 @@ impl<S: Source> Decider<'_, S> {
             },
             email_change: e.email_change,
         };
-        let mut t = Trace::new(self.explain);
+        let mut t = Trace::new(self.explain, self.policy.citations);
         if e.source == EditSource::UpdateTrigger {
             t.cite(A18);
         }
@@ -1581,7 +1618,7 @@ impl<S: Source> Decider<'_, S> {
         };
         let s = &r.subject;
         let rec = self.existing(s, r.to)?;
-        let mut t = Trace::new(self.explain);
+        let mut t = Trace::new(self.explain, self.policy.citations);
         t.cite(D11).cite(D12);
         let decision = if self.relink_to(s, rec.id) {
             t.say_fmt(format_args!(
@@ -1610,7 +1647,7 @@ impl<S: Source> Decider<'_, S> {
             email_change: None,
         };
         for s in &c.subjects {
-            let mut t = Trace::new(self.explain);
+            let mut t = Trace::new(self.explain, self.policy.citations);
             t.cite(A20);
             if !self.policy.two_way {
                 t.say("Without a two-way integration, record changes do not flow back into registrations.");
