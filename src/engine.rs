@@ -1121,6 +1121,41 @@ impl<S: Source> Decider<'_, S> {
         if ctx.protect_email {
             rules.email = rules.email.min(Merge::FillEmpty);
         }
+        // A10: mapped generated fields a new registration leaves unused
+        // count as blank.
+        let padded;
+        let mut unused: Vec<&FieldName> = Vec::new();
+        let fields = if self.policy.sync.absent_generated_as_blank
+            && matches!(ctx.situation, Situation::Registration)
+        {
+            unused = self
+                .policy
+                .fields
+                .classes
+                .iter()
+                .filter(|(n, c)| **c == FieldClass::Generated && fields.get(n.as_str()).is_none())
+                .map(|(n, _)| n)
+                .filter(|n| !rec.fields.is_empty_at(n.as_str()))
+                .collect();
+            if unused.is_empty() {
+                fields
+            } else {
+                let mut f = fields.clone();
+                for n in &unused {
+                    f.set((*n).clone(), crate::fields::FieldValue::blank());
+                }
+                padded = f;
+                &padded
+            }
+        } else {
+            fields
+        };
+        if !unused.is_empty() && rules.generated >= Merge::Replace {
+            t.cite(A10).say_fmt(format_args!(
+                "Auto-generated field(s) unused in this registration are blanked: {}.",
+                list(unused.iter().map(|n| n.as_str()))
+            ));
+        }
         // B4, D19: a clearly different person's name about to be overwritten.
         if rules.name >= Merge::Overwrite
             && self.policy.name_guard != NameGuard::Off

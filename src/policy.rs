@@ -205,6 +205,14 @@ pub struct SyncRules {
     pub freeze_generated_for_multiple_tickets: bool,
     /// The update trigger writes the record even when nothing changed (A18).
     pub update_trigger_always_writes: bool,
+    /// A10: when a new registration matches a record, a mapped
+    /// auto-generated field the registration does not carry counts as left
+    /// blank, so the record's value is cleared ("The Salesforce field will
+    /// be blank if the fields are unused during registration (e.g.,
+    /// tracking link, discount count, access code)"). On in the Salesforce
+    /// preset; off in doo's, which has no such sentence (an absent field is
+    /// one the form did not ask).
+    pub absent_generated_as_blank: bool,
 }
 
 impl Default for SyncRules {
@@ -215,6 +223,7 @@ impl Default for SyncRules {
             on_update: ClassRules::all(Merge::Overwrite),
             freeze_generated_for_multiple_tickets: false,
             update_trigger_always_writes: false,
+            absent_generated_as_blank: false,
         }
     }
 }
@@ -567,6 +576,7 @@ impl Policy {
                 on_update: ClassRules::all(Merge::Replace),
                 freeze_generated_for_multiple_tickets: true,
                 update_trigger_always_writes: true,
+                absent_generated_as_blank: true,
             },
             email_change: EmailChange::Retain,
             roles: Roles {

@@ -333,3 +333,46 @@ fn a7_several_records_of_the_type_update_the_smallest_id_and_warn() {
     );
     assert_eq!(store.records(T).len(), 2, "no new duplicate");
 }
+
+#[test]
+fn a10_unused_generated_fields_blank_the_record_on_a_new_registration() {
+    let records = || {
+        vec![contact(
+            1,
+            &[
+                ("email", "jo@example.org"),
+                ("tracking_link", "https://t.example/old"),
+                ("order_id", "O-1"),
+            ],
+        )]
+    };
+    // The registration carries an order id but no tracking link.
+    let entered: &[(&str, &str)] = &[("email", "jo@example.org"), ("order_id", "O-2")];
+    let plan = one_holder(&sf(RecordType::Contact), records(), entered);
+    let o = outcome(&plan, 10);
+    assert_rules(o, &[RuleId::A7, RuleId::A10]);
+    assert!(
+        o.explanation
+            .contains("unused in this registration are blanked: tracking_link"),
+        "{}",
+        o.explanation
+    );
+    let changes = plan.changes_to(rid(1));
+    let link = changes
+        .iter()
+        .find(|c| c.field.as_str() == "tracking_link")
+        .expect("the unused tracking link is cleared");
+    assert!(link.new.is_blank() && link.rule == RuleId::A10);
+    assert!(changes
+        .iter()
+        .any(|c| c.field.as_str() == "order_id" && c.new.as_str() == "O-2"));
+    // Off, an absent field is one the form did not ask: the value stays.
+    let mut off = sf(RecordType::Contact);
+    off.sync.absent_generated_as_blank = false;
+    let plan = one_holder(&off, records(), entered);
+    assert!(!plan
+        .changes_to(rid(1))
+        .iter()
+        .any(|c| c.field.as_str() == "tracking_link"));
+    assert!(!outcome(&plan, 10).explanation.contains("blanked"));
+}
