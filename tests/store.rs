@@ -365,3 +365,32 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn b7_d2_candidates_chained_by_hand_decide_as_the_store_does() {
+    // A host fills candidates with chained calls: each call must return the
+    // same candidates, so nothing added along the chain is lost.
+    let ann = contact(1, &[("email", "ann@example.org"), ("ticket_id", "T-9")]);
+    let store = store_with(vec![ann.clone()]);
+    let e = engine(Policy::doo());
+    let linked = booker(10, &[("email", "ann@example.org")]).linked_to(rid(1));
+    let ev = registration(1, vec![linked]);
+    let key = EmailKey::parse("ann@example.org", &Normalization::default())
+        .unwrap()
+        .unwrap();
+    let mut c = Candidates::new(T);
+    c.add_ticket("T-0", vec![])
+        .add_email_key(key.clone(), vec![ann.clone()])
+        .add_record(rid(1), Some(ann.clone()));
+    assert_eq!(e.decide(&ev, &c).unwrap(), e.plan(&store, &ev).unwrap());
+    // An applied event added at the end of a chain is seen (B7).
+    let plan = e.plan(&store, &ev).unwrap();
+    store.apply(&plan).unwrap();
+    let mut c = Candidates::new(T);
+    c.add_email_key(key, vec![ann.clone()])
+        .add_record(rid(1), Some(ann))
+        .add_applied_event(eid(1), ev.digest());
+    let again = e.decide(&ev, &c).unwrap();
+    assert!(again.is_empty(), "a redelivery plans nothing");
+    assert_eq!(again, e.plan(&store, &ev).unwrap());
+}
