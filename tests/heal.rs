@@ -197,3 +197,54 @@ fn b9_a_stale_merge_plan_conflicts() {
         "nothing was merged"
     );
 }
+
+#[test]
+fn b9_a_survivors_blank_field_is_filled_like_an_absent_one() {
+    // The survivor (smallest id) holds the field, but only whitespace.
+    let group = vec![
+        contact(1, &[("email", "a@example.org"), ("phone", "  ")]),
+        contact(2, &[("email", "a@example.org"), ("phone", "+49 1")]),
+    ];
+    let p = MergePolicy {
+        survivor: Survivor::SmallestId,
+        fields: FieldResolution::SurvivorWins,
+    };
+    let plan = plan_merge(T, &group, &p).unwrap();
+    let changes = plan.changes_to(rid(1));
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.field.as_str() == "phone" && c.new.as_str() == "+49 1"),
+        "{changes:?}"
+    );
+}
+
+#[test]
+fn b9_most_common_keeps_the_survivors_value_when_it_is_among_the_tied() {
+    // Acme and Beta are tied once each; the survivor (the most complete,
+    // record 2) holds Beta, which is not the first of the tie.
+    let group = vec![
+        contact(1, &[("email", "a@example.org"), ("company", "Acme")]),
+        contact(
+            2,
+            &[
+                ("email", "a@example.org"),
+                ("company", "Beta"),
+                ("phone", "1"),
+            ],
+        ),
+    ];
+    let p = MergePolicy {
+        survivor: Survivor::MostComplete,
+        fields: FieldResolution::MostCommon,
+    };
+    let plan = plan_merge(T, &group, &p).unwrap();
+    assert!(
+        !plan
+            .changes_to(rid(2))
+            .iter()
+            .any(|c| c.field.as_str() == "company"),
+        "{:?}",
+        plan.changes_to(rid(2))
+    );
+}
