@@ -1041,7 +1041,7 @@ impl<S: Source> Decider<'_, S> {
         self.ov.create(record.clone(), key);
         self.effects.push(Effect::CreateRecord { record });
         self.relink_to(s, id);
-        self.campaign(ctx, id, &mut t);
+        self.campaign(ctx, id, fields, &mut t);
         self.outcome(ctx, s, Decision::Created, Some(id), None, t);
         Ok(())
     }
@@ -1078,13 +1078,24 @@ impl<S: Source> Decider<'_, S> {
         true
     }
 
-    fn campaign(&mut self, ctx: &Ctx<'_>, record: RecordId, t: &mut Trace) {
+    /// A5, A30: the record joins the event's campaign, with the subject's
+    /// ticket id on the membership when the policy maps it there.
+    fn campaign(&mut self, ctx: &Ctx<'_>, record: RecordId, fields: &Fields, t: &mut Trace) {
         if let (true, Some(c)) = (self.policy.campaign_members, ctx.campaign) {
+            let ticket = fields
+                .get(FieldName::TICKET_ID)
+                .filter(|v| self.policy.campaign_member_ticket && !v.is_blank())
+                .cloned();
+            t.cite(A5).say_fmt(format_args!("Added to campaign {c}."));
+            if ticket.is_some() {
+                t.cite(A30)
+                    .say("The ticket id is mapped on the campaign member too.");
+            }
             self.effects.push(Effect::AddCampaignMember {
                 record,
                 campaign: c.clone(),
+                ticket,
             });
-            t.cite(A5).say_fmt(format_args!("Added to campaign {c}."));
         }
     }
 
@@ -1277,7 +1288,7 @@ impl<S: Source> Decider<'_, S> {
             t.say_fmt(format_args!("Linked to {} {}.", record_type.noun(), id));
         }
         t.cite(D12);
-        self.campaign(ctx, id, &mut t);
+        self.campaign(ctx, id, fields, &mut t);
         let decision = if newly {
             Decision::Linked
         } else {

@@ -128,6 +128,9 @@ pub enum PolicyError {
     /// A25: records without email need the ticket id mapped.
     #[error("`no_email.create` needs the `ticket_id` field mapped (A25)")]
     NoEmailNeedsTicketId,
+    /// A30: records without email need the ticket id on the campaign member.
+    #[error("`no_email.create` needs `campaign_member_ticket` (A30)")]
+    NoEmailNeedsMemberTicket,
     /// The email is always the match key; it is not an extra criterion.
     #[error("`email` is the match key and cannot also be a criterion")]
     EmailAsCriterion,

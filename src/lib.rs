@@ -127,4 +127,4 @@ pub use retry::RetryError;
 pub use scenario::{Report, Scenario, ScenarioError};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{ApplyPlan, ContactStore, InMemoryStore};
+pub use store::{ApplyPlan, CampaignMember, ContactStore, InMemoryStore};

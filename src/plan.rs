@@ -191,6 +191,11 @@ pub enum Effect {
         record: RecordId,
         /// The campaign.
         campaign: CampaignId,
+        /// The subject's ticket id, mapped on the membership (A30, with
+        /// [`crate::Policy::campaign_member_ticket`]). A store keeps it on
+        /// the membership; `None` leaves a ticket id it holds as it is.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<FieldValue>,
     },
     /// Duplicate healing (B9): retire `record` into `into`. The subjects
     /// linked to `record` and its campaign memberships move to `into`;

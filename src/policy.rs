@@ -472,6 +472,11 @@ pub struct Policy {
     pub no_email: NoEmail,
     /// Add created and updated records to the event's campaign (A5).
     pub campaign_members: bool,
+    /// Map the subject's ticket id on its campaign membership as well as on
+    /// the record (A30: "map the Ticket ID for the campaign member", one of
+    /// the steps for records without email).
+    #[serde(default)]
+    pub campaign_member_ticket: bool,
     /// Shared-email guard (B4).
     pub name_guard: NameGuard,
     /// Field mapping and classes.
@@ -495,6 +500,7 @@ impl Default for Policy {
             roles: Roles::default(),
             no_email: NoEmail::default(),
             campaign_members: false,
+            campaign_member_ticket: false,
             name_guard: NameGuard::Warn,
             fields: FieldMap::default(),
             two_way: false,
@@ -642,6 +648,7 @@ impl Policy {
             first_name_required: true,
             last_name_from_buyer: true,
         };
+        self.campaign_member_ticket = true;
         self
     }
 
@@ -692,6 +699,9 @@ impl Policy {
                 .is_none()
             {
                 return Err(PolicyError::NoEmailNeedsTicketId);
+            }
+            if !self.campaign_member_ticket {
+                return Err(PolicyError::NoEmailNeedsMemberTicket);
             }
         }
         if self.limits.max_field_len == 0

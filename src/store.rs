@@ -89,6 +89,18 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
     }
 }
 
+/// One record's membership in a campaign (A5), with the ticket id mapped on
+/// it (A30). `Debug` shows the ticket id's size only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CampaignMember {
+    /// The campaign.
+    pub campaign: crate::event::CampaignId,
+    /// The member.
+    pub record: RecordId,
+    /// The ticket id mapped on the membership, if any.
+    pub ticket: Option<crate::fields::FieldValue>,
+}
+
 /// Applies plans atomically (B6).
 ///
 /// An implementation checks every [`crate::Precondition`] of the plan and

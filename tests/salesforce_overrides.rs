@@ -321,3 +321,120 @@ fn a29_all_blank_at_registration_names_later_still_no_record_until_email_added()
     assert_rules(o, &[RuleId::A29]);
     assert_eq!(store.records(T).len(), 1);
 }
+
+fn gala_order(event: u128, subjects: Vec<Subject>) -> Event {
+    registration_with(event, Channel::Online, Some("701-GALA"), subjects)
+}
+
+fn member(id: RecordId, ticket: Option<&str>) -> CampaignMember {
+    CampaignMember {
+        campaign: CampaignId("701-GALA".into()),
+        record: id,
+        ticket: ticket.map(FieldValue::from),
+    }
+}
+
+#[test]
+fn a30_the_ticket_id_is_mapped_on_the_campaign_member_as_well_as_on_the_record() {
+    let store = InMemoryStore::new();
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &gala_order(
+            1,
+            vec![
+                buyer(),
+                holder(10, &[("first_name", "Jo"), ("ticket_id", "T-1")]),
+            ],
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert_rules(o, &[RuleId::A25, RuleId::A5, RuleId::A30]);
+    let id = o.record.unwrap();
+    assert_eq!(text(&store, id, "ticket_id"), "T-1");
+    assert_eq!(
+        store.campaign_memberships(T, id),
+        vec![member(id, Some("T-1"))]
+    );
+    // A later update without a ticket id keeps the member's.
+    let s = holder(10, &[("first_name", "Jo")]).linked_to(id);
+    let Event::Edited(mut e) = edit(2, s, &[("last_name", "Park")], EditSource::SelfService) else {
+        unreachable!()
+    };
+    e.campaign = Some(CampaignId("701-GALA".into()));
+    run(&no_email_policy(), &store, &Event::Edited(e));
+    assert_eq!(
+        store.campaign_memberships(T, id),
+        vec![member(id, Some("T-1"))]
+    );
+}
+
+#[test]
+fn a30_without_the_mapping_the_member_carries_no_ticket_id() {
+    let mut p = sf(RecordType::Contact);
+    p.fields = p.fields.map("ticket_id", FieldClass::Generated);
+    assert!(!p.campaign_member_ticket);
+    let store = InMemoryStore::new();
+    let plan = run(
+        &p,
+        &store,
+        &gala_order(
+            1,
+            vec![holder(
+                10,
+                &[("email", "jo@example.org"), ("ticket_id", "T-1")],
+            )],
+        ),
+    );
+    let o = outcome(&plan, 10);
+    assert!(!o.rules.contains(&RuleId::A30));
+    let id = o.record.unwrap();
+    assert_eq!(store.campaign_memberships(T, id), vec![member(id, None)]);
+}
+
+#[test]
+fn a30_records_without_email_need_the_ticket_id_on_the_campaign_member() {
+    let mut p = no_email_policy();
+    p.campaign_member_ticket = false;
+    assert_eq!(
+        Engine::new(p).unwrap_err(),
+        PolicyError::NoEmailNeedsMemberTicket
+    );
+}
+
+#[test]
+fn a30_b9_a_merge_moves_the_member_and_its_ticket_id() {
+    let store = InMemoryStore::new();
+    let p = no_email_policy();
+    let plan = run(
+        &p,
+        &store,
+        &gala_order(
+            1,
+            vec![
+                buyer(),
+                holder(10, &[("first_name", "Jo"), ("ticket_id", "T-1")]),
+            ],
+        ),
+    );
+    let gone = outcome(&plan, 10).record.unwrap();
+    store.insert(contact(50, &[("first_name", "Jo")])).unwrap();
+    let group = vec![record(&store, gone), record(&store, rid(50))];
+    let merge = plan_merge(
+        T,
+        &group,
+        &MergePolicy {
+            survivor: Survivor::SmallestId,
+            fields: FieldResolution::SurvivorWins,
+        },
+    )
+    .unwrap();
+    // A derived id carries its version bits: record 50 is the smaller, so it survives.
+    assert!(rid(50) < gone);
+    store.apply(&merge).unwrap();
+    assert_eq!(
+        store.campaign_memberships(T, rid(50)),
+        vec![member(rid(50), Some("T-1"))]
+    );
+    assert!(store.campaign_memberships(T, gone).is_empty());
+}

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+mod common;
 use contact_sync::*;
 
 fn temp_db(name: &str) -> PathBuf {
@@ -230,4 +231,57 @@ fn b6_sqlite_apply_is_all_or_nothing_and_checks_preconditions() {
     ));
     assert_eq!(s.records(T).unwrap().len(), 1);
     assert_eq!(s.link_of(T, SubjectId::from_u128(2)).unwrap(), None);
+}
+
+mod a30 {
+    use super::common::*;
+    use contact_sync::*;
+
+    #[test]
+    fn a30_sqlite_keeps_the_ticket_id_on_the_campaign_member_and_migrates_schema_1() {
+        let path = std::env::temp_dir().join(format!("contact-sync-a30-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            // A database as version 1 of the schema left it.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE records (id BLOB PRIMARY KEY, tenant BLOB NOT NULL, record_type TEXT NOT NULL,
+                    email_key TEXT, ticket TEXT, fields TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
+                 CREATE INDEX records_by_key ON records (tenant, email_key, record_type);
+                 CREATE INDEX records_by_ticket ON records (tenant, ticket);
+                 CREATE TABLE links (tenant BLOB NOT NULL, subject BLOB NOT NULL, record BLOB NOT NULL,
+                    PRIMARY KEY (tenant, subject)) WITHOUT ROWID;
+                 CREATE TABLE events (tenant BLOB NOT NULL, id BLOB NOT NULL, digest BLOB NOT NULL,
+                    PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+                 CREATE TABLE campaign_members (tenant BLOB NOT NULL, campaign TEXT NOT NULL, record BLOB NOT NULL,
+                    PRIMARY KEY (tenant, campaign, record)) WITHOUT ROWID;
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, Normalization::default()).unwrap();
+        let policy = sf(RecordType::Contact).with_records_without_email();
+        let order = registration_with(
+            1,
+            Channel::Online,
+            Some("701-GALA"),
+            vec![
+                booker(9, &[("email", "b@example.org"), ("last_name", "Buyer")]),
+                attendee(10, &[("first_name", "Jo"), ("ticket_id", "T-1")]),
+            ],
+        );
+        let plan = engine(policy).plan(&store, &order).unwrap();
+        store.apply(&plan).unwrap();
+        let id = plan.outcome(sid(10)).unwrap().record.unwrap();
+        assert_eq!(
+            store.campaign_memberships(T, id).unwrap(),
+            vec![CampaignMember {
+                campaign: CampaignId("701-GALA".into()),
+                record: id,
+                ticket: Some("T-1".into()),
+            }]
+        );
+        drop(store);
+        let _ = std::fs::remove_file(&path);
+    }
 }

@@ -1,6 +1,6 @@
 //! An in-memory store, indexed by (tenant, email key) and (tenant, ticket id).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use foldhash::HashMap;
 use hashbrown::HashTable;
@@ -14,7 +14,7 @@ use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::plan::{Effect, EventDigest, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-use crate::store::{ApplyPlan, ContactStore};
+use crate::store::{ApplyPlan, CampaignMember, ContactStore};
 
 /// Why a record could not be inserted into an [`InMemoryStore`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -169,7 +169,8 @@ struct Inner {
     tenant_numbers: HashMap<TenantId, u32>,
     by_ticket: HashMap<TenantId, HashMap<Box<str>, Ids>>,
     links: BTreeMap<(TenantId, SubjectId), RecordId>,
-    campaigns: BTreeSet<(TenantId, CampaignId, RecordId)>,
+    /// Campaign memberships, with the ticket id mapped on each (A30).
+    campaigns: BTreeMap<(TenantId, CampaignId, RecordId), Option<FieldValue>>,
     /// Events applied, with their payload digests (B7).
     events: HashMap<(TenantId, EventId), EventDigest>,
 }
@@ -646,8 +647,18 @@ impl Inner {
                     self.links.remove(&(t, *subject));
                 }
             }
-            Effect::AddCampaignMember { record, campaign } => {
-                self.campaigns.insert((t, campaign.clone(), *record));
+            Effect::AddCampaignMember {
+                record,
+                campaign,
+                ticket,
+            } => {
+                let held = self
+                    .campaigns
+                    .entry((t, campaign.clone(), *record))
+                    .or_default();
+                if ticket.is_some() {
+                    held.clone_from(ticket);
+                }
             }
             Effect::MergeRecord { record, into } => self.merge(t, *record, *into),
             // The registration's data lives in the host (A20).
@@ -683,13 +694,17 @@ impl Inner {
         }
         let moved: Vec<CampaignId> = self
             .campaigns
-            .iter()
+            .keys()
             .filter(|(ct, _, r)| *ct == t && *r == record)
             .map(|(_, c, _)| c.clone())
             .collect();
         for c in moved {
-            self.campaigns.remove(&(t, c.clone(), record));
-            self.campaigns.insert((t, c, into));
+            let ticket = self.campaigns.remove(&(t, c.clone(), record)).flatten();
+            // The survivor's own ticket id stays; a missing one is taken over.
+            let held = self.campaigns.entry((t, c, into)).or_default();
+            if held.is_none() {
+                *held = ticket;
+            }
         }
     }
 }
@@ -794,9 +809,24 @@ impl InMemoryStore {
     pub fn campaign_members(&self, tenant: TenantId, campaign: &CampaignId) -> Vec<RecordId> {
         self.read()
             .campaigns
-            .iter()
+            .keys()
             .filter(|(t, c, _)| *t == tenant && c == campaign)
             .map(|(_, _, r)| *r)
+            .collect()
+    }
+
+    /// The campaign memberships of `record`, by campaign, with the ticket id
+    /// mapped on each (A5, A30).
+    pub fn campaign_memberships(&self, tenant: TenantId, record: RecordId) -> Vec<CampaignMember> {
+        self.read()
+            .campaigns
+            .iter()
+            .filter(|((t, _, r), _)| *t == tenant && *r == record)
+            .map(|((_, c, r), ticket)| CampaignMember {
+                campaign: c.clone(),
+                record: *r,
+                ticket: ticket.clone(),
+            })
             .collect()
     }
 }

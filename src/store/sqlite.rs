@@ -20,13 +20,13 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
-use crate::fields::{FieldName, Fields};
+use crate::fields::{FieldName, FieldValue, Fields};
 use crate::plan::{Effect, EventDigest, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-use crate::store::{ApplyPlan, ContactStore};
+use crate::store::{ApplyPlan, CampaignMember, ContactStore};
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a connection waits for another one's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -177,6 +177,13 @@ impl SqliteStore {
                  PRAGMA user_version = 1;",
             )?;
         }
+        if version < 2 {
+            // 2: the ticket id mapped on a campaign member (A30).
+            tx.execute_batch(
+                "ALTER TABLE campaign_members ADD COLUMN ticket TEXT;
+                 PRAGMA user_version = 2;",
+            )?;
+        }
         tx.commit()?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -224,6 +231,32 @@ impl SqliteStore {
             )
             .optional()?;
         Ok(b.and_then(|b| record_id(&b)))
+    }
+
+    /// The campaign memberships of `record`, by campaign, with the ticket
+    /// id mapped on each (A5, A30).
+    pub fn campaign_memberships(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<CampaignMember>, SqliteError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT campaign, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2 ORDER BY campaign",
+        )?;
+        let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (campaign, ticket) = r?;
+            out.push(CampaignMember {
+                campaign: CampaignId(campaign),
+                record,
+                ticket: ticket.map(FieldValue::from),
+            });
+        }
+        Ok(out)
     }
 
     /// The members of `campaign`, sorted.
@@ -494,14 +527,27 @@ fn apply_in(
                 .and_then(|mut st| st.execute(params![blob(t.0), blob(subject.0), blob(record.0)]))
                 .map_err(store_err)?;
             }
-            Effect::AddCampaignMember { record, campaign } => {
+            Effect::AddCampaignMember {
+                record,
+                campaign,
+                ticket,
+            } => {
                 if !exists_in(tx, t, *record).map_err(store_err)? {
                     return Err(ApplyError::InvalidPlan("effect names an unknown record"));
                 }
+                // A ticket id given replaces the one held; none keeps it (A30).
                 tx.prepare_cached(
-                    "INSERT OR IGNORE INTO campaign_members (tenant, campaign, record) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO campaign_members (tenant, campaign, record, ticket) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (tenant, campaign, record) DO UPDATE SET ticket = COALESCE(excluded.ticket, ticket)",
                 )
-                .and_then(|mut st| st.execute(params![blob(t.0), campaign.0, blob(record.0)]))
+                .and_then(|mut st| {
+                    st.execute(params![
+                        blob(t.0),
+                        campaign.0,
+                        blob(record.0),
+                        ticket.as_ref().map(|v| v.as_str())
+                    ])
+                })
                 .map_err(store_err)?;
             }
             Effect::MergeRecord { record, into } => {
@@ -517,9 +563,11 @@ fn apply_in(
                 tx.execute("DELETE FROM records WHERE id = ?1", params![rb])
                     .and_then(|_| tx.execute("UPDATE links SET record = ?3 WHERE tenant = ?1 AND record = ?2", params![tb, rb, ib]))
                     .and_then(|_| {
+                        // The survivor's own ticket id stays; a missing one is taken over.
                         tx.execute(
-                            "INSERT OR IGNORE INTO campaign_members (tenant, campaign, record)
-                             SELECT tenant, campaign, ?3 FROM campaign_members WHERE tenant = ?1 AND record = ?2",
+                            "INSERT INTO campaign_members (tenant, campaign, record, ticket)
+                             SELECT tenant, campaign, ?3, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2
+                             ON CONFLICT (tenant, campaign, record) DO UPDATE SET ticket = COALESCE(ticket, excluded.ticket)",
                             params![tb, rb, ib],
                         )
                     })
