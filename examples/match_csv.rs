@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example match_csv -- \
 //!     --contacts contacts.csv --registrations registrations.csv \
-//!     [--preset doo|doo-external|salesforce-contact|salesforce-lead] \
+//!     [--preset doo|doo-sync|doo-external|salesforce-contact|salesforce-lead] \
 //!     [--format csv|jsonl] [--out decisions.csv] [--map HEADER=FIELD]... [--quiet] [--explain]
 //! ```
 //!
@@ -41,7 +41,7 @@ struct Args {
 }
 
 fn usage() -> String {
-    "usage: match_csv --contacts FILE --registrations FILE [--preset doo|doo-external|salesforce-contact|salesforce-lead] [--format csv|jsonl] [--out FILE] [--map HEADER=FIELD]... [--quiet] [--explain]".into()
+    "usage: match_csv --contacts FILE --registrations FILE [--preset doo|doo-sync|doo-external|salesforce-contact|salesforce-lead] [--format csv|jsonl] [--out FILE] [--map HEADER=FIELD]... [--quiet] [--explain]".into()
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -89,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
 fn policy(preset: &str) -> Result<Policy, String> {
     Ok(match preset {
         "doo" => Policy::doo(),
+        "doo-sync" => Policy::doo().with_sync(true),
         "doo-external" => Policy::doo_external_master(),
         "salesforce-contact" => Policy::salesforce(RecordType::Contact).with_all_fields_mapped(),
         "salesforce-lead" => Policy::salesforce(RecordType::Lead).with_all_fields_mapped(),

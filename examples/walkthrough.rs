@@ -181,8 +181,8 @@ fn run<S: DemoStore>(store: S, policy: &Policy, records: Vec<Record>, events: Ve
 }
 
 fn doo_scenarios() {
-    println!("\n##### doo contact center (Policy::doo)");
-    let doo = Policy::doo();
+    println!("\n##### doo contact center (Policy::doo with synchronization activated)");
+    let doo = Policy::doo().with_sync(true);
     let ann = || {
         contact(
             1,
@@ -616,7 +616,12 @@ fn salesforce_scenarios() {
             ],
         )
     };
-    scenario("side by side: doo", &Policy::doo(), existing(), vec![reg()]);
+    scenario(
+        "side by side: doo (synchronization activated)",
+        &Policy::doo().with_sync(true),
+        existing(),
+        vec![reg()],
+    );
     scenario(
         "side by side: Salesforce Contacts",
         &sf,

@@ -218,7 +218,9 @@ pub struct SyncRules {
 impl Default for SyncRules {
     fn default() -> Self {
         SyncRules {
-            enabled: true,
+            // doo: "you can activate the synchronization" – it is off until
+            // an administrator turns it on.
+            enabled: false,
             on_match: ClassRules::all(Merge::Overwrite),
             on_update: ClassRules::all(Merge::Overwrite),
             freeze_generated_for_multiple_tickets: false,
@@ -511,18 +513,43 @@ impl Default for Policy {
 }
 
 impl Policy {
-    /// doo's documented defaults (D1–D17): exact-one email matching, a new
-    /// contact when none or several match (D4), bookers and attendees alike
-    /// (D6), reassign on email change (D8), sync on with overwrite and
-    /// fill-empty (D13, D15). The shared-email guard warns but overwrites, as
-    /// doo does (D19, B4).
+    /// doo's documented defaults (D1–D22), each resting on a sentence of
+    /// doo's article:
+    ///
+    /// * Exact-one email matching (D1, D2): "If there is exactly one doo
+    ///   contact with the email address, the attendee or booking is
+    ///   automatically assigned to this contact."
+    /// * A new contact when none or several match (D3, D4): "If there is more
+    ///   than one or no doo contact with this email address, a new contact is
+    ///   created."
+    /// * No contact without email (D5): "If there is no email address for a
+    ///   attendee, the attendee will not be assigned to a contact."
+    /// * Bookers and attendees alike (D6): "Your contact center automatically
+    ///   fills with contacts when new bookers or attendees register."
+    /// * Reassign on email change (D8, D22): "The system reassigns the booking
+    ///   or the attendee. […] (default behavior)". An event may choose retain
+    ///   ([`crate::Registration::email_change`]).
+    /// * Synchronization off (D14, D15): "you can activate the
+    ///   synchronization of attendee and booking data with your contact
+    ///   data"; "If you decide to use the synchronization feature": it is
+    ///   something an administrator turns on. Off, "existing data in the
+    ///   contact center is not changed", and "in both cases, previously
+    ///   empty data fields are supplemented". [`Policy::with_sync`]`(true)`
+    ///   activates it (D13: "the existing data records are overwritten").
+    /// * The shared-email guard warns but overwrites, as doo does (D19, B4):
+    ///   "it can happen that the data of one person is overwritten by that
+    ///   of another".
     pub fn doo() -> Self {
         Policy::default()
     }
 
     /// doo with sync off, for organizations where another system (a CRM, a
     /// customer database) owns the contact data (D20): existing values never
-    /// change, empty fields are still filled.
+    /// change, empty fields are still filled. Sync is off in [`Policy::doo`]
+    /// too; this preset names the case and stays off whatever doo's default
+    /// becomes ("The same applies if you synchronize or import your contact
+    /// data from a third-party system […] and this system has data
+    /// sovereignty").
     pub fn doo_external_master() -> Self {
         Policy::doo().with_sync(false)
     }

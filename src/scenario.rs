@@ -32,7 +32,8 @@
 //!
 //! ## Format
 //! * `policy`: `{"preset": NAME, "overrides": {...}}` where NAME is `doo`,
-//!   `doo_external_master`, `salesforce_contact` or `salesforce_lead`, and the
+//!   `doo_sync` (doo with synchronization activated), `doo_external_master`,
+//!   `salesforce_contact` or `salesforce_lead`, and the
 //!   overrides are merged into the preset's JSON (objects merge, everything
 //!   else replaces); or `{"policy": {...}}`, a full policy.
 //! * `records`: `name`, `type` (`contact` or `lead`, default `contact`),
@@ -96,7 +97,7 @@ pub enum ScenarioError {
         message: String,
     },
     /// The preset name is not one of the known ones.
-    #[error("policy.preset: unknown preset `{}` (doo, doo_external_master, salesforce_contact, salesforce_lead)", Echo(.0))]
+    #[error("policy.preset: unknown preset `{}` (doo, doo_sync, doo_external_master, salesforce_contact, salesforce_lead)", Echo(.0))]
     UnknownPreset(String),
     /// The policy section is not `{preset, overrides}` or `{policy}`.
     #[error("policy: give either `preset` (with optional `overrides`) or `policy`")]
@@ -151,7 +152,7 @@ pub struct Scenario {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
-    /// `doo`, `doo_external_master`, `salesforce_contact`, `salesforce_lead`.
+    /// `doo`, `doo_sync`, `doo_external_master`, `salesforce_contact`, `salesforce_lead`.
     #[serde(default)]
     pub preset: Option<String>,
     /// JSON merged into the preset's policy.
@@ -585,6 +586,7 @@ impl PolicySpec {
             (Some(name), None) => {
                 let preset = match name.as_str() {
                     "doo" => Policy::doo(),
+                    "doo_sync" => Policy::doo().with_sync(true),
                     "doo_external_master" => Policy::doo_external_master(),
                     "salesforce_contact" => Policy::salesforce(RecordType::Contact),
                     "salesforce_lead" => Policy::salesforce(RecordType::Lead),

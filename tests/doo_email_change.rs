@@ -22,7 +22,7 @@ fn ann(n: u128) -> Subject {
 fn d8_reassign_rematches_on_new_email_to_an_existing_single_record() {
     let store = linked_store();
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &edit(
             1,
@@ -50,7 +50,7 @@ fn d8_reassign_rematches_on_new_email_to_an_existing_single_record() {
 fn d8_reassign_creates_a_new_record_for_an_unknown_new_email() {
     let store = linked_store();
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &edit(
             1,
@@ -77,7 +77,11 @@ fn d8_prefilled_registration_with_changed_email_is_reassigned() {
         &[("email", "someone-else@example.org"), ("first_name", "Bo")],
     )
     .prefilled_from(rid(1));
-    let plan = run(&Policy::doo(), &store, &registration(1, vec![s]));
+    let plan = run(
+        &Policy::doo().with_sync(true),
+        &store,
+        &registration(1, vec![s]),
+    );
     let o = outcome(&plan, 10);
     assert_rules(o, &[RuleId::D7, RuleId::D8]);
     assert_eq!(o.decision, Decision::Created);
@@ -87,7 +91,9 @@ fn d8_prefilled_registration_with_changed_email_is_reassigned() {
 #[test]
 fn d9_retain_with_sync_on_overwrites_the_record_email() {
     let store = linked_store();
-    let p = Policy::doo().with_email_change(EmailChange::Retain);
+    let p = Policy::doo()
+        .with_sync(true)
+        .with_email_change(EmailChange::Retain);
     let plan = run(
         &p,
         &store,
@@ -118,6 +124,7 @@ fn d9_retain_with_sync_on_overwrites_the_record_email() {
 fn d9_retain_with_sync_off_keeps_the_record_email() {
     let store = linked_store();
     let p = Policy::doo()
+        .with_sync(true)
         .with_email_change(EmailChange::Retain)
         .with_sync(false);
     let plan = run(
@@ -141,7 +148,9 @@ fn d9_retain_with_sync_off_keeps_the_record_email() {
 #[test]
 fn d9_retain_on_a_prefilled_registration_keeps_the_prefilled_link() {
     let store = linked_store();
-    let p = Policy::doo().with_email_change(EmailChange::Retain);
+    let p = Policy::doo()
+        .with_sync(true)
+        .with_email_change(EmailChange::Retain);
     let s = booker(
         10,
         &[("email", "typo-fixed@example.org"), ("first_name", "Ann")],
@@ -162,7 +171,7 @@ fn d10_email_change_rules_apply_alike_to_organizer_self_service_and_prefill() {
     ] {
         let store = linked_store();
         let plan = run(
-            &Policy::doo(),
+            &Policy::doo().with_sync(true),
             &store,
             &edit(1, ann(10), &[("email", "existing@example.org")], source),
         );
@@ -176,7 +185,11 @@ fn d10_email_change_rules_apply_alike_to_organizer_self_service_and_prefill() {
         &[("email", "existing@example.org"), ("first_name", "Ann")],
     )
     .prefilled_from(rid(1));
-    let plan = run(&Policy::doo(), &store, &registration(1, vec![s]));
+    let plan = run(
+        &Policy::doo().with_sync(true),
+        &store,
+        &registration(1, vec![s]),
+    );
     assert_eq!(outcome(&plan, 10).record, Some(rid(2)));
 }
 
@@ -184,12 +197,12 @@ fn d10_email_change_rules_apply_alike_to_organizer_self_service_and_prefill() {
 fn d8_email_removed_unlinks_the_subject() {
     let store = linked_store();
     run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &registration(0, vec![ann(10).prefilled_from(rid(1))]),
     );
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &edit(1, ann(10), &[("email", "")], EditSource::SelfService),
     );
@@ -203,7 +216,7 @@ fn d8_email_removed_unlinks_the_subject() {
 fn d8_case_only_change_is_not_an_email_change() {
     let store = linked_store();
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &edit(
             1,

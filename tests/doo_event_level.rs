@@ -29,7 +29,7 @@ fn access_code_booking(email_change: Option<EmailChange>) -> Event {
 #[test]
 fn d21_access_code_completes_a_record_without_email_under_reassign_sync_on_and_off() {
     for sync in [true, false] {
-        let mut policy = Policy::doo();
+        let mut policy = Policy::doo().with_sync(true);
         policy.sync.enabled = sync;
         assert_eq!(policy.email_change, EmailChange::Reassign);
         let store = without_email();
@@ -52,7 +52,7 @@ fn d21_access_code_completes_a_record_without_email_under_reassign_sync_on_and_o
 
 #[test]
 fn d21_access_code_completes_a_record_without_email_under_retain() {
-    let mut policy = Policy::doo();
+    let mut policy = Policy::doo().with_sync(true);
     policy.email_change = EmailChange::Retain;
     let store = without_email();
     let plan = run(&policy, &store, &access_code_booking(None));
@@ -67,7 +67,11 @@ fn d21_a_prefilled_record_with_another_email_is_still_an_email_change() {
         1,
         &[("email", "old@example.org"), ("first_name", "Ann")],
     )]);
-    let plan = run(&Policy::doo(), &store, &access_code_booking(None));
+    let plan = run(
+        &Policy::doo().with_sync(true),
+        &store,
+        &access_code_booking(None),
+    );
     let o = outcome(&plan, 10);
     assert_eq!(o.decision, Decision::Created, "{}", o.explanation);
     assert!(!o.rules.contains(&RuleId::D21));
@@ -80,7 +84,7 @@ fn d22_the_event_retains_although_the_policy_reassigns() {
         &[("email", "old@example.org"), ("first_name", "Ann")],
     )]);
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &access_code_booking(Some(EmailChange::Retain)),
     );
@@ -97,7 +101,7 @@ fn d22_the_event_retains_although_the_policy_reassigns() {
 
 #[test]
 fn d22_the_event_reassigns_although_the_policy_retains_also_on_edits() {
-    let mut policy = Policy::doo();
+    let mut policy = Policy::doo().with_sync(true);
     policy.email_change = EmailChange::Retain;
     let store = store_with(vec![contact(
         1,

@@ -37,7 +37,11 @@ fn ann_again(phone: &str, company: &str) -> Event {
 #[test]
 fn d13_sync_on_overwrites_record_fields_with_new_booking_data() {
     let store = store();
-    let plan = run(&Policy::doo(), &store, &ann_again("", "Globex"));
+    let plan = run(
+        &Policy::doo().with_sync(true),
+        &store,
+        &ann_again("", "Globex"),
+    );
     assert_eq!(text(&store, rid(1), "company"), "Globex");
     let o = outcome(&plan, 10);
     assert_rules(o, &[RuleId::D2, RuleId::D13]);
@@ -52,18 +56,14 @@ fn d13_sync_on_overwrites_record_fields_with_new_booking_data() {
 #[test]
 fn d13_sync_on_never_blanks_a_field_left_empty() {
     let store = store();
-    run(&Policy::doo(), &store, &ann_again("", ""));
+    run(&Policy::doo().with_sync(true), &store, &ann_again("", ""));
     assert_eq!(text(&store, rid(1), "company"), "Acme");
 }
 
 #[test]
 fn d14_sync_off_never_changes_non_empty_fields() {
     let store = store();
-    let plan = run(
-        &Policy::doo().with_sync(false),
-        &store,
-        &ann_again("+49 1", "Globex"),
-    );
+    let plan = run(&Policy::doo(), &store, &ann_again("+49 1", "Globex"));
     assert_eq!(text(&store, rid(1), "company"), "Acme");
     let o = outcome(&plan, 10);
     assert_rules(o, &[RuleId::D14]);
@@ -79,7 +79,7 @@ fn d15_empty_record_fields_are_filled_in_both_modes() {
     for sync in [true, false] {
         let store = store();
         let plan = run(
-            &Policy::doo().with_sync(sync),
+            &Policy::doo().with_sync(true).with_sync(sync),
             &store,
             &ann_again("+49 1", "Acme"),
         );
@@ -107,7 +107,7 @@ fn d16_sync_applies_to_manual_registrations_and_booker_changes() {
             &[("email", "ann@example.org"), ("company", "Manual Co")],
         )],
     );
-    let plan = run(&Policy::doo(), &store, &manual);
+    let plan = run(&Policy::doo().with_sync(true), &store, &manual);
     assert_eq!(text(&store, rid(1), "company"), "Manual Co");
     assert_rules(outcome(&plan, 10), &[RuleId::D16]);
 
@@ -117,7 +117,7 @@ fn d16_sync_applies_to_manual_registrations_and_booker_changes() {
     )
     .linked_to(rid(1));
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &edit(2, s, &[("company", "Self Co")], EditSource::SelfService),
     );
@@ -141,7 +141,7 @@ fn d16_edit_only_pushes_changed_fields() {
     )
     .linked_to(rid(1));
     run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &edit(2, s, &[("city", "Köln")], EditSource::SelfService),
     );
@@ -158,7 +158,7 @@ fn d17_organizer_chooses_per_edit_whether_changes_sync_missing_data_added_anyway
     let s = || booker(10, &[("email", "ann@example.org"), ("company", "Acme")]).linked_to(rid(1));
     let store = store();
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &edit(
             1,
@@ -178,7 +178,7 @@ fn d17_organizer_chooses_per_edit_whether_changes_sync_missing_data_added_anyway
     // Org sync off, organizer chooses to sync this edit.
     let store = self::store();
     let plan = run(
-        &Policy::doo().with_sync(false),
+        &Policy::doo(),
         &store,
         &edit(
             1,
@@ -194,7 +194,11 @@ fn d17_organizer_chooses_per_edit_whether_changes_sync_missing_data_added_anyway
 #[test]
 fn d18_b3_every_field_change_carries_old_and_new_value() {
     let store = store();
-    let plan = run(&Policy::doo(), &store, &ann_again("+49 1", "Globex"));
+    let plan = run(
+        &Policy::doo().with_sync(true),
+        &store,
+        &ann_again("+49 1", "Globex"),
+    );
     let changes = plan.changes_to(rid(1));
     let company = changes
         .iter()
@@ -232,7 +236,7 @@ fn d19_b4_shared_email_guard_warns_and_policy_chooses() {
     };
     // Warn: overwrite anyway (doo's behaviour).
     let store = store();
-    let plan = run(&Policy::doo(), &store, &shared());
+    let plan = run(&Policy::doo().with_sync(true), &store, &shared());
     assert_eq!(text(&store, rid(1), "first_name"), "Ben");
     assert!(plan.warnings.contains(&Warning::SharedEmail {
         subject: sid(10),
@@ -243,7 +247,9 @@ fn d19_b4_shared_email_guard_warns_and_policy_chooses() {
     // Keep the record's name; the rest syncs.
     let store = self::store();
     let plan = run(
-        &Policy::doo().with_name_guard(NameGuard::KeepName),
+        &Policy::doo()
+            .with_sync(true)
+            .with_name_guard(NameGuard::KeepName),
         &store,
         &shared(),
     );
@@ -254,7 +260,9 @@ fn d19_b4_shared_email_guard_warns_and_policy_chooses() {
     // Create a new record instead.
     let store = self::store();
     let plan = run(
-        &Policy::doo().with_name_guard(NameGuard::CreateNew),
+        &Policy::doo()
+            .with_sync(true)
+            .with_name_guard(NameGuard::CreateNew),
         &store,
         &shared(),
     );
@@ -267,7 +275,7 @@ fn d19_b4_shared_email_guard_warns_and_policy_chooses() {
 fn b4_similar_names_do_not_trigger_the_guard() {
     let store = store();
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &registration(
             1,
@@ -284,7 +292,7 @@ fn b4_similar_names_do_not_trigger_the_guard() {
     assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
     // And no guard when sync is off: nothing would be overwritten.
     let plan = run(
-        &Policy::doo().with_sync(false),
+        &Policy::doo(),
         &store,
         &registration(
             2,
@@ -303,13 +311,55 @@ fn d20_external_master_preset_is_doo_with_sync_off() {
     assert!(!p.sync.enabled);
     assert_eq!(
         Policy {
-            sync: Policy::doo().sync,
+            sync: Policy::doo().with_sync(true).sync,
             ..p.clone()
         },
-        Policy::doo()
+        Policy::doo().with_sync(true)
     );
     let store = store();
     run(&p, &store, &ann_again("+49 1", "Globex"));
     assert_eq!(text(&store, rid(1), "company"), "Acme");
     assert_eq!(text(&store, rid(1), "phone"), "+49 1");
+}
+
+#[test]
+fn d14_d15_synchronization_is_off_until_an_administrator_activates_it() {
+    let doo = Policy::doo();
+    assert!(
+        !doo.sync.enabled,
+        "doo: \"you can activate the synchronization\""
+    );
+    assert_eq!(Policy::default(), doo);
+    // A partial policy starts from that default too.
+    assert!(!Policy::from_json("{}").unwrap().sync.enabled);
+    let store = store_with(vec![contact(
+        1,
+        &[
+            ("email", "ann@example.org"),
+            ("company", "Acme"),
+            ("phone", ""),
+        ],
+    )]);
+    let booking = registration(
+        1,
+        vec![booker(
+            10,
+            &[
+                ("email", "ann@example.org"),
+                ("company", "Beta"),
+                ("phone", "+49 1"),
+            ],
+        )],
+    );
+    let plan = run(&doo, &store, &booking);
+    assert_rules(outcome(&plan, 10), &[RuleId::D2, RuleId::D14, RuleId::D15]);
+    assert_eq!(text(&store, rid(1), "company"), "Acme");
+    assert_eq!(text(&store, rid(1), "phone"), "+49 1");
+    // Activated, the same booking overwrites (D13).
+    let store = store_with(vec![contact(
+        1,
+        &[("email", "ann@example.org"), ("company", "Acme")],
+    )]);
+    run(&doo.with_sync(true), &store, &booking);
+    assert_eq!(text(&store, rid(1), "company"), "Beta");
 }

@@ -73,7 +73,7 @@ fn b1_a_gmail_dot_fold_that_joins_a_combining_mark_gives_the_composed_key() {
 
 #[test]
 fn b1_b7_a_plan_with_a_folded_key_reads_back_from_its_json() {
-    let mut policy = Policy::doo();
+    let mut policy = Policy::doo().with_sync(true);
     policy.normalization.fold_plus_tags = true;
     let engine = Engine::new(policy).unwrap();
     let store = InMemoryStore::with_normalization(engine.policy().normalization);
@@ -103,7 +103,7 @@ proptest! {
         n in normalizations(),
         salesforce in any::<bool>(),
     ) {
-        let mut policy = if salesforce { Policy::salesforce(RecordType::Contact) } else { Policy::doo() };
+        let mut policy = if salesforce { Policy::salesforce(RecordType::Contact) } else { Policy::doo().with_sync(true) };
         policy.normalization = n;
         let engine = Engine::new(policy).unwrap();
         let store = InMemoryStore::with_normalization(n);
@@ -130,7 +130,7 @@ fn b6_memory_store_refuses_a_version_overflow_and_applies_nothing() {
         contact(1, &[("email", "ann@example.org"), ("job_title", "old")]),
         u64::MAX,
     )]);
-    let engine = Engine::new(Policy::doo()).unwrap();
+    let engine = Engine::new(Policy::doo().with_sync(true)).unwrap();
     let event = registration(
         1,
         vec![attendee(
@@ -155,7 +155,7 @@ fn b6_memory_store_refuses_a_version_overflow_and_applies_nothing() {
 #[test]
 fn b6_b12_a_scenario_record_at_the_largest_version_is_an_error_not_a_panic() {
     let json = r#"{
-      "policy": { "preset": "doo" },
+      "policy": { "preset": "doo", "overrides": { "sync": { "enabled": true } } },
       "records": [ { "name": "r1", "fields": { "email": "a@example.org", "job_title": "old" }, "version": 18446744073709551615 } ],
       "steps": [ { "register": { "subjects": [ { "name": "a", "fields": { "email": "a@example.org", "job_title": "new" } } ] } } ]
     }"#;
@@ -207,7 +207,7 @@ mod sqlite {
                 i64::MAX as u64,
             ))
             .unwrap();
-        let engine = Engine::new(Policy::doo()).unwrap();
+        let engine = Engine::new(Policy::doo().with_sync(true)).unwrap();
         let event = registration(
             1,
             vec![attendee(
@@ -276,7 +276,7 @@ fn registration_with_field(name: &str) -> Event {
 
 #[test]
 fn b11_field_names_are_limited_in_length_and_characters_and_never_echoed() {
-    let engine = Engine::new(Policy::doo()).unwrap();
+    let engine = Engine::new(Policy::doo().with_sync(true)).unwrap();
     let store = InMemoryStore::new();
     let huge = "n".repeat(1 << 20);
     let cases: [(&str, FieldNameProblem); 4] = [
@@ -313,7 +313,7 @@ fn b11_field_names_are_limited_in_length_and_characters_and_never_echoed() {
         );
     }
     // The limit is policy data.
-    let mut policy = Policy::doo();
+    let mut policy = Policy::doo().with_sync(true);
     policy.limits.max_field_name_len = 10;
     let engine = Engine::new(policy).unwrap();
     assert!(engine
@@ -326,13 +326,13 @@ fn b11_field_names_are_limited_in_length_and_characters_and_never_echoed() {
 
 #[test]
 fn b11_policy_field_names_follow_the_same_rules() {
-    let mut p = Policy::doo();
+    let mut p = Policy::doo().with_sync(true);
     p.fields = p.fields.map("bad\nname", FieldClass::FormField);
     assert_eq!(
         Engine::new(p).unwrap_err(),
         PolicyError::InvalidFieldName(FieldNameProblem::ControlCharacter { position: 3 })
     );
-    let mut p = Policy::doo();
+    let mut p = Policy::doo().with_sync(true);
     p.limits.max_field_name_len = 0;
     assert_eq!(Engine::new(p).unwrap_err(), PolicyError::ZeroLimit);
 }

@@ -213,7 +213,7 @@ impl StateMachineTest for Sut {
     fn init_test(_: &Model) -> Sut {
         Sut {
             store: InMemoryStore::new(),
-            engine: engine(Policy::doo()),
+            engine: engine(Policy::doo().with_sync(true)),
             subjects: Vec::new(),
         }
     }

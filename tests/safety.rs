@@ -22,7 +22,7 @@ fn race<S: ContactStore + ApplyPlan + Sync>(
 ) -> (usize, usize, Vec<Option<RecordId>>) {
     let email = format!("race{round}@example.org");
     let barrier = Barrier::new(n);
-    let engine = engine(Policy::doo());
+    let engine = engine(Policy::doo().with_sync(true));
     let results: Vec<(usize, Option<RecordId>)> = std::thread::scope(|scope| {
         let hs: Vec<_> = (0..n as u128)
             .map(|i| {
@@ -163,7 +163,7 @@ fn workload_event(
 #[test]
 fn b6_mixed_concurrent_workload_ends_in_the_state_of_a_sequential_replay() {
     let per_thread: u128 = if heavy() { 1000 } else { 150 };
-    let policy = Policy::doo();
+    let policy = Policy::doo().with_sync(true);
     // Records the order in which plans are committed: the log lock is held
     // across the apply, so log order = commit order.
     let log: Mutex<Vec<Event>> = Mutex::new(Vec::new());
@@ -227,7 +227,7 @@ fn b6_retry_helper_gives_up_after_the_bound_with_a_clear_error() {
         apply: |_: &InMemoryStore, _: &Plan| Err(ApplyError::Conflict(Conflict::EmailKeyChanged)),
     };
     let ev = registration(1, vec![attendee(10, &[("email", "a@example.org")])]);
-    let err = engine(Policy::doo())
+    let err = engine(Policy::doo().with_sync(true))
         .plan_and_apply(&store, &ev, 3)
         .unwrap_err();
     assert!(
@@ -246,7 +246,9 @@ fn b6_retry_helper_gives_up_after_the_bound_with_a_clear_error() {
     );
     // A working store succeeds on the first attempt.
     let ok = InMemoryStore::new();
-    let plan = engine(Policy::doo()).plan_and_apply(&ok, &ev, 3).unwrap();
+    let plan = engine(Policy::doo().with_sync(true))
+        .plan_and_apply(&ok, &ev, 3)
+        .unwrap();
     assert_eq!(plan.created().count(), 1);
 }
 
@@ -260,7 +262,7 @@ fn b7_replaying_an_event_gives_a_byte_identical_plan_and_applying_twice_changes_
             attendee(11, &[("email", "new@example.org")]),
         ],
     );
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let a = serde_json::to_string(&e.plan(&store, &ev).unwrap()).unwrap();
     let b = serde_json::to_string(&e.plan(&store, &ev).unwrap()).unwrap();
     assert_eq!(a, b);
@@ -289,9 +291,9 @@ fn b7_replaying_an_event_gives_a_byte_identical_plan_and_applying_twice_changes_
 #[test]
 fn b7_the_same_event_id_with_a_different_payload_is_an_error() {
     let store = InMemoryStore::new();
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &registration(1, vec![attendee(10, &[("email", "a@example.org")])]),
     );
@@ -328,7 +330,7 @@ fn b7_redeliveries_shuffled_within_a_window_end_in_the_exactly_once_state() {
             )
         })
         .collect();
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let once = InMemoryStore::new();
     for ev in &events {
         e.plan_and_apply(&once, ev, 10).unwrap();
@@ -384,7 +386,7 @@ fn b8_prefill_or_relink_to_a_foreign_or_missing_record_is_one_undistinguishable_
         RecordType::Contact,
         fields(&[("email", "x@example.org")]),
     )]);
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let relink = |to| {
         Event::Relinked(Relink {
             id: eid(1),
@@ -415,7 +417,9 @@ fn b8_retain_with_sync_on_does_not_silently_overwrite_a_prefilled_records_email(
     // Default (D9): overwritten, with a warning.
     let store = store_with(records());
     let plan = run(
-        &Policy::doo().with_email_change(EmailChange::Retain),
+        &Policy::doo()
+            .with_sync(true)
+            .with_email_change(EmailChange::Retain),
         &store,
         &registration(1, vec![s()]),
     );
@@ -425,7 +429,9 @@ fn b8_retain_with_sync_on_does_not_silently_overwrite_a_prefilled_records_email(
     }));
     assert_eq!(text(&store, rid(1), "email"), "ann@example.org");
     // The policy keeps it, with a warning.
-    let mut p = Policy::doo().with_email_change(EmailChange::Retain);
+    let mut p = Policy::doo()
+        .with_sync(true)
+        .with_email_change(EmailChange::Retain);
     p.retained_email = RetainedEmail::Keep;
     let store = store_with(records());
     let plan = run(&p, &store, &registration(1, vec![s()]));
@@ -442,7 +448,7 @@ fn b8_retain_with_sync_on_does_not_silently_overwrite_a_prefilled_records_email(
 
 #[test]
 fn hostile_inputs_get_typed_errors_not_panics() {
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let store = InMemoryStore::new();
     let mib = "a".repeat(1 << 20);
     // A 1 MiB email: rejected by the field limit before any parsing.
@@ -457,7 +463,7 @@ fn hostile_inputs_get_typed_errors_not_panics() {
         matches!(r, Err(PlanError::Invalid(Error::FieldTooLong { len, limit: 65536, .. })) if len > 1 << 20)
     );
     // With the limit raised, the email parser still rejects it in linear time.
-    let mut p = Policy::doo();
+    let mut p = Policy::doo().with_sync(true);
     p.limits.max_field_len = 2 << 20;
     let r = engine(p).plan(
         &store,
@@ -498,7 +504,7 @@ fn hostile_inputs_get_typed_errors_not_panics() {
         )
         .is_ok());
     // Too many subjects, too many fields.
-    let mut p = Policy::doo();
+    let mut p = Policy::doo().with_sync(true);
     p.limits.max_subjects = 3;
     p.limits.max_fields = 2;
     let many: Vec<Subject> = (0..4).map(|i| attendee(i, &[])).collect();
@@ -547,7 +553,9 @@ fn debug_and_display_never_print_emails_or_field_values() {
             ],
         )],
     );
-    let plan = engine(Policy::doo()).plan(&store, &ev).unwrap();
+    let plan = engine(Policy::doo().with_sync(true))
+        .plan(&store, &ev)
+        .unwrap();
     for text in [
         format!("{plan:?}"),
         format!("{ev:?}"),
@@ -563,6 +571,8 @@ fn debug_and_display_never_print_emails_or_field_values() {
         1,
         vec![booker(10, &[("email", "Secret Person <sp@example.org>")])],
     );
-    let err = engine(Policy::doo()).plan(&store, &bad).unwrap_err();
+    let err = engine(Policy::doo().with_sync(true))
+        .plan(&store, &bad)
+        .unwrap_err();
     assert!(!format!("{err} {err:?}").contains("Secret"));
 }

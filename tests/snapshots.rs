@@ -69,7 +69,7 @@ fn snap(name: &str, policy: &Policy, records: Vec<Record>, event: Event) {
 fn d2_d13_d15_returning_booker_sync_on() {
     snap(
         "d2_d13_d15_returning_booker_sync_on",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![ann()],
         registration(
             1,
@@ -111,7 +111,7 @@ fn d14_d15_returning_booker_sync_off() {
 fn d3_d6_b5_new_booking_with_shared_new_email() {
     snap(
         "d3_d6_b5_new_booking_with_shared_new_email",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![],
         registration(
             1,
@@ -133,7 +133,7 @@ fn d3_d6_b5_new_booking_with_shared_new_email() {
 fn d4_ambiguous_email_creates_new() {
     snap(
         "d4_ambiguous_email_creates_new",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![
             contact(1, &[("email", "team@example.org")]),
             contact(2, &[("email", "team@example.org")]),
@@ -146,7 +146,7 @@ fn d4_ambiguous_email_creates_new() {
 fn d5_no_email() {
     snap(
         "d5_no_email",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![],
         registration(1, vec![attendee(10, &[("first_name", "Nora")])]),
     );
@@ -156,7 +156,7 @@ fn d5_no_email() {
 fn d7_prefill() {
     snap(
         "d7_prefill",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![ann(), contact(2, &[("email", "ann@example.org")])],
         registration(
             1,
@@ -172,7 +172,7 @@ fn d7_prefill() {
 fn d8_reassign_on_email_change() {
     snap(
         "d8_reassign_on_email_change",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![ann()],
         edit(
             1,
@@ -187,7 +187,9 @@ fn d8_reassign_on_email_change() {
 fn d9_retain_on_email_change_sync_on() {
     snap(
         "d9_retain_on_email_change_sync_on",
-        &Policy::doo().with_email_change(EmailChange::Retain),
+        &Policy::doo()
+            .with_sync(true)
+            .with_email_change(EmailChange::Retain),
         vec![ann()],
         edit(
             1,
@@ -202,7 +204,7 @@ fn d9_retain_on_email_change_sync_on() {
 fn d11_manual_relink() {
     snap(
         "d11_manual_relink",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![ann(), contact(2, &[("email", "x@example.org")])],
         Event::Relinked(Relink {
             id: eid(1),
@@ -217,7 +219,7 @@ fn d11_manual_relink() {
 fn d17_organizer_edit_without_sync() {
     snap(
         "d17_organizer_edit_without_sync",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![ann()],
         edit(
             1,
@@ -232,7 +234,9 @@ fn d17_organizer_edit_without_sync() {
 fn d19_b4_shared_email_keep_name() {
     snap(
         "d19_b4_shared_email_keep_name",
-        &Policy::doo().with_name_guard(NameGuard::KeepName),
+        &Policy::doo()
+            .with_sync(true)
+            .with_name_guard(NameGuard::KeepName),
         vec![ann()],
         registration(
             1,
@@ -253,7 +257,7 @@ fn d19_b4_shared_email_keep_name() {
 fn d16_manual_registration() {
     snap(
         "d16_manual_registration",
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         vec![ann()],
         registration_with(
             1,

@@ -7,7 +7,7 @@ use contact_sync::*;
 #[test]
 fn b6_apply_fails_with_a_conflict_when_a_new_record_appeared_for_the_key() {
     let store = InMemoryStore::new();
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let a = e
         .plan(
             &store,
@@ -49,7 +49,7 @@ fn b6_apply_fails_when_an_updated_record_changed_version() {
         1,
         &[("email", "ann@example.org"), ("company", "A")],
     )]);
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let a = e
         .plan(
             &store,
@@ -93,7 +93,7 @@ fn b6_apply_fails_when_an_updated_record_changed_version() {
 #[test]
 fn b6_apply_is_all_or_nothing() {
     let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let mut plan = e
         .plan(
             &store,
@@ -123,7 +123,7 @@ fn b6_apply_is_all_or_nothing() {
 #[test]
 fn b6_plan_carries_the_preconditions_it_was_decided_on() {
     let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
-    let plan = engine(Policy::doo())
+    let plan = engine(Policy::doo().with_sync(true))
         .plan(
             &store,
             &registration(
@@ -156,7 +156,7 @@ fn b6_plan_carries_the_preconditions_it_was_decided_on() {
 fn b5_one_registration_sharing_a_new_email_creates_one_record() {
     let store = InMemoryStore::new();
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &registration(
             1,
@@ -181,7 +181,7 @@ fn b5_one_registration_sharing_a_new_email_creates_one_record() {
 fn b2_every_outcome_explains_itself_with_rules_in_order_and_a_sentence() {
     let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
     let plan = run(
-        &Policy::doo(),
+        &Policy::doo().with_sync(true),
         &store,
         &registration(
             1,
@@ -207,7 +207,7 @@ fn b2_every_outcome_explains_itself_with_rules_in_order_and_a_sentence() {
 
 #[test]
 fn b8_decide_rejects_candidates_of_another_tenant() {
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let ev = registration(1, vec![booker(10, &[("email", "ann@example.org")])]);
     let needs = e.needs(&ev).unwrap();
     let mut c = Candidates::new(T);
@@ -228,7 +228,7 @@ fn b8_decide_rejects_candidates_of_another_tenant() {
 #[test]
 fn needs_and_decide_match_plan_on_a_store() {
     let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let ev = registration(
         1,
         vec![
@@ -253,7 +253,7 @@ fn store_normalization_must_match_the_policy() {
         fold_plus_tags: true,
         fold_gmail_dots: false,
     });
-    let r = engine(Policy::doo()).plan(&store, &registration(1, vec![]));
+    let r = engine(Policy::doo().with_sync(true)).plan(&store, &registration(1, vec![]));
     assert!(matches!(
         r,
         Err(PlanError::Invalid(Error::NormalizationMismatch))
@@ -372,7 +372,7 @@ fn b7_d2_candidates_chained_by_hand_decide_as_the_store_does() {
     // same candidates, so nothing added along the chain is lost.
     let ann = contact(1, &[("email", "ann@example.org"), ("ticket_id", "T-9")]);
     let store = store_with(vec![ann.clone()]);
-    let e = engine(Policy::doo());
+    let e = engine(Policy::doo().with_sync(true));
     let linked = booker(10, &[("email", "ann@example.org")]).linked_to(rid(1));
     let ev = registration(1, vec![linked]);
     let key = EmailKey::parse("ann@example.org", &Normalization::default())
