@@ -9,9 +9,66 @@
 //! database; the file keeps the last one):
 //! `cargo run --example walkthrough --features sqlite -- /tmp/walkthrough.db`
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
 use contact_sync::*;
 
 const T: TenantId = TenantId::from_u128(1);
+
+thread_local! {
+    /// What the walkthrough writes, the SQLite file it runs on (if any), the
+    /// number of the scenario running, and every rule cited so far.
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+#[derive(Default)]
+struct State {
+    out: String,
+    db: Option<PathBuf>,
+    scenario: u128,
+    cited: BTreeSet<RuleId>,
+}
+
+/// Appends a line to the walkthrough's text.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        STATE.with(|s| {
+            let mut s = s.borrow_mut();
+            let _ = writeln!(s.out, $($arg)*);
+        })
+    };
+}
+
+const LEGEND: &str = "How to read this: `=== RULES: what happens` starts a scenario; \
+`booker #10 -> Linked, record #1` is what happened to a person (small numbers \
+are the ids the scenario gave, `1a2b3c4d…` an id the engine derived for a new \
+record), followed by the explanation and the rules that fired; `! …` is a \
+warning; `[contact #1 v2] email=…` is a record after the scenario, with its \
+version. Event ids are distinct per scenario, so records created in \
+different scenarios have different ids.";
+
+/// The whole walkthrough as text; `db`: run on that SQLite file instead of
+/// the in-memory store (feature `sqlite`).
+pub fn render(db: Option<PathBuf>) -> String {
+    STATE.with(|s| {
+        *s.borrow_mut() = State {
+            db,
+            ..State::default()
+        }
+    });
+    say!("{LEGEND}");
+    doo_scenarios();
+    salesforce_scenarios();
+    say!("\n##### The rules cited above (the glossary on `RuleId`)");
+    let cited = STATE.with(|s| s.borrow().cited.clone());
+    for r in cited {
+        say!("  {r} ({}): {}", r.source().name(), r.text());
+    }
+    STATE.with(|s| std::mem::take(&mut s.borrow_mut().out))
+}
 
 fn fields(pairs: &[(&str, &str)]) -> Fields {
     Fields::from_pairs(pairs.iter().copied())
@@ -108,14 +165,39 @@ impl DemoStore for SqliteStore {
     }
 }
 
-/// The SQLite file given on the command line, if any.
-fn sqlite_path() -> Option<std::path::PathBuf> {
-    std::env::args().nth(1).map(Into::into)
+/// `event` with an id of its own in scenario `n`: records it creates get ids
+/// no other scenario's events derive.
+fn in_scenario(n: u128, event: Event) -> Event {
+    let own = |id: EventId| EventId::from_u128((n << 64) | id.uuid().as_u128());
+    match event {
+        Event::Registered(mut r) => {
+            r.id = own(r.id);
+            Event::Registered(r)
+        }
+        Event::Edited(mut e) => {
+            e.id = own(e.id);
+            Event::Edited(e)
+        }
+        Event::Relinked(mut r) => {
+            r.id = own(r.id);
+            Event::Relinked(r)
+        }
+        Event::RecordChanged(mut c) => {
+            c.id = own(c.id);
+            Event::RecordChanged(c)
+        }
+    }
 }
 
 fn scenario(title: &str, policy: &Policy, records: Vec<Record>, events: Vec<Event>) {
-    println!("\n=== {title}");
-    match sqlite_path() {
+    say!("\n=== {title}");
+    let (n, db) = STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.scenario += 1;
+        (s.scenario, s.db.clone())
+    });
+    let events: Vec<Event> = events.into_iter().map(|e| in_scenario(n, e)).collect();
+    match db {
         None => run(InMemoryStore::new(), policy, records, events),
         #[cfg(feature = "sqlite")]
         Some(path) => {
@@ -126,10 +208,7 @@ fn scenario(title: &str, policy: &Policy, records: Vec<Record>, events: Vec<Even
             run(store, policy, records, events)
         }
         #[cfg(not(feature = "sqlite"))]
-        Some(_) => {
-            eprintln!("a database path needs the `sqlite` feature: --features sqlite");
-            std::process::exit(2);
-        }
+        Some(_) => say!("  (a database path needs the `sqlite` feature: --features sqlite)"),
     }
 }
 
@@ -140,11 +219,12 @@ fn run<S: DemoStore>(store: S, policy: &Policy, records: Vec<Record>, events: Ve
         match engine.plan(&store, event) {
             Ok(plan) => {
                 for o in &plan.outcomes {
+                    STATE.with(|s| s.borrow_mut().cited.extend(o.rules.iter().copied()));
                     let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
                     let record = o
                         .record
                         .map_or("no record".to_owned(), |r| format!("record {r}"));
-                    println!(
+                    say!(
                         "  {} {} -> {:?}, {}\n      {}\n      rules: {}",
                         o.role.noun(),
                         short(&o.subject.to_string()),
@@ -155,13 +235,13 @@ fn run<S: DemoStore>(store: S, policy: &Policy, records: Vec<Record>, events: Ve
                     );
                 }
                 for w in &plan.warnings {
-                    println!("  ! {}", short(&w.message()));
+                    say!("  ! {}", short(&w.message()));
                 }
                 if let Err(e) = store.apply(&plan) {
-                    println!("  apply failed: {e}");
+                    say!("  apply failed: {e}");
                 }
             }
-            Err(e) => println!("  rejected: {}", short(&e.to_string())),
+            Err(e) => say!("  rejected: {}", short(&e.to_string())),
         }
     }
     for r in store.all() {
@@ -170,7 +250,7 @@ fn run<S: DemoStore>(store: S, policy: &Policy, records: Vec<Record>, events: Ve
             .iter()
             .map(|(n, v)| format!("{n}={}", v.as_str()))
             .collect();
-        println!(
+        say!(
             "  [{} {} v{}] {}",
             r.record_type.noun(),
             short(&r.id.to_string()),
@@ -181,7 +261,7 @@ fn run<S: DemoStore>(store: S, policy: &Policy, records: Vec<Record>, events: Ve
 }
 
 fn doo_scenarios() {
-    println!("\n##### doo contact center (Policy::doo with synchronization activated)");
+    say!("\n##### doo contact center (Policy::doo with synchronization activated)");
     let doo = Policy::doo().with_sync(true);
     let ann = || {
         contact(
@@ -213,7 +293,7 @@ fn doo_scenarios() {
         )],
     );
     scenario(
-        "D14/D15/D20: the same booking with sync off (another system owns the data)",
+        "D2/D14/D15: the same booking with sync off, the preset for another system owning the data (D20)",
         &Policy::doo_external_master(),
         vec![ann()],
         vec![booking(
@@ -231,7 +311,7 @@ fn doo_scenarios() {
         )],
     );
     scenario(
-        "D3/D6/B5: a new booker and attendees; two share one new email",
+        "D3/D6/D2/B5: a new booker and attendees; two share one new email",
         &doo,
         vec![],
         vec![booking(
@@ -308,7 +388,7 @@ fn doo_scenarios() {
         ]
     };
     scenario(
-        "D8/D10: email changed in self-service, event set to reassign (default)",
+        "D8/D10/D2: email changed in self-service, event set to reassign (default)",
         &doo,
         two(),
         vec![edit(
@@ -319,7 +399,7 @@ fn doo_scenarios() {
         )],
     );
     scenario(
-        "D9: email changed, event set to retain, sync on",
+        "D9/D10/D16: email changed in self-service, event set to retain, sync on",
         &doo.clone().with_email_change(EmailChange::Retain),
         vec![contact(
             1,
@@ -333,7 +413,7 @@ fn doo_scenarios() {
         )],
     );
     scenario(
-        "D9: email changed, event set to retain, sync off",
+        "D9/D10/D14/D16: email changed in self-service, event set to retain, sync off",
         &Policy::doo_external_master().with_email_change(EmailChange::Retain),
         vec![contact(
             1,
@@ -347,7 +427,7 @@ fn doo_scenarios() {
         )],
     );
     scenario(
-        "D17: the organizer edits and chooses not to sync; missing data is added anyway",
+        "D17/D14: the organizer edits and chooses not to sync; missing data is added anyway",
         &doo,
         vec![contact(
             1,
@@ -372,7 +452,7 @@ fn doo_scenarios() {
         })],
     );
     scenario(
-        "D19/B4: a colleague books with a shared email; the guard warns",
+        "D19/B4/D2: a colleague books with a shared email; the guard warns",
         &doo.clone().with_name_guard(NameGuard::KeepName),
         vec![ann()],
         vec![booking(
@@ -402,7 +482,7 @@ fn salesforce(t: RecordType) -> Policy {
 }
 
 fn salesforce_scenarios() {
-    println!("\n##### Accelevents -> Salesforce (Policy::salesforce)");
+    say!("\n##### Accelevents -> Salesforce (Policy::salesforce)");
     let sf = salesforce(RecordType::Contact);
     let jo = || {
         contact(
@@ -482,7 +562,7 @@ fn salesforce_scenarios() {
         .with_tickets(2)
     };
     scenario(
-        "A14/A15/A16/A19: the order is updated; the holder has two tickets",
+        "A18/A14/A15/A16/A19: the update button pushes the changed order; the holder has two tickets",
         &sf,
         vec![jo()],
         vec![edit(
@@ -527,7 +607,7 @@ fn salesforce_scenarios() {
         )],
     );
     scenario(
-        "A24: cross matching on email and last name, preferring Contacts",
+        "A24/A7/A8: cross matching on email and last name, preferring Contacts",
         &sf.clone()
             .with_cross_matching(RecordType::Contact, &["last_name"]),
         vec![
@@ -556,7 +636,7 @@ fn salesforce_scenarios() {
         )],
     );
     scenario(
-        "A25/A26/A27: holders without email (ticket id mapped, A23 on)",
+        "A25/A26/A27/A30/A6: holders without email (ticket id mapped, A23 on)",
         &sf.clone().with_records_without_email(),
         vec![],
         vec![booking(
@@ -577,7 +657,7 @@ fn salesforce_scenarios() {
         )],
     );
 
-    println!("\n##### One registration, both presets side by side");
+    say!("\n##### One registration, both presets side by side");
     let existing = || {
         vec![contact(
             1,
@@ -617,13 +697,13 @@ fn salesforce_scenarios() {
         )
     };
     scenario(
-        "side by side: doo (synchronization activated)",
+        "D2/D13: side by side, doo (synchronization activated)",
         &Policy::doo().with_sync(true),
         existing(),
         vec![reg()],
     );
     scenario(
-        "side by side: Salesforce Contacts",
+        "A6/A7/A8/A9: side by side, Salesforce Contacts",
         &sf,
         existing(),
         vec![reg()],
@@ -631,6 +711,6 @@ fn salesforce_scenarios() {
 }
 
 fn main() {
-    doo_scenarios();
-    salesforce_scenarios();
+    // The SQLite file given on the command line, if any.
+    print!("{}", render(std::env::args().nth(1).map(Into::into)));
 }

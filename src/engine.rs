@@ -877,6 +877,10 @@ impl<S: Source> Decider<'_, S> {
                 t.cite(self.cite(D2, A7)).say_fmt(format_args!(
                     "Exactly one {noun} {has}: linked to {noun} {one}."
                 ));
+                if self.ov.created_here(one) {
+                    t.cite(B5)
+                        .say("It was created earlier in this booking or batch.");
+                }
                 self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
             }
             many => match m.ambiguity {

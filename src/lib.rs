@@ -6,9 +6,9 @@
 //! the record.
 //!
 //! Two documented products are presets of one [`Policy`]:
-//! [`Policy::doo`] (doo's contact center, rules `D1`–`D20`) and
+//! [`Policy::doo`] (doo's contact center, rules `D1`–`D22`) and
 //! [`Policy::salesforce`] (the Accelevents → Salesforce integration, rules
-//! `A1`–`A29`). Every outcome names the rules that fired (B2) and every field
+//! `A1`–`A30`). Every outcome names the rules that fired (B2) and every field
 //! change carries its old and new value (B3).
 //!
 //! ## The flow
@@ -65,6 +65,8 @@
 //!   `testkit` (feature) checks a host's own [`ContactStore`] + [`ApplyPlan`].
 //! * [`scenario`]: JSON what-if scenarios (B12).
 //! * [`Email`] / [`EmailKey`]: the B1 match key.
+//! * [`RuleId`]: the glossary of every rule id, with its text
+//!   ([`RuleId::text`]) and source ([`RuleId::source`]).
 //!
 //! Redelivered events are no-ops and a reused event id with another payload
 //! is an error (B7), when the store records applied events
@@ -97,6 +99,7 @@ pub mod plan;
 pub mod policy;
 pub mod record;
 mod retry;
+pub mod rules;
 pub mod scenario;
 pub mod store;
 #[cfg(feature = "testkit")]
@@ -124,6 +127,7 @@ pub use policy::{
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;
+pub use rules::{RuleSource, UnknownRule};
 pub use scenario::{Report, Scenario, ScenarioError};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;

@@ -254,6 +254,14 @@ impl<S: Source> Overlay<S> {
         }
     }
 
+    /// B5: the plan itself created `id` (an earlier subject or event of
+    /// this batch).
+    pub(crate) fn created_here(&self, id: &RecordId) -> bool {
+        self.records
+            .get(id)
+            .is_some_and(|e| e.base_version.is_none())
+    }
+
     /// The record `id` as the plan sees it now.
     pub(crate) fn get(&self, id: &RecordId) -> Option<&Record> {
         match self.records.get(id) {

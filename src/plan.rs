@@ -11,34 +11,7 @@ use crate::fields::{FieldName, FieldValue};
 use crate::policy::NameGuard;
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
-macro_rules! rule_ids {
-    ($($id:ident),* $(,)?) => {
-        /// A rule of `RULES.md`, cited by explanations, field changes and tests.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[allow(missing_docs)]
-        pub enum RuleId { $($id),* }
-
-        impl RuleId {
-            /// The id as written in `RULES.md` (`"D4"`).
-            pub fn as_str(self) -> &'static str {
-                match self { $(RuleId::$id => stringify!($id)),* }
-            }
-        }
-    };
-}
-
-rule_ids!(
-    D1, D2, D3, D4, D5, D6, D7, D8, D9, D10, D11, D12, D13, D14, D15, D16, D17, D18, D19, D20, D21,
-    D22, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11, A12, A13, A14, A15, A16, A17, A18, A19, A20,
-    A21, A22, A23, A24, A25, A26, A27, A28, A29, A30, B1, B2, B3, B4, B5, B6, B7, B8, B9, B10, B11,
-    B12, B13, B14, B15, B16, B17, B18, B19, B20,
-);
-
-impl fmt::Display for RuleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::rules::RuleId;
 
 /// The rules that fired for one subject, in order, without duplicates.
 ///
