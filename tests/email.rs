@@ -229,3 +229,33 @@ fn b1_invalid_email_in_registration_is_a_typed_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn b1_the_first_bad_character_is_the_one_reported() {
+    assert_eq!(
+        err("a\u{1}b\u{2}@example.org"),
+        EmailError::ControlCharacter { position: 1 }
+    );
+    assert_eq!(
+        err("a b c@example.org"),
+        EmailError::Whitespace { position: 1 }
+    );
+    assert_eq!(
+        err("a\u{1}b c@example.org"),
+        EmailError::ControlCharacter { position: 1 }
+    );
+    assert_eq!(
+        err("a b\u{1}c@example.org"),
+        EmailError::Whitespace { position: 1 }
+    );
+}
+
+#[test]
+fn b1_display_shows_the_spelling_and_debug_hides_it() {
+    let e = Email::parse(" Ann@Example.org ").unwrap().unwrap();
+    assert_eq!(e.to_string(), "Ann@Example.org");
+    assert_eq!(format!("{e:?}"), "Email(..)");
+    let k = e.key(&Normalization::default());
+    assert_eq!(k.to_string(), "ann@example.org");
+    assert_eq!(format!("{k:?}"), "EmailKey(..)");
+}
