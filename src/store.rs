@@ -7,7 +7,7 @@
 use crate::email::{EmailKey, Normalization};
 use crate::error::ApplyError;
 use crate::plan::{EventDigest, Plan};
-use crate::record::{EventId, Record, RecordId, TenantId};
+use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
 pub mod memory;
 #[cfg(feature = "sqlite")]
@@ -44,6 +44,23 @@ pub trait ContactStore {
     /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28).
     fn records_by_ticket(&self, tenant: TenantId, ticket: &str)
         -> Result<Vec<Record>, Self::Error>;
+
+    /// The subjects linked to `record` in `tenant`, sorted (D12: "In the
+    /// contact details you can see all bookings as well as all attendees
+    /// associated with the contact"). Empty for a record of another tenant.
+    fn linked_subjects(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<SubjectId>, Self::Error>;
+
+    /// The campaign memberships of `record` in `tenant`, sorted by campaign,
+    /// with the ticket id mapped on each (A5, A30).
+    fn campaign_memberships(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<CampaignMember>, Self::Error>;
 
     /// The digest of `event` if the store has applied it (B7). Stores that
     /// record applied events make redeliveries no-ops and reject an event id
@@ -87,6 +104,20 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
     ) -> Result<Option<EventDigest>, Self::Error> {
         (**self).event_digest(tenant, event)
     }
+    fn linked_subjects(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<SubjectId>, Self::Error> {
+        (**self).linked_subjects(tenant, record)
+    }
+    fn campaign_memberships(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<CampaignMember>, Self::Error> {
+        (**self).campaign_memberships(tenant, record)
+    }
 }
 
 /// One record's membership in a campaign (A5), with the ticket id mapped on
@@ -103,16 +134,48 @@ pub struct CampaignMember {
 
 /// Applies plans atomically (B6).
 ///
-/// An implementation checks every [`crate::Precondition`] of the plan and
-/// applies all of its effects, or, when a precondition fails, none of them
-/// and returns [`ApplyError::Conflict`]. The caller then re-plans (see
-/// [`crate::Engine::plan`]).
+/// An implementation checks every [`crate::Precondition`] of the plan and applies
+/// all of its effects, or, when anything fails, none of them. The caller
+/// re-plans on a [`crate::Conflict`] (see [`crate::Engine::plan_and_apply`]).
+/// `testkit::run_all` checks every entry below against a host's store.
 ///
-/// Record ids are global (see [`crate::RecordId`]): a
-/// [`crate::Effect::CreateRecord`] or [`crate::Precondition::RecordAbsent`]
-/// for an id any tenant holds is a [`crate::Conflict::RecordExists`].
-/// A version that cannot be raised or stored is
-/// [`ApplyError::VersionOverflow`], never wrapped or clamped.
+/// # The contract
+///
+/// **All or nothing.** Check every precondition first, then every effect's
+/// validity, then write; any error leaves the store exactly as it was
+/// (a database: one transaction; memory: check, then mutate). Everything is
+/// scoped to `plan.tenant` unless an entry says otherwise.
+///
+/// **Preconditions**, in order; the first that fails is the error:
+///
+/// | precondition | holds when | otherwise |
+/// | --- | --- | --- |
+/// | `EmailKey { key, records }` | the ids of the tenant's records (any type) whose email has `key` (B1 key under the store's [`ContactStore::normalization`]), sorted, equal `records` | [`crate::Conflict::EmailKeyChanged`] |
+/// | `TicketId { ticket, records }` | the ids of the tenant's records whose `ticket_id` field, trimmed, equals `ticket` trimmed (exact, case-sensitive), sorted, equal `records` | [`crate::Conflict::TicketChanged`] |
+/// | `RecordVersion { record, version }` | the tenant's record `record` is at `version` (a missing record or another tenant's counts as version 0) | [`crate::Conflict::VersionChanged`] with the actual version |
+/// | `RecordAbsent { record }` | no record of **any** tenant has the id (ids are global, see [`crate::RecordId`]) | [`crate::Conflict::RecordExists`] |
+/// | `EventNew { event, digest }` | the store has not recorded `event` for the tenant; a store that records events ([`ContactStore::event_digest`]) answers [`crate::Conflict::EventApplied`] when it holds the same digest and [`crate::Conflict::EventPayloadChanged`] when it holds another | as said |
+///
+/// **Effects**, in plan order (a later effect sees the earlier ones):
+///
+/// | effect | does | fails with |
+/// | --- | --- | --- |
+/// | `CreateRecord { record }` | stores the record as given (its `version`, usually 1) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id; [`ApplyError::VersionOverflow`] if the store cannot hold the version |
+/// | `UpdateRecord { record, changes }` | sets each field to its change's `new`, then raises the version by exactly one (one bump per effect, however many changes, even none: A18). A blank `new` may be stored blank or remove the field: both read back as blank ([`crate::Fields::is_empty_at`]). The record is found again under its new email key and ticket id | [`ApplyError::InvalidPlan`] if no record of the tenant has the id (nor an earlier `CreateRecord`); [`ApplyError::VersionOverflow`] past the store's largest version |
+/// | `Link { subject, record }` | the subject's link becomes `record` (replacing any) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
+/// | `Unlink { subject, record }` | removes the subject's link if it is `record`; otherwise nothing | never |
+/// | `AddCampaignMember { record, campaign, ticket }` | makes the record a member (once); a `Some` ticket replaces the membership's ticket id, `None` keeps it (A30) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
+/// | `MergeRecord { record, into }` | deletes `record`; every subject linked to it is linked to `into`; its memberships move to `into` (where `into` is a member already, `into`'s ticket id stays unless it has none). `into`'s version does not change (its fields change only through `UpdateRecord` effects, which [`crate::plan_merge`] puts first) | [`ApplyError::InvalidPlan`] if either is unknown or they are the same |
+/// | `UpdateSubject { subject, changes }` | the registration's own data (A20): the host applies it to its registrations; a store without them ignores it | never |
+///
+/// **Events.** After the effects, a store that records events stores
+/// `(tenant, event, digest)` for every `EventNew` precondition, in the same
+/// transaction. A redelivered event then plans nothing (B7). A store that
+/// does not record events keeps the default [`ContactStore::event_digest`]
+/// (`None`): a redelivery is planned again; its derived record ids are the
+/// same, so its `RecordAbsent` preconditions fail with
+/// [`crate::Conflict::RecordExists`], and re-planning finds the records it created
+/// and links to them without creating twice.
 pub trait ApplyPlan {
     /// The store's own error.
     type Error: std::error::Error + Send + Sync + 'static;

@@ -814,21 +814,6 @@ impl InMemoryStore {
             .map(|(_, _, r)| *r)
             .collect()
     }
-
-    /// The campaign memberships of `record`, by campaign, with the ticket id
-    /// mapped on each (A5, A30).
-    pub fn campaign_memberships(&self, tenant: TenantId, record: RecordId) -> Vec<CampaignMember> {
-        self.read()
-            .campaigns
-            .iter()
-            .filter(|((t, _, r), _)| *t == tenant && *r == record)
-            .map(|((_, c, r), ticket)| CampaignMember {
-                campaign: c.clone(),
-                record: *r,
-                ticket: ticket.clone(),
-            })
-            .collect()
-    }
 }
 
 impl ContactStore for InMemoryStore {
@@ -868,6 +853,40 @@ impl ContactStore for InMemoryStore {
         let inner = self.read();
         let ids = inner.ids_by_ticket(tenant, ticket);
         Ok(ids.iter().filter_map(|id| inner.get(tenant, *id)).collect())
+    }
+
+    /// A scan of the tenant's links (the store keeps no reverse index:
+    /// planning never asks this).
+    fn linked_subjects(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<SubjectId>, Infallible> {
+        Ok(self
+            .read()
+            .links
+            .range((tenant, SubjectId::from_u128(0))..=(tenant, SubjectId::from_u128(u128::MAX)))
+            .filter(|(_, r)| **r == record)
+            .map(|((_, s), _)| *s)
+            .collect())
+    }
+
+    fn campaign_memberships(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<CampaignMember>, Infallible> {
+        Ok(self
+            .read()
+            .campaigns
+            .iter()
+            .filter(|((t, _, r), _)| *t == tenant && *r == record)
+            .map(|((_, c, r), ticket)| CampaignMember {
+                campaign: c.clone(),
+                record: *r,
+                ticket: ticket.clone(),
+            })
+            .collect())
     }
 }
 

@@ -178,9 +178,12 @@ impl SqliteStore {
             )?;
         }
         if version < 2 {
-            // 2: the ticket id mapped on a campaign member (A30).
+            // 2: the ticket id mapped on a campaign member (A30); a record's
+            // links and memberships found by index (the read side, merges).
             tx.execute_batch(
                 "ALTER TABLE campaign_members ADD COLUMN ticket TEXT;
+                 CREATE INDEX links_by_record ON links (tenant, record);
+                 CREATE INDEX campaign_members_by_record ON campaign_members (tenant, record);
                  PRAGMA user_version = 2;",
             )?;
         }
@@ -231,32 +234,6 @@ impl SqliteStore {
             )
             .optional()?;
         Ok(b.and_then(|b| record_id(&b)))
-    }
-
-    /// The campaign memberships of `record`, by campaign, with the ticket
-    /// id mapped on each (A5, A30).
-    pub fn campaign_memberships(
-        &self,
-        tenant: TenantId,
-        record: RecordId,
-    ) -> Result<Vec<CampaignMember>, SqliteError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT campaign, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2 ORDER BY campaign",
-        )?;
-        let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (campaign, ticket) = r?;
-            out.push(CampaignMember {
-                campaign: CampaignId(campaign),
-                record,
-                ticket: ticket.map(FieldValue::from),
-            });
-        }
-        Ok(out)
     }
 
     /// The members of `campaign`, sorted.
@@ -401,6 +378,52 @@ impl ContactStore for SqliteStore {
         ticket: &str,
     ) -> Result<Vec<Record>, SqliteError> {
         records_where(&self.conn(), "ticket", tenant, ticket.trim())
+    }
+
+    fn linked_subjects(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<SubjectId>, SqliteError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT subject FROM links WHERE tenant = ?1 AND record = ?2 ORDER BY subject",
+        )?;
+        let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
+            r.get::<_, Vec<u8>>(0)
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let b = r?;
+            out.push(SubjectId::new(
+                uuid::Uuid::from_slice(&b).map_err(|_| SqliteError::Corrupt(record))?,
+            ));
+        }
+        Ok(out)
+    }
+
+    fn campaign_memberships(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<CampaignMember>, SqliteError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT campaign, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2 ORDER BY campaign",
+        )?;
+        let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (campaign, ticket) = r?;
+            out.push(CampaignMember {
+                campaign: CampaignId(campaign),
+                record,
+                ticket: ticket.map(FieldValue::from),
+            });
+        }
+        Ok(out)
     }
 }
 

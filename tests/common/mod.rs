@@ -180,6 +180,16 @@ impl<F> ContactStore for Rigged<F> {
     fn event_digest(&self, t: TenantId, e: EventId) -> Result<Option<EventDigest>, Self::Error> {
         self.store.event_digest(t, e)
     }
+    fn linked_subjects(&self, t: TenantId, r: RecordId) -> Result<Vec<SubjectId>, Self::Error> {
+        self.store.linked_subjects(t, r)
+    }
+    fn campaign_memberships(
+        &self,
+        t: TenantId,
+        r: RecordId,
+    ) -> Result<Vec<CampaignMember>, Self::Error> {
+        self.store.campaign_memberships(t, r)
+    }
 }
 
 impl<F: Fn(&InMemoryStore, &Plan) -> ApplyResult> ApplyPlan for Rigged<F> {
