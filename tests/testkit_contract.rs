@@ -1,0 +1,313 @@
+//! The testkit checks the whole apply contract (B6, B7, B8, A28, A30, B9):
+//! for each check, a store broken in exactly that part fails it, and only
+//! the checks that cover that part fail.
+#![cfg(feature = "testkit")]
+
+use std::convert::Infallible;
+
+use contact_sync::testkit::{self, Check};
+use contact_sync::*;
+
+/// A part of the contract a store gets wrong.
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    /// `Link` effects are dropped.
+    IgnoresLinks,
+    /// `Unlink` removes the subject's link whatever record it names.
+    UnlinksAnyRecord,
+    /// Ticket ids on campaign members are dropped.
+    DropsMemberTickets,
+    /// Ticket lookups find nothing.
+    NoTicketLookups,
+    /// `TicketId` preconditions are not checked.
+    SkipsTicketPrecondition,
+    /// An `UpdateRecord` without changes does not raise the version.
+    NoBumpWithoutChanges,
+    /// A change to a blank value is not written.
+    KeepsValuesOnBlank,
+    /// A merge deletes the record without moving its links.
+    MergeDropsLinks,
+    /// Applied events are recorded but not checked again.
+    ReappliesEvents,
+    /// Record ids are per tenant: another tenant's id is silently skipped.
+    IdsPerTenant,
+}
+
+struct Broken {
+    store: InMemoryStore,
+    fault: Fault,
+}
+
+impl ContactStore for Broken {
+    type Error = Infallible;
+    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Infallible> {
+        self.store.records_by_email(t, k)
+    }
+    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {
+        self.store.record(t, id)
+    }
+    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Infallible> {
+        match self.fault {
+            Fault::NoTicketLookups => Ok(vec![]),
+            _ => self.store.records_by_ticket(t, ticket),
+        }
+    }
+    fn event_digest(&self, t: TenantId, e: EventId) -> Result<Option<EventDigest>, Infallible> {
+        self.store.event_digest(t, e)
+    }
+    fn linked_subjects(&self, t: TenantId, r: RecordId) -> Result<Vec<SubjectId>, Infallible> {
+        self.store.linked_subjects(t, r)
+    }
+    fn campaign_memberships(
+        &self,
+        t: TenantId,
+        r: RecordId,
+    ) -> Result<Vec<CampaignMember>, Infallible> {
+        self.store.campaign_memberships(t, r)
+    }
+}
+
+impl ApplyPlan for Broken {
+    type Error = Infallible;
+    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Infallible>> {
+        let mut p = plan.clone();
+        let t = p.tenant;
+        let mut merged: Vec<(RecordId, Vec<SubjectId>)> = Vec::new();
+        match self.fault {
+            Fault::IgnoresLinks => p.effects.retain(|e| !matches!(e, Effect::Link { .. })),
+            Fault::UnlinksAnyRecord => {
+                for e in &mut p.effects {
+                    if let Effect::Unlink { subject, record } = e {
+                        if let Some(r) = self.store.link_of(t, *subject) {
+                            *record = r;
+                        }
+                    }
+                }
+            }
+            Fault::DropsMemberTickets => {
+                for e in &mut p.effects {
+                    if let Effect::AddCampaignMember { ticket, .. } = e {
+                        *ticket = None;
+                    }
+                }
+            }
+            Fault::SkipsTicketPrecondition => p
+                .preconditions
+                .retain(|c| !matches!(c, Precondition::TicketId { .. })),
+            Fault::NoBumpWithoutChanges => p.effects.retain(
+                |e| !matches!(e, Effect::UpdateRecord { changes, .. } if changes.is_empty()),
+            ),
+            Fault::KeepsValuesOnBlank => {
+                for e in &mut p.effects {
+                    if let Effect::UpdateRecord { changes, .. } = e {
+                        changes.retain(|c| !c.new.is_blank());
+                    }
+                }
+            }
+            Fault::MergeDropsLinks => {
+                for e in &p.effects {
+                    if let Effect::MergeRecord { record, into } = e {
+                        merged.push((
+                            *into,
+                            self.store.linked_subjects(t, *record).unwrap_or_default(),
+                        ));
+                    }
+                }
+            }
+            Fault::ReappliesEvents => p.preconditions.retain(|c| match c {
+                Precondition::EventNew { event, .. } => {
+                    !matches!(self.store.event_digest(t, *event), Ok(Some(_)))
+                }
+                _ => true,
+            }),
+            Fault::IdsPerTenant => {
+                // An id another of the suite's tenants (A = 0xA, B = 0xB) holds.
+                let foreign = |id: &RecordId| {
+                    [TenantId::from_u128(0xA), TenantId::from_u128(0xB)]
+                        .iter()
+                        .any(|o| *o != t && matches!(self.store.record(*o, *id), Ok(Some(_))))
+                };
+                p.effects.retain(
+                    |e| !matches!(e, Effect::CreateRecord { record } if foreign(&record.id)),
+                );
+                p.preconditions.retain(
+                    |c| !matches!(c, Precondition::RecordAbsent { record } if foreign(record)),
+                );
+            }
+            Fault::NoTicketLookups => {}
+        }
+        self.store.apply(&p)?;
+        for (into, subjects) in merged {
+            let unlink: Vec<Effect> = subjects
+                .into_iter()
+                .map(|subject| Effect::Unlink {
+                    subject,
+                    record: into,
+                })
+                .collect();
+            let mut undo = p.clone();
+            undo.effects = unlink;
+            undo.preconditions.clear();
+            self.store.apply(&undo)?;
+        }
+        Ok(())
+    }
+}
+
+fn failing_checks(fault: Fault) -> Vec<&'static str> {
+    let factory = move || Broken {
+        store: InMemoryStore::new(),
+        fault,
+    };
+    match testkit::run_all(&factory) {
+        Ok(()) => vec![],
+        Err(failures) => failures.iter().map(|f| f.check).collect(),
+    }
+}
+
+#[track_caller]
+fn caught_by(fault: Fault, check: fn(&dyn Fn() -> Broken) -> Check, name: &str) {
+    let factory = move || Broken {
+        store: InMemoryStore::new(),
+        fault,
+    };
+    let failure = check(&factory).expect_err("the broken store passed the check");
+    assert_eq!(failure.check, name);
+    // The message says what was injected, what was expected, what happened.
+    assert!(
+        failure.message.len() > 30,
+        "{fault:?}: an unhelpful message: {}",
+        failure.message
+    );
+    assert!(failing_checks(fault).contains(&name), "{fault:?}");
+}
+
+#[test]
+fn d11_d12_a_store_ignoring_links_fails_links_and_unlinks() {
+    caught_by(
+        Fault::IgnoresLinks,
+        |f| testkit::links_and_unlinks(&f),
+        "links_and_unlinks",
+    );
+}
+
+#[test]
+fn d8_a_store_unlinking_any_record_fails_links_and_unlinks() {
+    caught_by(
+        Fault::UnlinksAnyRecord,
+        |f| testkit::links_and_unlinks(&f),
+        "links_and_unlinks",
+    );
+}
+
+#[test]
+fn a5_a30_a_store_dropping_member_tickets_fails_campaign_membership() {
+    caught_by(
+        Fault::DropsMemberTickets,
+        |f| testkit::campaign_membership(&f),
+        "campaign_membership",
+    );
+}
+
+#[test]
+fn a28_a_store_without_ticket_lookups_fails_ticket_lookups() {
+    caught_by(
+        Fault::NoTicketLookups,
+        |f| testkit::ticket_lookups(&f),
+        "ticket_lookups",
+    );
+}
+
+#[test]
+fn a28_b6_a_store_skipping_the_ticket_precondition_fails_ticket_lookups() {
+    caught_by(
+        Fault::SkipsTicketPrecondition,
+        |f| testkit::ticket_lookups(&f),
+        "ticket_lookups",
+    );
+}
+
+#[test]
+fn a18_b6_a_store_not_bumping_empty_updates_fails_updates_and_versions() {
+    caught_by(
+        Fault::NoBumpWithoutChanges,
+        |f| testkit::updates_and_versions(&f),
+        "updates_and_versions",
+    );
+}
+
+#[test]
+fn a16_a_store_keeping_values_on_blank_fails_updates_and_versions() {
+    caught_by(
+        Fault::KeepsValuesOnBlank,
+        |f| testkit::updates_and_versions(&f),
+        "updates_and_versions",
+    );
+}
+
+#[test]
+fn b9_a_store_whose_merge_drops_links_fails_merges_move_links_and_members() {
+    caught_by(
+        Fault::MergeDropsLinks,
+        |f| testkit::merges_move_links_and_members(&f),
+        "merges_move_links_and_members",
+    );
+}
+
+#[test]
+fn b7_a_store_reapplying_events_fails_events() {
+    caught_by(Fault::ReappliesEvents, |f| testkit::events(&f), "events");
+}
+
+#[test]
+fn b8_a_store_with_ids_per_tenant_fails_record_ids_are_global() {
+    caught_by(
+        Fault::IdsPerTenant,
+        |f| testkit::record_ids_are_global(&f),
+        "record_ids_are_global",
+    );
+}
+
+/// A store that records no events (the default `event_digest`) is within
+/// the contract: the suite passes it.
+struct Forgetful(InMemoryStore);
+
+impl ContactStore for Forgetful {
+    type Error = Infallible;
+    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Infallible> {
+        self.0.records_by_email(t, k)
+    }
+    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {
+        self.0.record(t, id)
+    }
+    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Infallible> {
+        self.0.records_by_ticket(t, ticket)
+    }
+    fn linked_subjects(&self, t: TenantId, r: RecordId) -> Result<Vec<SubjectId>, Infallible> {
+        self.0.linked_subjects(t, r)
+    }
+    fn campaign_memberships(
+        &self,
+        t: TenantId,
+        r: RecordId,
+    ) -> Result<Vec<CampaignMember>, Infallible> {
+        self.0.campaign_memberships(t, r)
+    }
+}
+
+impl ApplyPlan for Forgetful {
+    type Error = Infallible;
+    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Infallible>> {
+        let mut p = plan.clone();
+        p.preconditions
+            .retain(|c| !matches!(c, Precondition::EventNew { .. }));
+        self.0.apply(&p)
+    }
+}
+
+#[test]
+fn b7_a_store_keeping_the_default_event_digest_passes_the_suite() {
+    if let Err(f) = testkit::run_all(&|| Forgetful(InMemoryStore::new())) {
+        panic!("{f:#?}");
+    }
+}
