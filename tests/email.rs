@@ -259,3 +259,21 @@ fn b1_display_shows_the_spelling_and_debug_hides_it() {
     assert_eq!(k.to_string(), "ann@example.org");
     assert_eq!(format!("{k:?}"), "EmailKey(..)");
 }
+
+#[test]
+fn b1_length_limits_sit_exactly_at_their_bounds() {
+    // Up to 1,024 bytes of input are parsed (and their real problem told);
+    // longer input is refused on its length alone.
+    let at_cap = format!("{}@", "a".repeat(1023));
+    assert_eq!(err(&at_cap), EmailError::EmptyDomain);
+    let over = format!("{}@", "a".repeat(1024));
+    assert_eq!(err(&over), EmailError::AddressTooLong { len: 1025 });
+    // A key of exactly 254 octets is an address; 255 is not (RFC 5321). The
+    // `ä` keeps it off the plain ASCII path.
+    let local = format!("ä{}", "a".repeat(62));
+    let domain = format!("{}.{}.{}", "a".repeat(63), "b".repeat(63), "c".repeat(61));
+    let max = format!("{local}@{domain}");
+    assert_eq!(key(&max).len(), 254);
+    let too_long = format!("{local}@{domain}c");
+    assert_eq!(err(&too_long), EmailError::AddressTooLong { len: 255 });
+}
