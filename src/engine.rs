@@ -298,11 +298,20 @@ impl Engine {
         if candidates.tenant != event.tenant() {
             return Err(Error::MixedTenants);
         }
-        self.run(candidates, std::slice::from_ref(event))
-            .map_err(|e| match e {
-                PlanError::Invalid(e) => e,
-                PlanError::Store(never) => match never {},
-            })
+        self.decide_events(std::slice::from_ref(event), candidates)
+    }
+
+    /// Decides `events` on candidates (the sans-IO side of single events
+    /// and batches).
+    pub(crate) fn decide_events(
+        &self,
+        events: &[Event],
+        candidates: &Candidates,
+    ) -> Result<Plan, Error> {
+        self.run(candidates, events).map_err(|e| match e {
+            PlanError::Invalid(e) => e,
+            PlanError::Store(never) => match never {},
+        })
     }
 
     /// Looks up what `event` needs in `store` and decides it.

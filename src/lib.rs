@@ -96,6 +96,7 @@ mod matching;
 mod merge;
 mod overlay;
 pub mod plan;
+mod plan_async;
 pub mod policy;
 pub mod record;
 mod retry;
@@ -129,6 +130,7 @@ pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;
 pub use rules::{RuleSource, UnknownRule};
 pub use scenario::{Report, Scenario, ScenarioError};
+pub use store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{ApplyPlan, CampaignMember, ContactStore, InMemoryStore};

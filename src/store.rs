@@ -9,6 +9,7 @@ use crate::error::ApplyError;
 use crate::plan::{EventDigest, Plan};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
+pub mod asynchronous;
 pub mod memory;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;

@@ -1,0 +1,173 @@
+//! Asynchronous storage (B6): the same two traits for hosts whose database
+//! driver is async, with no runtime in the crate.
+//!
+//! The engine stays synchronous and pure; these traits only move data
+//! between the host's database and the sans-IO core, like an async shell
+//! over a state machine: [`crate::Engine::plan_async`] asks
+//! [`crate::Engine::needs`] what to fetch, fetches it through
+//! [`AsyncContactStore`] ([`crate::Candidates::fetch_async`]), and decides
+//! with [`crate::Engine::decide`]. Every future is `Send`, so a
+//! multi-threaded runtime can move it between threads; nothing here blocks
+//! or spawns.
+//!
+//! The contract is the one written on [`crate::ApplyPlan`]: an
+//! [`AsyncApplyPlan`] applies a plan all or nothing, in one transaction.
+
+use std::future::Future;
+
+use crate::email::{EmailKey, Normalization};
+use crate::error::ApplyError;
+use crate::plan::{EventDigest, Plan};
+use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
+use crate::store::{ApplyPlan, CampaignMember, ContactStore};
+
+/// Read access to a tenant's records, asynchronously: the methods of
+/// [`ContactStore`], each returning a `Send` future.
+pub trait AsyncContactStore: Sync {
+    /// The store's own error (I/O, database…).
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The normalization the store computes email keys with; it must equal
+    /// the policy's (the engine checks).
+    fn normalization(&self) -> Normalization {
+        Normalization::default()
+    }
+
+    /// All records of `tenant`, of any type, whose email has `key`.
+    fn records_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> impl Future<Output = Result<Vec<Record>, Self::Error>> + Send;
+
+    /// The record `id` of `tenant`, or `None` (also when it belongs to another tenant).
+    fn record(
+        &self,
+        tenant: TenantId,
+        id: RecordId,
+    ) -> impl Future<Output = Result<Option<Record>, Self::Error>> + Send;
+
+    /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28).
+    fn records_by_ticket(
+        &self,
+        tenant: TenantId,
+        ticket: &str,
+    ) -> impl Future<Output = Result<Vec<Record>, Self::Error>> + Send;
+
+    /// The digest of `event` if the store has applied it (B7); see
+    /// [`ContactStore::event_digest`].
+    fn event_digest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> impl Future<Output = Result<Option<EventDigest>, Self::Error>> + Send;
+
+    /// The subjects linked to `record`, sorted (D12).
+    fn linked_subjects(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> impl Future<Output = Result<Vec<SubjectId>, Self::Error>> + Send;
+
+    /// The campaign memberships of `record`, sorted by campaign (A5, A30).
+    fn campaign_memberships(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> impl Future<Output = Result<Vec<CampaignMember>, Self::Error>> + Send;
+}
+
+/// Applies plans atomically, asynchronously (the contract of
+/// [`crate::ApplyPlan`]).
+pub trait AsyncApplyPlan: Sync {
+    /// The store's own error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Applies `plan` entirely or not at all.
+    ///
+    /// # Errors
+    /// [`ApplyError::Conflict`] when a precondition no longer holds (re-plan),
+    /// [`ApplyError::InvalidPlan`] or [`ApplyError::VersionOverflow`] for a
+    /// plan the store cannot apply, [`ApplyError::Store`] when the store
+    /// fails. Nothing of the plan is applied in any case.
+    fn apply(
+        &self,
+        plan: &Plan,
+    ) -> impl Future<Output = Result<(), ApplyError<Self::Error>>> + Send;
+}
+
+/// A synchronous store behind the async traits: every future is ready at
+/// once. For tests of async hosts on the bundled stores, and for stores
+/// that answer from memory.
+///
+/// ```
+/// use contact_sync::{store::asynchronous::Ready, InMemoryStore};
+/// let store = Ready(InMemoryStore::new());
+/// # let _ = store;
+/// ```
+#[derive(Debug, Default)]
+pub struct Ready<S>(pub S);
+
+impl<S: ContactStore + Sync> AsyncContactStore for Ready<S> {
+    type Error = S::Error;
+
+    fn normalization(&self) -> Normalization {
+        self.0.normalization()
+    }
+
+    fn records_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> impl Future<Output = Result<Vec<Record>, S::Error>> + Send {
+        std::future::ready(self.0.records_by_email(tenant, key))
+    }
+
+    fn record(
+        &self,
+        tenant: TenantId,
+        id: RecordId,
+    ) -> impl Future<Output = Result<Option<Record>, S::Error>> + Send {
+        std::future::ready(self.0.record(tenant, id))
+    }
+
+    fn records_by_ticket(
+        &self,
+        tenant: TenantId,
+        ticket: &str,
+    ) -> impl Future<Output = Result<Vec<Record>, S::Error>> + Send {
+        std::future::ready(self.0.records_by_ticket(tenant, ticket))
+    }
+
+    fn event_digest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> impl Future<Output = Result<Option<EventDigest>, S::Error>> + Send {
+        std::future::ready(self.0.event_digest(tenant, event))
+    }
+
+    fn linked_subjects(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> impl Future<Output = Result<Vec<SubjectId>, S::Error>> + Send {
+        std::future::ready(self.0.linked_subjects(tenant, record))
+    }
+
+    fn campaign_memberships(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> impl Future<Output = Result<Vec<CampaignMember>, S::Error>> + Send {
+        std::future::ready(self.0.campaign_memberships(tenant, record))
+    }
+}
+
+impl<S: ApplyPlan + Sync> AsyncApplyPlan for Ready<S> {
+    type Error = S::Error;
+
+    fn apply(&self, plan: &Plan) -> impl Future<Output = Result<(), ApplyError<S::Error>>> + Send {
+        std::future::ready(self.0.apply(plan))
+    }
+}

@@ -1,0 +1,196 @@
+//! The async shell (B5, B6, B7): async stores plan and apply as the sync
+//! ones do, futures are `Send`, and the sans-IO batch pair decides a batch
+//! exactly as `plan_batch` does.
+
+mod common;
+use common::*;
+use contact_sync::store::asynchronous::Ready;
+use contact_sync::*;
+use proptest::prelude::*;
+
+fn assert_send<T: Send>(t: T) -> T {
+    t
+}
+
+#[test]
+fn b6_plan_async_equals_plan_and_its_future_is_send() {
+    let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
+    let e = engine(Policy::doo().with_sync(true));
+    let ev = registration(
+        1,
+        vec![
+            booker(10, &[("email", "ann@example.org"), ("phone", "1")]),
+            attendee(11, &[("email", "bo@example.org")]),
+        ],
+    );
+    let sync_plan = e.plan(&store, &ev).unwrap();
+    let shell = Ready(store);
+    let async_plan = pollster::block_on(assert_send(e.plan_async(&shell, &ev))).unwrap();
+    assert_eq!(async_plan, sync_plan);
+}
+
+#[test]
+fn b5_b6_plan_and_apply_async_applies_once_and_redeliveries_plan_nothing() {
+    let shell = Ready(InMemoryStore::new());
+    let e = engine(Policy::doo());
+    let ev = registration(1, vec![attendee(10, &[("email", "new@example.org")])]);
+    let plan = pollster::block_on(assert_send(e.plan_and_apply_async(&shell, &ev, 3))).unwrap();
+    assert_eq!(plan.created().count(), 1);
+    assert_eq!(shell.0.records(T).len(), 1);
+    let again = pollster::block_on(e.plan_and_apply_async(&shell, &ev, 3)).unwrap();
+    assert!(again.is_empty(), "a redelivery plans nothing (B7)");
+    assert_eq!(shell.0.records(T).len(), 1);
+}
+
+#[test]
+fn b6_plan_and_apply_async_retries_a_conflict_and_gives_up_after_max_attempts() {
+    // A store whose apply always reports a conflict.
+    struct Conflicting(InMemoryStore);
+    impl AsyncContactStore for Conflicting {
+        type Error = std::convert::Infallible;
+        async fn records_by_email(
+            &self,
+            t: TenantId,
+            k: &EmailKey,
+        ) -> Result<Vec<Record>, Self::Error> {
+            self.0.records_by_email(t, k)
+        }
+        async fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
+            self.0.record(t, id)
+        }
+        async fn records_by_ticket(
+            &self,
+            t: TenantId,
+            ticket: &str,
+        ) -> Result<Vec<Record>, Self::Error> {
+            self.0.records_by_ticket(t, ticket)
+        }
+        async fn event_digest(
+            &self,
+            t: TenantId,
+            e: EventId,
+        ) -> Result<Option<EventDigest>, Self::Error> {
+            self.0.event_digest(t, e)
+        }
+        async fn linked_subjects(
+            &self,
+            t: TenantId,
+            r: RecordId,
+        ) -> Result<Vec<SubjectId>, Self::Error> {
+            self.0.linked_subjects(t, r)
+        }
+        async fn campaign_memberships(
+            &self,
+            t: TenantId,
+            r: RecordId,
+        ) -> Result<Vec<CampaignMember>, Self::Error> {
+            self.0.campaign_memberships(t, r)
+        }
+    }
+    impl AsyncApplyPlan for Conflicting {
+        type Error = std::convert::Infallible;
+        async fn apply(&self, _: &Plan) -> Result<(), ApplyError<Self::Error>> {
+            Err(Conflict::EmailKeyChanged.into())
+        }
+    }
+    let e = engine(Policy::doo());
+    let ev = registration(1, vec![attendee(10, &[("email", "new@example.org")])]);
+    let err =
+        pollster::block_on(e.plan_and_apply_async(&Conflicting(InMemoryStore::new()), &ev, 4))
+            .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RetryError::Exhausted {
+                attempts: 4,
+                last: Conflict::EmailKeyChanged
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn b1_plan_async_refuses_a_store_with_another_normalization() {
+    let shell = Ready(InMemoryStore::with_normalization(Normalization {
+        fold_plus_tags: true,
+        fold_gmail_dots: false,
+    }));
+    let ev = registration(1, vec![attendee(10, &[("email", "a@example.org")])]);
+    let err = pollster::block_on(engine(Policy::doo()).plan_async(&shell, &ev)).unwrap_err();
+    assert!(
+        matches!(err, PlanError::Invalid(Error::NormalizationMismatch)),
+        "{err:?}"
+    );
+}
+
+fn email() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("ann@example.org".to_owned()),
+        Just("ANN@example.org".to_owned()),
+        Just("bo@example.org".to_owned()),
+        Just("new@example.org".to_owned()),
+        Just(String::new()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// B5: the sans-IO batch pair decides exactly what `plan_batch` does,
+    /// including one record per new email shared across events.
+    #[test]
+    fn b5_needs_batch_and_decide_batch_equal_plan_batch(
+        emails in prop::collection::vec((email(), email()), 1..6),
+        sync in any::<bool>(),
+    ) {
+        let store = store_with(vec![
+            contact(1, &[("email", "ann@example.org")]),
+            contact(2, &[("email", "bo@example.org")]),
+            contact(3, &[("email", "bo@example.org")]),
+        ]);
+        let e = engine(Policy::doo().with_sync(sync));
+        let events: Vec<Event> = emails
+            .iter()
+            .enumerate()
+            .map(|(i, (a, b))| {
+                let n = i as u128 * 10;
+                registration(
+                    i as u128 + 1,
+                    vec![booker(n + 1, &[("email", a.as_str())]), attendee(n + 2, &[("email", b.as_str())])],
+                )
+            })
+            .collect();
+        let planned = e.plan_batch(&store, &events).unwrap();
+        let needs = e.needs_batch(&events).unwrap();
+        let candidates = Candidates::fetch(&store, &needs).unwrap();
+        prop_assert_eq!(&e.decide_batch(&events, &candidates).unwrap(), &planned);
+        let shell = Ready(store);
+        prop_assert_eq!(&pollster::block_on(e.plan_batch_async(&shell, &events)).unwrap(), &planned);
+        // An email no record had before gets one record, however many
+        // subjects in the batch use it (bo's two records make D4 create
+        // a new one each time).
+        let fresh = planned
+            .created()
+            .filter(|r| r.fields.text("email") == "new@example.org")
+            .count();
+        let used = emails.iter().any(|(a, b)| a == "new@example.org" || b == "new@example.org");
+        prop_assert_eq!(fresh, usize::from(used), "records for one new email");
+    }
+}
+
+#[test]
+fn b8_needs_batch_refuses_mixed_tenants() {
+    let a = registration(1, vec![attendee(10, &[("email", "a@example.org")])]);
+    let Event::Registered(mut r) =
+        registration(2, vec![attendee(11, &[("email", "a@example.org")])])
+    else {
+        unreachable!()
+    };
+    r.tenant = OTHER;
+    let e = engine(Policy::doo());
+    assert_eq!(
+        e.needs_batch(&[a, Event::Registered(r)]),
+        Err(Error::MixedTenants)
+    );
+}
