@@ -294,6 +294,10 @@ pub enum Conflict {
     /// The event id was applied with a different payload.
     #[error("event {0} was applied with a different payload")]
     EventPayloadChanged(EventId),
+    /// The database could not order this plan with a concurrent one (a
+    /// serialization failure or deadlock): nothing was applied; re-plan.
+    #[error("a concurrent change touched what the plan relies on (serialization failure)")]
+    Serialization,
 }
 
 /// Applying a plan failed; nothing of it was applied.

@@ -131,6 +131,8 @@ pub use retry::RetryError;
 pub use rules::{RuleSource, UnknownRule};
 pub use scenario::{Report, Scenario, ScenarioError};
 pub use store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{ApplyPlan, CampaignMember, ContactStore, InMemoryStore};

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL server for the `postgres` tests and prints
+# its URL: installs the system's package if it is missing, makes a data
+# directory of its own (owned by the `postgres` user, trust auth, listening
+# on 127.0.0.1 only) and a database. Stop it with `.ci/postgres.sh stop DIR`.
+set -euo pipefail
+if [ "${1:-}" = stop ]; then
+    dir=$2
+    bin=$(cat "$dir/bin")
+    su postgres -s /bin/sh -c "$bin/pg_ctl -D $dir/data -m fast -w stop" >/dev/null 2>&1 || true
+    rm -rf "$dir"
+    exit 0
+fi
+if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
+    echo "installing PostgreSQL from the system's packages" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2
+    apt-get install -y -qq postgresql >&2
+fi
+bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+dir=$(mktemp -d /tmp/contact-sync-pg.XXXXXX)
+echo "$bin" >"$dir/bin"
+chown postgres "$dir"
+su postgres -s /bin/sh -c "$bin/initdb -D $dir/data -A trust -U postgres" >/dev/null
+# The first free port from 54329 on (another server may hold one).
+for port in $(seq 54329 54399); do
+    if su postgres -s /bin/sh -c "$bin/pg_ctl -D $dir/data -l $dir/log -w -t 30 start -o '-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=off'" >/dev/null 2>&1; then
+        su postgres -s /bin/sh -c "$bin/createdb -h 127.0.0.1 -p $port -U postgres contact_sync"
+        echo "$dir postgres://postgres@127.0.0.1:$port/contact_sync"
+        exit 0
+    fi
+done
+echo "no PostgreSQL server could be started; its log:" >&2
+cat "$dir/log" >&2
+exit 1

@@ -1,0 +1,822 @@
+//! A store on PostgreSQL (feature `postgres`): the async traits on a
+//! database many instances of a service share.
+//!
+//! * The schema is created on connect and versioned in
+//!   `contact_sync_schema`; migrations run under an advisory lock, so
+//!   instances starting together migrate once.
+//! * Records are indexed on `(tenant, email_key, record_type)` and
+//!   `(tenant, ticket)`; links and campaign members by record.
+//! * Every apply is one `SERIALIZABLE` transaction that re-checks the plan's
+//!   preconditions before it writes: two instances racing to create a record
+//!   for one new email cannot both commit, and the loser's serialization
+//!   failure is a [`Conflict::Serialization`] (re-plan). Primary keys make a
+//!   record id or an applied event exist at most once.
+//! * [`PostgresStore::fetch`] answers everything a batch needs
+//!   ([`crate::Engine::needs_batch`]) in one query per kind of lookup.
+//!
+//! Connect with a URL (`postgres://user@host:port/db`); the store keeps a
+//! pool of connections. [`PostgresStore::connect_in_schema`] puts the tables
+//! in a schema of their own (tests give each store a fresh one).
+
+use std::collections::BTreeMap;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{IsolationLevel, NoTls, Row, Transaction};
+use uuid::Uuid;
+
+use crate::candidates::{Candidates, Needs};
+use crate::email::{EmailKey, Normalization};
+use crate::error::{ApplyError, Conflict, Echo};
+use crate::event::CampaignId;
+use crate::fields::{FieldName, FieldValue, Fields};
+use crate::plan::{Effect, EventDigest, Plan, Precondition};
+use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
+use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
+use crate::store::CampaignMember;
+
+/// The schema version this library writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// What can go wrong in the PostgreSQL store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PostgresError {
+    /// PostgreSQL or the connection reported an error (it is the
+    /// [`source`](std::error::Error::source)).
+    #[error("PostgreSQL failed")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection could be had from the pool.
+    #[error("no PostgreSQL connection could be had")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// The connection settings are invalid.
+    #[error("invalid PostgreSQL settings: {}", Echo(.0))]
+    Config(String),
+    /// A stored record could not be read back.
+    #[error("stored record {0} is corrupt")]
+    Corrupt(RecordId),
+    /// The database was written by a newer version of this library.
+    #[error("database schema version {found} is newer than the supported {SCHEMA_VERSION}")]
+    SchemaVersion {
+        /// The version found.
+        found: i32,
+    },
+    /// A record's version is above `i64::MAX`, the largest PostgreSQL stores.
+    #[error("record {0}: version above the largest PostgreSQL stores (i64::MAX)")]
+    VersionOutOfRange(RecordId),
+    /// A record with this id exists already.
+    #[error("record {0} exists already")]
+    Exists(RecordId),
+}
+
+/// Records, links, campaign members and applied events in PostgreSQL.
+pub struct PostgresStore {
+    pool: Pool,
+    normalization: Normalization,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE records (
+        id uuid PRIMARY KEY,
+        tenant uuid NOT NULL,
+        record_type text NOT NULL,
+        email_key text,
+        ticket text,
+        fields text NOT NULL,
+        version bigint NOT NULL
+    );
+    CREATE INDEX records_by_key ON records (tenant, email_key, record_type);
+    CREATE INDEX records_by_ticket ON records (tenant, ticket);
+    CREATE TABLE links (
+        tenant uuid NOT NULL,
+        subject uuid NOT NULL,
+        record uuid NOT NULL,
+        PRIMARY KEY (tenant, subject)
+    );
+    CREATE INDEX links_by_record ON links (tenant, record);
+    CREATE TABLE events (
+        tenant uuid NOT NULL,
+        id uuid NOT NULL,
+        digest uuid NOT NULL,
+        PRIMARY KEY (tenant, id)
+    );
+    CREATE TABLE campaign_members (
+        tenant uuid NOT NULL,
+        campaign text NOT NULL,
+        record uuid NOT NULL,
+        ticket text,
+        PRIMARY KEY (tenant, campaign, record)
+    );
+    CREATE INDEX campaign_members_by_record ON campaign_members (tenant, record);
+"];
+
+/// The advisory lock migrations hold (any number; this one is ours).
+const MIGRATION_LOCK: i64 = 0x636f_6e74_6163_7473;
+
+fn type_name(t: RecordType) -> &'static str {
+    match t {
+        RecordType::Contact => "contact",
+        RecordType::Lead => "lead",
+    }
+}
+
+fn ticket_of(r: &Record) -> Option<String> {
+    let t = r.fields.text(FieldName::TICKET_ID).trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+fn stored_version(version: u64) -> Option<i64> {
+    i64::try_from(version).ok()
+}
+
+const RECORD_COLUMNS: &str = "id, tenant, record_type, fields, version";
+
+fn to_record(row: &Row) -> Result<Record, PostgresError> {
+    let id = RecordId::new(row.try_get::<_, Uuid>(0)?);
+    let tenant = TenantId::new(row.try_get::<_, Uuid>(1)?);
+    let record_type = match row.try_get::<_, &str>(2)? {
+        "contact" => RecordType::Contact,
+        "lead" => RecordType::Lead,
+        _ => return Err(PostgresError::Corrupt(id)),
+    };
+    let fields: Fields =
+        serde_json::from_str(row.try_get::<_, &str>(3)?).map_err(|_| PostgresError::Corrupt(id))?;
+    let version =
+        u64::try_from(row.try_get::<_, i64>(4)?).map_err(|_| PostgresError::Corrupt(id))?;
+    Ok(Record {
+        id,
+        tenant,
+        record_type,
+        fields,
+        version,
+    })
+}
+
+/// A serialization failure or deadlock is a conflict: re-plan.
+fn is_contention(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+fn store_err(e: tokio_postgres::Error) -> ApplyError<PostgresError> {
+    if is_contention(&e) {
+        return Conflict::Serialization.into();
+    }
+    ApplyError::Store(e.into())
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host:port/database`) with a pool
+    /// of at most `max_connections`, and creates or migrates the schema.
+    ///
+    /// # Errors
+    /// [`PostgresError::Config`] for an invalid URL, [`PostgresError::Postgres`]
+    /// when the server cannot be reached or refuses the schema,
+    /// [`PostgresError::SchemaVersion`] for a database of a newer version.
+    pub async fn connect(
+        url: &str,
+        normalization: Normalization,
+        max_connections: usize,
+    ) -> Result<Self, PostgresError> {
+        Self::open(url, None, normalization, max_connections).await
+    }
+
+    /// Like [`PostgresStore::connect`], with the tables in `schema` (created
+    /// if missing): several stores in one database, as the tests use.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::connect`]; [`PostgresError::Config`] for a schema
+    /// name that is not a plain identifier (`[a-z_][a-z0-9_]*`).
+    pub async fn connect_in_schema(
+        url: &str,
+        schema: &str,
+        normalization: Normalization,
+        max_connections: usize,
+    ) -> Result<Self, PostgresError> {
+        let plain = schema
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && schema.len() <= 63;
+        if !plain {
+            return Err(PostgresError::Config(format!("schema name {schema}")));
+        }
+        Self::open(url, Some(schema), normalization, max_connections).await
+    }
+
+    async fn open(
+        url: &str,
+        schema: Option<&str>,
+        normalization: Normalization,
+        max_connections: usize,
+    ) -> Result<Self, PostgresError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| PostgresError::Config(e.to_string()))?;
+        if let Some(s) = schema {
+            // Created (if missing) by `migrate`, under its lock.
+            config.options(format!("-c search_path={s}"));
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections.max(1))
+            .build()
+            .map_err(|e| PostgresError::Config(e.to_string()))?;
+        let store = PostgresStore {
+            pool,
+            normalization,
+        };
+        store.migrate(schema).await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self, schema: Option<&str>) -> Result<(), PostgresError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        if let Some(s) = schema {
+            // The connection's search path names it already; once it
+            // exists, the tables are created in it.
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))
+                .await?;
+        }
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS contact_sync_schema (version integer NOT NULL)",
+        )
+        .await?;
+        let found: Option<i32> = tx
+            .query_opt("SELECT max(version) FROM contact_sync_schema", &[])
+            .await?
+            .and_then(|r| r.get(0));
+        let found = found.unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(PostgresError::SchemaVersion { found });
+        }
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+            if version > found {
+                tx.batch_execute(m).await?;
+                tx.execute(
+                    "INSERT INTO contact_sync_schema (version) VALUES ($1)",
+                    &[&version],
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds an existing record (seeding the store).
+    ///
+    /// # Errors
+    /// [`PostgresError::Exists`] when a record has the id,
+    /// [`PostgresError::VersionOutOfRange`] for a version above `i64::MAX`,
+    /// or the database's error.
+    pub async fn insert(&self, record: &Record) -> Result<(), PostgresError> {
+        let version =
+            stored_version(record.version).ok_or(PostgresError::VersionOutOfRange(record.id))?;
+        let client = self.pool.get().await?;
+        let fields =
+            serde_json::to_string(&record.fields).map_err(|_| PostgresError::Corrupt(record.id))?;
+        let n = client
+            .execute(
+                "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &record.id.0,
+                    &record.tenant.0,
+                    &type_name(record.record_type),
+                    &record.email_key(&self.normalization).map(String::from),
+                    &ticket_of(record),
+                    &fields,
+                    &version,
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Err(PostgresError::Exists(record.id));
+        }
+        Ok(())
+    }
+
+    /// Every record of `tenant`, sorted by id.
+    ///
+    /// # Errors
+    /// The database's error, or [`PostgresError::Corrupt`].
+    pub async fn records(&self, tenant: TenantId) -> Result<Vec<Record>, PostgresError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1 ORDER BY id"),
+                &[&tenant.0],
+            )
+            .await?;
+        rows.iter().map(to_record).collect()
+    }
+
+    /// The record `subject` is linked to.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn link_of(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Option<RecordId>, PostgresError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT record FROM links WHERE tenant = $1 AND subject = $2",
+                &[&tenant.0, &subject.0],
+            )
+            .await?;
+        Ok(row.map(|r| RecordId::new(r.get(0))))
+    }
+
+    /// Everything `needs` asks for (one event's or a whole batch's, see
+    /// [`crate::Engine::needs_batch`]) in one query per kind of lookup: the
+    /// bulk fetch for [`crate::Engine::decide_batch`].
+    ///
+    /// # Errors
+    /// The database's error, or [`PostgresError::Corrupt`].
+    pub async fn fetch(&self, needs: &Needs) -> Result<Candidates, PostgresError> {
+        let client = self.pool.get().await?;
+        let t = needs.tenant;
+        let mut c = Candidates::new(t);
+        let keys: Vec<&str> = needs.email_keys.iter().map(EmailKey::as_str).collect();
+        let mut by_key: BTreeMap<String, Vec<Record>> = BTreeMap::new();
+        if !keys.is_empty() {
+            let rows = client
+                .query(
+                    &format!("SELECT {RECORD_COLUMNS}, email_key FROM records WHERE tenant = $1 AND email_key = ANY($2) ORDER BY id"),
+                    &[&t.0, &keys],
+                )
+                .await?;
+            for row in &rows {
+                by_key
+                    .entry(row.try_get::<_, String>(5)?)
+                    .or_default()
+                    .push(to_record(row)?);
+            }
+        }
+        for k in &needs.email_keys {
+            c.add_email_key(k.clone(), by_key.remove(k.as_str()).unwrap_or_default());
+        }
+        let ids: Vec<Uuid> = needs.records.iter().map(|r| r.0).collect();
+        let mut by_id: BTreeMap<RecordId, Record> = BTreeMap::new();
+        if !ids.is_empty() {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1 AND id = ANY($2)"
+                    ),
+                    &[&t.0, &ids],
+                )
+                .await?;
+            for row in &rows {
+                let r = to_record(row)?;
+                by_id.insert(r.id, r);
+            }
+        }
+        for id in &needs.records {
+            c.add_record(*id, by_id.remove(id));
+        }
+        let tickets: Vec<&str> = needs.tickets.iter().map(|s| s.trim()).collect();
+        let mut by_ticket: BTreeMap<String, Vec<Record>> = BTreeMap::new();
+        if !tickets.is_empty() {
+            let rows = client
+                .query(
+                    &format!("SELECT {RECORD_COLUMNS}, ticket FROM records WHERE tenant = $1 AND ticket = ANY($2) ORDER BY id"),
+                    &[&t.0, &tickets],
+                )
+                .await?;
+            for row in &rows {
+                by_ticket
+                    .entry(row.try_get::<_, String>(5)?)
+                    .or_default()
+                    .push(to_record(row)?);
+            }
+        }
+        for ticket in &needs.tickets {
+            c.add_ticket(
+                ticket,
+                by_ticket.get(ticket.trim()).cloned().unwrap_or_default(),
+            );
+        }
+        let events: Vec<Uuid> = needs.events.iter().map(|e| e.0).collect();
+        if !events.is_empty() {
+            let rows = client
+                .query(
+                    "SELECT id, digest FROM events WHERE tenant = $1 AND id = ANY($2)",
+                    &[&t.0, &events],
+                )
+                .await?;
+            for row in &rows {
+                c.add_applied_event(EventId::new(row.get(0)), EventDigest(row.get(1)));
+            }
+        }
+        Ok(c)
+    }
+
+    async fn records_where(
+        &self,
+        column: &str,
+        tenant: TenantId,
+        value: &str,
+    ) -> Result<Vec<Record>, PostgresError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1 AND {column} = $2 ORDER BY id"),
+                &[&tenant.0, &value],
+            )
+            .await?;
+        rows.iter().map(to_record).collect()
+    }
+}
+
+impl AsyncContactStore for PostgresStore {
+    type Error = PostgresError;
+
+    fn normalization(&self) -> Normalization {
+        self.normalization
+    }
+
+    async fn records_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<Record>, PostgresError> {
+        self.records_where("email_key", tenant, key.as_str()).await
+    }
+
+    async fn record(
+        &self,
+        tenant: TenantId,
+        id: RecordId,
+    ) -> Result<Option<Record>, PostgresError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = $1 AND tenant = $2"),
+                &[&id.0, &tenant.0],
+            )
+            .await?;
+        row.as_ref().map(to_record).transpose()
+    }
+
+    async fn records_by_ticket(
+        &self,
+        tenant: TenantId,
+        ticket: &str,
+    ) -> Result<Vec<Record>, PostgresError> {
+        self.records_where("ticket", tenant, ticket.trim()).await
+    }
+
+    async fn event_digest(
+        &self,
+        tenant: TenantId,
+        event: EventId,
+    ) -> Result<Option<EventDigest>, PostgresError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT digest FROM events WHERE tenant = $1 AND id = $2",
+                &[&tenant.0, &event.0],
+            )
+            .await?;
+        Ok(row.map(|r| EventDigest(r.get(0))))
+    }
+
+    async fn linked_subjects(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<SubjectId>, PostgresError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT subject FROM links WHERE tenant = $1 AND record = $2 ORDER BY subject",
+                &[&tenant.0, &record.0],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| SubjectId::new(r.get(0))).collect())
+    }
+
+    async fn campaign_memberships(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<CampaignMember>, PostgresError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT campaign, ticket FROM campaign_members WHERE tenant = $1 AND record = $2 ORDER BY campaign",
+                &[&tenant.0, &record.0],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| CampaignMember {
+                campaign: CampaignId(r.get(0)),
+                record,
+                ticket: r.get::<_, Option<String>>(1).map(FieldValue::from),
+            })
+            .collect())
+    }
+}
+
+impl AsyncApplyPlan for PostgresStore {
+    type Error = PostgresError;
+
+    async fn apply(&self, plan: &Plan) -> Result<(), ApplyError<PostgresError>> {
+        let mut client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| ApplyError::Store(e.into()))?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::Serializable)
+            .start()
+            .await
+            .map_err(store_err)?;
+        apply_in(&tx, plan, &self.normalization).await?;
+        tx.commit().await.map_err(store_err)
+        // On any error above, dropping `tx` rolls everything back.
+    }
+}
+
+async fn ids(
+    tx: &Transaction<'_>,
+    column: &str,
+    tenant: TenantId,
+    value: &str,
+) -> Result<Vec<RecordId>, ApplyError<PostgresError>> {
+    let rows = tx
+        .query(
+            &format!("SELECT id FROM records WHERE tenant = $1 AND {column} = $2 ORDER BY id"),
+            &[&tenant.0, &value],
+        )
+        .await
+        .map_err(store_err)?;
+    Ok(rows.iter().map(|r| RecordId::new(r.get(0))).collect())
+}
+
+async fn get(
+    tx: &Transaction<'_>,
+    tenant: TenantId,
+    id: RecordId,
+) -> Result<Option<Record>, ApplyError<PostgresError>> {
+    let row = tx
+        .query_opt(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM records WHERE id = $1 AND tenant = $2 FOR UPDATE"
+            ),
+            &[&id.0, &tenant.0],
+        )
+        .await
+        .map_err(store_err)?;
+    row.as_ref()
+        .map(to_record)
+        .transpose()
+        .map_err(ApplyError::Store)
+}
+
+async fn exists(tx: &Transaction<'_>, id: RecordId) -> Result<bool, ApplyError<PostgresError>> {
+    Ok(tx
+        .query_opt("SELECT 1 FROM records WHERE id = $1", &[&id.0])
+        .await
+        .map_err(store_err)?
+        .is_some())
+}
+
+async fn exists_in(
+    tx: &Transaction<'_>,
+    tenant: TenantId,
+    id: RecordId,
+) -> Result<bool, ApplyError<PostgresError>> {
+    Ok(tx
+        .query_opt(
+            "SELECT 1 FROM records WHERE id = $1 AND tenant = $2",
+            &[&id.0, &tenant.0],
+        )
+        .await
+        .map_err(store_err)?
+        .is_some())
+}
+
+async fn apply_in(
+    tx: &Transaction<'_>,
+    plan: &Plan,
+    n: &Normalization,
+) -> Result<(), ApplyError<PostgresError>> {
+    let t = plan.tenant;
+    for p in &plan.preconditions {
+        match p {
+            Precondition::EmailKey { key, records } => {
+                if ids(tx, "email_key", t, key.as_str()).await? != *records {
+                    return Err(Conflict::EmailKeyChanged.into());
+                }
+            }
+            Precondition::TicketId { ticket, records } => {
+                if ids(tx, "ticket", t, ticket.as_str().trim()).await? != *records {
+                    return Err(Conflict::TicketChanged.into());
+                }
+            }
+            Precondition::RecordVersion { record, version } => {
+                let actual = get(tx, t, *record).await?.map_or(0, |r| r.version);
+                if actual != *version {
+                    return Err(Conflict::VersionChanged {
+                        record: *record,
+                        expected: *version,
+                        actual,
+                    }
+                    .into());
+                }
+            }
+            Precondition::EventNew { event, digest } => {
+                let row = tx
+                    .query_opt(
+                        "SELECT digest FROM events WHERE tenant = $1 AND id = $2",
+                        &[&t.0, &event.0],
+                    )
+                    .await
+                    .map_err(store_err)?;
+                match row.map(|r| EventDigest(r.get(0))) {
+                    Some(d) if d == *digest => return Err(Conflict::EventApplied(*event).into()),
+                    Some(_) => return Err(Conflict::EventPayloadChanged(*event).into()),
+                    None => {}
+                }
+            }
+            Precondition::RecordAbsent { record } => {
+                if exists(tx, *record).await? {
+                    return Err(Conflict::RecordExists(*record).into());
+                }
+            }
+        }
+    }
+    for e in &plan.effects {
+        match e {
+            Effect::CreateRecord { record } => {
+                if record.tenant != t {
+                    return Err(ApplyError::InvalidPlan("record of another tenant"));
+                }
+                let version =
+                    stored_version(record.version).ok_or(ApplyError::VersionOverflow(record.id))?;
+                let fields = serde_json::to_string(&record.fields)
+                    .map_err(|_| ApplyError::Store(PostgresError::Corrupt(record.id)))?;
+                let inserted = tx
+                    .execute(
+                        "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                        &[
+                            &record.id.0,
+                            &record.tenant.0,
+                            &type_name(record.record_type),
+                            &record.email_key(n).map(String::from),
+                            &ticket_of(record),
+                            &fields,
+                            &version,
+                        ],
+                    )
+                    .await
+                    .map_err(store_err)?;
+                if inserted == 0 {
+                    return Err(Conflict::RecordExists(record.id).into());
+                }
+            }
+            Effect::UpdateRecord { record, changes } => {
+                let Some(mut r) = get(tx, t, *record).await? else {
+                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                };
+                for c in changes {
+                    r.fields.set(c.field.clone(), c.new.clone());
+                }
+                let version = r
+                    .version
+                    .checked_add(1)
+                    .and_then(stored_version)
+                    .ok_or(ApplyError::VersionOverflow(r.id))?;
+                let fields = serde_json::to_string(&r.fields)
+                    .map_err(|_| ApplyError::Store(PostgresError::Corrupt(r.id)))?;
+                tx.execute(
+                    "UPDATE records SET email_key = $2, ticket = $3, fields = $4, version = $5 WHERE id = $1",
+                    &[
+                        &r.id.0,
+                        &r.email_key(n).map(String::from),
+                        &ticket_of(&r),
+                        &fields,
+                        &version,
+                    ],
+                )
+                .await
+                .map_err(store_err)?;
+            }
+            Effect::Link { subject, record } => {
+                if !exists_in(tx, t, *record).await? {
+                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                }
+                tx.execute(
+                    "INSERT INTO links (tenant, subject, record) VALUES ($1, $2, $3)
+                     ON CONFLICT (tenant, subject) DO UPDATE SET record = excluded.record",
+                    &[&t.0, &subject.0, &record.0],
+                )
+                .await
+                .map_err(store_err)?;
+            }
+            Effect::Unlink { subject, record } => {
+                tx.execute(
+                    "DELETE FROM links WHERE tenant = $1 AND subject = $2 AND record = $3",
+                    &[&t.0, &subject.0, &record.0],
+                )
+                .await
+                .map_err(store_err)?;
+            }
+            Effect::AddCampaignMember {
+                record,
+                campaign,
+                ticket,
+            } => {
+                if !exists_in(tx, t, *record).await? {
+                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                }
+                tx.execute(
+                    "INSERT INTO campaign_members (tenant, campaign, record, ticket) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (tenant, campaign, record)
+                     DO UPDATE SET ticket = COALESCE(excluded.ticket, campaign_members.ticket)",
+                    &[&t.0, &campaign.0, &record.0, &ticket.as_ref().map(FieldValue::as_str)],
+                )
+                .await
+                .map_err(store_err)?;
+            }
+            Effect::MergeRecord { record, into } => {
+                if record == into
+                    || !exists_in(tx, t, *record).await?
+                    || !exists_in(tx, t, *into).await?
+                {
+                    return Err(ApplyError::InvalidPlan(
+                        "merge of unknown or identical records",
+                    ));
+                }
+                for (sql, params) in [
+                    ("DELETE FROM records WHERE id = $2 AND tenant = $1", 2),
+                    ("UPDATE links SET record = $3 WHERE tenant = $1 AND record = $2", 3),
+                    (
+                        "INSERT INTO campaign_members (tenant, campaign, record, ticket)
+                         SELECT tenant, campaign, $3, ticket FROM campaign_members WHERE tenant = $1 AND record = $2
+                         ON CONFLICT (tenant, campaign, record)
+                         DO UPDATE SET ticket = COALESCE(campaign_members.ticket, excluded.ticket)",
+                        3,
+                    ),
+                    ("DELETE FROM campaign_members WHERE tenant = $1 AND record = $2", 2),
+                ] {
+                    let result = if params == 2 {
+                        tx.execute(sql, &[&t.0, &record.0]).await
+                    } else {
+                        tx.execute(sql, &[&t.0, &record.0, &into.0]).await
+                    };
+                    result.map_err(store_err)?;
+                }
+            }
+            // The registration's data lives in the host (A20).
+            Effect::UpdateSubject { .. } => {}
+        }
+    }
+    for p in &plan.preconditions {
+        if let Precondition::EventNew { event, digest } = p {
+            tx.execute(
+                "INSERT INTO events (tenant, id, digest) VALUES ($1, $2, $3)",
+                &[&t.0, &event.0, &digest.0],
+            )
+            .await
+            .map_err(|e| match e.code() {
+                // A racing redelivery committed first.
+                Some(c) if *c == SqlState::UNIQUE_VIOLATION => {
+                    ApplyError::Conflict(Conflict::EventApplied(*event))
+                }
+                _ => store_err(e),
+            })?;
+        }
+    }
+    Ok(())
+}
