@@ -213,3 +213,135 @@ fn b6_concurrent_registrations_of_one_new_email_create_one_record_per_round() {
         }
     });
 }
+
+/// B7: a redelivered webhook racing its first delivery applies once.
+#[test]
+fn b7_a_redelivery_racing_its_first_delivery_applies_once() {
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        let store = std::sync::Arc::new(fresh(&url, 8).await);
+        let e = std::sync::Arc::new(engine(Policy::doo()));
+        for round in 0..10u128 {
+            let ev = registration(
+                round + 1,
+                vec![
+                    attendee(
+                        round * 10 + 1,
+                        &[("email", format!("r{round}@example.org").as_str())],
+                    ),
+                    attendee(round * 10 + 2, &[("email", "shared@example.org")]),
+                ],
+            );
+            let mut tasks = Vec::new();
+            for _ in 0..6 {
+                let (store, e, ev) = (store.clone(), e.clone(), ev.clone());
+                tasks.push(tokio::spawn(async move {
+                    e.plan_and_apply_async(&*store, &ev, 50).await
+                }));
+            }
+            let plans: Vec<Plan> = futures_join(tasks).await;
+            let applied = plans.iter().filter(|p| !p.is_empty()).count();
+            assert_eq!(
+                applied, 1,
+                "round {round}: the event applied {applied} times"
+            );
+        }
+        let records = store.records(T).await.unwrap();
+        assert_eq!(records.len(), 11, "ten per-round emails and one shared");
+    });
+}
+
+async fn futures_join(
+    tasks: Vec<tokio::task::JoinHandle<Result<Plan, RetryError<PostgresError, PostgresError>>>>,
+) -> Vec<Plan> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap().unwrap());
+    }
+    out
+}
+
+const WORKER: &str = "CONTACT_SYNC_PG_WORKER";
+const ROUNDS: u128 = 200;
+
+/// One of the processes of the test below (a no-op when run on its own).
+#[test]
+fn worker_registers_one_new_email_per_round() {
+    let (Ok(w), Ok(schema), Some(url)) = (
+        std::env::var(WORKER),
+        std::env::var("CONTACT_SYNC_PG_SCHEMA"),
+        url(),
+    ) else {
+        return;
+    };
+    let w: u128 = w.parse().unwrap();
+    runtime().block_on(async {
+        let store = std::sync::Arc::new(
+            PostgresStore::connect_in_schema(&url, &schema, Normalization::default(), 8)
+                .await
+                .unwrap(),
+        );
+        let e = std::sync::Arc::new(engine(Policy::doo()));
+        for round in 0..ROUNDS {
+            let mut tasks = Vec::new();
+            for c in 0..8u128 {
+                let (store, e) = (store.clone(), e.clone());
+                let n = w * 1_000_000 + round * 100 + c;
+                tasks.push(tokio::spawn(async move {
+                    let email = format!("round{round}@example.org");
+                    let ev = registration(n, vec![attendee(n, &[("email", email.as_str())])]);
+                    e.plan_and_apply_async(&*store, &ev, 100).await
+                }));
+            }
+            futures_join(tasks).await;
+        }
+    });
+}
+
+/// B6 across instances: 4 processes × 8 connections × 200 rounds, each
+/// round registering one new email from every connection of every process:
+/// exactly one record per round.
+#[test]
+fn b6_four_processes_share_one_database_one_record_per_round() {
+    let Some(url) = url() else { return };
+    if std::env::var_os(WORKER).is_some() {
+        return;
+    }
+    let rt = runtime();
+    let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
+    let schema = format!("t{}_procs{n}", std::process::id());
+    let store = rt.block_on(async {
+        PostgresStore::connect_in_schema(&url, &schema, Normalization::default(), 2)
+            .await
+            .unwrap()
+    });
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<std::process::Child> = (0..4)
+        .map(|w| {
+            std::process::Command::new(&exe)
+                .args([
+                    "--exact",
+                    "worker_registers_one_new_email_per_round",
+                    "--test-threads=1",
+                ])
+                .env(WORKER, w.to_string())
+                .env("CONTACT_SYNC_PG_SCHEMA", &schema)
+                .env("CONTACT_SYNC_POSTGRES_URL", &url)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "a worker process failed");
+    }
+    rt.block_on(async {
+        let records = store.records(T).await.unwrap();
+        assert_eq!(records.len(), ROUNDS as usize, "one record per round");
+        let emails: std::collections::BTreeSet<String> = records
+            .iter()
+            .map(|r| r.fields.text("email").to_owned())
+            .collect();
+        assert_eq!(emails.len(), ROUNDS as usize);
+    });
+}

@@ -6,11 +6,17 @@
 //!   instances starting together migrate once.
 //! * Records are indexed on `(tenant, email_key, record_type)` and
 //!   `(tenant, ticket)`; links and campaign members by record.
-//! * Every apply is one `SERIALIZABLE` transaction that re-checks the plan's
-//!   preconditions before it writes: two instances racing to create a record
-//!   for one new email cannot both commit, and the loser's serialization
-//!   failure is a [`Conflict::Serialization`] (re-plan). Primary keys make a
-//!   record id or an applied event exist at most once.
+//! * Every apply is one transaction that first takes a transaction-scoped
+//!   advisory lock on every email key and ticket id the plan relies on or
+//!   writes (in one sorted statement, so two applies never wait on each
+//!   other in a cycle), locks the records it checks by version
+//!   (`FOR UPDATE`), and only then re-checks the preconditions and writes.
+//!   Two instances racing to create a record for one new email take turns:
+//!   the second sees the first's record and fails with
+//!   [`Conflict::EmailKeyChanged`] (re-plan). Unrelated emails never wait
+//!   on each other (`SERIALIZABLE` would abort them on shared index pages).
+//!   A deadlock between row locks is a [`Conflict::Serialization`]. Primary
+//!   keys make a record id or an applied event exist at most once.
 //! * [`PostgresStore::fetch`] answers everything a batch needs
 //!   ([`crate::Engine::needs_batch`]) in one query per kind of lookup.
 //!
@@ -556,14 +562,86 @@ impl AsyncApplyPlan for PostgresStore {
             .map_err(|e| ApplyError::Store(e.into()))?;
         let tx = client
             .build_transaction()
-            .isolation_level(IsolationLevel::Serializable)
+            .isolation_level(IsolationLevel::ReadCommitted)
             .start()
             .await
             .map_err(store_err)?;
+        lock_keys(&tx, plan, &self.normalization).await?;
         apply_in(&tx, plan, &self.normalization).await?;
         tx.commit().await.map_err(store_err)
         // On any error above, dropping `tx` rolls everything back.
     }
+}
+
+/// The advisory-lock number of an email key or ticket id in a tenant (one
+/// 64-bit space; a collision only makes two applies take turns).
+fn lock_number(tenant: TenantId, kind: u8, value: &str) -> i64 {
+    let mut bytes = Vec::with_capacity(17 + value.len());
+    bytes.extend_from_slice(tenant.0.as_bytes());
+    bytes.push(kind);
+    bytes.extend_from_slice(value.as_bytes());
+    i64::from_ne_bytes(xxhash_rust::xxh3::xxh3_64(&bytes).to_ne_bytes())
+}
+
+/// Locks every email key, ticket id and event `plan` checks or writes, in sorted
+/// order, until the transaction ends: the preconditions read after this
+/// cannot change before the commit.
+async fn lock_keys(
+    tx: &Transaction<'_>,
+    plan: &Plan,
+    n: &Normalization,
+) -> Result<(), ApplyError<PostgresError>> {
+    let t = plan.tenant;
+    let mut locks: Vec<i64> = Vec::new();
+    for p in &plan.preconditions {
+        match p {
+            Precondition::EmailKey { key, .. } => locks.push(lock_number(t, 0, key.as_str())),
+            Precondition::TicketId { ticket, .. } => {
+                locks.push(lock_number(t, 1, ticket.as_str().trim()));
+            }
+            // A redelivery racing its first delivery waits for it, then
+            // finds it applied.
+            Precondition::EventNew { event, .. } => {
+                locks.push(lock_number(t, 2, &event.to_string()));
+            }
+            _ => {}
+        }
+    }
+    for e in &plan.effects {
+        match e {
+            Effect::CreateRecord { record } => {
+                if let Some(k) = record.email_key(n) {
+                    locks.push(lock_number(t, 0, k.as_str()));
+                }
+                if let Some(ticket) = ticket_of(record) {
+                    locks.push(lock_number(t, 1, &ticket));
+                }
+            }
+            Effect::UpdateRecord { changes, .. } => {
+                for c in changes {
+                    if c.field.as_str() == FieldName::EMAIL {
+                        if let Ok(Some(k)) = EmailKey::parse(c.new.as_str(), n) {
+                            locks.push(lock_number(t, 0, k.as_str()));
+                        }
+                    } else if c.field.as_str() == FieldName::TICKET_ID && !c.new.is_blank() {
+                        locks.push(lock_number(t, 1, c.new.as_str().trim()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    locks.sort_unstable();
+    locks.dedup();
+    if !locks.is_empty() {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k",
+            &[&locks],
+        )
+        .await
+        .map_err(store_err)?;
+    }
+    Ok(())
 }
 
 async fn ids(
