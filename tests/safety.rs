@@ -576,3 +576,95 @@ fn debug_and_display_never_print_emails_or_field_values() {
         .unwrap_err();
     assert!(!format!("{err} {err:?}").contains("Secret"));
 }
+
+#[test]
+fn b11_limits_sit_exactly_at_their_bounds() {
+    let store = InMemoryStore::new();
+    let mut p = Policy::doo();
+    p.limits.max_subjects = 3;
+    p.limits.max_fields = 2;
+    let e = engine(p);
+    let subjects = |n: u128| (0..n).map(|i| attendee(i, &[])).collect::<Vec<_>>();
+    assert!(e.plan(&store, &registration(1, subjects(3))).is_ok());
+    assert!(matches!(
+        e.plan(&store, &registration(1, subjects(4))),
+        Err(PlanError::Invalid(Error::TooManySubjects {
+            count: 4,
+            limit: 3
+        }))
+    ));
+    let two = attendee(1, &[("a", "1"), ("b", "2")]);
+    assert!(e.plan(&store, &registration(1, vec![two])).is_ok());
+    // A record change carries subjects too.
+    store
+        .insert(contact(1, &[("email", "a@example.org")]))
+        .unwrap();
+    let change = |n: u128| {
+        Event::RecordChanged(RecordChange {
+            id: eid(9),
+            tenant: T,
+            record: rid(1),
+            new_fields: fields(&[("email", "a@example.org")]),
+            subjects: subjects(n),
+        })
+    };
+    assert!(e.plan(&store, &change(3)).is_ok());
+    assert!(matches!(
+        e.plan(&store, &change(4)),
+        Err(PlanError::Invalid(Error::TooManySubjects {
+            count: 4,
+            limit: 3
+        }))
+    ));
+}
+
+#[test]
+fn b11_a_subject_twice_in_one_registration_is_refused() {
+    let e = engine(Policy::doo());
+    let twice = registration(
+        1,
+        vec![
+            attendee(7, &[("email", "a@example.org")]),
+            attendee(7, &[("email", "b@example.org")]),
+        ],
+    );
+    assert_eq!(
+        e.plan(&InMemoryStore::new(), &twice)
+            .unwrap_err()
+            .to_string(),
+        Error::DuplicateSubject(sid(7)).to_string()
+    );
+}
+
+#[test]
+fn b11_control_characters_are_found_alone_and_in_pairs() {
+    let e = engine(Policy::doo());
+    let store = InMemoryStore::new();
+    for value in ["\u{7f}", "a\u{1}\u{2}b", "\u{1}\u{1b}", "x\u{85}"] {
+        let r = e.plan(
+            &store,
+            &registration(1, vec![attendee(10, &[("notes", value)])]),
+        );
+        assert!(
+            matches!(r, Err(PlanError::Invalid(Error::ControlCharacter { .. }))),
+            "{value:?}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn a28_needs_asks_for_trimmed_ticket_ids_and_no_blank_one() {
+    let e = engine(Policy::doo());
+    let ev = registration(
+        1,
+        vec![
+            attendee(1, &[("email", "a@example.org"), ("ticket_id", " T-1 ")]),
+            attendee(2, &[("email", "b@example.org"), ("ticket_id", "  ")]),
+        ],
+    );
+    let needs = e.needs(&ev).unwrap();
+    assert_eq!(
+        needs.tickets.into_iter().collect::<Vec<_>>(),
+        vec!["T-1".to_owned()]
+    );
+}
