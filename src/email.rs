@@ -744,6 +744,8 @@ mod tests {
             "a@b.org.",
             "a@-b.org",
             "a@b-.org",
+            "a@b.org-",
+            "a@b.-org",
             "a@b..org",
             "@b.org",
             "a@",
@@ -752,6 +754,18 @@ mod tests {
         ] {
             assert!(plain_ascii(s).is_none(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn plain_path_leaves_labels_over_63_octets_to_the_general_path() {
+        let long = format!("a@b.{}", "c".repeat(64));
+        assert!(plain_ascii(&long).is_none());
+        assert_eq!(
+            Email::parse(&long).unwrap_err(),
+            EmailError::LabelTooLong { len: 64 }
+        );
+        let first = format!("a@{}.org", "c".repeat(64));
+        assert!(plain_ascii(&first).is_none());
     }
 
     #[test]

@@ -277,3 +277,12 @@ fn b1_length_limits_sit_exactly_at_their_bounds() {
     let too_long = format!("{local}@{domain}c");
     assert_eq!(err(&too_long), EmailError::AddressTooLong { len: 255 });
 }
+
+#[test]
+fn b1_label_problems_are_named_on_the_general_path_too() {
+    // `ä` keeps these off the plain ASCII path.
+    assert_eq!(err("ä@b..org"), EmailError::EmptyLabel);
+    assert_eq!(err("ä@-b.org"), EmailError::HyphenAtLabelEdge);
+    assert_eq!(err("ä@b-.org"), EmailError::HyphenAtLabelEdge);
+    assert_eq!(err("ä@bü.-org"), EmailError::HyphenAtLabelEdge);
+}
