@@ -324,3 +324,44 @@ fn a5_an_updated_record_joins_the_campaign_on_edits_too() {
         vec![rid(1)]
     );
 }
+
+#[test]
+fn a12_the_buyers_data_wins_and_the_holders_own_values_only_fill_its_gaps() {
+    let store = store_with(vec![jo_record()]);
+    // The holder's own fields: a ticket id the buyer lacks, a first name
+    // the buyer has too, and a blank last name.
+    let holder_fields = [
+        ("ticket_id", "T-1"),
+        ("first_name", "Holder"),
+        ("last_name", ""),
+    ];
+    let ev = Event::Edited(Edit {
+        id: next_event(),
+        tenant: T,
+        subject: holder(10, &holder_fields).linked_to(rid(1)),
+        new_fields: fields(&[]),
+        source: EditSource::UpdateTrigger,
+        campaign: None,
+        buyer: Some(fields(&[
+            ("email", "jo@example.org"),
+            ("first_name", "Bea"),
+            ("last_name", "Buyer"),
+        ])),
+        buyer_data_only: true,
+        email_change: None,
+    });
+    let plan = run(&sf(RecordType::Contact), &store, &ev);
+    assert_rules(outcome(&plan, 10), &[RuleId::A12]);
+    let r = record(&store, rid(1));
+    assert_eq!(r.fields.text("first_name"), "Bea", "the buyer's value wins");
+    assert_eq!(
+        r.fields.text("last_name"),
+        "Buyer",
+        "a blank never overrides"
+    );
+    assert_eq!(
+        r.fields.text("ticket_id"),
+        "T-1",
+        "the holder fills the buyer's gap"
+    );
+}
