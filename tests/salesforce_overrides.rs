@@ -441,3 +441,38 @@ fn a30_b9_a_merge_moves_the_member_and_its_ticket_id() {
     );
     assert!(store.campaign_memberships(T, gone).unwrap().is_empty());
 }
+
+#[test]
+fn a24_the_explanation_counts_the_records_that_failed_the_extra_criteria() {
+    let p = sf(RecordType::Contact).with_cross_matching(RecordType::Contact, &["last_name"]);
+    let records = || {
+        vec![
+            contact(1, &[("email", "jo@example.org"), ("last_name", "Park")]),
+            lead(2, &[("email", "jo@example.org"), ("last_name", "Kim")]),
+        ]
+    };
+    let plan = one_holder(
+        &p,
+        records(),
+        &[("email", "jo@example.org"), ("last_name", "Park")],
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.record, Some(rid(1)));
+    assert!(
+        o.explanation
+            .contains("1 record(s) with this email failed the extra criteria"),
+        "{}",
+        o.explanation
+    );
+    let plan = one_holder(
+        &p,
+        vec![contact(
+            1,
+            &[("email", "jo@example.org"), ("last_name", "Park")],
+        )],
+        &[("email", "jo@example.org"), ("last_name", "Park")],
+    );
+    assert!(!outcome(&plan, 10)
+        .explanation
+        .contains("failed the extra criteria"));
+}
