@@ -369,21 +369,7 @@ impl PostgresStore {
         let t = needs.tenant;
         let mut c = Candidates::new(t);
         let keys: Vec<&str> = needs.email_keys.iter().map(EmailKey::as_str).collect();
-        let mut by_key: BTreeMap<String, Vec<Record>> = BTreeMap::new();
-        if !keys.is_empty() {
-            let rows = client
-                .query(
-                    &format!("SELECT {RECORD_COLUMNS}, email_key FROM records WHERE tenant = $1 AND email_key = ANY($2) ORDER BY id"),
-                    &[&t.0, &keys],
-                )
-                .await?;
-            for row in &rows {
-                by_key
-                    .entry(row.try_get::<_, String>(5)?)
-                    .or_default()
-                    .push(to_record(row)?);
-            }
-        }
+        let mut by_key = grouped(&client, "email_key", t, &keys).await?;
         for k in &needs.email_keys {
             c.add_email_key(k.clone(), by_key.remove(k.as_str()).unwrap_or_default());
         }
@@ -407,21 +393,7 @@ impl PostgresStore {
             c.add_record(*id, by_id.remove(id));
         }
         let tickets: Vec<&str> = needs.tickets.iter().map(|s| s.trim()).collect();
-        let mut by_ticket: BTreeMap<String, Vec<Record>> = BTreeMap::new();
-        if !tickets.is_empty() {
-            let rows = client
-                .query(
-                    &format!("SELECT {RECORD_COLUMNS}, ticket FROM records WHERE tenant = $1 AND ticket = ANY($2) ORDER BY id"),
-                    &[&t.0, &tickets],
-                )
-                .await?;
-            for row in &rows {
-                by_ticket
-                    .entry(row.try_get::<_, String>(5)?)
-                    .or_default()
-                    .push(to_record(row)?);
-            }
-        }
+        let by_ticket = grouped(&client, "ticket", t, &tickets).await?;
         for ticket in &needs.tickets {
             c.add_ticket(
                 ticket,
@@ -458,6 +430,32 @@ impl PostgresStore {
             .await?;
         rows.iter().map(to_record).collect()
     }
+}
+
+/// The tenant's records whose `column` (`email_key` or `ticket`) is one of
+/// `values`, grouped by that value, each group sorted by id: one query.
+async fn grouped(
+    client: &deadpool_postgres::Client,
+    column: &str,
+    tenant: TenantId,
+    values: &[&str],
+) -> Result<BTreeMap<String, Vec<Record>>, PostgresError> {
+    let mut out: BTreeMap<String, Vec<Record>> = BTreeMap::new();
+    if values.is_empty() {
+        return Ok(out);
+    }
+    let rows = client
+        .query(
+            &format!("SELECT {RECORD_COLUMNS}, {column} FROM records WHERE tenant = $1 AND {column} = ANY($2) ORDER BY id"),
+            &[&tenant.0, &values],
+        )
+        .await?;
+    for row in &rows {
+        out.entry(row.try_get::<_, String>(5)?)
+            .or_default()
+            .push(to_record(row)?);
+    }
+    Ok(out)
 }
 
 impl AsyncContactStore for PostgresStore {
