@@ -640,7 +640,14 @@ fn b11_a_subject_twice_in_one_registration_is_refused() {
 fn b11_control_characters_are_found_alone_and_in_pairs() {
     let e = engine(Policy::doo());
     let store = InMemoryStore::new();
-    for value in ["\u{7f}", "a\u{1}\u{2}b", "\u{1}\u{1b}", "x\u{85}"] {
+    for value in [
+        "\u{7f}",
+        "\u{7f}\u{7f}",
+        "a\u{1}\u{2}b",
+        "\u{1}\u{1b}",
+        "x\u{85}",
+        "\u{85}\u{85}",
+    ] {
         let r = e.plan(
             &store,
             &registration(1, vec![attendee(10, &[("notes", value)])]),
