@@ -72,6 +72,8 @@
 //! is an error (B7), when the store records applied events
 //! ([`ContactStore::event_digest`]; both bundled stores do).
 #![forbid(unsafe_code)]
+// docs.rs marks feature-gated items with the feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 // Panic-freedom on user data: no unwrap, expect, panic or unchecked
 // indexing in the library (tests may use them).
@@ -104,6 +106,7 @@ pub mod rules;
 pub mod scenario;
 pub mod store;
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 pub use candidates::{Candidates, Needs};
@@ -132,7 +135,9 @@ pub use rules::{RuleSource, UnknownRule};
 pub use scenario::{Report, Scenario, ScenarioError};
 pub use store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{ApplyPlan, CampaignMember, ContactStore, InMemoryStore};
