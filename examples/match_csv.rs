@@ -215,7 +215,7 @@ struct Progress {
 impl Progress {
     fn tick(&mut self, what: &str) {
         self.n += 1;
-        if !self.quiet && self.n % 100_000 == 0 {
+        if !self.quiet && self.n.is_multiple_of(100_000) {
             eprint!("\r{what}: {}…", self.n);
         }
     }

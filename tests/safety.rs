@@ -119,7 +119,7 @@ fn workload_event(
     let key = format!("k{}@example.org", pick % keys as u64);
     let company = ["", "Acme", "Globex", "Initech"][(pick >> 8) as usize % 4];
     let owned: Vec<u128> = subjects.keys().copied().collect();
-    if owned.is_empty() || pick % 3 == 0 {
+    if owned.is_empty() || pick.is_multiple_of(3) {
         let sub = thread * 1_000_000 + 500_000 + i;
         let f = fields(&[("email", &key), ("company", company), ("first_name", "W")]);
         subjects.insert(sub, f.clone());
