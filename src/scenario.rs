@@ -672,6 +672,12 @@ impl World {
         ))
     }
 
+    /// D22: an edit's own email-change setting, else the one its subject's
+    /// registration set.
+    fn email_change_for(&self, subject: &str, own: Option<EmailChange>) -> Option<EmailChange> {
+        own.or_else(|| self.email_change.get(subject).copied())
+    }
+
     fn record_name(&self, id: RecordId) -> String {
         self.record_names
             .get(&id)
@@ -927,9 +933,7 @@ impl Scenario {
                 campaign: e.campaign.clone().map(CampaignId),
                 buyer: e.buyer.clone(),
                 buyer_data_only: e.buyer_data_only,
-                email_change: e
-                    .email_change
-                    .or_else(|| w.email_change.get(&e.subject).copied()),
+                email_change: w.email_change_for(&e.subject, e.email_change),
             });
             (
                 tenant,
@@ -947,9 +951,7 @@ impl Scenario {
                 campaign: None,
                 buyer: None,
                 buyer_data_only: false,
-                email_change: e
-                    .email_change
-                    .or_else(|| w.email_change.get(&e.subject).copied()),
+                email_change: w.email_change_for(&e.subject, e.email_change),
             });
             (
                 tenant,

@@ -103,21 +103,17 @@ fn record(n: u128, tenant: TenantId, email: &str) -> Record {
 
 /// A plan that creates `records` (all of one tenant).
 fn seed_plan(records: &[Record]) -> Plan {
-    let tenant = records.first().map_or(A, |r| r.tenant);
-    Plan {
-        tenant,
-        events: Vec::new(),
-        effects: records
+    effects_plan(
+        records.first().map_or(A, |r| r.tenant),
+        records
             .iter()
             .map(|r| Effect::CreateRecord { record: r.clone() })
             .collect(),
-        preconditions: records
+        records
             .iter()
             .map(|r| Precondition::RecordAbsent { record: r.id })
             .collect(),
-        outcomes: Vec::new(),
-        warnings: Vec::new(),
-    }
+    )
 }
 
 fn seed<S: ApplyPlan>(check: &'static str, store: &S, records: &[Record]) -> Check {
