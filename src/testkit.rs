@@ -10,6 +10,12 @@
 //! # }
 //! ```
 //!
+//! An async store ([`AsyncContactStore`] + [`AsyncApplyPlan`]) runs the same
+//! checks with [`run_all_async`], awaited on any runtime: the suite spawns
+//! nothing and blocks on nothing, and its concurrency check applies racing
+//! plans as concurrent futures of one task. Each check is written once,
+//! against the async traits; the synchronous form runs it over [`Ready`].
+//!
 //! Each check gets fresh, empty stores from the factory, writes to them only
 //! through plans (so nothing but the two traits is needed), and returns a
 //! [`Failure`] naming what did not hold. The checks: key lookups across
@@ -24,6 +30,9 @@
 //! injected, what was expected and what the store did.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 use crate::email::{EmailKey, Normalization};
 use crate::engine::Engine;
@@ -33,6 +42,7 @@ use crate::fields::Fields;
 use crate::plan::{Effect, Plan, Precondition};
 use crate::policy::Policy;
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
+use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore, Ready};
 use crate::store::{ApplyPlan, ContactStore};
 
 /// Makes fresh, empty stores (default normalization) for the checks.
@@ -50,6 +60,27 @@ where
 {
     type Store = S;
     fn fresh(&self) -> S {
+        self()
+    }
+}
+
+/// Makes fresh, empty async stores (default normalization) for the async
+/// checks; any `Fn() -> impl Future<Output = S>` is one.
+pub trait AsyncStoreFactory {
+    /// The store under test.
+    type Store: AsyncContactStore + AsyncApplyPlan;
+    /// A new, empty store.
+    fn fresh(&self) -> impl Future<Output = Self::Store>;
+}
+
+impl<F, Fut, S> AsyncStoreFactory for F
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = S>,
+    S: AsyncContactStore + AsyncApplyPlan,
+{
+    type Store = S;
+    fn fresh(&self) -> impl Future<Output = S> {
         self()
     }
 }
@@ -116,9 +147,10 @@ fn seed_plan(records: &[Record]) -> Plan {
     )
 }
 
-fn seed<S: ApplyPlan>(check: &'static str, store: &S, records: &[Record]) -> Check {
+async fn seed<S: AsyncApplyPlan>(check: &'static str, store: &S, records: &[Record]) -> Check {
     store
         .apply(&seed_plan(records))
+        .await
         .map_err(|e| fail(check, format!("seeding failed: {}", chain(&e))))
 }
 
@@ -134,7 +166,7 @@ fn key(check: &'static str, s: &str) -> Result<EmailKey, Failure> {
         })
 }
 
-fn lookup<S: ContactStore>(
+async fn lookup<S: AsyncContactStore>(
     check: &'static str,
     s: &S,
     t: TenantId,
@@ -142,6 +174,7 @@ fn lookup<S: ContactStore>(
 ) -> Result<Vec<RecordId>, Failure> {
     let mut ids: Vec<RecordId> = s
         .records_by_email(t, &key(check, email)?)
+        .await
         .map_err(|e| fail(check, format!("lookup failed: {}", chain(&e))))?
         .into_iter()
         .map(|r| r.id)
@@ -171,9 +204,9 @@ fn engine(check: &'static str) -> Result<Engine, Failure> {
 
 /// One key, whatever the spelling: case, Unicode normalization form and IDN
 /// form of one address find the same record; a different address does not.
-pub fn key_lookups<F: StoreFactory>(f: &F) -> Check {
+pub async fn key_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "key_lookups";
-    let s = f.fresh();
+    let s = f.fresh().await;
     seed(
         C,
         &s,
@@ -181,22 +214,23 @@ pub fn key_lookups<F: StoreFactory>(f: &F) -> Check {
             record(1, A, "Jose\u{301}.Lee@BÜCHER.example"),
             record(2, A, "straße@example.org"),
         ],
-    )?;
+    )
+    .await?;
     for spelling in [
         "josé.lee@bücher.example",
         "JOSÉ.LEE@xn--bcher-kva.example",
         " jose\u{301}.lee@Bücher.Example ",
     ] {
-        let got = lookup(C, &s, A, spelling)?;
+        let got = lookup(C, &s, A, spelling).await?;
         ensure(C, got == [RecordId::from_u128(1)], || {
             format!("{spelling:?} found {got:?}")
         })?;
     }
-    let got = lookup(C, &s, A, "strasse@example.org")?;
+    let got = lookup(C, &s, A, "strasse@example.org").await?;
     ensure(C, got.is_empty(), || {
         format!("`strasse` matched `straße`: {got:?}")
     })?;
-    let got = lookup(C, &s, A, "STRAßE@example.org")?;
+    let got = lookup(C, &s, A, "STRAßE@example.org").await?;
     ensure(C, got == [RecordId::from_u128(2)], || {
         format!("`STRAßE` found {got:?}")
     })
@@ -204,23 +238,25 @@ pub fn key_lookups<F: StoreFactory>(f: &F) -> Check {
 
 /// Nothing crosses tenants: lookups, reads by id, and effects naming another
 /// tenant's record.
-pub fn tenant_isolation<F: StoreFactory>(f: &F) -> Check {
+pub async fn tenant_isolation_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "tenant_isolation";
-    let s = f.fresh();
-    seed(C, &s, &[record(1, A, "ann@example.org")])?;
-    seed(C, &s, &[record(2, B, "ann@example.org")])?;
-    let a = lookup(C, &s, A, "ann@example.org")?;
+    let s = f.fresh().await;
+    seed(C, &s, &[record(1, A, "ann@example.org")]).await?;
+    seed(C, &s, &[record(2, B, "ann@example.org")]).await?;
+    let a = lookup(C, &s, A, "ann@example.org").await?;
     ensure(C, a == [RecordId::from_u128(1)], || {
         format!("tenant A sees {a:?}")
     })?;
     let other = s
         .record(A, RecordId::from_u128(2))
+        .await
         .map_err(|e| fail(C, chain(&e)))?;
     ensure(C, other.is_none(), || {
         "reading tenant B's record as tenant A returned it".into()
     })?;
     let tickets = s
         .records_by_ticket(B, "none")
+        .await
         .map_err(|e| fail(C, chain(&e)))?;
     ensure(C, tickets.is_empty(), || {
         "ticket lookup returned records".into()
@@ -236,11 +272,12 @@ pub fn tenant_isolation<F: StoreFactory>(f: &F) -> Check {
             rule: crate::plan::RuleId::B8,
         }],
     });
-    ensure(C, s.apply(&hostile).is_err(), || {
+    ensure(C, s.apply(&hostile).await.is_err(), || {
         "a plan of tenant A updated tenant B's record".into()
     })?;
     let b = s
         .record(B, RecordId::from_u128(2))
+        .await
         .map_err(|e| fail(C, chain(&e)))?
         .map(|r| (r.version, r.fields.text("first_name").to_owned()));
     ensure(C, b == Some((1, "Kit".into())), || {
@@ -251,7 +288,7 @@ pub fn tenant_isolation<F: StoreFactory>(f: &F) -> Check {
 /// The ids and versions of the records with one key.
 type KeyState = (Vec<RecordId>, Vec<u64>);
 
-fn snapshot<S: ContactStore>(
+async fn snapshot<S: AsyncContactStore>(
     check: &'static str,
     s: &S,
     emails: &[&str],
@@ -260,6 +297,7 @@ fn snapshot<S: ContactStore>(
     for e in emails {
         let recs = s
             .records_by_email(A, &key(check, e)?)
+            .await
             .map_err(|x| fail(check, x.to_string()))?;
         let mut ids: Vec<(RecordId, u64)> = recs.iter().map(|r| (r.id, r.version)).collect();
         ids.sort_unstable();
@@ -273,11 +311,11 @@ fn snapshot<S: ContactStore>(
 
 /// Apply is all-or-nothing: with a failure injected after each effect of a
 /// plan, nothing of the plan stays.
-pub fn all_or_nothing<F: StoreFactory>(f: &F) -> Check {
+pub async fn all_or_nothing_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "all_or_nothing";
     let emails = ["ann@example.org", "n1@example.org", "n2@example.org"];
-    let s = f.fresh();
-    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    let s = f.fresh().await;
+    seed(C, &s, &[record(1, A, "ann@example.org")]).await?;
     let ev = Event::Registered(Registration {
         id: EventId::from_u128(7),
         tenant: A,
@@ -304,9 +342,10 @@ pub fn all_or_nothing<F: StoreFactory>(f: &F) -> Check {
     policy.campaign_members = true;
     let plan = Engine::new(policy)
         .map_err(|e| fail(C, chain(&e)))?
-        .plan(&s, &ev)
+        .plan_async(&s, &ev)
+        .await
         .map_err(|e| fail(C, chain(&e)))?;
-    let before = snapshot(C, &s, &emails)?;
+    let before = snapshot(C, &s, &emails).await?;
     for k in 0..=plan.effects.len() {
         let mut broken = plan.clone();
         broken.effects.truncate(k);
@@ -314,17 +353,18 @@ pub fn all_or_nothing<F: StoreFactory>(f: &F) -> Check {
         broken.effects.push(Effect::CreateRecord {
             record: record(1, A, "ann@example.org"),
         });
-        ensure(C, s.apply(&broken).is_err(), || {
+        ensure(C, s.apply(&broken).await.is_err(), || {
             format!("a plan failing after effect {k} was applied")
         })?;
-        let now = snapshot(C, &s, &emails)?;
+        let now = snapshot(C, &s, &emails).await?;
         ensure(C, now == before, || {
             format!("after a failure at effect {k}, the store changed: {before:?} -> {now:?}")
         })?;
     }
     s.apply(&plan)
+        .await
         .map_err(|e| fail(C, format!("the intact plan failed: {}", chain(&e))))?;
-    let after = snapshot(C, &s, &emails)?;
+    let after = snapshot(C, &s, &emails).await?;
     ensure(C, after != before, || {
         "the intact plan changed nothing".into()
     })
@@ -332,24 +372,26 @@ pub fn all_or_nothing<F: StoreFactory>(f: &F) -> Check {
 
 /// A plan whose preconditions no longer hold fails with a conflict and
 /// changes nothing.
-pub fn stale_preconditions<F: StoreFactory>(f: &F) -> Check {
+pub async fn stale_preconditions_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "stale_preconditions";
-    let s = f.fresh();
-    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    let s = f.fresh().await;
+    seed(C, &s, &[record(1, A, "ann@example.org")]).await?;
     let e = engine(C)?;
     let p1 = e
-        .plan(&s, &registration(1, 1, A, "new@example.org"))
+        .plan_async(&s, &registration(1, 1, A, "new@example.org"))
+        .await
         .map_err(|x| fail(C, x.to_string()))?;
     let p2 = e
-        .plan(&s, &registration(2, 2, A, "NEW@example.org"))
+        .plan_async(&s, &registration(2, 2, A, "NEW@example.org"))
+        .await
         .map_err(|x| fail(C, x.to_string()))?;
-    s.apply(&p1).map_err(|x| fail(C, x.to_string()))?;
+    s.apply(&p1).await.map_err(|x| fail(C, x.to_string()))?;
     ensure(
         C,
-        matches!(s.apply(&p2), Err(ApplyError::Conflict(_))),
+        matches!(s.apply(&p2).await, Err(ApplyError::Conflict(_))),
         || "a plan decided on a stale key set applied".into(),
     )?;
-    let n = lookup(C, &s, A, "new@example.org")?;
+    let n = lookup(C, &s, A, "new@example.org").await?;
     ensure(C, n.len() == 1, || {
         format!("{} records for one new email", n.len())
     })?;
@@ -368,19 +410,22 @@ pub fn stale_preconditions<F: StoreFactory>(f: &F) -> Check {
         })
     };
     let q1 = e
-        .plan(&s, &reg(3, 3, "One"))
+        .plan_async(&s, &reg(3, 3, "One"))
+        .await
         .map_err(|x| fail(C, x.to_string()))?;
     let q2 = e
-        .plan(&s, &reg(4, 4, "Two"))
+        .plan_async(&s, &reg(4, 4, "Two"))
+        .await
         .map_err(|x| fail(C, x.to_string()))?;
-    s.apply(&q1).map_err(|x| fail(C, x.to_string()))?;
+    s.apply(&q1).await.map_err(|x| fail(C, x.to_string()))?;
     ensure(
         C,
-        matches!(s.apply(&q2), Err(ApplyError::Conflict(_))),
+        matches!(s.apply(&q2).await, Err(ApplyError::Conflict(_))),
         || "a plan decided on a stale version applied".into(),
     )?;
     let company = s
         .record(A, RecordId::from_u128(1))
+        .await
         .map_err(|x| fail(C, x.to_string()))?
         .map(|r| r.fields.text("company").to_owned());
     ensure(C, company.as_deref() == Some("One"), || {
@@ -399,10 +444,7 @@ fn register_with_retry<S: ContactStore + ApplyPlan>(
 ) -> Result<Plan, String> {
     let e = Engine::new(Policy::doo()).map_err(|x| x.to_string())?;
     for attempt in 0..attempts {
-        let plan = e.plan(store, event).map_err(|x| match x {
-            PlanError::Invalid(i) => i.to_string(),
-            PlanError::Store(s) => s.to_string(),
-        });
+        let plan = e.plan(store, event).map_err(|x| chain(&x));
         if attempt == 0 {
             barrier.wait();
         }
@@ -410,21 +452,95 @@ fn register_with_retry<S: ContactStore + ApplyPlan>(
         match store.apply(&plan) {
             Ok(()) => return Ok(plan),
             Err(ApplyError::Conflict(_)) => continue,
-            Err(x) => return Err(x.to_string()),
+            Err(x) => return Err(chain(&x)),
         }
     }
     Err("no attempt succeeded".into())
 }
 
-/// N threads registering the same new email at once create exactly one record.
+/// Applies `plan` (decided on `event`), and on a conflict plans again, up
+/// to `attempts` applies in all.
+async fn apply_with_retry<S: AsyncContactStore + AsyncApplyPlan>(
+    store: &S,
+    engine: &Engine,
+    event: &Event,
+    mut plan: Plan,
+    attempts: usize,
+) -> Result<Plan, String> {
+    for _ in 0..attempts {
+        match store.apply(&plan).await {
+            Ok(()) => return Ok(plan),
+            Err(ApplyError::Conflict(_)) => {
+                plan = engine
+                    .plan_async(store, event)
+                    .await
+                    .map_err(|x| chain(&x))?;
+            }
+            Err(x) => return Err(chain(&x)),
+        }
+    }
+    Err("no attempt succeeded".into())
+}
+
+/// Polls every future in turn until all are done: concurrency within one
+/// task, without a runtime. Outputs in the order of `futures`.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (future, out) in futures.iter_mut().zip(done.iter_mut()) {
+            if out.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(done.iter_mut().filter_map(Option::take).collect())
+        }
+    })
+    .await
+}
+
+/// The race's outcome: one record for the email, every subject linked to it.
+fn one_record_for_the_race(
+    round: u128,
+    results: Vec<Result<Plan, String>>,
+    ids: &[RecordId],
+) -> Check {
+    const C: &str = "concurrent_registrations";
+    let mut linked = Vec::new();
+    for r in results {
+        let plan = r.map_err(|m| fail(C, format!("round {round}: {m}")))?;
+        linked.extend(plan.outcomes.iter().filter_map(|o| o.record));
+    }
+    ensure(C, ids.len() == 1, || {
+        format!("round {round}: 8 registrations of one new email at once: expected one record, the store has {ids:?}")
+    })?;
+    ensure(
+        C,
+        linked.len() == RACERS as usize && linked.iter().all(|r| Some(r) == ids.first()),
+        || format!("round {round}: subjects linked to {linked:?}, the record is {ids:?}"),
+    )
+}
+
+const RACERS: u128 = 8;
+
+/// N threads registering the same new email at once create exactly one
+/// record, and every subject links to it. Every thread decides before any
+/// applies, so the race the preconditions must catch happens every round.
 pub fn concurrent_registrations<F: StoreFactory>(f: &F) -> Check {
     const C: &str = "concurrent_registrations";
     for round in 0..10u128 {
         let s = f.fresh();
         let email = format!("race{round}@example.org");
-        let barrier = std::sync::Barrier::new(8);
+        let barrier = std::sync::Barrier::new(RACERS as usize);
         let results: Vec<Result<Plan, String>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8u128)
+            let handles: Vec<_> = (0..RACERS)
                 .map(|i| {
                     let s = &s;
                     let barrier = &barrier;
@@ -437,29 +553,48 @@ pub fn concurrent_registrations<F: StoreFactory>(f: &F) -> Check {
                 .map(|h| h.join().unwrap_or_else(|_| Err("thread panicked".into())))
                 .collect()
         });
-        let mut linked = Vec::new();
-        for r in results {
-            let plan = r.map_err(|m| fail(C, m))?;
-            linked.extend(plan.outcomes.iter().filter_map(|o| o.record));
+        let mut ids: Vec<RecordId> = s
+            .records_by_email(A, &key(C, &email)?)
+            .map_err(|e| fail(C, format!("lookup failed: {}", chain(&e))))?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        ids.sort_unstable();
+        one_record_for_the_race(round, results, &ids)?;
+    }
+    Ok(())
+}
+
+/// The async form of [`concurrent_registrations`]: eight registrations of
+/// one new email are all decided first, then applied at once (each retrying
+/// on conflict) as concurrent futures of one task; a store with a pool of
+/// connections sees them as concurrent transactions.
+pub async fn concurrent_registrations_async<F: AsyncStoreFactory>(f: &F) -> Check {
+    const C: &str = "concurrent_registrations";
+    let e = engine(C)?;
+    for round in 0..10u128 {
+        let s = f.fresh().await;
+        let email = format!("race{round}@example.org");
+        let events: Vec<Event> = (0..RACERS)
+            .map(|i| registration(100 + i, 100 + i, A, &email))
+            .collect();
+        let mut racers = Vec::new();
+        for ev in &events {
+            let plan = e.plan_async(&s, ev).await.map_err(|x| fail(C, chain(&x)))?;
+            racers.push(apply_with_retry(&s, &e, ev, plan, 64));
         }
-        let ids = lookup(C, &s, A, &email)?;
-        ensure(C, ids.len() == 1, || {
-            format!("round {round}: {} records for one new email", ids.len())
-        })?;
-        ensure(
-            C,
-            linked.len() == 8 && linked.iter().all(|r| Some(r) == ids.first()),
-            || format!("round {round}: subjects linked to {linked:?}, the record is {ids:?}"),
-        )?;
+        let results = join_all(racers).await;
+        let ids = lookup(C, &s, A, &email).await?;
+        one_record_for_the_race(round, results, &ids)?;
     }
     Ok(())
 }
 
 /// A batch plan applies as one: two new emails shared by five subjects give
 /// two records.
-pub fn batches<F: StoreFactory>(f: &F) -> Check {
+pub async fn batches_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "batches";
-    let s = f.fresh();
+    let s = f.fresh().await;
     let evs: Vec<Event> = [
         "x@example.org",
         "y@example.org",
@@ -472,21 +607,22 @@ pub fn batches<F: StoreFactory>(f: &F) -> Check {
     .map(|(i, e)| registration(i as u128 + 1, i as u128 + 1, A, e))
     .collect();
     let plan = engine(C)?
-        .plan_batch(&s, &evs)
+        .plan_batch_async(&s, &evs)
+        .await
         .map_err(|x| fail(C, x.to_string()))?;
-    s.apply(&plan).map_err(|x| fail(C, x.to_string()))?;
-    let x = lookup(C, &s, A, "x@example.org")?;
-    let y = lookup(C, &s, A, "y@example.org")?;
+    s.apply(&plan).await.map_err(|x| fail(C, x.to_string()))?;
+    let x = lookup(C, &s, A, "x@example.org").await?;
+    let y = lookup(C, &s, A, "y@example.org").await?;
     ensure(C, x.len() == 1 && y.len() == 1, || {
         format!("x: {x:?}, y: {y:?}")
     })
 }
 
 /// Applying the same plan twice changes nothing the second time.
-pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
+pub async fn idempotent_reapply_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "idempotent_reapply";
-    let s = f.fresh();
-    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    let s = f.fresh().await;
+    seed(C, &s, &[record(1, A, "ann@example.org")]).await?;
     let ev = Event::Registered(Registration {
         id: EventId::from_u128(1),
         tenant: A,
@@ -506,18 +642,24 @@ pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
         ],
     });
     let e = engine(C)?;
-    let plan = e.plan(&s, &ev).map_err(|x| fail(C, x.to_string()))?;
-    let again = e.plan(&s, &ev).map_err(|x| fail(C, x.to_string()))?;
+    let plan = e
+        .plan_async(&s, &ev)
+        .await
+        .map_err(|x| fail(C, x.to_string()))?;
+    let again = e
+        .plan_async(&s, &ev)
+        .await
+        .map_err(|x| fail(C, x.to_string()))?;
     ensure(C, plan == again, || {
         "planning the same event twice gave different plans".into()
     })?;
-    s.apply(&plan).map_err(|x| fail(C, x.to_string()))?;
+    s.apply(&plan).await.map_err(|x| fail(C, x.to_string()))?;
     let emails = ["ann@example.org", "new@example.org"];
-    let before = snapshot(C, &s, &emails)?;
-    ensure(C, s.apply(&plan).is_err(), || {
+    let before = snapshot(C, &s, &emails).await?;
+    ensure(C, s.apply(&plan).await.is_err(), || {
         "the same plan applied twice".into()
     })?;
-    let after = snapshot(C, &s, &emails)?;
+    let after = snapshot(C, &s, &emails).await?;
     ensure(C, before == after, || {
         format!("re-applying changed the store: {before:?} -> {after:?}")
     })?;
@@ -525,13 +667,17 @@ pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
     // `events` check covers its redeliveries.
     let records_events = s
         .event_digest(A, EventId::from_u128(1))
+        .await
         .map_err(|x| fail(C, chain(&x)))?
         .is_some();
     if !records_events {
         return Ok(());
     }
     // A redelivery of the event plans nothing (the store remembers it) ...
-    let redelivered = e.plan(&s, &ev).map_err(|x| fail(C, x.to_string()))?;
+    let redelivered = e
+        .plan_async(&s, &ev)
+        .await
+        .map_err(|x| fail(C, x.to_string()))?;
     ensure(C, redelivered.effects.is_empty(), || {
         "a redelivered event planned effects: the store does not remember applied events (ContactStore::event_digest)".into()
     })?;
@@ -543,7 +689,7 @@ pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
     ensure(
         C,
         matches!(
-            e.plan(&s, &changed),
+            e.plan_async(&s, &changed).await,
             Err(PlanError::Invalid(crate::Error::EventPayloadChanged(_)))
         ),
         || "an event id reused with another payload was not rejected".into(),
@@ -552,9 +698,9 @@ pub fn idempotent_reapply<F: StoreFactory>(f: &F) -> Check {
 
 /// Duplicate healing (B9): a merge plan leaves one record with the key and
 /// moves the retired record's links to the survivor.
-pub fn merges<F: StoreFactory>(f: &F) -> Check {
+pub async fn merges_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "merges";
-    let s = f.fresh();
+    let s = f.fresh().await;
     seed(
         C,
         &s,
@@ -562,29 +708,34 @@ pub fn merges<F: StoreFactory>(f: &F) -> Check {
             record(1, A, "dup@example.org"),
             record(2, A, "DUP@example.org"),
         ],
-    )?;
+    )
+    .await?;
     let e = engine(C)?;
     let mut link = seed_plan(&[]);
     link.effects.push(Effect::Link {
         subject: SubjectId::from_u128(7),
         record: RecordId::from_u128(1),
     });
-    s.apply(&link).map_err(|x| fail(C, x.to_string()))?;
-    let group: Vec<Record> = [1, 2]
-        .iter()
-        .filter_map(|n| s.record(A, RecordId::from_u128(*n)).ok().flatten())
-        .collect();
+    s.apply(&link).await.map_err(|x| fail(C, x.to_string()))?;
+    let mut group: Vec<Record> = Vec::new();
+    for n in [1, 2] {
+        if let Ok(Some(r)) = s.record(A, RecordId::from_u128(n)).await {
+            group.push(r);
+        }
+    }
     let plan = crate::heal::plan_merge(A, &group, &crate::heal::MergePolicy::default())
         .map_err(|x| fail(C, x.to_string()))?;
     s.apply(&plan)
+        .await
         .map_err(|x| fail(C, format!("the merge failed: {x}")))?;
-    let left = lookup(C, &s, A, "dup@example.org")?;
+    let left = lookup(C, &s, A, "dup@example.org").await?;
     ensure(C, left == [RecordId::from_u128(1)], || {
         format!("after the merge the key has {left:?}")
     })?;
     // The retired record is gone: a registration links to the survivor (D2).
     let plan = e
-        .plan(&s, &registration(9, 9, A, "dup@example.org"))
+        .plan_async(&s, &registration(9, 9, A, "dup@example.org"))
+        .await
         .map_err(|x| fail(C, x.to_string()))?;
     ensure(
         C,
@@ -614,8 +765,13 @@ fn sid(n: u128) -> SubjectId {
 }
 
 /// Applies `plan`, which must succeed; the failure names what was applied.
-fn must_apply<S: ApplyPlan>(check: &'static str, s: &S, what: &str, plan: &Plan) -> Check {
-    s.apply(plan).map_err(|e| {
+async fn must_apply<S: AsyncApplyPlan>(
+    check: &'static str,
+    s: &S,
+    what: &str,
+    plan: &Plan,
+) -> Check {
+    s.apply(plan).await.map_err(|e| {
         fail(
             check,
             format!(
@@ -628,17 +784,17 @@ fn must_apply<S: ApplyPlan>(check: &'static str, s: &S, what: &str, plan: &Plan)
 
 /// Applies `plan`, which must fail as `expected` says, and must change
 /// nothing `state` reads.
-fn must_refuse<S: ApplyPlan, T: PartialEq + fmt::Debug>(
+async fn must_refuse<S: AsyncApplyPlan, T: PartialEq + fmt::Debug>(
     check: &'static str,
     s: &S,
     what: &str,
     plan: &Plan,
     expected: &str,
     ok: impl Fn(&ApplyError<S::Error>) -> bool,
-    state: impl Fn() -> Result<T, Failure>,
+    state: impl AsyncFn() -> Result<T, Failure>,
 ) -> Check {
-    let before = state()?;
-    match s.apply(plan) {
+    let before = state().await?;
+    match s.apply(plan).await {
         Ok(()) => Err(fail(
             check,
             format!("injected {what}: expected {expected}, the store applied it"),
@@ -651,7 +807,7 @@ fn must_refuse<S: ApplyPlan, T: PartialEq + fmt::Debug>(
             ),
         )),
         Err(_) => {
-            let after = state()?;
+            let after = state().await?;
             ensure(check, before == after, || {
                 format!("injected {what}: refused as expected, but the store changed: {before:?} -> {after:?}")
             })
@@ -659,23 +815,25 @@ fn must_refuse<S: ApplyPlan, T: PartialEq + fmt::Debug>(
     }
 }
 
-fn linked<S: ContactStore>(
+async fn linked<S: AsyncContactStore>(
     check: &'static str,
     s: &S,
     t: TenantId,
     r: RecordId,
 ) -> Result<Vec<SubjectId>, Failure> {
     s.linked_subjects(t, r)
+        .await
         .map_err(|e| fail(check, format!("linked_subjects failed: {}", chain(&e))))
 }
 
-fn members<S: ContactStore>(
+async fn members<S: AsyncContactStore>(
     check: &'static str,
     s: &S,
     t: TenantId,
     r: RecordId,
 ) -> Result<Vec<(String, Option<String>)>, Failure> {
     Ok(s.campaign_memberships(t, r)
+        .await
         .map_err(|e| fail(check, format!("campaign_memberships failed: {}", chain(&e))))?
         .into_iter()
         .map(|m| (m.campaign.0, m.ticket.map(|v| v.as_str().to_owned())))
@@ -685,15 +843,16 @@ fn members<S: ContactStore>(
 /// `Link` sets (and replaces) a subject's link, `Unlink` removes it only
 /// from the record it names, links to unknown or foreign records are
 /// refused, and [`ContactStore::linked_subjects`] reads them back per tenant.
-pub fn links_and_unlinks<F: StoreFactory>(f: &F) -> Check {
+pub async fn links_and_unlinks_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "links_and_unlinks";
-    let s = f.fresh();
+    let s = f.fresh().await;
     seed(
         C,
         &s,
         &[record(1, A, "a@example.org"), record(2, A, "b@example.org")],
-    )?;
-    seed(C, &s, &[record(3, B, "c@example.org")])?;
+    )
+    .await?;
+    seed(C, &s, &[record(3, B, "c@example.org")]).await?;
     let link = |subject: u128, record: u128| Effect::Link {
         subject: sid(subject),
         record: rid(record),
@@ -702,11 +861,14 @@ pub fn links_and_unlinks<F: StoreFactory>(f: &F) -> Check {
         subject: sid(subject),
         record: rid(record),
     };
-    let state = || -> Result<(Vec<SubjectId>, Vec<SubjectId>), Failure> {
-        Ok((linked(C, &s, A, rid(1))?, linked(C, &s, A, rid(2))?))
+    let state = async || -> Result<(Vec<SubjectId>, Vec<SubjectId>), Failure> {
+        Ok((
+            linked(C, &s, A, rid(1)).await?,
+            linked(C, &s, A, rid(2)).await?,
+        ))
     };
-    let expect = |what: &str, want: (Vec<SubjectId>, Vec<SubjectId>)| -> Check {
-        let got = state()?;
+    let expect = async |what: &str, want: (Vec<SubjectId>, Vec<SubjectId>)| -> Check {
+        let got = state().await?;
         ensure(C, got == want, || {
             format!("after {what}: expected subjects linked to records 1 and 2 {want:?}, the store has {got:?}")
         })
@@ -716,38 +878,45 @@ pub fn links_and_unlinks<F: StoreFactory>(f: &F) -> Check {
         &s,
         "Link(s7 -> r1), Link(s8 -> r1)",
         &effects_plan(A, vec![link(7, 1), link(8, 1)], vec![]),
-    )?;
+    )
+    .await?;
     expect(
         "Link(s7 -> r1), Link(s8 -> r1)",
         (vec![sid(7), sid(8)], vec![]),
-    )?;
+    )
+    .await?;
     must_apply(
         C,
         &s,
         "Link(s7 -> r2)",
         &effects_plan(A, vec![link(7, 2)], vec![]),
-    )?;
+    )
+    .await?;
     expect(
         "Link(s7 -> r2) replacing s7's link",
         (vec![sid(8)], vec![sid(7)]),
-    )?;
+    )
+    .await?;
     must_apply(
         C,
         &s,
         "Unlink(s7, r1) while s7 is linked to r2",
         &effects_plan(A, vec![unlink(7, 1)], vec![]),
-    )?;
+    )
+    .await?;
     expect(
         "Unlink(s7, r1) naming another record",
         (vec![sid(8)], vec![sid(7)]),
-    )?;
+    )
+    .await?;
     must_apply(
         C,
         &s,
         "Unlink(s7, r2)",
         &effects_plan(A, vec![unlink(7, 2)], vec![]),
-    )?;
-    expect("Unlink(s7, r2)", (vec![sid(8)], vec![]))?;
+    )
+    .await?;
+    expect("Unlink(s7, r2)", (vec![sid(8)], vec![])).await?;
     let invalid = |e: &ApplyError<_>| matches!(e, ApplyError::InvalidPlan(_));
     must_refuse(
         C,
@@ -756,8 +925,9 @@ pub fn links_and_unlinks<F: StoreFactory>(f: &F) -> Check {
         &effects_plan(A, vec![link(9, 1), link(9, 99)], vec![]),
         "ApplyError::InvalidPlan",
         invalid,
-        state,
-    )?;
+        &state,
+    )
+    .await?;
     must_refuse(
         C,
         &s,
@@ -765,9 +935,10 @@ pub fn links_and_unlinks<F: StoreFactory>(f: &F) -> Check {
         &effects_plan(A, vec![link(9, 1), link(9, 3)], vec![]),
         "ApplyError::InvalidPlan",
         invalid,
-        state,
-    )?;
-    let foreign = linked(C, &s, B, rid(1))?;
+        &state,
+    )
+    .await?;
+    let foreign = linked(C, &s, B, rid(1)).await?;
     ensure(C, foreign.is_empty(), || {
         format!("linked_subjects of tenant A's record 1 read as tenant B: expected none, got {foreign:?}")
     })
@@ -776,17 +947,17 @@ pub fn links_and_unlinks<F: StoreFactory>(f: &F) -> Check {
 /// `AddCampaignMember` makes a record a member once; a ticket id given
 /// replaces the membership's, none keeps it (A30); unknown records are
 /// refused; [`ContactStore::campaign_memberships`] reads them back.
-pub fn campaign_membership<F: StoreFactory>(f: &F) -> Check {
+pub async fn campaign_membership_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "campaign_membership";
-    let s = f.fresh();
-    seed(C, &s, &[record(1, A, "a@example.org")])?;
+    let s = f.fresh().await;
+    seed(C, &s, &[record(1, A, "a@example.org")]).await?;
     let add = |campaign: &str, ticket: Option<&str>| Effect::AddCampaignMember {
         record: rid(1),
         campaign: crate::event::CampaignId(campaign.into()),
         ticket: ticket.map(Into::into),
     };
-    let expect = |what: &str, want: Vec<(&str, Option<&str>)>| -> Check {
-        let got = members(C, &s, A, rid(1))?;
+    let expect = async |what: &str, want: Vec<(&str, Option<&str>)>| -> Check {
+        let got = members(C, &s, A, rid(1)).await?;
         let want: Vec<(String, Option<String>)> = want
             .into_iter()
             .map(|(c, t)| (c.to_owned(), t.map(str::to_owned)))
@@ -800,38 +971,45 @@ pub fn campaign_membership<F: StoreFactory>(f: &F) -> Check {
         &s,
         "AddCampaignMember(r1, camp-b), twice",
         &effects_plan(A, vec![add("camp-b", None), add("camp-b", None)], vec![]),
-    )?;
-    expect("AddCampaignMember twice", vec![("camp-b", None)])?;
+    )
+    .await?;
+    expect("AddCampaignMember twice", vec![("camp-b", None)]).await?;
     must_apply(
         C,
         &s,
         "AddCampaignMember(r1, camp-a, ticket T-1)",
         &effects_plan(A, vec![add("camp-a", Some("T-1"))], vec![]),
-    )?;
+    )
+    .await?;
     expect(
         "a membership with ticket T-1",
         vec![("camp-a", Some("T-1")), ("camp-b", None)],
-    )?;
+    )
+    .await?;
     must_apply(
         C,
         &s,
         "AddCampaignMember(r1, camp-a, no ticket)",
         &effects_plan(A, vec![add("camp-a", None)], vec![]),
-    )?;
+    )
+    .await?;
     expect(
         "the membership again without a ticket id",
         vec![("camp-a", Some("T-1")), ("camp-b", None)],
-    )?;
+    )
+    .await?;
     must_apply(
         C,
         &s,
         "AddCampaignMember(r1, camp-a, ticket T-2)",
         &effects_plan(A, vec![add("camp-a", Some("T-2"))], vec![]),
-    )?;
+    )
+    .await?;
     expect(
         "the membership again with ticket T-2",
         vec![("camp-a", Some("T-2")), ("camp-b", None)],
-    )?;
+    )
+    .await?;
     let unknown = Effect::AddCampaignMember {
         record: rid(99),
         campaign: crate::event::CampaignId("camp-a".into()),
@@ -844,9 +1022,10 @@ pub fn campaign_membership<F: StoreFactory>(f: &F) -> Check {
         &effects_plan(A, vec![add("camp-c", None), unknown], vec![]),
         "ApplyError::InvalidPlan",
         |e| matches!(e, ApplyError::InvalidPlan(_)),
-        || members(C, &s, A, rid(1)),
-    )?;
-    let foreign = members(C, &s, B, rid(1))?;
+        async || members(C, &s, A, rid(1)).await,
+    )
+    .await?;
+    let foreign = members(C, &s, B, rid(1)).await?;
     ensure(C, foreign.is_empty(), || {
         format!("memberships of tenant A's record read as tenant B: expected none, got {foreign:?}")
     })
@@ -855,9 +1034,9 @@ pub fn campaign_membership<F: StoreFactory>(f: &F) -> Check {
 /// Ticket lookups (A28) compare trimmed values exactly, per tenant, and the
 /// `TicketId` precondition fails with [`Conflict::TicketChanged`] once the
 /// set of records with the ticket id changed.
-pub fn ticket_lookups<F: StoreFactory>(f: &F) -> Check {
+pub async fn ticket_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "ticket_lookups";
-    let s = f.fresh();
+    let s = f.fresh().await;
     let with_ticket = |n: u128, t: TenantId, ticket: &str| {
         Record::new(
             rid(n),
@@ -874,11 +1053,13 @@ pub fn ticket_lookups<F: StoreFactory>(f: &F) -> Check {
             with_ticket(2, A, " T-1 "),
             with_ticket(3, A, "t-1"),
         ],
-    )?;
-    seed(C, &s, &[with_ticket(4, B, "T-1")])?;
-    let found = |t: TenantId, ticket: &str| -> Result<Vec<RecordId>, Failure> {
+    )
+    .await?;
+    seed(C, &s, &[with_ticket(4, B, "T-1")]).await?;
+    let found = async |t: TenantId, ticket: &str| -> Result<Vec<RecordId>, Failure> {
         let mut ids: Vec<RecordId> = s
             .records_by_ticket(t, ticket)
+            .await
             .map_err(|e| fail(C, format!("records_by_ticket failed: {}", chain(&e))))?
             .into_iter()
             .map(|r| r.id)
@@ -886,7 +1067,7 @@ pub fn ticket_lookups<F: StoreFactory>(f: &F) -> Check {
         ids.sort_unstable();
         Ok(ids)
     };
-    let got = found(A, "T-1")?;
+    let got = found(A, "T-1").await?;
     ensure(C, got == [rid(1), rid(2)], || {
         format!("records_by_ticket(A, \"T-1\") with tickets \"T-1\", \" T-1 \", \"t-1\" and tenant B's \"T-1\": expected records 1 and 2, the store returned {got:?}")
     })?;
@@ -899,8 +1080,9 @@ pub fn ticket_lookups<F: StoreFactory>(f: &F) -> Check {
         &s,
         "a TicketId precondition that holds",
         &effects_plan(A, vec![], vec![holds.clone()]),
-    )?;
-    seed(C, &s, &[with_ticket(5, A, "T-1")])?;
+    )
+    .await?;
+    seed(C, &s, &[with_ticket(5, A, "T-1")]).await?;
     must_refuse(
         C,
         &s,
@@ -915,20 +1097,21 @@ pub fn ticket_lookups<F: StoreFactory>(f: &F) -> Check {
         ),
         "Conflict::TicketChanged",
         |e| matches!(e, ApplyError::Conflict(Conflict::TicketChanged)),
-        || linked(C, &s, A, rid(1)),
+        async || linked(C, &s, A, rid(1)).await,
     )
+    .await
 }
 
 /// `UpdateRecord` raises the version by exactly one per effect (also with
 /// no changes), blank values read back blank, a changed email moves the
 /// record to its new key, a stale `RecordVersion` is
 /// [`Conflict::VersionChanged`], and unknown records are refused.
-pub fn updates_and_versions<F: StoreFactory>(f: &F) -> Check {
+pub async fn updates_and_versions_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "updates_and_versions";
-    let s = f.fresh();
+    let s = f.fresh().await;
     let mut r = record(1, A, "old@example.org");
     r.fields.set("job_title".into(), "CTO".into());
-    seed(C, &s, &[r])?;
+    seed(C, &s, &[r]).await?;
     let change = |field: &str, old: &str, new: &str| crate::plan::FieldChange {
         field: field.into(),
         old: Some(old.into()),
@@ -939,8 +1122,8 @@ pub fn updates_and_versions<F: StoreFactory>(f: &F) -> Check {
         record: rid(1),
         changes,
     };
-    let read = || -> Result<Option<Record>, Failure> {
-        s.record(A, rid(1)).map_err(|e| fail(C, chain(&e)))
+    let read = async || -> Result<Option<Record>, Failure> {
+        s.record(A, rid(1)).await.map_err(|e| fail(C, chain(&e)))
     };
     must_apply(
         C,
@@ -960,8 +1143,11 @@ pub fn updates_and_versions<F: StoreFactory>(f: &F) -> Check {
                 version: 1,
             }],
         ),
-    )?;
-    let now = read()?.ok_or_else(|| fail(C, "record 1 is gone after an update"))?;
+    )
+    .await?;
+    let now = read()
+        .await?
+        .ok_or_else(|| fail(C, "record 1 is gone after an update"))?;
     ensure(C, now.version == 3, || {
         format!("two UpdateRecord effects (one without changes) on a record at version 1: expected version 3, the store has {}", now.version)
     })?;
@@ -970,8 +1156,8 @@ pub fn updates_and_versions<F: StoreFactory>(f: &F) -> Check {
             .into()
     })?;
     let (old_key, new_key) = (
-        lookup(C, &s, A, "old@example.org")?,
-        lookup(C, &s, A, "new@example.org")?,
+        lookup(C, &s, A, "old@example.org").await?,
+        lookup(C, &s, A, "new@example.org").await?,
     );
     ensure(C, old_key.is_empty() && new_key == [rid(1)], || {
         format!("after the email changed: expected the old key to find nothing and the new one record 1, the store found {old_key:?} and {new_key:?}")
@@ -999,8 +1185,9 @@ pub fn updates_and_versions<F: StoreFactory>(f: &F) -> Check {
                 })
             )
         },
-        read,
-    )?;
+        &read,
+    )
+    .await?;
     must_refuse(
         C,
         &s,
@@ -1018,8 +1205,9 @@ pub fn updates_and_versions<F: StoreFactory>(f: &F) -> Check {
         ),
         "ApplyError::InvalidPlan",
         |e| matches!(e, ApplyError::InvalidPlan(_)),
-        read,
-    )?;
+        &read,
+    )
+    .await?;
     // The registration's own data is the host's: a store may ignore it.
     must_apply(
         C,
@@ -1033,8 +1221,9 @@ pub fn updates_and_versions<F: StoreFactory>(f: &F) -> Check {
             }],
             vec![],
         ),
-    )?;
-    let after = read()?;
+    )
+    .await?;
+    let after = read().await?;
     ensure(C, after.as_ref() == Some(&now), || {
         "UpdateSubject changed a record".into()
     })
@@ -1043,9 +1232,9 @@ pub fn updates_and_versions<F: StoreFactory>(f: &F) -> Check {
 /// A merge deletes the retired record and moves its links and memberships
 /// to the survivor (whose own ticket id on a shared membership stays),
 /// without changing the survivor's version.
-pub fn merges_move_links_and_members<F: StoreFactory>(f: &F) -> Check {
+pub async fn merges_move_links_and_members_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "merges_move_links_and_members";
-    let s = f.fresh();
+    let s = f.fresh().await;
     seed(
         C,
         &s,
@@ -1053,7 +1242,8 @@ pub fn merges_move_links_and_members<F: StoreFactory>(f: &F) -> Check {
             record(1, A, "dup@example.org"),
             record(2, A, "dup@example.org"),
         ],
-    )?;
+    )
+    .await?;
     let member = |r: u128, c: &str, t: Option<&str>| Effect::AddCampaignMember {
         record: rid(r),
         campaign: crate::event::CampaignId(c.into()),
@@ -1080,7 +1270,8 @@ pub fn merges_move_links_and_members<F: StoreFactory>(f: &F) -> Check {
             ],
             vec![],
         ),
-    )?;
+    )
+    .await?;
     must_apply(
         C,
         &s,
@@ -1093,23 +1284,24 @@ pub fn merges_move_links_and_members<F: StoreFactory>(f: &F) -> Check {
             }],
             vec![],
         ),
-    )?;
-    let gone = s.record(A, rid(2)).map_err(|e| fail(C, chain(&e)))?;
+    )
+    .await?;
+    let gone = s.record(A, rid(2)).await.map_err(|e| fail(C, chain(&e)))?;
     ensure(C, gone.is_none(), || {
         "the merged-away record 2 is still there".into()
     })?;
-    let survivor = s.record(A, rid(1)).map_err(|e| fail(C, chain(&e)))?;
+    let survivor = s.record(A, rid(1)).await.map_err(|e| fail(C, chain(&e)))?;
     ensure(C, survivor.as_ref().map(|r| r.version) == Some(1), || {
         format!(
             "MergeRecord alone: expected survivor 1 at version 1, the store has {:?}",
             survivor.map(|r| r.version)
         )
     })?;
-    let subjects = linked(C, &s, A, rid(1))?;
+    let subjects = linked(C, &s, A, rid(1)).await?;
     ensure(C, subjects == [sid(1), sid(2)], || {
         format!("after the merge: expected subjects 1 and 2 linked to the survivor, the store has {subjects:?}")
     })?;
-    let got = members(C, &s, A, rid(1))?;
+    let got = members(C, &s, A, rid(1)).await?;
     let want = vec![
         ("only-2".to_owned(), Some("T-9".to_owned())),
         ("shared".to_owned(), Some("T-1".to_owned())),
@@ -1117,7 +1309,7 @@ pub fn merges_move_links_and_members<F: StoreFactory>(f: &F) -> Check {
     ensure(C, got == want, || {
         format!("after the merge: expected memberships {want:?} (the survivor's ticket id stays), the store has {got:?}")
     })?;
-    let left = members(C, &s, A, rid(2))?;
+    let left = members(C, &s, A, rid(2)).await?;
     ensure(C, left.is_empty(), || {
         format!("the merged-away record keeps memberships {left:?}")
     })?;
@@ -1135,8 +1327,9 @@ pub fn merges_move_links_and_members<F: StoreFactory>(f: &F) -> Check {
         ),
         "ApplyError::InvalidPlan",
         |e| matches!(e, ApplyError::InvalidPlan(_)),
-        || linked(C, &s, A, rid(1)),
+        async || linked(C, &s, A, rid(1)).await,
     )
+    .await
 }
 
 /// A store that records events (B7) answers [`Conflict::EventApplied`] for
@@ -1144,15 +1337,19 @@ pub fn merges_move_links_and_members<F: StoreFactory>(f: &F) -> Check {
 /// another digest; a store that keeps the default
 /// [`ContactStore::event_digest`] records nothing, and a redelivery then
 /// creates no second record (the contract on [`ApplyPlan`]).
-pub fn events<F: StoreFactory>(f: &F) -> Check {
+pub async fn events_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "events";
-    let s = f.fresh();
+    let s = f.fresh().await;
     let e = engine(C)?;
     let ev = registration(1, 1, A, "new@example.org");
-    let plan = e.plan(&s, &ev).map_err(|x| fail(C, chain(&x)))?;
-    must_apply(C, &s, "a registration of a new email", &plan)?;
+    let plan = e
+        .plan_async(&s, &ev)
+        .await
+        .map_err(|x| fail(C, chain(&x)))?;
+    must_apply(C, &s, "a registration of a new email", &plan).await?;
     let digest = s
         .event_digest(A, EventId::from_u128(1))
+        .await
         .map_err(|x| fail(C, chain(&x)))?;
     match digest {
         Some(d) => {
@@ -1174,8 +1371,9 @@ pub fn events<F: StoreFactory>(f: &F) -> Check {
                 &same,
                 "Conflict::EventApplied",
                 |x| matches!(x, ApplyError::Conflict(Conflict::EventApplied(_))),
-                || lookup(C, &s, A, "new@example.org"),
-            )?;
+                async || lookup(C, &s, A, "new@example.org").await,
+            )
+            .await?;
             let other = effects_plan(
                 A,
                 vec![],
@@ -1191,9 +1389,13 @@ pub fn events<F: StoreFactory>(f: &F) -> Check {
                 &other,
                 "Conflict::EventPayloadChanged",
                 |x| matches!(x, ApplyError::Conflict(Conflict::EventPayloadChanged(_))),
-                || lookup(C, &s, A, "new@example.org"),
-            )?;
-            let again = e.plan(&s, &ev).map_err(|x| fail(C, chain(&x)))?;
+                async || lookup(C, &s, A, "new@example.org").await,
+            )
+            .await?;
+            let again = e
+                .plan_async(&s, &ev)
+                .await
+                .map_err(|x| fail(C, chain(&x)))?;
             ensure(C, again.effects.is_empty(), || {
                 "a redelivered event planned effects although the store recorded it".into()
             })
@@ -1201,9 +1403,10 @@ pub fn events<F: StoreFactory>(f: &F) -> Check {
         None => {
             // Not recorded: the redelivery is planned again and must not
             // create a second record.
-            e.plan_and_apply(&s, &ev, 3)
+            e.plan_and_apply_async(&s, &ev, 3)
+                .await
                 .map_err(|x| fail(C, format!("the redelivery failed: {}", chain(&x))))?;
-            let ids = lookup(C, &s, A, "new@example.org")?;
+            let ids = lookup(C, &s, A, "new@example.org").await?;
             ensure(C, ids.len() == 1, || {
                 format!("a redelivery to a store that records no events: expected one record for the email, the store has {ids:?}")
             })
@@ -1215,10 +1418,10 @@ pub fn events<F: StoreFactory>(f: &F) -> Check {
 /// every tenant. A plan of tenant B that creates (or requires absent) an id
 /// that tenant A holds fails with [`Conflict::RecordExists`], and neither
 /// tenant's records change.
-pub fn record_ids_are_global<F: StoreFactory>(f: &F) -> Check {
+pub async fn record_ids_are_global_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "record_ids_are_global";
-    let s = f.fresh();
-    seed(C, &s, &[record(1, A, "ann@example.org")])?;
+    let s = f.fresh().await;
+    seed(C, &s, &[record(1, A, "ann@example.org")]).await?;
     let taken = RecordId::from_u128(1);
     let mut create = seed_plan(&[record(1, B, "bo@example.org")]);
     create.preconditions.clear();
@@ -1230,7 +1433,7 @@ pub fn record_ids_are_global<F: StoreFactory>(f: &F) -> Check {
         ("creating tenant A's record id in tenant B", create),
         ("requiring tenant A's record id absent in tenant B", absent),
     ] {
-        match s.apply(&plan) {
+        match s.apply(&plan).await {
             Err(ApplyError::Conflict(Conflict::RecordExists(r))) if r == taken => {}
             other => {
                 return Err(fail(
@@ -1246,14 +1449,14 @@ pub fn record_ids_are_global<F: StoreFactory>(f: &F) -> Check {
             }
         }
     }
-    let a = s.record(A, taken).map_err(|e| fail(C, chain(&e)))?;
+    let a = s.record(A, taken).await.map_err(|e| fail(C, chain(&e)))?;
     ensure(
         C,
         a.is_some_and(|r| r.fields.text("email") == "ann@example.org"),
         || "tenant A's record changed or went missing".into(),
     )?;
     for id in [taken, RecordId::from_u128(2)] {
-        let b = s.record(B, id).map_err(|e| fail(C, chain(&e)))?;
+        let b = s.record(B, id).await.map_err(|e| fail(C, chain(&e)))?;
         ensure(C, b.is_none(), || {
             format!("tenant B holds record {id} after a refused plan")
         })?;
@@ -1261,7 +1464,73 @@ pub fn record_ids_are_global<F: StoreFactory>(f: &F) -> Check {
     Ok(())
 }
 
-/// Runs every check; returns all failures.
+/// Drives a check over a [`Ready`] store: every future it awaits is ready
+/// at once, so one poll finishes it (no runtime, nothing blocks).
+fn at_once(check: &'static str, future: impl Future<Output = Check>) -> Check {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(result) => result,
+        Poll::Pending => Err(fail(
+            check,
+            "the check did not finish over a synchronous store (a future was pending)",
+        )),
+    }
+}
+
+/// The synchronous factory behind the async checks.
+struct Synced<'a, F>(&'a F);
+
+impl<F: StoreFactory> AsyncStoreFactory for Synced<'_, F> {
+    type Store = Ready<F::Store>;
+    fn fresh(&self) -> impl Future<Output = Self::Store> {
+        std::future::ready(Ready(self.0.fresh()))
+    }
+}
+
+/// The synchronous form of each async check: the same check over the
+/// store behind [`Ready`].
+macro_rules! synchronous_checks {
+    ($($name:ident => $async_name:ident),* $(,)?) => {$(
+        #[doc = concat!("[`", stringify!($async_name), "`] for a synchronous store.")]
+        pub fn $name<F: StoreFactory>(f: &F) -> Check {
+            at_once(stringify!($name), $async_name(&Synced(f)))
+        }
+    )*};
+}
+
+synchronous_checks! {
+    key_lookups => key_lookups_async,
+    tenant_isolation => tenant_isolation_async,
+    record_ids_are_global => record_ids_are_global_async,
+    links_and_unlinks => links_and_unlinks_async,
+    campaign_membership => campaign_membership_async,
+    ticket_lookups => ticket_lookups_async,
+    updates_and_versions => updates_and_versions_async,
+    merges_move_links_and_members => merges_move_links_and_members_async,
+    events => events_async,
+    all_or_nothing => all_or_nothing_async,
+    stale_preconditions => stale_preconditions_async,
+    batches => batches_async,
+    idempotent_reapply => idempotent_reapply_async,
+    merges => merges_async,
+}
+
+fn failures(results: impl IntoIterator<Item = Check>) -> Result<(), Vec<Failure>> {
+    let failures: Vec<Failure> = results.into_iter().filter_map(Result::err).collect();
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures)
+    }
+}
+
+/// Runs every check on a synchronous store; returns all failures.
+///
+/// # Errors
+/// Every check that did not hold.
 pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
     let checks: [fn(&F) -> Check; 15] = [
         key_lookups::<F>,
@@ -1280,10 +1549,40 @@ pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
         idempotent_reapply::<F>,
         merges::<F>,
     ];
-    let failures: Vec<Failure> = checks.iter().filter_map(|c| c(f).err()).collect();
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(failures)
-    }
+    failures(checks.iter().map(|c| c(f)))
+}
+
+/// Runs every check on an async store, one after the other (the
+/// concurrency check runs its racers as concurrent futures); returns all
+/// failures. Await it on any runtime: the suite spawns nothing.
+///
+/// ```
+/// # #[cfg(feature = "testkit")] {
+/// use contact_sync::{store::asynchronous::Ready, testkit, InMemoryStore};
+/// let factory = || std::future::ready(Ready(InMemoryStore::new()));
+/// // In a host's test: `#[tokio::test]` and `.await`, or any executor.
+/// pollster::block_on(testkit::run_all_async(&factory)).unwrap();
+/// # }
+/// ```
+///
+/// # Errors
+/// Every check that did not hold.
+pub async fn run_all_async<F: AsyncStoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
+    failures([
+        key_lookups_async(f).await,
+        tenant_isolation_async(f).await,
+        record_ids_are_global_async(f).await,
+        links_and_unlinks_async(f).await,
+        campaign_membership_async(f).await,
+        ticket_lookups_async(f).await,
+        updates_and_versions_async(f).await,
+        merges_move_links_and_members_async(f).await,
+        events_async(f).await,
+        all_or_nothing_async(f).await,
+        stale_preconditions_async(f).await,
+        concurrent_registrations_async(f).await,
+        batches_async(f).await,
+        idempotent_reapply_async(f).await,
+        merges_async(f).await,
+    ])
 }

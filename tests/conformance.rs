@@ -4,6 +4,7 @@
 
 mod common;
 use common::skips_preconditions;
+use contact_sync::store::asynchronous::Ready;
 use contact_sync::testkit;
 use contact_sync::*;
 
@@ -12,6 +13,39 @@ fn b6_in_memory_store_passes_the_conformance_suite() {
     if let Err(f) = testkit::run_all(&InMemoryStore::new) {
         panic!("{f:#?}");
     }
+}
+
+#[test]
+fn b6_in_memory_store_passes_the_async_conformance_suite() {
+    let factory = || std::future::ready(Ready(InMemoryStore::new()));
+    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
+        panic!("{f:#?}");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn b6_sqlite_store_passes_the_async_conformance_suite() {
+    let factory = || {
+        std::future::ready(Ready(
+            SqliteStore::open_in_memory(Normalization::default()).unwrap(),
+        ))
+    };
+    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
+        panic!("{f:#?}");
+    }
+}
+
+#[test]
+fn b6_a_store_that_skips_preconditions_fails_the_async_suite() {
+    let factory = || std::future::ready(Ready(skips_preconditions()));
+    let failures = pollster::block_on(testkit::run_all_async(&factory)).unwrap_err();
+    let checks: Vec<&str> = failures.iter().map(|f| f.check).collect();
+    assert!(checks.contains(&"stale_preconditions"), "{failures:#?}");
+    assert!(
+        checks.contains(&"concurrent_registrations"),
+        "{failures:#?}"
+    );
 }
 
 #[cfg(feature = "sqlite")]

@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 
+use contact_sync::store::asynchronous::Ready;
 use contact_sync::testkit::{self, Check};
 use contact_sync::*;
 
@@ -165,6 +166,20 @@ fn failing_checks(fault: Fault) -> Vec<&'static str> {
     }
 }
 
+/// The checks the async suite fails for the store behind the async traits.
+fn failing_checks_async(fault: Fault) -> Vec<&'static str> {
+    let factory = move || {
+        std::future::ready(Ready(Broken {
+            store: InMemoryStore::new(),
+            fault,
+        }))
+    };
+    match pollster::block_on(testkit::run_all_async(&factory)) {
+        Ok(()) => vec![],
+        Err(failures) => failures.iter().map(|f| f.check).collect(),
+    }
+}
+
 #[track_caller]
 fn caught_by(fault: Fault, check: fn(&dyn Fn() -> Broken) -> Check, name: &str) {
     let factory = move || Broken {
@@ -180,6 +195,10 @@ fn caught_by(fault: Fault, check: fn(&dyn Fn() -> Broken) -> Check, name: &str) 
         failure.message
     );
     assert!(failing_checks(fault).contains(&name), "{fault:?}");
+    assert!(
+        failing_checks_async(fault).contains(&name),
+        "{fault:?}: the async suite missed it"
+    );
 }
 
 #[test]
@@ -308,6 +327,10 @@ impl ApplyPlan for Forgetful {
 #[test]
 fn b7_a_store_keeping_the_default_event_digest_passes_the_suite() {
     if let Err(f) = testkit::run_all(&|| Forgetful(InMemoryStore::new())) {
+        panic!("{f:#?}");
+    }
+    let factory = || std::future::ready(Ready(Forgetful(InMemoryStore::new())));
+    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
         panic!("{f:#?}");
     }
 }
