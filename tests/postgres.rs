@@ -12,6 +12,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::*;
+use contact_sync::store::asynchronous::Ready;
 use contact_sync::store::postgres::{PostgresError, PostgresStore};
 use contact_sync::*;
 
@@ -105,6 +106,18 @@ fn b6_postgres_store_passes_the_conformance_suite() {
         rt: rt.handle().clone(),
     };
     if let Err(f) = testkit::run_all(&factory) {
+        panic!("{f:#?}");
+    }
+}
+
+/// The async suite on the store itself: its concurrency check applies eight
+/// racing plans as concurrent transactions on the pool's connections.
+#[cfg(feature = "testkit")]
+#[test]
+fn b6_postgres_store_passes_the_async_conformance_suite() {
+    let Some(url) = url() else { return };
+    let factory = || fresh(&url, 8);
+    if let Err(f) = runtime().block_on(testkit::run_all_async(&factory)) {
         panic!("{f:#?}");
     }
 }
@@ -343,5 +356,259 @@ fn b6_four_processes_share_one_database_one_record_per_round() {
             .map(|r| r.fields.text("email").to_owned())
             .collect();
         assert_eq!(emails.len(), ROUNDS as usize);
+    });
+}
+
+/// A small deterministic generator (xorshift), so a failing workload can be
+/// run again.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+const POOL: [&str; 6] = [
+    "ann@example.org",
+    "bo@example.org",
+    "cy@example.org",
+    "dee@example.org",
+    "eve@example.org",
+    "flo@example.org",
+];
+
+/// One worker of the mixed workload: its own subjects (a host delivers one
+/// subject's events in order), registered, edited (names, companies,
+/// emails) and relinked by hand, each event planned and applied with
+/// retries on conflict. Returns each event with the plan that committed.
+async fn mixed_worker(
+    store: &PostgresStore,
+    e: &Engine,
+    worker: u128,
+    steps: u128,
+) -> Vec<(Event, Plan)> {
+    let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ ((worker as u64 + 1) * 0x1000_0001));
+    let mut subjects: Vec<Subject> = Vec::new();
+    let mut out = Vec::new();
+    for step in 0..steps {
+        let id = eid(worker * 10_000 + step + 1);
+        let company = format!("Co {}", dice.roll(5));
+        let name = ["Ann", "Bo", "Cy", "Dee"][dice.roll(4)];
+        let email = POOL[dice.roll(POOL.len())];
+        let event = match (subjects.len() < 3, dice.roll(10)) {
+            (true, _) | (false, 0) => {
+                let subject = Subject::attendee(
+                    sid(worker * 10_000 + step + 1),
+                    fields(&[
+                        ("email", email),
+                        ("first_name", name),
+                        ("company", &company),
+                    ]),
+                );
+                Event::Registered(Registration {
+                    id,
+                    tenant: T,
+                    channel: Channel::Online,
+                    campaign: Some(CampaignId(format!("camp-{}", dice.roll(2)))),
+                    buyer_data_only: false,
+                    email_change: None,
+                    subjects: vec![subject],
+                })
+            }
+            (false, 1 | 2) => {
+                let subject = subjects[dice.roll(subjects.len())].clone();
+                let targets = store
+                    .records_by_email(
+                        T,
+                        &EmailKey::parse(email, &Normalization::default())
+                            .unwrap()
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                match targets.first() {
+                    Some(to) => Event::Relinked(Relink {
+                        id,
+                        tenant: T,
+                        subject,
+                        to: to.id,
+                    }),
+                    None => continue,
+                }
+            }
+            (false, roll) => {
+                let subject = subjects[dice.roll(subjects.len())].clone();
+                let mut new = vec![("company", company.as_str()), ("first_name", name)];
+                if roll >= 7 {
+                    new.push(("email", email));
+                }
+                edit(0, subject, &new, EditSource::Organizer { sync: Some(true) })
+            }
+        };
+        let event = match event {
+            Event::Edited(mut ed) => {
+                ed.id = id;
+                Event::Edited(ed)
+            }
+            other => other,
+        };
+        let plan = e
+            .plan_and_apply_async(store, &event, 200)
+            .await
+            .unwrap_or_else(|x| panic!("worker {worker}, step {step}: {}", error::chain(&x)));
+        // The host keeps its subjects: their data and links after the event.
+        match &event {
+            Event::Registered(r) => {
+                let mut s = r.subjects[0].clone();
+                s.link = plan.outcomes[0].record;
+                subjects.push(s);
+            }
+            Event::Edited(ed) => {
+                let s = subjects.iter_mut().find(|s| s.id == ed.subject.id).unwrap();
+                s.fields = ed.merged_fields();
+                s.link = plan.outcomes[0].record;
+            }
+            Event::Relinked(rl) => {
+                let s = subjects.iter_mut().find(|s| s.id == rl.subject.id).unwrap();
+                s.link = Some(rl.to);
+            }
+            Event::RecordChanged(_) => {}
+        }
+        out.push((event, plan));
+    }
+    out
+}
+
+/// Everything a tenant's records hold: the records, their linked subjects
+/// and campaign memberships.
+async fn state<S: AsyncContactStore>(
+    s: &S,
+    records: Vec<Record>,
+) -> Vec<(Record, Vec<SubjectId>, Vec<CampaignMember>)> {
+    let mut out = Vec::new();
+    for r in records {
+        let linked = s.linked_subjects(T, r.id).await.unwrap();
+        let members = s.campaign_memberships(T, r.id).await.unwrap();
+        out.push((r, linked, members));
+    }
+    out
+}
+
+/// B6, D8, D11, D12, D13: 8 workers on one database, 25 events each
+/// (registrations, edits that change names, companies and emails, manual
+/// relinks), with conflicts retried: the result equals the events replayed
+/// one at a time in the order they committed, on the in-memory store, and
+/// every event's committed plan is the plan the replay decides.
+#[test]
+fn b6_a_mixed_workload_equals_a_sequential_replay_of_its_commit_order() {
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        let store = std::sync::Arc::new(fresh(&url, 8).await);
+        let e = std::sync::Arc::new(engine(Policy::doo().with_sync(true)));
+        let mut tasks = Vec::new();
+        for w in 0..8u128 {
+            let (store, e) = (store.clone(), e.clone());
+            tasks.push(tokio::spawn(async move {
+                mixed_worker(&store, &e, w, 25).await
+            }));
+        }
+        let mut committed = std::collections::BTreeMap::new();
+        for t in tasks {
+            for (event, plan) in t.await.unwrap() {
+                committed.insert(event.id(), (event, plan));
+            }
+        }
+        let order = store.applied_events(T).await.unwrap();
+        assert_eq!(order.len(), committed.len(), "every event applied once");
+
+        let replay = InMemoryStore::new();
+        for (n, id) in order.iter().enumerate() {
+            let (event, plan) = &committed[id];
+            let again = e.plan(&replay, event).unwrap();
+            assert_eq!(
+                &again, plan,
+                "event {n} of the commit order: the replay decided another plan"
+            );
+            replay.apply(&again).unwrap();
+        }
+        let concurrent = state(&*store, store.records(T).await.unwrap()).await;
+        let records = replay.records(T);
+        let sequential = state(&Ready(replay), records).await;
+        assert_eq!(concurrent, sequential);
+        // The workload did what it says: records with several subjects,
+        // email changes, relinks.
+        let kinds = |f: fn(&Event) -> bool| committed.values().filter(|(e, _)| f(e)).count();
+        assert!(kinds(|e| matches!(e, Event::Relinked(_))) > 5);
+        assert!(
+            kinds(|e| matches!(e, Event::Edited(ed) if !ed.new_fields.text("email").is_empty()))
+                > 5
+        );
+        assert!(concurrent.iter().any(|(_, linked, _)| linked.len() > 2));
+    });
+}
+
+/// B7: a schema-1 database (events without an order) migrates to schema 2;
+/// its events come first in `applied_events`, new ones after them.
+#[test]
+fn b7_schema_1_events_migrate_and_keep_their_place() {
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
+        let schema = format!("t{}_v1_{n}", std::process::id());
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {schema};
+                 CREATE TABLE {schema}.contact_sync_schema (version integer NOT NULL);
+                 INSERT INTO {schema}.contact_sync_schema VALUES (1);
+                 CREATE TABLE {schema}.events (
+                     tenant uuid NOT NULL, id uuid NOT NULL, digest uuid NOT NULL,
+                     PRIMARY KEY (tenant, id));
+                 INSERT INTO {schema}.events VALUES
+                     ('{t}', '{old}', '{old}');",
+                t = T.0,
+                old = eid(1).0,
+            ))
+            .await
+            .unwrap();
+        let store = PostgresStore::connect_in_schema(&url, &schema, Normalization::default(), 2)
+            .await
+            .unwrap();
+        assert_eq!(store.applied_events(T).await.unwrap(), vec![eid(1)]);
+        let version: i32 = client
+            .query_one(
+                &format!("SELECT max(version) FROM {schema}.contact_sync_schema"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, 2);
+        // Applying records the next events after the migrated one.
+        for id in [3, 2] {
+            let p = Plan {
+                tenant: T,
+                events: vec![eid(id)],
+                effects: vec![],
+                preconditions: vec![Precondition::EventNew {
+                    event: eid(id),
+                    digest: EventDigest(uuid::Uuid::from_u128(id)),
+                }],
+                outcomes: vec![],
+                warnings: vec![],
+            };
+            AsyncApplyPlan::apply(&store, &p).await.unwrap();
+        }
+        assert_eq!(
+            store.applied_events(T).await.unwrap(),
+            vec![eid(1), eid(3), eid(2)]
+        );
     });
 }

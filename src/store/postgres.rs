@@ -42,7 +42,7 @@ use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 use crate::store::CampaignMember;
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// What can go wrong in the PostgreSQL store.
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +87,8 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE records (
         id uuid PRIMARY KEY,
         tenant uuid NOT NULL,
@@ -120,7 +121,13 @@ const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (tenant, campaign, record)
     );
     CREATE INDEX campaign_members_by_record ON campaign_members (tenant, record);
-"];
+",
+    "
+    -- 2: the order applied events committed in (PostgresStore::applied_events).
+    ALTER TABLE events ADD COLUMN seq bigserial;
+    CREATE INDEX events_in_order ON events (tenant, seq);
+",
+];
 
 /// The advisory lock migrations hold (any number; this one is ours).
 const MIGRATION_LOCK: i64 = 0x636f_6e74_6163_7473;
@@ -337,6 +344,27 @@ impl PostgresStore {
             )
             .await?;
         rows.iter().map(to_record).collect()
+    }
+
+    /// The events of `tenant` the store has applied, in an order their
+    /// plans could have run in one at a time with the same result: each
+    /// plan draws its number after every lock it takes, so plans that
+    /// touched the same records, keys, tickets or events are in the order
+    /// they committed (plans that touched nothing in common commute). For
+    /// audits and replays; events of a schema-1 database come first, in
+    /// no particular order.
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn applied_events(&self, tenant: TenantId) -> Result<Vec<EventId>, PostgresError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT id FROM events WHERE tenant = $1 ORDER BY seq",
+                &[&tenant.0],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| EventId::new(r.get(0))).collect())
     }
 
     /// The record `subject` is linked to.
