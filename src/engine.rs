@@ -18,17 +18,18 @@ use crate::event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
 };
 use crate::fields::{FieldClass, FieldName, Fields};
-use crate::matching;
-use crate::merge::{self, Entered, MergeRules};
 use crate::overlay::{Overlay, Seen, Source, StoreSource};
 use crate::plan::{
     Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Rules, Warning,
 };
 use crate::policy::{
-    Ambiguity, Citations, ClassRules, EmailChange, FieldIndex, Merge, NameGuard, Policy,
-    RetainedEmail, RoleRule, Scope,
+    Citations, ClassRules, EmailChange, FieldIndex, Merge, NameGuard, Policy, RoleRule, Scope,
 };
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
+use crate::rules::{
+    self, merge, During, EmailChangeAction, EmailChangeCase, EmailChangeDecision, Entered,
+    MatchAction, MergeOn, MergeRules,
+};
 use crate::store::ContactStore;
 use smallvec::SmallVec;
 
@@ -754,25 +755,26 @@ impl<S: Source> Decider<'_, S> {
                 rec.record_type.noun(),
                 rec.id
             ));
-            let same = email == rec.email_key(&self.policy.normalization);
-            if same {
-                t.cite(D1).say("The entered email is that record's.");
-                return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
+            let changed = email != rec.email_key(&self.policy.normalization);
+            let decision =
+                self.decide_email_change(ctx, During::Registration, &rec, &email, changed);
+            match decision.action {
+                EmailChangeAction::Unchanged => {
+                    t.cite(D1).say("The entered email is that record's.");
+                    return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
+                }
+                // D21: a record without email is completed by the entered
+                // one (a personalized access code).
+                EmailChangeAction::Complete => {
+                    t.cite(D21).cite(D15).say_fmt(format_args!(
+                        "That {} has no email: the entered one completes it, and the link stays.",
+                        rec.record_type.noun()
+                    ));
+                    return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
+                }
+                _ => {}
             }
-            // D21: a record without email is completed by the entered one
-            // (a personalized access code), whatever the event's setting
-            // between reassign and retain; A23's new record stays as it is.
-            if email.is_some()
-                && rec.fields.is_empty_at(FieldName::EMAIL)
-                && ctx.email_change.unwrap_or(self.policy.email_change) != EmailChange::NewRecord
-            {
-                t.cite(D21).cite(D15).say_fmt(format_args!(
-                    "That {} has no email: the entered one completes it, and the link stays.",
-                    rec.record_type.noun()
-                ));
-                return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
-            }
-            return self.email_changed(ctx, s, fields, &rec, email, t);
+            return self.email_changed(ctx, s, fields, &rec, email, decision, t);
         }
         match (rule, email) {
             (_, None) => self.no_email(ctx, s, fields, t),
@@ -822,7 +824,8 @@ impl<S: Source> Decider<'_, S> {
         let candidates: SmallVec<[&Record; 2]> =
             ids.iter().filter_map(|id| self.ov.get(id)).collect();
         let m = &self.policy.matching;
-        let sel = matching::select(m, fields, &candidates);
+        let sel = rules::select(m, fields, &candidates);
+        drop(candidates);
         let noun = sel.record_type.noun();
         match m.scope {
             Scope::Linear => {
@@ -841,10 +844,10 @@ impl<S: Source> Decider<'_, S> {
                     list(m.criteria.iter().map(|c| c.as_str())),
                     prefer.noun()
                 ));
-                if sel.failed_criteria > 0 {
+                if sel.failed_criteria() > 0 {
                     t.say_fmt(format_args!(
                         "{} record(s) with this email failed the extra criteria.",
-                        sel.failed_criteria
+                        sel.failed_criteria()
                     ));
                 }
             }
@@ -854,18 +857,12 @@ impl<S: Source> Decider<'_, S> {
                 "Weighted criteria on {} need a score of {}; {} record(s) with this email fell short.",
                 list(w.criteria.iter().map(|c| c.field.as_str())),
                 w.threshold,
-                sel.failed_criteria
+                sel.failed_criteria()
             ));
         }
-        let ids: SmallVec<[RecordId; 2]> = sel.chosen.iter().map(|r| r.id).collect();
-        // The candidates borrow the overlay, which deciding changes.
-        let first: Option<Record> = sel.chosen.first().map(|r| (*r).clone());
-        let other_type_has_email = sel.other_type_has_email;
-        drop(sel);
-        drop(candidates);
-        match ids.as_slice() {
-            [] => {
-                if other_type_has_email && m.scope == Scope::Linear {
+        match rules::exact_one(&sel, m.ambiguity) {
+            MatchAction::Create => {
+                if sel.other_type_has_email() && m.scope == Scope::Linear {
                     t.cite(A3).say_fmt(format_args!(
                         "No {noun} has this email (only a record of the other type has, and matching is linear), so a new {noun} is created."
                     ));
@@ -876,66 +873,71 @@ impl<S: Source> Decider<'_, S> {
                 }
                 self.create_keyed(ctx, s, fields, self.ov.asked_key(at), t)
             }
-            [one] => {
-                let rec = first.ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
+            MatchAction::Link { record } => {
+                let rec = self.chosen(record)?;
                 let has = if m.criteria.is_empty() {
                     "has this email"
                 } else {
                     "matches"
                 };
                 t.cite(self.cite(D2, A7)).say_fmt(format_args!(
-                    "Exactly one {noun} {has}: linked to {noun} {one}."
+                    "Exactly one {noun} {has}: linked to {noun} {record}."
                 ));
-                if self.ov.created_here(one) {
+                if self.ov.created_here(&record) {
                     t.cite(B5)
                         .say("It was created earlier in this booking or batch.");
                 }
                 self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
             }
-            many => match m.ambiguity {
-                Ambiguity::CreateNew => {
-                    t.cite(D4).say_fmt(format_args!(
-                        "{} {noun}s have this email; the system never guesses between several, so a new one is created.",
-                        many.len()
-                    ));
-                    self.create_keyed(ctx, s, fields, self.ov.asked_key(at), t)
-                }
-                Ambiguity::UpdateFirst => {
-                    self.warnings.push(Warning::Ambiguous {
-                        subject: s.id,
-                        records: ids.to_vec(),
-                    });
-                    let rec =
-                        first.ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))?;
-                    t.cite(self.cite(D4, A7)).say_fmt(format_args!(
-                        "{} {noun}s have this email; the policy takes the one with the smallest id, {}.",
-                        many.len(),
-                        rec.id
-                    ));
-                    self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
-                }
-                Ambiguity::NoRecord => {
-                    self.warnings.push(Warning::Ambiguous {
-                        subject: s.id,
-                        records: ids.to_vec(),
-                    });
-                    t.cite(D4).say_fmt(format_args!(
-                        "{} {noun}s have this email; the policy links none and creates none.",
-                        many.len()
-                    ));
-                    let link = self.ov.link_of(s.id, s.link);
-                    self.outcome(
-                        ctx,
-                        s,
-                        Decision::NoRecord,
-                        link,
-                        Some(NoRecordReason::Ambiguous),
-                        t,
-                    );
-                    Ok(())
-                }
-            },
+            MatchAction::CreateDespite { records } => {
+                t.cite(D4).say_fmt(format_args!(
+                    "{} {noun}s have this email; the system never guesses between several, so a new one is created.",
+                    records.len()
+                ));
+                self.create_keyed(ctx, s, fields, self.ov.asked_key(at), t)
+            }
+            MatchAction::LinkFirst { record, records } => {
+                let rec = self.chosen(record)?;
+                t.cite(self.cite(D4, A7)).say_fmt(format_args!(
+                    "{} {noun}s have this email; the policy takes the one with the smallest id, {}.",
+                    records.len(),
+                    rec.id
+                ));
+                self.warnings.push(Warning::Ambiguous {
+                    subject: s.id,
+                    records,
+                });
+                self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
+            }
+            MatchAction::NoRecord { records } => {
+                t.cite(D4).say_fmt(format_args!(
+                    "{} {noun}s have this email; the policy links none and creates none.",
+                    records.len()
+                ));
+                self.warnings.push(Warning::Ambiguous {
+                    subject: s.id,
+                    records,
+                });
+                let link = self.ov.link_of(s.id, s.link);
+                self.outcome(
+                    ctx,
+                    s,
+                    Decision::NoRecord,
+                    link,
+                    Some(NoRecordReason::Ambiguous),
+                    t,
+                );
+                Ok(())
+            }
         }
+    }
+
+    /// The record a selection chose (it came from the overlay).
+    fn chosen(&mut self, id: RecordId) -> Result<Record, PlanError<S::Error>> {
+        self.ov
+            .get(&id)
+            .cloned()
+            .ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))
     }
 
     /// D5, A11, A25–A28.
@@ -1132,19 +1134,29 @@ impl<S: Source> Decider<'_, S> {
         s: &Subject,
         fields: &Fields,
         rec: Record,
-        entered: Entered<'_>,
+        entered: Entered,
         says_link: bool,
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
         let (class_rules, sync_on) = self.rules(ctx);
-        let mut rules = if sync_on {
-            class_rules
-        } else {
-            class_rules.capped(Merge::FillEmpty)
+        let (on, is_edit, source) = match ctx.situation {
+            Situation::Edit { source, .. } => (MergeOn::Update, true, Some(source)),
+            Situation::Registration => (MergeOn::Match, false, None),
+        };
+        let mut mr = MergeRules {
+            classes: class_rules,
+            sync: sync_on,
+            entered,
+            freeze_generated: is_edit
+                && self.policy.sync.freeze_generated_for_multiple_tickets
+                && s.tickets > 1,
+            on,
+            citations: self.policy.citations,
         };
         if ctx.protect_email {
-            rules.email = rules.email.min(Merge::FillEmpty);
+            mr.classes.email = mr.classes.email.min(Merge::FillEmpty);
         }
+        let mut rules = mr.effective();
         // A10: mapped generated fields a new registration leaves unused
         // count as blank.
         let padded;
@@ -1198,7 +1210,8 @@ impl<S: Source> Decider<'_, S> {
                 }
                 NameGuard::KeepName => {
                     t.say("Warning: the record holds a clearly different person's name; the record's name is kept.");
-                    rules.name = rules.name.min(Merge::FillEmpty);
+                    mr.classes.name = mr.classes.name.min(Merge::FillEmpty);
+                    rules = mr.effective();
                 }
                 NameGuard::CreateNew => {
                     t.say("Warning: the record holds a clearly different person's name, so a new record is created instead.");
@@ -1206,43 +1219,7 @@ impl<S: Source> Decider<'_, S> {
                 }
             }
         }
-        let (source, is_edit) = match ctx.situation {
-            Situation::Edit { source, .. } => (Some(source), true),
-            Situation::Registration => (None, false),
-        };
-        let freeze =
-            is_edit && self.policy.sync.freeze_generated_for_multiple_tickets && s.tickets > 1;
-        let citations = self.policy.citations;
-        let cite = |class: FieldClass, m: Merge, was_empty: bool, cleared: bool| -> RuleId {
-            // D15 is doo's; the Salesforce article's rules name the field's class.
-            if citations == Citations::Doo
-                && (m == Merge::FillEmpty || (was_empty && m != Merge::Replace))
-            {
-                return D15;
-            }
-            match (citations, is_edit, class) {
-                // A16: a field blanked in an update blanks the record's field.
-                (Citations::Salesforce, true, FieldClass::FormField | FieldClass::Generated)
-                    if cleared =>
-                {
-                    A16
-                }
-                (Citations::Doo, false, _) => D13,
-                (Citations::Doo, true, FieldClass::Email) => D9,
-                (Citations::Doo, true, _) => D16,
-                (Citations::Salesforce, false, FieldClass::Generated) => A10,
-                (Citations::Salesforce, false, _) => A9,
-                (Citations::Salesforce, true, FieldClass::Name | FieldClass::Email) => A14,
-                (Citations::Salesforce, true, _) => A13,
-            }
-        };
-        let mr = MergeRules {
-            rules,
-            map: self.fields,
-            entered,
-            freeze_generated: freeze,
-        };
-        let result = merge::merge(&rec.fields, fields, &mr, &cite);
+        let result = rules::merge_fields(&rec.fields, fields, self.fields, &mr);
         // The overlay's copy is changed next: without this one it changes
         // in place instead of copying the fields.
         let (id, record_type) = (rec.id, rec.record_type);
@@ -1316,7 +1293,7 @@ impl<S: Source> Decider<'_, S> {
         ctx: &Ctx<'_>,
         sync_on: bool,
         rules: &ClassRules,
-        r: &merge::MergeResult,
+        r: &rules::MergeResult,
         t: &mut Trace,
     ) {
         let doo = self.policy.citations == Citations::Doo;
@@ -1402,22 +1379,44 @@ impl<S: Source> Decider<'_, S> {
         }
     }
 
-    /// D22: the event's own email-change behaviour, else the policy's; an
-    /// event that sets its own is cited.
-    fn email_change(&self, ctx: &Ctx<'_>, t: &mut Trace) -> EmailChange {
-        match ctx.email_change {
-            Some(e) => {
-                if self.policy.citations == Citations::Doo {
-                    t.cite(D22);
-                }
-                t.say("This event sets its own behaviour on email change.");
-                e
+    /// The email-change decision (D8–D10, D21, D22, A14, A15, A23) for a
+    /// subject linked to `rec` (or without record) whose email is now `email`.
+    fn decide_email_change(
+        &self,
+        ctx: &Ctx<'_>,
+        during: During,
+        rec: &Record,
+        email: &Option<EmailKey>,
+        changed: bool,
+    ) -> EmailChangeDecision {
+        let (class_rules, sync) = self.rules(ctx);
+        rules::email_change(&EmailChangeCase {
+            during,
+            linked: true,
+            record_has_email: !rec.fields.is_empty_at(FieldName::EMAIL),
+            has_email: email.is_some(),
+            changed,
+            event_setting: ctx.email_change,
+            policy_setting: self.policy.email_change,
+            sync,
+            email_merge: class_rules.email,
+            retained_email: self.policy.retained_email,
+        })
+    }
+
+    /// D22: an event that sets its own email-change behaviour is cited.
+    fn cite_event_setting(&self, decision: &EmailChangeDecision, t: &mut Trace) {
+        if decision.event_setting_used {
+            if self.policy.citations == Citations::Doo {
+                t.cite(D22);
             }
-            None => self.policy.email_change,
+            t.say("This event sets its own behaviour on email change.");
         }
     }
 
-    /// D8, D9, A14, A15, A23: the email of a linked (or prefilled) subject changed.
+    /// D8, D9, A14, A15, A23: the email of a linked (or prefilled) subject
+    /// changed, and `decision` says what happens.
+    #[allow(clippy::too_many_arguments)]
     fn email_changed(
         &mut self,
         ctx: &Ctx<'_>,
@@ -1425,43 +1424,46 @@ impl<S: Source> Decider<'_, S> {
         fields: &Fields,
         rec: &Record,
         email: Option<EmailKey>,
+        decision: EmailChangeDecision,
         mut t: Trace,
     ) -> Result<(), PlanError<S::Error>> {
         if let (Situation::Edit { .. }, Citations::Doo) = (ctx.situation, self.policy.citations) {
             t.cite(D10);
         }
-        let behaviour = self.email_change(ctx, &mut t);
-        match behaviour {
-            EmailChange::Reassign => {
+        self.cite_event_setting(&decision, &mut t);
+        let reassign = decision.behaviour == Some(EmailChange::Reassign);
+        match (decision.action, email) {
+            (EmailChangeAction::MatchAgain, Some(e)) => {
                 t.cite(D8);
-                match email {
-                    None => {
-                        t.cite(D5);
-                        self.unlink_without_email(ctx, s, t);
-                        Ok(())
-                    }
-                    Some(e) => {
-                        t.say("The email differs from the linked record's, and the event reassigns on email change: matched again on the new email.");
-                        let ctx2 = Ctx {
-                            situation: Situation::Registration,
-                            ..*ctx
-                        };
-                        self.match_email(&ctx2, s, fields, e, t)
-                    }
-                }
-            }
-            EmailChange::Retain => {
-                t.cite(self.cite(D9, A15));
-                let (rules, sync_on) = self.rules(ctx);
-                let would_overwrite = rules.email >= Merge::Overwrite && sync_on && email.is_some();
-                let keep = would_overwrite
-                    && self.policy.retained_email == RetainedEmail::Keep
-                    && !rec.fields.is_empty_at(FieldName::EMAIL);
-                let ctx = &Ctx {
-                    protect_email: ctx.protect_email || keep,
+                t.say("The email differs from the linked record's, and the event reassigns on email change: matched again on the new email.");
+                let ctx2 = Ctx {
+                    situation: Situation::Registration,
                     ..*ctx
                 };
-                if keep {
+                self.match_email(&ctx2, s, fields, e, t)
+            }
+            (EmailChangeAction::Unlink, _) => {
+                if reassign {
+                    t.cite(D8).cite(D5);
+                } else {
+                    t.cite(A23).cite(A11);
+                }
+                self.unlink_without_email(ctx, s, t);
+                Ok(())
+            }
+            (
+                EmailChangeAction::Retain {
+                    overwrite_email,
+                    keep_record_email,
+                },
+                _,
+            ) => {
+                t.cite(self.cite(D9, A15));
+                let ctx = &Ctx {
+                    protect_email: ctx.protect_email || keep_record_email,
+                    ..*ctx
+                };
+                if keep_record_email {
                     self.warnings.push(Warning::RecordEmailKept {
                         subject: s.id,
                         record: rec.id,
@@ -1470,7 +1472,7 @@ impl<S: Source> Decider<'_, S> {
                         "The email changed and the event retains the link, but the policy keeps the {}'s own email.",
                         rec.record_type.noun()
                     ));
-                } else if would_overwrite {
+                } else if overwrite_email {
                     t.say_fmt(format_args!(
                         "The email changed and the event retains the link: the {}'s email is overwritten with the new one.",
                         rec.record_type.noun()
@@ -1481,37 +1483,25 @@ impl<S: Source> Decider<'_, S> {
                         rec.record_type.noun()
                     ));
                 }
-                let changed;
                 let entered = match ctx.situation {
                     Situation::Registration => Entered::All,
                     Situation::Edit {
                         source: EditSource::UpdateTrigger,
                         ..
                     } => Entered::All,
-                    Situation::Edit { .. } => {
-                        changed = changed_names(&s.fields, fields);
-                        Entered::Only(&changed)
-                    }
+                    Situation::Edit { .. } => Entered::Only(changed_names(&s.fields, fields)),
                 };
                 self.update_existing(ctx, s, fields, rec.clone(), entered, false, t)
             }
-            EmailChange::NewRecord => {
-                t.cite(A23);
-                match email {
-                    Some(e) => {
-                        t.say_fmt(format_args!(
-                            "The email changed, so a new {} is created instead of updating the linked one.",
-                            self.noun()
-                        ));
-                        self.create_keyed(ctx, s, fields, Some(e), t)
-                    }
-                    None => {
-                        t.cite(A11);
-                        self.unlink_without_email(ctx, s, t);
-                        Ok(())
-                    }
-                }
+            (EmailChangeAction::NewRecord, Some(e)) => {
+                t.cite(A23).say_fmt(format_args!(
+                    "The email changed, so a new {} is created instead of updating the linked one.",
+                    self.noun()
+                ));
+                self.create_keyed(ctx, s, fields, Some(e), t)
             }
+            // The decision was taken for a linked subject whose email changed.
+            _ => Err(PlanError::Invalid(Error::MissingCandidates("email change"))),
         }
     }
 
@@ -1608,8 +1598,38 @@ impl<S: Source> Decider<'_, S> {
             }
         }
         let Some(rid) = link else {
-            return match new_email {
-                None => {
+            let (class_rules, sync) = self.rules(&ctx);
+            let decision = rules::email_change(&EmailChangeCase {
+                during: During::Edit,
+                linked: false,
+                record_has_email: false,
+                has_email: new_email.is_some(),
+                changed: true,
+                event_setting: ctx.email_change,
+                policy_setting: self.policy.email_change,
+                sync,
+                email_merge: class_rules.email,
+                retained_email: self.policy.retained_email,
+            });
+            return match (decision.action, new_email) {
+                (EmailChangeAction::MatchAgain | EmailChangeAction::NewRecord, Some(email)) => {
+                    if self.policy.citations == Citations::Salesforce {
+                        t.cite(A29);
+                    }
+                    t.say("An email was added to a subject without record.");
+                    self.cite_event_setting(&decision, &mut t);
+                    if decision.action == EmailChangeAction::NewRecord {
+                        t.cite(A23);
+                        return self.create_keyed(&ctx, s, &new, Some(email), t);
+                    }
+                    let ctx2 = Ctx {
+                        situation: Situation::Registration,
+                        ..ctx
+                    };
+                    t.cite(D1);
+                    self.match_email(&ctx2, s, &new, email, t)
+                }
+                _ => {
                     t.cite(self.cite(D5, A29))
                         .say("The subject has no email and no record; a record is created only once an email is added.");
                     self.outcome(
@@ -1622,22 +1642,6 @@ impl<S: Source> Decider<'_, S> {
                     );
                     Ok(())
                 }
-                Some(email) => {
-                    if self.policy.citations == Citations::Salesforce {
-                        t.cite(A29);
-                    }
-                    t.say("An email was added to a subject without record.");
-                    if self.email_change(&ctx, &mut t) == EmailChange::NewRecord {
-                        t.cite(A23);
-                        return self.create_keyed(&ctx, s, &new, Some(email), t);
-                    }
-                    let ctx2 = Ctx {
-                        situation: Situation::Registration,
-                        ..ctx
-                    };
-                    t.cite(D1);
-                    self.match_email(&ctx2, s, &new, email, t)
-                }
             };
         };
         let rec = self.existing(s, rid)?;
@@ -1649,15 +1653,15 @@ impl<S: Source> Decider<'_, S> {
         } else {
             old_email
         };
-        let new_key = new_email.clone();
-        if old_key != new_key {
-            return self.email_changed(&ctx, s, &new, &rec, new_email, t);
+        let decision =
+            self.decide_email_change(&ctx, During::Edit, &rec, &new_email, old_key != new_email);
+        if decision.action != EmailChangeAction::Unchanged {
+            return self.email_changed(&ctx, s, &new, &rec, new_email, decision, t);
         }
-        let changed = changed_names(&s.fields, &new);
         let entered = if e.source == EditSource::UpdateTrigger {
             Entered::All
         } else {
-            Entered::Only(&changed)
+            Entered::Only(changed_names(&s.fields, &new))
         };
         self.update_existing(&ctx, s, &new, rec, entered, false, t)
     }

@@ -94,8 +94,6 @@ pub mod error;
 pub mod event;
 pub mod fields;
 pub mod heal;
-mod matching;
-mod merge;
 mod overlay;
 pub mod plan;
 mod plan_async;
@@ -141,3 +139,8 @@ pub use store::PostgresStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
 pub use store::{ApplyPlan, CampaignMember, ContactStore, InMemoryStore};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

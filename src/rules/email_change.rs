@@ -1,0 +1,175 @@
+//! Email-change handling (D8–D10, D21, D22, A14, A15, A23): what happens
+//! when the email a subject was linked with is no longer the one entered.
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::{EmailChange, Merge, RetainedEmail};
+
+/// Where the email is compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum During {
+    /// A new registration prefilled from (or already linked to) a record
+    /// (D7, D21).
+    Registration,
+    /// An edit of a registration (D8–D10, A14, A15).
+    Edit,
+}
+
+/// The facts an email-change decision rests on: plain data, no store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EmailChangeCase {
+    /// A registration or an edit.
+    pub during: During,
+    /// The subject is linked to (or prefilled from) a record.
+    pub linked: bool,
+    /// That record has an email (D21 completes one without).
+    pub record_has_email: bool,
+    /// The subject has an email now (none: it was removed, or never given).
+    pub has_email: bool,
+    /// The subject's email, as a match key, is not the one the link was made
+    /// with: for a registration the record's, for an edit the subject's
+    /// previous one. Ignored without a record.
+    pub changed: bool,
+    /// The event's own setting (D22), if it has one.
+    pub event_setting: Option<EmailChange>,
+    /// The policy's setting ([`crate::Policy::email_change`]).
+    pub policy_setting: EmailChange,
+    /// Whether sync is on for this event (D13, D17).
+    pub sync: bool,
+    /// How the email class merges for this event (before the sync cap).
+    pub email_merge: Merge,
+    /// Whether a retained record keeps its own email (B8).
+    pub retained_email: RetainedEmail,
+}
+
+/// What happens to the subject and its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+#[non_exhaustive]
+pub enum EmailChangeAction {
+    /// The email is the record's: the linked record is updated (D1, D7).
+    Unchanged,
+    /// The record has no email, and the entered one completes it; the link
+    /// stays (D21).
+    Complete,
+    /// Look the new email up and match again (D2–D4): the event reassigns
+    /// (D8), or an email was added to a subject without record (D1).
+    MatchAgain,
+    /// The email was removed: the subject is unlinked (D5, D8, A11).
+    Unlink,
+    /// The link stays (D9, A15); the record's email takes the new one or
+    /// not.
+    Retain {
+        /// Sync overwrites the record's email with the new one (A14).
+        overwrite_email: bool,
+        /// The policy keeps the record's own email although sync would
+        /// overwrite it (B8).
+        keep_record_email: bool,
+    },
+    /// A new record with the new email; the old one stays as it is (A23).
+    NewRecord,
+    /// No record and no email: nothing happens until an email is added
+    /// (D5, A29).
+    Nothing,
+}
+
+/// An email-change decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EmailChangeDecision {
+    /// What happens.
+    pub action: EmailChangeAction,
+    /// The behaviour on email change that decided, when one was consulted:
+    /// the event's own (D22), else the policy's.
+    pub behaviour: Option<EmailChange>,
+    /// The event's own setting decided (D22).
+    pub event_setting_used: bool,
+}
+
+/// Email-change handling (D8–D10, D21, D22, A14, A15, A23).
+///
+/// Without a record, an added email is matched (D1), or makes a new
+/// record under [`EmailChange::NewRecord`] (A23); no email means nothing
+/// yet (D5, A29). With a record, an unchanged email updates it; a
+/// registration's email completes a record without one (D21, unless the
+/// behaviour is A23's); otherwise the event's own behaviour (D22) or the
+/// policy's decides: reassign matches again on the new email (D8), retain
+/// keeps the link and overwrites the record's email when sync writes
+/// emails (D9, A14, A15; B8 may keep it), new record creates one (A23). A
+/// removed email unlinks, except under retain.
+///
+/// ```
+/// use contact_sync::policy::{EmailChange, Merge, RetainedEmail};
+/// use contact_sync::rules::{email_change, During, EmailChangeAction, EmailChangeCase};
+///
+/// let case = EmailChangeCase {
+///     during: During::Edit,
+///     linked: true,
+///     record_has_email: true,
+///     has_email: true,
+///     changed: true,
+///     event_setting: None,
+///     policy_setting: EmailChange::Reassign,
+///     sync: true,
+///     email_merge: Merge::Overwrite,
+///     retained_email: RetainedEmail::Overwrite,
+/// };
+/// // D8: doo reassigns: the new email is looked up and matched again.
+/// assert_eq!(email_change(&case).action, EmailChangeAction::MatchAgain);
+///
+/// // D22: this event retains the link instead; sync on overwrites the
+/// // record's email with the new one (D9).
+/// let retain = EmailChangeCase { event_setting: Some(EmailChange::Retain), ..case };
+/// let d = email_change(&retain);
+/// assert!(d.event_setting_used);
+/// assert_eq!(
+///     d.action,
+///     EmailChangeAction::Retain { overwrite_email: true, keep_record_email: false }
+/// );
+/// ```
+pub fn email_change(case: &EmailChangeCase) -> EmailChangeDecision {
+    use EmailChangeAction as A;
+    let c = case;
+    let behaviour = c.event_setting.unwrap_or(c.policy_setting);
+    let plain = |action| EmailChangeDecision {
+        action,
+        behaviour: None,
+        event_setting_used: false,
+    };
+    let decided = |action| EmailChangeDecision {
+        action,
+        behaviour: Some(behaviour),
+        event_setting_used: c.event_setting.is_some(),
+    };
+    if !c.linked {
+        return match (c.has_email, behaviour) {
+            (false, _) => plain(A::Nothing),
+            (true, EmailChange::NewRecord) => decided(A::NewRecord),
+            (true, _) => decided(A::MatchAgain),
+        };
+    }
+    if !c.changed {
+        return plain(A::Unchanged);
+    }
+    if c.during == During::Registration
+        && c.has_email
+        && !c.record_has_email
+        && behaviour != EmailChange::NewRecord
+    {
+        return plain(A::Complete);
+    }
+    decided(match (behaviour, c.has_email) {
+        (EmailChange::Reassign, true) => A::MatchAgain,
+        (EmailChange::NewRecord, true) => A::NewRecord,
+        (EmailChange::Reassign | EmailChange::NewRecord, false) => A::Unlink,
+        (EmailChange::Retain, _) => {
+            let would_overwrite = c.sync && c.email_merge >= Merge::Overwrite && c.has_email;
+            let keep =
+                would_overwrite && c.retained_email == RetainedEmail::Keep && c.record_has_email;
+            A::Retain {
+                overwrite_email: would_overwrite && !keep,
+                keep_record_email: keep,
+            }
+        }
+    })
+}

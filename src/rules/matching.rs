@@ -1,0 +1,294 @@
+//! Candidate selection (A2, A3, A24, B10) and the exact-one rule (D2–D4,
+//! A7): which record, if any, a subject's email leads to.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fields::{FieldName, Fields};
+use crate::policy::{Ambiguity, Comparator, Matching, Scope, WeightedCriteria, MAX_COMPARED_CHARS};
+use crate::record::{Record, RecordId, RecordType};
+
+/// Why a record with the subject's email was not chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+#[non_exhaustive]
+pub enum Dropped {
+    /// Linear matching searches one record type, and the record is of the
+    /// other (A2, A3: "even if the email address exists as a Lead").
+    OutOfScope,
+    /// An extra criterion differs on subject and record (A24).
+    Criteria,
+    /// The weighted criteria the record meets fall short of the threshold (B10).
+    Score {
+        /// The weight the record reached.
+        score: u64,
+        /// The weight it needed.
+        threshold: u32,
+    },
+    /// Cross matching found records of the preferred type; this one is of
+    /// the other type (A24).
+    NotPreferred,
+}
+
+/// A record with the email that was not chosen, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DroppedRecord {
+    /// The record.
+    pub record: RecordId,
+    /// Why it was dropped.
+    pub why: Dropped,
+}
+
+/// What [`select`] leaves of the records with a subject's email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    /// The records that remain, all of `record_type`, sorted by id: the
+    /// exact-one rule ([`exact_one`]) decides between none, one and several.
+    pub chosen: Vec<RecordId>,
+    /// The record type the subject matches in, and a new record would be
+    /// created in (A1: linear; A24: the preferred type unless only the other
+    /// type matched).
+    pub record_type: RecordType,
+    /// The records with the email that were dropped, sorted by id.
+    pub dropped: Vec<DroppedRecord>,
+}
+
+impl Selection {
+    /// A record outside the searched type has the email (A3's "even if").
+    pub fn other_type_has_email(&self) -> bool {
+        self.dropped.iter().any(|d| d.why == Dropped::OutOfScope)
+    }
+
+    /// How many records of the searched scope failed an extra or weighted
+    /// criterion (A24, B10).
+    pub fn failed_criteria(&self) -> usize {
+        self.dropped
+            .iter()
+            .filter(|d| matches!(d.why, Dropped::Criteria | Dropped::Score { .. }))
+            .count()
+    }
+}
+
+fn norm(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// A24: every criterion field is equal on subject and record, trimmed and
+/// case-insensitively; a blank value equals only a blank value.
+pub(crate) fn criteria_met(criteria: &[FieldName], subject: &Fields, record: &Fields) -> bool {
+    criteria
+        .iter()
+        .all(|c| norm(subject.text(c.as_str())) == norm(record.text(c.as_str())))
+}
+
+/// B10: Jaro-Winkler similarity of the normalized values, on their first
+/// [`MAX_COMPARED_CHARS`] characters.
+fn similarity(a: &str, b: &str) -> f64 {
+    let head = |s: &str| -> String {
+        let s = s.trim();
+        let end = s
+            .char_indices()
+            .nth(MAX_COMPARED_CHARS)
+            .map_or(s.len(), |(i, _)| i);
+        s.get(..end).unwrap_or(s).to_lowercase()
+    };
+    strsim::jaro_winkler(&head(a), &head(b))
+}
+
+/// B10: the total weight of the criteria `record` meets against `subject`.
+pub(crate) fn weighted_score(w: &WeightedCriteria, subject: &Fields, record: &Fields) -> u64 {
+    w.criteria
+        .iter()
+        .filter(|c| {
+            let (a, b) = (
+                subject.text(c.field.as_str()),
+                record.text(c.field.as_str()),
+            );
+            if a.trim().is_empty() || b.trim().is_empty() {
+                return false;
+            }
+            match c.compare {
+                Comparator::Exact => a == b,
+                Comparator::Normalized => norm(a) == norm(b),
+                Comparator::JaroWinkler { min_per_mille } => {
+                    similarity(a, b) * 1000.0 >= f64::from(min_per_mille)
+                }
+            }
+        })
+        .map(|c| u64::from(c.weight))
+        .sum()
+}
+
+/// Linear or cross selection (A2, A3, A24, B10): from every record of the
+/// tenant with the subject's email (`candidates`), the ones the subject may
+/// be linked to, and why the others were dropped.
+///
+/// Linear matching keeps records of [`Matching::record_type`] only; cross
+/// matching keeps both types and then the preferred type if any record of
+/// it remains, else the other. Extra criteria (A24) and weighted criteria
+/// (B10) drop the records that do not meet them. Pure: the same inputs give
+/// the same selection, whatever the order of `candidates`.
+///
+/// ```
+/// use contact_sync::policy::{Matching, Scope};
+/// use contact_sync::rules::{select, Dropped};
+/// use contact_sync::{Fields, Record, RecordId, RecordType, TenantId};
+///
+/// let t = TenantId::from_u128(1);
+/// let email = Fields::from_pairs([("email", "ann@example.org")]);
+/// let lead = Record::new(RecordId::from_u128(1), t, RecordType::Lead, email.clone());
+/// let contact = Record::new(RecordId::from_u128(2), t, RecordType::Contact, email.clone());
+///
+/// // A2, A3: linear matching on contacts never returns the lead.
+/// let linear = Matching { record_type: RecordType::Contact, ..Matching::default() };
+/// let s = select(&linear, &email, &[&lead, &contact]);
+/// assert_eq!(s.chosen, [RecordId::from_u128(2)]);
+/// assert_eq!(s.dropped[0].why, Dropped::OutOfScope);
+///
+/// // A24: cross matching preferring leads takes the lead.
+/// let cross = Matching { scope: Scope::Cross { prefer: RecordType::Lead }, ..linear };
+/// let s = select(&cross, &email, &[&lead, &contact]);
+/// assert_eq!((s.chosen.as_slice(), s.record_type), (&[RecordId::from_u128(1)][..], RecordType::Lead));
+/// ```
+pub fn select(matching: &Matching, subject: &Fields, candidates: &[&Record]) -> Selection {
+    let m = matching;
+    let mut dropped = Vec::new();
+    let mut passing: Vec<&Record> = Vec::with_capacity(candidates.len());
+    for &r in candidates {
+        let in_scope = match m.scope {
+            Scope::Linear => r.record_type == m.record_type,
+            Scope::Cross { .. } => true,
+        };
+        let why = if !in_scope {
+            Some(Dropped::OutOfScope)
+        } else if !criteria_met(&m.criteria, subject, &r.fields) {
+            Some(Dropped::Criteria)
+        } else {
+            m.weighted.as_ref().and_then(|w| {
+                let score = weighted_score(w, subject, &r.fields);
+                (score < u64::from(w.threshold)).then_some(Dropped::Score {
+                    score,
+                    threshold: w.threshold,
+                })
+            })
+        };
+        match why {
+            Some(why) => dropped.push(DroppedRecord { record: r.id, why }),
+            None => passing.push(r),
+        }
+    }
+    let record_type = match m.scope {
+        Scope::Linear => m.record_type,
+        Scope::Cross { prefer } => {
+            if passing.is_empty() || passing.iter().any(|r| r.record_type == prefer) {
+                prefer
+            } else {
+                other(prefer)
+            }
+        }
+    };
+    let mut chosen = Vec::with_capacity(passing.len());
+    for r in passing {
+        if r.record_type == record_type {
+            chosen.push(r.id);
+        } else {
+            dropped.push(DroppedRecord {
+                record: r.id,
+                why: Dropped::NotPreferred,
+            });
+        }
+    }
+    chosen.sort_unstable();
+    dropped.sort_unstable_by_key(|d| d.record);
+    Selection {
+        chosen,
+        record_type,
+        dropped,
+    }
+}
+
+fn other(t: RecordType) -> RecordType {
+    match t {
+        RecordType::Contact => RecordType::Lead,
+        RecordType::Lead => RecordType::Contact,
+    }
+}
+
+/// What the exact-one rule decides for a [`Selection`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+#[non_exhaustive]
+pub enum MatchAction {
+    /// Exactly one record remains: the subject is linked to it (D2, A7).
+    Link {
+        /// The record.
+        record: RecordId,
+    },
+    /// No record remains: a new one is created (D3, A3).
+    Create,
+    /// Several remain (D4) and the policy never guesses: a new record is
+    /// created ([`Ambiguity::CreateNew`]).
+    CreateDespite {
+        /// The records that remained.
+        records: Vec<RecordId>,
+    },
+    /// Several remain and the policy takes the smallest id, with a warning
+    /// ([`Ambiguity::UpdateFirst`]).
+    LinkFirst {
+        /// The record taken.
+        record: RecordId,
+        /// Every record that remained.
+        records: Vec<RecordId>,
+    },
+    /// Several remain and the policy links none and creates none, with a
+    /// warning ([`Ambiguity::NoRecord`]).
+    NoRecord {
+        /// The records that remained.
+        records: Vec<RecordId>,
+    },
+}
+
+/// The exact-one rule (D2–D4, A7) with the ambiguity policy applied: one
+/// remaining record is linked, none means a new record, and several are
+/// never chosen between unless the policy says how.
+///
+/// ```
+/// use contact_sync::policy::{Ambiguity, Matching};
+/// use contact_sync::rules::{exact_one, select, MatchAction};
+/// use contact_sync::{Fields, Record, RecordId, RecordType, TenantId};
+///
+/// let t = TenantId::from_u128(1);
+/// let f = Fields::from_pairs([("email", "ann@example.org")]);
+/// let r1 = Record::new(RecordId::from_u128(1), t, RecordType::Contact, f.clone());
+/// let r2 = Record::new(RecordId::from_u128(2), t, RecordType::Contact, f.clone());
+/// let m = Matching::default();
+///
+/// // D2: one record with the email is linked.
+/// let one = select(&m, &f, &[&r1]);
+/// assert_eq!(exact_one(&one, m.ambiguity), MatchAction::Link { record: r1.id });
+/// // D4: several records with the email: doo creates a new one.
+/// let two = select(&m, &f, &[&r1, &r2]);
+/// assert_eq!(
+///     exact_one(&two, Ambiguity::CreateNew),
+///     MatchAction::CreateDespite { records: vec![r1.id, r2.id] }
+/// );
+/// // D3: none: a new record.
+/// assert_eq!(exact_one(&select(&m, &f, &[]), m.ambiguity), MatchAction::Create);
+/// ```
+pub fn exact_one(selection: &Selection, ambiguity: Ambiguity) -> MatchAction {
+    match selection.chosen.as_slice() {
+        [] => MatchAction::Create,
+        [one] => MatchAction::Link { record: *one },
+        many @ [first, _, ..] => {
+            let records = many.to_vec();
+            match ambiguity {
+                Ambiguity::CreateNew => MatchAction::CreateDespite { records },
+                // `chosen` is sorted: the first is the smallest id.
+                Ambiguity::UpdateFirst => MatchAction::LinkFirst {
+                    record: *first,
+                    records,
+                },
+                Ambiguity::NoRecord => MatchAction::NoRecord { records },
+            }
+        }
+    }
+}
