@@ -2,8 +2,7 @@
 //! ones do, futures are `Send`, and the sans-IO batch pair decides a batch
 //! exactly as `plan_batch` does.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::store::asynchronous::Ready;
 use contact_sync::*;
 use proptest::prelude::*;

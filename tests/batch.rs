@@ -1,7 +1,6 @@
 //! B5: batches see themselves.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 use proptest::prelude::*;
 use std::collections::BTreeSet;

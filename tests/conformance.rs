@@ -2,8 +2,7 @@
 //! deliberately broken store that must fail it (B6).
 #![cfg(feature = "testkit")]
 
-mod common;
-use common::skips_preconditions;
+use crate::common::skips_preconditions;
 use contact_sync::store::asynchronous::Ready;
 use contact_sync::testkit;
 use contact_sync::*;

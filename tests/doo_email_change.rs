@@ -1,7 +1,6 @@
 //! doo: email changes on linked subjects (D8–D10).
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 fn linked_store() -> InMemoryStore {

@@ -1,8 +1,7 @@
 //! doo: access codes complete records without email (D21), and the
 //! email-change behaviour chosen per event (D22).
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 fn without_email() -> InMemoryStore {

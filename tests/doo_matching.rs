@@ -1,7 +1,6 @@
 //! doo: matching and linking (D1–D7, D11, D12).
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 #[test]

@@ -1,7 +1,6 @@
 //! doo: synchronization (D13–D20), history (B3) and the shared-email guard (B4).
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 fn store() -> InMemoryStore {

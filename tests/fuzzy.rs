@@ -1,7 +1,6 @@
 //! B10: weighted and fuzzy criteria for (cross) matching.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 fn weighted(criteria: Vec<Criterion>, threshold: u32) -> Policy {

@@ -1,9 +1,7 @@
 //! Defects found under hostile and extreme input: every one is a test that
 //! failed before its fix (B1, B6, B7, B8, B10, B12).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 use proptest::prelude::*;
 

@@ -1,7 +1,6 @@
 //! B9: duplicate healing — report groups sharing a key, plan and apply a merge.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 fn dupes() -> Vec<Record> {

@@ -3,8 +3,7 @@
 //! every step against a small reference model of the doo rules (D2-D5, D8,
 //! D11, D13, D15, D16).
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 use proptest::prelude::*;
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};

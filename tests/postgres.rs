@@ -7,11 +7,9 @@
 //! (`CI` set), where a missing server fails them: `.ci/run` starts one.
 #![cfg(feature = "postgres")]
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::*;
+use crate::common::*;
 use contact_sync::store::asynchronous::Ready;
 use contact_sync::store::postgres::{PostgresError, PostgresStore};
 use contact_sync::*;
@@ -334,7 +332,7 @@ fn b6_four_processes_share_one_database_one_record_per_round() {
             std::process::Command::new(&exe)
                 .args([
                     "--exact",
-                    "worker_registers_one_new_email_per_round",
+                    "postgres::worker_registers_one_new_email_per_round",
                     "--test-threads=1",
                 ])
                 .env(WORKER, w.to_string())

@@ -1,8 +1,7 @@
 //! Property tests of the invariants (determinism, sync off, fill-empty, D4,
 //! tenant isolation) and an oracle for matching.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 use proptest::prelude::*;
 

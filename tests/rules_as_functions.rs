@@ -2,9 +2,7 @@
 //! engine agreeing with them on the same inputs (D2–D4, D8, D9, D13–D15,
 //! D21, D22, A2, A3, A7, A14, A15, A23, A24).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use contact_sync::policy::{
     Ambiguity, ClassRules, EmailChange, FieldMap, Matching, Merge, NameGuard, RetainedEmail, Scope,
 };

@@ -3,8 +3,7 @@
 //!
 //! Heavy variants: `CONTACT_SYNC_HEAVY=1 cargo test --release --test safety`.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 use std::collections::BTreeMap;
 use std::sync::{Barrier, Mutex};

@@ -2,8 +2,7 @@
 //! `B` rules, in outcomes and field changes, and the ordinary order email
 //! change (A14) carries no doo warning.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 use proptest::prelude::*;
 

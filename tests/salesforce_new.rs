@@ -1,7 +1,6 @@
 //! Accelevents → Salesforce: new registrations (A1–A11).
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 fn jo() -> Vec<(&'static str, &'static str)> {

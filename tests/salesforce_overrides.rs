@@ -1,8 +1,7 @@
 //! Accelevents → Salesforce: override toggles, cross matching, holders
 //! without email (A21–A29).
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 #[test]

@@ -1,7 +1,6 @@
 //! Accelevents → Salesforce: updates of registrations (A12–A20).
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 fn jo_record() -> Record {

@@ -2,8 +2,7 @@
 //! Each snapshot was reviewed: the decision, the record, the rules and the
 //! sentence must agree with RULES.md.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 use serde::Serialize;
 

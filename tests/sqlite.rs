@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-mod common;
 use contact_sync::*;
 
 fn temp_db(name: &str) -> PathBuf {
@@ -190,7 +189,7 @@ fn b6_sqlite_crash_mid_apply_leaves_all_or_nothing() {
             .args([
                 "--ignored",
                 "--exact",
-                "crash_child_applies_until_killed",
+                "sqlite::crash_child_applies_until_killed",
                 "--nocapture",
             ])
             .env("CONTACT_SYNC_CRASH_DB", &path)
@@ -234,7 +233,7 @@ fn b6_sqlite_apply_is_all_or_nothing_and_checks_preconditions() {
 }
 
 mod a30 {
-    use super::common::*;
+    use crate::common::*;
     use contact_sync::*;
 
     #[test]

@@ -1,7 +1,6 @@
 //! The in-memory store: atomic apply and preconditions (B6 basics), B2 explanations.
 
-mod common;
-use common::*;
+use crate::common::*;
 use contact_sync::*;
 
 #[test]

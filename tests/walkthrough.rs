@@ -5,7 +5,7 @@
 
 #[allow(dead_code)]
 #[path = "../examples/walkthrough.rs"]
-mod walkthrough;
+mod example;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,7 +42,7 @@ const EVERYWHERE: &[&str] = &["D1", "D12", "B3", "A1", "A2", "A4", "A5", "D15", 
 
 #[test]
 fn b2_every_heading_names_the_rules_its_scenario_prints() {
-    let text = walkthrough::render(None);
+    let text = example::render(None);
     let sections = sections(&text);
     assert!(sections.len() > 15);
     let mut wrong = Vec::new();
@@ -72,7 +72,7 @@ fn b2_every_heading_names_the_rules_its_scenario_prints() {
 
 #[test]
 fn b2_the_walkthrough_explains_its_notation_and_cites_the_glossary() {
-    let text = walkthrough::render(None);
+    let text = example::render(None);
     let legend = text.lines().next().unwrap();
     for notation in ["->", "! ", "[contact #1 v2]", "…"] {
         assert!(
@@ -102,7 +102,7 @@ fn b2_the_walkthrough_explains_its_notation_and_cites_the_glossary() {
 
 #[test]
 fn b7_derived_ids_differ_between_unrelated_scenarios() {
-    let text = walkthrough::render(None);
+    let text = example::render(None);
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for (heading, body) in sections(&text) {
         let ids: BTreeSet<&str> = body

@@ -1,0 +1,36 @@
+//! Every integration test, in one test binary: the crate's generic engine
+//! is compiled and linked once for the tests instead of once per file.
+//! `cargo test --all-features` runs them all; each module is named after
+//! the rules or the part it checks.
+
+mod common;
+
+mod async_store;
+mod batch;
+mod conformance;
+mod doo_email_change;
+mod doo_event_level;
+mod doo_matching;
+mod doo_sync;
+mod email;
+mod fuzzy;
+mod glossary;
+mod hardening;
+mod heal;
+mod model;
+mod parsers;
+mod policy;
+mod postgres;
+mod properties;
+mod rules_as_functions;
+mod safety;
+mod salesforce_citations;
+mod salesforce_new;
+mod salesforce_overrides;
+mod salesforce_updates;
+mod scenarios;
+mod snapshots;
+mod sqlite;
+mod store;
+mod testkit_contract;
+mod walkthrough;
