@@ -5,8 +5,25 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::Fields;
-use crate::policy::EmailChange;
 use crate::record::{EventId, RecordId, SubjectId, TenantId};
+
+/// A digest of an event's payload (UUIDv5 of its canonical JSON): the same
+/// event id must always come with the same digest (B7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventDigest(pub uuid::Uuid);
+
+/// What happens when a linked subject's email changes (D8, D9, A15, A23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailChange {
+    /// Re-match on the new email by D2–D4 (doo's default, D8).
+    Reassign,
+    /// Keep the link; with sync on the record's email takes the new one (D9, A14, A15).
+    Retain,
+    /// Create a new record for the new email (A23).
+    NewRecord,
+}
 
 /// Which person-shaped part of a booking a subject is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -284,13 +301,13 @@ impl Event {
     /// digests; any change to the payload changes it. XXH3-128 over a
     /// canonical binary encoding (tags, ids, length-prefixed text), so
     /// digests stored by a database stay valid across versions.
-    pub fn digest(&self) -> crate::plan::EventDigest {
+    pub fn digest(&self) -> EventDigest {
         self.digest_with(&mut Vec::with_capacity(256))
     }
 
     /// [`Event::digest`] with a scratch buffer the caller reuses (a batch
     /// digests a million events).
-    pub(crate) fn digest_with(&self, buf: &mut Vec<u8>) -> crate::plan::EventDigest {
+    pub(crate) fn digest_with(&self, buf: &mut Vec<u8>) -> EventDigest {
         buf.clear();
         let mut h = Digester(buf);
         match self {
@@ -355,7 +372,7 @@ impl Event {
                 }
             }
         }
-        crate::plan::EventDigest(uuid::Uuid::from_u128(xxhash_rust::xxh3::xxh3_128(h.0)))
+        EventDigest(uuid::Uuid::from_u128(xxhash_rust::xxh3::xxh3_128(h.0)))
     }
 
     /// The subjects the event is about.

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::email::EmailKey;
+pub use crate::event::EventDigest;
 use crate::event::{CampaignId, Role};
 use crate::fields::{FieldName, FieldValue};
 use crate::policy::NameGuard;
@@ -227,12 +228,6 @@ pub enum Precondition {
         records: Vec<RecordId>,
     },
 }
-
-/// A digest of an event's payload (UUIDv5 of its canonical JSON): the same
-/// event id must always come with the same digest (B7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EventDigest(pub uuid::Uuid);
 
 /// What happened to one subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

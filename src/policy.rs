@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::Normalization;
 use crate::error::PolicyError;
+pub use crate::event::EmailChange;
 use crate::fields::{FieldClass, FieldName};
 use crate::record::RecordType;
 
@@ -228,18 +229,6 @@ impl Default for SyncRules {
             absent_generated_as_blank: false,
         }
     }
-}
-
-/// What happens when a linked subject's email changes (D8, D9, A15, A23).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EmailChange {
-    /// Re-match on the new email by D2–D4 (doo's default, D8).
-    Reassign,
-    /// Keep the link; with sync on the record's email takes the new one (D9, A14, A15).
-    Retain,
-    /// Create a new record for the new email (A23).
-    NewRecord,
 }
 
 /// With [`EmailChange::Retain`] and sync on, what happens to the email of a

@@ -1,0 +1,392 @@
+//! The steps every event kind shares: outcomes, records created or
+//! updated (the field merge of [`crate::rules::merge_fields`]), links and
+//! campaign membership.
+
+use super::*;
+
+impl<S: Source> Decider<'_, S> {
+    /// Gives the parts decided since the last hand-over to `sink` and
+    /// forgets them (their buffers are reused).
+    pub(super) fn hand_over(&mut self, event: EventId, sink: &mut dyn FnMut(&Decided<'_>)) {
+        sink(&Decided {
+            event,
+            outcomes: &self.outcomes,
+            effects: &self.effects,
+            warnings: &self.warnings,
+        });
+        self.outcomes.clear();
+        self.effects.clear();
+        self.warnings.clear();
+    }
+
+    pub(super) fn cite(&self, doo: RuleId, sf: RuleId) -> RuleId {
+        match self.policy.citations {
+            Citations::Doo => doo,
+            Citations::Salesforce => sf,
+        }
+    }
+
+    pub(super) fn noun(&self) -> &'static str {
+        self.policy.matching.record_type.noun()
+    }
+
+    pub(super) fn outcome(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        decision: Decision,
+        record: Option<RecordId>,
+        no_record: Option<NoRecordReason>,
+        t: Trace,
+    ) {
+        let mut explanation = t.text;
+        if explanation.is_empty() && self.explain {
+            explanation.push_str("Nothing to do.");
+        }
+        self.outcomes.push(Outcome {
+            event: ctx.event,
+            subject: s.id,
+            role: s.role,
+            decision,
+            record,
+            no_record,
+            rules: t.rules,
+            explanation,
+        });
+    }
+
+    /// B7: the event was applied before with the same payload.
+    pub(super) fn already_applied(&mut self, e: &Event) {
+        for s in e.subjects() {
+            let mut t = Trace::new(self.explain, self.policy.citations);
+            t.cite(B7).say("This event was applied before with the same payload (a redelivery): nothing to do.");
+            let link = self.ov.link_of(s.id, s.link);
+            self.outcomes.push(Outcome {
+                event: e.id(),
+                subject: s.id,
+                role: s.role,
+                decision: Decision::NoChange,
+                record: link,
+                no_record: None,
+                rules: t.rules,
+                explanation: t.text,
+            });
+        }
+    }
+
+    /// A linked or prefilled record; absent and foreign look the same (B8).
+    pub(super) fn existing(
+        &mut self,
+        s: &Subject,
+        id: RecordId,
+    ) -> Result<Record, PlanError<S::Error>> {
+        self.ov.by_id(id)?.cloned().ok_or_else(|| {
+            PlanError::Invalid(Error::RecordNotFound {
+                subject: s.id,
+                record: id,
+            })
+        })
+    }
+
+    /// The record a selection chose (it came from the overlay).
+    pub(super) fn chosen(&mut self, id: RecordId) -> Result<Record, PlanError<S::Error>> {
+        self.ov
+            .get(&id)
+            .cloned()
+            .ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))
+    }
+
+    /// The one record carrying the subject's ticket id, if exactly one does (A28).
+    pub(super) fn record_by_ticket(
+        &mut self,
+        fields: &Fields,
+    ) -> Result<Option<Record>, PlanError<S::Error>> {
+        let ticket = fields.text(FieldName::TICKET_ID).trim();
+        if ticket.is_empty() {
+            return Ok(None);
+        }
+        let found = self.ov.by_ticket(ticket)?;
+        Ok(match found.as_slice() {
+            [one] => self.ov.get(one).cloned(),
+            _ => None,
+        })
+    }
+
+    /// Creates a record for the subject and links it (D3, D4, D6, A3, A4).
+    pub(super) fn create(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        let key = EmailKey::parse(fields.text(FieldName::EMAIL), &self.policy.normalization)
+            .ok()
+            .flatten();
+        self.create_keyed(ctx, s, fields, key, t)
+    }
+
+    /// [`Self::create`] when the caller knows the email key already.
+    pub(super) fn create_keyed(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        key: Option<EmailKey>,
+        mut t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        let id = derive_record_id(self.ov.tenant, ctx.event, s.id, s.role);
+        let rf = merge::new_record_fields(fields, self.fields);
+        if self.policy.citations == Citations::Doo {
+            t.cite(D6);
+        } else {
+            t.cite(A1).cite(A4);
+        }
+        t.cite(D12).say_fmt(format_args!(
+            "Created {} {} with {} field(s) and linked to it.",
+            self.noun(),
+            id,
+            rf.len()
+        ));
+        let record = Record::new(id, self.ov.tenant, self.policy.matching.record_type, rf);
+        self.ov.create(record.clone(), key);
+        self.effects.push(Effect::CreateRecord { record });
+        self.relink_to(s, id);
+        self.campaign(ctx, id, fields, &mut t);
+        self.outcome(ctx, s, Decision::Created, Some(id), None, t);
+        Ok(())
+    }
+
+    pub(super) fn relink_to(&mut self, s: &Subject, id: RecordId) -> bool {
+        use std::collections::hash_map::Entry;
+        // One lookup of the subject's link for reading and writing it.
+        let slot = self.ov.links.entry(s.id);
+        let old = match &slot {
+            Entry::Occupied(o) => *o.get(),
+            Entry::Vacant(_) => s.link,
+        };
+        if old == Some(id) {
+            return false;
+        }
+        if let Some(old) = old {
+            self.effects.push(Effect::Unlink {
+                subject: s.id,
+                record: old,
+            });
+        }
+        self.effects.push(Effect::Link {
+            subject: s.id,
+            record: id,
+        });
+        match slot {
+            Entry::Occupied(mut o) => {
+                o.insert(Some(id));
+            }
+            Entry::Vacant(v) => {
+                v.insert(Some(id));
+            }
+        }
+        true
+    }
+
+    /// A5, A30: the record joins the event's campaign, with the subject's
+    /// ticket id on the membership when the policy maps it there.
+    pub(super) fn campaign(
+        &mut self,
+        ctx: &Ctx<'_>,
+        record: RecordId,
+        fields: &Fields,
+        t: &mut Trace,
+    ) {
+        if let (true, Some(c)) = (self.policy.campaign_members, ctx.campaign) {
+            let ticket = fields
+                .get(FieldName::TICKET_ID)
+                .filter(|v| self.policy.campaign_member_ticket && !v.is_blank())
+                .cloned();
+            t.cite(A5).say_fmt(format_args!("Added to campaign {c}."));
+            if ticket.is_some() {
+                t.cite(A30)
+                    .say("The ticket id is mapped on the campaign member too.");
+            }
+            self.effects.push(Effect::AddCampaignMember {
+                record,
+                campaign: c.clone(),
+                ticket,
+            });
+        }
+    }
+
+    /// The merge rules in force for this situation.
+    pub(super) fn rules(&self, ctx: &Ctx<'_>) -> (ClassRules, bool) {
+        let sync = &self.policy.sync;
+        match ctx.situation {
+            Situation::Registration => (sync.on_match, sync.enabled),
+            Situation::Edit { sync: on, .. } => (sync.on_update, on),
+        }
+    }
+
+    /// Merges the subject's data into an existing record and links the
+    /// subject to it (D2, D7, D9, D13–D17, A7–A10, A13–A19, B3, B4). The
+    /// decision is `Linked` when the link is new, `Kept` otherwise;
+    /// `says_link`: the trace already names the record as linked.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn update_existing(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        fields: &Fields,
+        rec: Record,
+        entered: Entered,
+        says_link: bool,
+        mut t: Trace,
+    ) -> Result<(), PlanError<S::Error>> {
+        let (class_rules, sync_on) = self.rules(ctx);
+        let (on, is_edit, source) = match ctx.situation {
+            Situation::Edit { source, .. } => (MergeOn::Update, true, Some(source)),
+            Situation::Registration => (MergeOn::Match, false, None),
+        };
+        let mut mr = MergeRules {
+            classes: class_rules,
+            sync: sync_on,
+            entered,
+            freeze_generated: is_edit
+                && self.policy.sync.freeze_generated_for_multiple_tickets
+                && s.tickets > 1,
+            on,
+            citations: self.policy.citations,
+        };
+        if ctx.protect_email {
+            mr.classes.email = mr.classes.email.min(Merge::FillEmpty);
+        }
+        let mut rules = mr.effective();
+        // A10: mapped generated fields a new registration leaves unused
+        // count as blank.
+        let padded;
+        let mut unused: Vec<&FieldName> = Vec::new();
+        let fields = if self.policy.sync.absent_generated_as_blank
+            && matches!(ctx.situation, Situation::Registration)
+        {
+            unused = self
+                .policy
+                .fields
+                .classes
+                .iter()
+                .filter(|(n, c)| **c == FieldClass::Generated && fields.get(n.as_str()).is_none())
+                .map(|(n, _)| n)
+                .filter(|n| !rec.fields.is_empty_at(n.as_str()))
+                .collect();
+            if unused.is_empty() {
+                fields
+            } else {
+                let mut f = fields.clone();
+                for n in &unused {
+                    f.set((*n).clone(), crate::fields::FieldValue::blank());
+                }
+                padded = f;
+                &padded
+            }
+        } else {
+            fields
+        };
+        if !unused.is_empty() && rules.generated >= Merge::Replace {
+            t.cite(A10).say_fmt(format_args!(
+                "Auto-generated field(s) unused in this registration are blanked: {}.",
+                list(unused.iter().map(|n| n.as_str()))
+            ));
+        }
+        // B4, D19: a clearly different person's name about to be overwritten.
+        if rules.name >= Merge::Overwrite
+            && self.policy.name_guard != NameGuard::Off
+            && merge::names_clearly_differ(&rec.fields, fields)
+        {
+            let action = self.policy.name_guard;
+            self.warnings.push(Warning::SharedEmail {
+                subject: s.id,
+                record: rec.id,
+                action,
+            });
+            t.cite(B4).cite(D19);
+            match action {
+                NameGuard::Off | NameGuard::Warn => {
+                    t.say("Warning: the record holds a clearly different person's name, which is overwritten (several people may share this email).");
+                }
+                NameGuard::KeepName => {
+                    t.say("Warning: the record holds a clearly different person's name; the record's name is kept.");
+                    mr.classes.name = mr.classes.name.min(Merge::FillEmpty);
+                    rules = mr.effective();
+                }
+                NameGuard::CreateNew => {
+                    t.say("Warning: the record holds a clearly different person's name, so a new record is created instead.");
+                    return self.create(ctx, s, fields, t);
+                }
+            }
+        }
+        let result = rules::merge_fields(&rec.fields, fields, self.fields, &mr);
+        // The overlay's copy is changed next: without this one it changes
+        // in place instead of copying the fields.
+        let (id, record_type) = (rec.id, rec.record_type);
+        drop(rec);
+        self.explain_merge(ctx, sync_on, &rules, &result, &mut t);
+        let trigger = source == Some(EditSource::UpdateTrigger);
+        let always = trigger && self.policy.sync.update_trigger_always_writes;
+        if always {
+            t.cite(A18);
+            if result.changes.is_empty() {
+                t.say("The update was triggered for the holder, so the record is written even though nothing changed.");
+            }
+        }
+        if result.frozen {
+            t.cite(A19)
+                .say("The holder has several tickets, so auto-generated fields are not updated.");
+        }
+        // D9's warning is doo's retain mode speaking; an order's email
+        // change replacing the record's (A14) is the documented path.
+        let warn_overwrite = self.policy.citations == Citations::Doo;
+        if let Some(email_change) = result
+            .changes
+            .iter()
+            .find(|c| warn_overwrite && c.field.as_str() == FieldName::EMAIL)
+        {
+            let norm = &self.policy.normalization;
+            let differs = match (
+                &email_change.old,
+                EmailKey::parse(email_change.new.as_str(), norm),
+            ) {
+                (Some(old), Ok(Some(new))) => {
+                    EmailKey::parse(old.as_str(), norm).ok().flatten() != Some(new)
+                }
+                _ => false,
+            };
+            if differs {
+                self.warnings.push(Warning::RecordEmailOverwritten {
+                    subject: s.id,
+                    record: id,
+                });
+            }
+        }
+        if !result.changes.is_empty() || always {
+            t.cite(B3);
+            self.ov.update(id, &result.changes);
+            self.effects.push(Effect::UpdateRecord {
+                record: id,
+                changes: result.changes,
+            });
+        } else {
+            // (An update marks the record used too.)
+            self.ov.use_record(id);
+        }
+        let newly = self.relink_to(s, id);
+        if newly && !says_link {
+            t.say_fmt(format_args!("Linked to {} {}.", record_type.noun(), id));
+        }
+        t.cite(D12);
+        self.campaign(ctx, id, fields, &mut t);
+        let decision = if newly {
+            Decision::Linked
+        } else {
+            Decision::Kept
+        };
+        self.outcome(ctx, s, decision, Some(id), None, t);
+        Ok(())
+    }
+}

@@ -1,0 +1,60 @@
+//! Changes made in the contact system, taken by linked registrations
+//! with a two-way integration (A20).
+
+use super::*;
+
+impl<S: Source> Decider<'_, S> {
+    /// A20.
+    pub(super) fn record_changed(&mut self, c: &RecordChange) {
+        let ctx = Ctx {
+            protect_email: false,
+            event: c.id,
+            channel: Channel::Online,
+            campaign: None,
+            buyer: None,
+            situation: Situation::Registration,
+            email_change: None,
+        };
+        for s in &c.subjects {
+            let mut t = Trace::new(self.explain, self.policy.citations);
+            t.cite(A20);
+            if !self.policy.two_way {
+                t.say("Without a two-way integration, record changes do not flow back into registrations.");
+                self.outcome(&ctx, s, Decision::NoChange, Some(c.record), None, t);
+                continue;
+            }
+            let changes: Vec<FieldChange> = c
+                .new_fields
+                .iter()
+                .filter(|(n, _)| self.fields.class_of(n.as_str()).is_some())
+                .filter_map(|(n, v)| {
+                    let old = s.fields.get(n.as_str());
+                    let differs = match old {
+                        Some(o) => o != v,
+                        None => !v.is_blank(),
+                    };
+                    differs.then(|| FieldChange {
+                        field: n.clone(),
+                        old: old.cloned(),
+                        new: v.clone(),
+                        rule: A20,
+                    })
+                })
+                .collect();
+            if changes.is_empty() {
+                t.say("The registration already holds the record's data.");
+                self.outcome(&ctx, s, Decision::NoChange, Some(c.record), None, t);
+            } else {
+                t.cite(B3).say_fmt(format_args!(
+                    "Two-way integration: the registration takes the record's {}.",
+                    list(changes.iter().map(|c| c.field.as_str()))
+                ));
+                self.effects.push(Effect::UpdateSubject {
+                    subject: s.id,
+                    changes,
+                });
+                self.outcome(&ctx, s, Decision::SubjectUpdated, Some(c.record), None, t);
+            }
+        }
+    }
+}

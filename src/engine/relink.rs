@@ -1,0 +1,35 @@
+//! Manual relinks: "change connected contact" (D11).
+
+use super::*;
+
+impl<S: Source> Decider<'_, S> {
+    /// D11.
+    pub(super) fn relink(&mut self, r: &Relink) -> Result<(), PlanError<S::Error>> {
+        let ctx = Ctx {
+            protect_email: false,
+            event: r.id,
+            channel: Channel::Online,
+            campaign: None,
+            buyer: None,
+            situation: Situation::Registration,
+            email_change: None,
+        };
+        let s = &r.subject;
+        let rec = self.existing(s, r.to)?;
+        let mut t = Trace::new(self.explain, self.policy.citations);
+        t.cite(D11).cite(D12);
+        let decision = if self.relink_to(s, rec.id) {
+            t.say_fmt(format_args!(
+                "The organizer changed the connected record to {} {}.",
+                rec.record_type.noun(),
+                rec.id
+            ));
+            Decision::Relinked
+        } else {
+            t.say("The subject is already linked to the chosen record.");
+            Decision::Kept
+        };
+        self.outcome(&ctx, s, decision, Some(rec.id), None, t);
+        Ok(())
+    }
+}
