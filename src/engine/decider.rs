@@ -55,6 +55,17 @@ impl<S: Source> Decider<'_, S> {
         });
     }
 
+    /// The subject gets no record, for `reason`.
+    pub(super) fn no_record(
+        &mut self,
+        ctx: &Ctx<'_>,
+        s: &Subject,
+        reason: NoRecordReason,
+        t: Trace,
+    ) {
+        self.outcome(ctx, s, Decision::NoRecord, None, Some(reason), t);
+    }
+
     /// B7: the event was applied before with the same payload.
     pub(super) fn already_applied(&mut self, e: &Event) {
         for s in e.subjects() {

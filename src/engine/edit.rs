@@ -108,14 +108,7 @@ impl<S: Source> Decider<'_, S> {
                 _ => {
                     t.cite(self.cite(D5, A29))
                         .say("The subject has no email and no record; a record is created only once an email is added.");
-                    self.outcome(
-                        &ctx,
-                        s,
-                        Decision::NoRecord,
-                        None,
-                        Some(NoRecordReason::NoEmail),
-                        t,
-                    );
+                    self.no_record(&ctx, s, NoRecordReason::NoEmail, t);
                     Ok(())
                 }
             };

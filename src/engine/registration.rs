@@ -43,14 +43,7 @@ impl<S: Source> Decider<'_, S> {
         if rule == RoleRule::NoRecord {
             t.cite(A6)
                 .say("The ticket buyer gets no record: only ticket holders do.");
-            self.outcome(
-                ctx,
-                s,
-                Decision::NoRecord,
-                None,
-                Some(NoRecordReason::Role),
-                t,
-            );
+            self.no_record(ctx, s, NoRecordReason::Role, t);
             return Ok(());
         }
         let email = parse_email(s.id, fields, &self.policy.normalization)?;
@@ -241,27 +234,13 @@ impl<S: Source> Decider<'_, S> {
             t.cite(self.cite(D5, A11)).say(
                 "No email was given, so the subject is linked to nothing and nothing is created.",
             );
-            self.outcome(
-                ctx,
-                s,
-                Decision::NoRecord,
-                None,
-                Some(NoRecordReason::NoEmail),
-                t,
-            );
+            self.no_record(ctx, s, NoRecordReason::NoEmail, t);
             return Ok(());
         }
         if ne.first_name_required && fields.is_empty_at(FieldName::FIRST_NAME) {
             t.cite(A27)
                 .say("Neither email nor first name was given, so no record is created.");
-            self.outcome(
-                ctx,
-                s,
-                Decision::NoRecord,
-                None,
-                Some(NoRecordReason::NoFirstName),
-                t,
-            );
+            self.no_record(ctx, s, NoRecordReason::NoFirstName, t);
             return Ok(());
         }
         if let Some(rec) = self.record_by_ticket(fields)? {
