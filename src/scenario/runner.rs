@@ -1,0 +1,633 @@
+//! The scenario runner: plays the steps on an [`InMemoryStore`] and
+//! reports every decision, the final records, and the expectations that
+//! did not hold.
+
+use super::*;
+
+/// One subject's outcome, with names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedOutcome {
+    /// The subject's name.
+    pub subject: String,
+    /// What happened.
+    pub decision: Decision,
+    /// The record's name, if any.
+    pub record: Option<String>,
+    /// The rules that fired.
+    pub rules: Vec<RuleId>,
+    /// The explanation, with names for ids.
+    pub explanation: String,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// The step's position (from 0).
+    pub index: usize,
+    /// The action, in a few words.
+    pub action: String,
+    /// The step's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// One per subject.
+    pub outcomes: Vec<NamedOutcome>,
+    /// Warnings, as sentences.
+    pub warnings: Vec<String>,
+    /// The error, when the step failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Expectations that did not hold.
+    pub mismatches: Vec<String>,
+}
+
+/// A record at the end, with names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedRecord {
+    /// Its name.
+    pub name: String,
+    /// Its tenant's name.
+    pub tenant: String,
+    /// Contact or Lead.
+    pub record_type: RecordType,
+    /// Its version.
+    pub version: u64,
+    /// Its fields.
+    pub fields: Fields,
+}
+
+/// The outcome of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The scenario's description.
+    pub description: String,
+    /// One per step.
+    pub steps: Vec<StepReport>,
+    /// Every record at the end, by tenant and name.
+    pub records: Vec<NamedRecord>,
+}
+
+impl Report {
+    /// Every expectation that did not hold, with its step.
+    pub fn mismatches(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .flat_map(|s| {
+                s.mismatches
+                    .iter()
+                    .map(move |m| format!("step {}: {m}", s.index))
+            })
+            .collect()
+    }
+
+    /// True when every expectation held.
+    pub fn passed(&self) -> bool {
+        self.steps.iter().all(|s| s.mismatches.is_empty())
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.description.is_empty() {
+            writeln!(f, "{}", self.description)?;
+        }
+        for s in &self.steps {
+            writeln!(f, "\nstep {}: {}", s.index, s.action)?;
+            if let Some(n) = &s.note {
+                writeln!(f, "  ({n})")?;
+            }
+            for o in &s.outcomes {
+                let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
+                writeln!(
+                    f,
+                    "  {} -> {:?}, {}\n      {}\n      rules: {}",
+                    o.subject,
+                    o.decision,
+                    o.record.as_deref().unwrap_or("no record"),
+                    o.explanation,
+                    rules.join(" ")
+                )?;
+            }
+            for w in &s.warnings {
+                writeln!(f, "  ! {w}")?;
+            }
+            if let Some(e) = &s.error {
+                writeln!(f, "  error: {e}")?;
+            }
+            for m in &s.mismatches {
+                writeln!(f, "  MISMATCH: {m}")?;
+            }
+        }
+        writeln!(f, "\nrecords:")?;
+        for r in &self.records {
+            let fields: Vec<String> = r
+                .fields
+                .iter()
+                .map(|(n, v)| format!("{n}={}", v.as_str()))
+                .collect();
+            writeln!(
+                f,
+                "  [{} {} {} v{}] {}",
+                r.tenant,
+                r.record_type.noun(),
+                r.name,
+                r.version,
+                fields.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The simulator's state: names, ids, subjects as registered.
+struct World {
+    store: InMemoryStore,
+    tenants: BTreeMap<String, TenantId>,
+    records: BTreeMap<String, RecordId>,
+    record_names: BTreeMap<RecordId, String>,
+    record_tenants: BTreeMap<RecordId, TenantId>,
+    subjects: BTreeMap<String, (TenantId, Subject)>,
+    subject_names: BTreeMap<SubjectId, String>,
+    /// The email-change behaviour of the event each subject registered
+    /// for, when it sets one (D22): its later edits carry it too.
+    email_change: BTreeMap<String, EmailChange>,
+    created: usize,
+}
+
+impl World {
+    fn tenant(&mut self, name: Option<&str>) -> TenantId {
+        let name = name.unwrap_or("default");
+        *self
+            .tenants
+            .entry(name.to_owned())
+            .or_insert_with(|| TenantId::new(named("tenant", name)))
+    }
+
+    fn record(&self, path: &str, name: &str) -> Result<RecordId, ScenarioError> {
+        self.records
+            .get(name)
+            .copied()
+            .ok_or_else(|| ScenarioError::Undefined {
+                path: path.into(),
+                kind: "record",
+                name: name.into(),
+            })
+    }
+
+    fn subject(&self, path: &str, name: &str) -> Result<(TenantId, Subject), ScenarioError> {
+        let (t, s) = self
+            .subjects
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ScenarioError::Undefined {
+                path: path.into(),
+                kind: "subject",
+                name: name.into(),
+            })?;
+        let link = self.store.link_of(t, s.id);
+        Ok((
+            t,
+            Subject {
+                link,
+                prefill: None,
+                ..s
+            },
+        ))
+    }
+
+    /// D22: an edit's own email-change setting, else the one its subject's
+    /// registration set.
+    fn email_change_for(&self, subject: &str, own: Option<EmailChange>) -> Option<EmailChange> {
+        own.or_else(|| self.email_change.get(subject).copied())
+    }
+
+    fn record_name(&self, id: RecordId) -> String {
+        self.record_names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// Replaces ids in `text` by names, in one pass over the text (each
+    /// hyphenated UUID in it is looked up once), so a report is linear in
+    /// the number of subjects.
+    fn names(&self, text: &str) -> String {
+        const UUID_LEN: usize = 36;
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while let Some(c) = text.get(i..).and_then(|rest| rest.chars().next()) {
+            let name = text
+                .get(i..i + UUID_LEN)
+                .filter(|_| c.is_ascii_hexdigit())
+                .and_then(|s| Uuid::try_parse(s).ok())
+                .and_then(|u| {
+                    self.record_names
+                        .get(&RecordId::new(u))
+                        .or_else(|| self.subject_names.get(&SubjectId::new(u)))
+                });
+            match name {
+                Some(n) => {
+                    out.push_str(n);
+                    i += UUID_LEN;
+                }
+                None => {
+                    out.push(c);
+                    i += c.len_utf8();
+                }
+            }
+        }
+        out
+    }
+}
+
+fn source_name(s: EditSource) -> &'static str {
+    match s {
+        EditSource::Organizer { sync: None } => "by the organizer",
+        EditSource::Organizer { sync: Some(true) } => "by the organizer, sync chosen",
+        EditSource::Organizer { sync: Some(false) } => "by the organizer, no sync chosen",
+        EditSource::SelfService => "in self-service",
+        EditSource::UpdateTrigger => "update triggered",
+    }
+}
+
+fn warning_kind(w: &Warning) -> &'static str {
+    match w {
+        Warning::SharedEmail { .. } => "shared_email",
+        Warning::Ambiguous { .. } => "ambiguous",
+        Warning::RecordEmailOverwritten { .. } => "record_email_overwritten",
+        Warning::RecordEmailKept { .. } => "record_email_kept",
+    }
+}
+
+fn check_expect(w: &World, tenant: TenantId, x: &Expect, plan: Option<&Plan>, r: &mut StepReport) {
+    let mut miss = |m: String| r.mismatches.push(m);
+    match (&x.error, plan) {
+        (Some(want), None) => {
+            if !r.error.as_deref().unwrap_or("").contains(want.as_str()) {
+                miss(format!(
+                    "expected an error containing {want:?}, got {:?}",
+                    r.error
+                ));
+            }
+            return;
+        }
+        (Some(want), Some(_)) => {
+            miss(format!(
+                "expected an error containing {want:?}, but the step succeeded"
+            ));
+            return;
+        }
+        (None, None) => {
+            miss(format!(
+                "the step failed: {}",
+                r.error.as_deref().unwrap_or("")
+            ));
+            return;
+        }
+        (None, Some(_)) => {}
+    }
+    let Some(plan) = plan else { return };
+    for (name, want) in &x.outcomes {
+        let Some(o) = r
+            .outcomes
+            .iter()
+            .rev()
+            .find(|o| &o.subject == name)
+            .cloned()
+        else {
+            miss(format!("no outcome for subject `{name}`"));
+            continue;
+        };
+        if let Some(d) = want.decision {
+            if d != o.decision {
+                miss(format!(
+                    "`{name}`: decision {:?}, expected {d:?}",
+                    o.decision
+                ));
+            }
+        }
+        if let Some(rec) = &want.record {
+            let got = o.record.clone().unwrap_or_else(|| "none".into());
+            if &got != rec {
+                miss(format!("`{name}`: record {got}, expected {rec}"));
+            }
+        }
+        for rule in &want.rules {
+            if !o.rules.contains(rule) {
+                miss(format!(
+                    "`{name}`: rule {rule} did not fire (fired: {:?})",
+                    o.rules
+                ));
+            }
+        }
+        if let Some(t) = &want.explanation_contains {
+            if !o.explanation.contains(t.as_str()) {
+                miss(format!(
+                    "`{name}`: explanation lacks {t:?}: {}",
+                    o.explanation
+                ));
+            }
+        }
+    }
+    if let Some(n) = x.created {
+        let got = plan.created().count();
+        if got != n {
+            miss(format!("created {got} record(s), expected {n}"));
+        }
+    }
+    for (rname, fields) in &x.fields {
+        let Some(id) = w.records.get(rname) else {
+            miss(format!("record `{rname}` does not exist"));
+            continue;
+        };
+        let t = w.record_tenants.get(id).copied().unwrap_or(tenant);
+        let rec = w.store.records(t).into_iter().find(|r| r.id == *id);
+        let Some(rec) = rec else {
+            miss(format!("record `{rname}` is not in this tenant"));
+            continue;
+        };
+        for (f, v) in fields {
+            let got = rec.fields.get(f).map(FieldValue::as_str).unwrap_or("");
+            if got != v {
+                miss(format!("record `{rname}`: {f} = {got:?}, expected {v:?}"));
+            }
+        }
+    }
+    for (sname, want) in &x.links {
+        let Some((t, s)) = w.subjects.get(sname) else {
+            miss(format!("subject `{sname}` does not exist"));
+            continue;
+        };
+        let got = w
+            .store
+            .link_of(*t, s.id)
+            .map(|id| w.record_name(id))
+            .unwrap_or_else(|| "none".into());
+        if &got != want {
+            miss(format!("`{sname}` is linked to {got}, expected {want}"));
+        }
+    }
+    if let Some(want) = &x.warnings {
+        let got: Vec<&str> = plan.warnings.iter().map(warning_kind).collect();
+        if got != *want {
+            miss(format!("warnings {got:?}, expected {want:?}"));
+        }
+    }
+}
+
+impl Scenario {
+    /// Plays the scenario on an in-memory store.
+    pub fn run(&self) -> Result<Report, ScenarioError> {
+        let policy = self.policy.resolve()?;
+        let engine = Engine::new(policy.clone())?;
+        let mut w = World {
+            store: InMemoryStore::with_normalization(policy.normalization),
+            tenants: BTreeMap::new(),
+            records: BTreeMap::new(),
+            record_names: BTreeMap::new(),
+            record_tenants: BTreeMap::new(),
+            subjects: BTreeMap::new(),
+            subject_names: BTreeMap::new(),
+            email_change: BTreeMap::new(),
+            created: 0,
+        };
+        for (i, r) in self.records.iter().enumerate() {
+            let tenant = w.tenant(r.tenant.as_deref());
+            let id = RecordId::new(named("record", &r.name));
+            let mut rec = Record::new(id, tenant, r.record_type, r.fields.clone());
+            rec.version = r.version;
+            w.store.insert(rec).map_err(|_| ScenarioError::Duplicate {
+                path: format!("records[{i}].name"),
+                kind: "record",
+                name: r.name.clone(),
+            })?;
+            w.records.insert(r.name.clone(), id);
+            w.record_names.insert(id, r.name.clone());
+            w.record_tenants.insert(id, tenant);
+        }
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for (i, st) in self.steps.iter().enumerate() {
+            steps.push(self.step(&engine, &mut w, i, st)?);
+        }
+        let mut records = Vec::new();
+        for (tname, t) in w.tenants.clone() {
+            for r in w.store.records(t) {
+                records.push(NamedRecord {
+                    name: w.record_name(r.id),
+                    tenant: tname.clone(),
+                    record_type: r.record_type,
+                    version: r.version,
+                    fields: r.fields,
+                });
+            }
+        }
+        records.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
+        Ok(Report {
+            description: self.description.clone(),
+            steps,
+            records,
+        })
+    }
+
+    fn step(
+        &self,
+        engine: &Engine,
+        w: &mut World,
+        i: usize,
+        st: &Step,
+    ) -> Result<StepReport, ScenarioError> {
+        let path = format!("steps[{i}]");
+        let event_id = |id: &Option<String>| {
+            EventId::new(named(
+                "event",
+                id.as_deref().unwrap_or(&format!("step-{i}")),
+            ))
+        };
+        let (tenant, event, action) = if let Some(r) = &st.register {
+            let tenant = w.tenant(r.tenant.as_deref());
+            let mut subjects = Vec::with_capacity(r.subjects.len());
+            for s in &r.subjects {
+                let id = SubjectId::new(named("subject", &s.name));
+                let mut subject = Subject::new(id, s.role, s.fields.clone());
+                if let Some(p) = &s.prefill {
+                    subject.prefill = Some(w.record(&path, p)?);
+                }
+                if let Some(t) = s.tickets {
+                    subject.tickets = t;
+                }
+                w.subject_names.insert(id, s.name.clone());
+                match r.email_change {
+                    Some(e) => w.email_change.insert(s.name.clone(), e),
+                    None => w.email_change.remove(&s.name),
+                };
+                w.subjects.insert(
+                    s.name.clone(),
+                    (
+                        tenant,
+                        Subject {
+                            prefill: None,
+                            ..subject.clone()
+                        },
+                    ),
+                );
+                subjects.push(subject);
+            }
+            let names: Vec<&str> = r.subjects.iter().map(|s| s.name.as_str()).collect();
+            let event = Event::Registered(Registration {
+                id: event_id(&r.id),
+                tenant,
+                channel: r.channel,
+                campaign: r.campaign.clone().map(CampaignId),
+                buyer_data_only: r.buyer_data_only,
+                subjects,
+                email_change: r.email_change,
+            });
+            (tenant, event, format!("register {}", names.join(", ")))
+        } else if let Some(e) = &st.edit {
+            let (tenant, mut subject) = w.subject(&path, &e.subject)?;
+            if let Some(t) = e.tickets {
+                subject.tickets = t;
+            }
+            let event = Event::Edited(Edit {
+                id: event_id(&e.id),
+                tenant,
+                subject,
+                new_fields: e.fields.clone(),
+                source: e.source,
+                campaign: e.campaign.clone().map(CampaignId),
+                buyer: e.buyer.clone(),
+                buyer_data_only: e.buyer_data_only,
+                email_change: w.email_change_for(&e.subject, e.email_change),
+            });
+            (
+                tenant,
+                event,
+                format!("edit {} ({})", e.subject, source_name(e.source)),
+            )
+        } else if let Some(e) = &st.change_email {
+            let (tenant, subject) = w.subject(&path, &e.subject)?;
+            let event = Event::Edited(Edit {
+                id: event_id(&None),
+                tenant,
+                subject,
+                new_fields: Fields::from_pairs([(FieldName::EMAIL, e.email.as_str())]),
+                source: e.source,
+                campaign: None,
+                buyer: None,
+                buyer_data_only: false,
+                email_change: w.email_change_for(&e.subject, e.email_change),
+            });
+            (
+                tenant,
+                event,
+                format!(
+                    "change the email of {} ({})",
+                    e.subject,
+                    source_name(e.source)
+                ),
+            )
+        } else if let Some(r) = &st.relink {
+            let (tenant, subject) = w.subject(&path, &r.subject)?;
+            let to = w.record(&path, &r.to)?;
+            let event = Event::Relinked(Relink {
+                id: event_id(&None),
+                tenant,
+                subject,
+                to,
+            });
+            (tenant, event, format!("relink {} to {}", r.subject, r.to))
+        } else if let Some(c) = &st.record_change {
+            let record = w.record(&path, &c.record)?;
+            let tenant = match w.record_tenants.get(&record) {
+                Some(t) => *t,
+                None => w.tenant(None),
+            };
+            let linked: Vec<Subject> = w
+                .subjects
+                .values()
+                .filter(|(t, s)| *t == tenant && w.store.link_of(*t, s.id) == Some(record))
+                .map(|(_, s)| Subject {
+                    link: Some(record),
+                    ..s.clone()
+                })
+                .collect();
+            let event = Event::RecordChanged(RecordChange {
+                id: event_id(&None),
+                tenant,
+                record,
+                new_fields: c.fields.clone(),
+                subjects: linked,
+            });
+            (tenant, event, format!("record {} changes", c.record))
+        } else {
+            return Err(ScenarioError::StepShape(path));
+        };
+
+        let mut report = StepReport {
+            index: i,
+            action,
+            note: st.note.clone(),
+            outcomes: Vec::new(),
+            warnings: Vec::new(),
+            error: None,
+            mismatches: Vec::new(),
+        };
+        let planned = engine.plan(&w.store, &event);
+        let plan = match planned {
+            Ok(plan) => match w.store.apply(&plan) {
+                Ok(()) => Some(plan),
+                Err(e) => {
+                    report.error = Some(crate::error::chain(&e));
+                    None
+                }
+            },
+            Err(e) => {
+                report.error = Some(w.names(&crate::error::chain(&e)));
+                None
+            }
+        };
+        if let Some(plan) = &plan {
+            self.record_plan(w, &event, plan, &mut report);
+        }
+        if let Some(x) = &st.expect {
+            check_expect(w, tenant, x, plan.as_ref(), &mut report);
+        }
+        Ok(report)
+    }
+
+    fn record_plan(&self, w: &mut World, event: &Event, plan: &Plan, report: &mut StepReport) {
+        for r in plan.created() {
+            w.created += 1;
+            let name = format!("new{}", w.created);
+            w.records.insert(name.clone(), r.id);
+            w.record_names.insert(r.id, name);
+            w.record_tenants.insert(r.id, r.tenant);
+        }
+        // Subjects keep their latest data, as a host would.
+        if let Event::Edited(e) = event {
+            if let Some(name) = w.subject_names.get(&e.subject.id).cloned() {
+                if let Some((_, s)) = w.subjects.get_mut(&name) {
+                    s.fields = e.merged_fields();
+                    s.tickets = e.subject.tickets;
+                }
+            }
+        }
+        for o in &plan.outcomes {
+            report.outcomes.push(NamedOutcome {
+                subject: w
+                    .subject_names
+                    .get(&o.subject)
+                    .cloned()
+                    .unwrap_or_else(|| o.subject.to_string()),
+                decision: o.decision,
+                record: o.record.map(|r| w.record_name(r)),
+                rules: o.rules.to_vec(),
+                explanation: w.names(&o.explanation),
+            });
+        }
+        report.warnings = plan
+            .warnings
+            .iter()
+            .map(|x| w.names(&x.message()))
+            .collect();
+    }
+}
