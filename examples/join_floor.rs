@@ -6,7 +6,7 @@
 //! cargo run --release --example join_floor -- --contacts contacts.csv --registrations registrations.csv
 //! ```
 //!
-//! It does what `../shared/perf/duck.py` asks of DuckDB, with this crate's B1
+//! It does what `perf/duck.py` asks of DuckDB, with this crate's B1
 //! email keys instead of `lower(trim())`: contacts are grouped by email key
 //! (count and first row), each registration is looked up by its key, and a
 //! registration whose key belongs to exactly one contact gets that contact's

@@ -113,6 +113,9 @@ impl Candidates {
     }
 
     /// Fetches everything `needs` asks for from `store`.
+    ///
+    /// # Errors
+    /// The store's error, from the first lookup that failed.
     pub fn fetch<S: ContactStore + ?Sized>(store: &S, needs: &Needs) -> Result<Self, S::Error> {
         let mut c = Candidates::new(needs.tenant);
         for k in &needs.email_keys {

@@ -190,6 +190,11 @@ impl Email {
     /// assert_eq!(Email::parse("   ").unwrap(), None);
     /// assert!(Email::parse("Ann <ann@example.org>").is_err());
     /// ```
+    ///
+    /// # Errors
+    /// An [`EmailError`] naming what is wrong: a missing or misplaced `@`, a
+    /// length beyond RFC 5321, a character an address cannot hold, a domain
+    /// that is not a valid IDN.
     pub fn parse(input: &str) -> Result<Option<Email>, EmailError> {
         Self::parse_with(input, true)
     }
@@ -289,6 +294,9 @@ pub struct EmailKey(Box<str>);
 
 impl EmailKey {
     /// Parses an address and returns its key, `Ok(None)` for "no email".
+    ///
+    /// # Errors
+    /// As [`Email::parse`].
     pub fn parse(
         input: &str,
         normalization: &Normalization,

@@ -97,6 +97,10 @@ fn completeness(r: &Record) -> usize {
 /// values, rule B9) and one [`Effect::MergeRecord`] per other record.
 /// Preconditions pin every record's version, so a merge planned on stale
 /// data conflicts instead of losing a change.
+///
+/// # Errors
+/// [`Error::NotADuplicateGroup`] for fewer than two distinct records,
+/// [`Error::ForeignCandidate`] for a record of another tenant.
 pub fn plan_merge(tenant: TenantId, group: &[Record], policy: &MergePolicy) -> Result<Plan, Error> {
     let mut records: Vec<&Record> = group.iter().collect();
     records.sort_by_key(|r| r.id);

@@ -75,6 +75,8 @@
 // docs.rs marks feature-gated items with the feature they need.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
+// Every public function returning `Result` says when it fails.
+#![warn(clippy::missing_errors_doc)]
 // Panic-freedom on user data: no unwrap, expect, panic or unchecked
 // indexing in the library (tests may use them).
 #![cfg_attr(

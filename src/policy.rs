@@ -704,6 +704,10 @@ impl Policy {
     }
 
     /// Parses a policy from JSON and validates it (B11).
+    ///
+    /// # Errors
+    /// [`PolicyError::Json`] for malformed JSON or unknown fields, and the
+    /// errors of [`Policy::validate`].
     pub fn from_json(json: &str) -> Result<Self, PolicyError> {
         let p: Policy = serde_json::from_str(json).map_err(|e| PolicyError::Json(e.to_string()))?;
         p.validate()?;
@@ -717,6 +721,9 @@ impl Policy {
     }
 
     /// Rejects combinations that cannot work (B11).
+    ///
+    /// # Errors
+    /// A [`PolicyError`] naming the first combination that cannot work.
     pub fn validate(&self) -> Result<(), PolicyError> {
         let email_fields: Vec<&FieldName> = self
             .fields

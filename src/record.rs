@@ -142,6 +142,9 @@ impl Record {
     }
 
     /// The record's email, parsed. `Ok(None)` when it has none.
+    ///
+    /// # Errors
+    /// An [`EmailError`] when the record's email field is not a valid address.
     pub fn email(&self) -> Result<Option<Email>, EmailError> {
         Email::parse(self.fields.text(FieldName::EMAIL))
     }

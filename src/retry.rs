@@ -31,6 +31,10 @@ impl Engine {
     /// Plans `event` on `store` and applies the plan; when the plan's
     /// preconditions no longer hold, plans again, at most `max_attempts`
     /// times in all (at least once). Returns the plan that was applied.
+    ///
+    /// # Errors
+    /// [`RetryError::Plan`] or [`RetryError::Apply`] as they arise,
+    /// [`RetryError::Exhausted`] when every attempt met a conflict.
     pub fn plan_and_apply<S>(
         &self,
         store: &S,
@@ -46,6 +50,9 @@ impl Engine {
     /// Like [`Engine::plan_and_apply`], building the event anew for every
     /// attempt (from 0), so that it can carry what the host knows now (for
     /// example the subject's current link).
+    ///
+    /// # Errors
+    /// As [`Engine::plan_and_apply`].
     pub fn plan_and_apply_with<S, F>(
         &self,
         store: &S,

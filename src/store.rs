@@ -41,6 +41,9 @@ pub trait ContactStore {
     }
 
     /// All records of `tenant`, of any type, whose email has `key`.
+    ///
+    /// # Errors
+    /// The store's own error (I/O, database).
     fn records_by_email(
         &self,
         tenant: TenantId,
@@ -48,15 +51,24 @@ pub trait ContactStore {
     ) -> Result<Vec<Record>, Self::Error>;
 
     /// The record `id` of `tenant`, or `None` (also when it belongs to another tenant).
+    ///
+    /// # Errors
+    /// The store's own error.
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error>;
 
     /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28).
+    ///
+    /// # Errors
+    /// The store's own error.
     fn records_by_ticket(&self, tenant: TenantId, ticket: &str)
         -> Result<Vec<Record>, Self::Error>;
 
     /// The subjects linked to `record` in `tenant`, sorted (D12: "In the
     /// contact details you can see all bookings as well as all attendees
     /// associated with the contact"). Empty for a record of another tenant.
+    ///
+    /// # Errors
+    /// The store's own error.
     fn linked_subjects(
         &self,
         tenant: TenantId,
@@ -65,6 +77,9 @@ pub trait ContactStore {
 
     /// The campaign memberships of `record` in `tenant`, sorted by campaign,
     /// with the ticket id mapped on each (A5, A30).
+    ///
+    /// # Errors
+    /// The store's own error.
     fn campaign_memberships(
         &self,
         tenant: TenantId,
@@ -74,6 +89,9 @@ pub trait ContactStore {
     /// The digest of `event` if the store has applied it (B7). Stores that
     /// record applied events make redeliveries no-ops and reject an event id
     /// reused with another payload; the default records nothing.
+    ///
+    /// # Errors
+    /// The store's own error.
     fn event_digest(
         &self,
         tenant: TenantId,
@@ -190,5 +208,11 @@ pub trait ApplyPlan {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Applies `plan`: all of it, or nothing.
+    ///
+    /// # Errors
+    /// [`ApplyError::Conflict`] when a precondition no longer holds (re-plan),
+    /// [`ApplyError::InvalidPlan`] or [`ApplyError::VersionOverflow`] for a
+    /// plan the store cannot apply, [`ApplyError::Store`] when the store
+    /// fails. Nothing of the plan is applied in any case.
     fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>>;
 }

@@ -204,6 +204,10 @@ fn engine(check: &'static str) -> Result<Engine, Failure> {
 
 /// One key, whatever the spelling: case, Unicode normalization form and IDN
 /// form of one address find the same record; a different address does not.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn key_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "key_lookups";
     let s = f.fresh().await;
@@ -238,6 +242,10 @@ pub async fn key_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
 
 /// Nothing crosses tenants: lookups, reads by id, and effects naming another
 /// tenant's record.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn tenant_isolation_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "tenant_isolation";
     let s = f.fresh().await;
@@ -311,6 +319,10 @@ async fn snapshot<S: AsyncContactStore>(
 
 /// Apply is all-or-nothing: with a failure injected after each effect of a
 /// plan, nothing of the plan stays.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn all_or_nothing_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "all_or_nothing";
     let emails = ["ann@example.org", "n1@example.org", "n2@example.org"];
@@ -372,6 +384,10 @@ pub async fn all_or_nothing_async<F: AsyncStoreFactory>(f: &F) -> Check {
 
 /// A plan whose preconditions no longer hold fails with a conflict and
 /// changes nothing.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn stale_preconditions_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "stale_preconditions";
     let s = f.fresh().await;
@@ -533,6 +549,10 @@ const RACERS: u128 = 8;
 /// N threads registering the same new email at once create exactly one
 /// record, and every subject links to it. Every thread decides before any
 /// applies, so the race the preconditions must catch happens every round.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub fn concurrent_registrations<F: StoreFactory>(f: &F) -> Check {
     const C: &str = "concurrent_registrations";
     for round in 0..10u128 {
@@ -569,6 +589,10 @@ pub fn concurrent_registrations<F: StoreFactory>(f: &F) -> Check {
 /// one new email are all decided first, then applied at once (each retrying
 /// on conflict) as concurrent futures of one task; a store with a pool of
 /// connections sees them as concurrent transactions.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn concurrent_registrations_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "concurrent_registrations";
     let e = engine(C)?;
@@ -592,6 +616,10 @@ pub async fn concurrent_registrations_async<F: AsyncStoreFactory>(f: &F) -> Chec
 
 /// A batch plan applies as one: two new emails shared by five subjects give
 /// two records.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn batches_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "batches";
     let s = f.fresh().await;
@@ -619,6 +647,10 @@ pub async fn batches_async<F: AsyncStoreFactory>(f: &F) -> Check {
 }
 
 /// Applying the same plan twice changes nothing the second time.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn idempotent_reapply_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "idempotent_reapply";
     let s = f.fresh().await;
@@ -698,6 +730,10 @@ pub async fn idempotent_reapply_async<F: AsyncStoreFactory>(f: &F) -> Check {
 
 /// Duplicate healing (B9): a merge plan leaves one record with the key and
 /// moves the retired record's links to the survivor.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn merges_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "merges";
     let s = f.fresh().await;
@@ -843,6 +879,10 @@ async fn members<S: AsyncContactStore>(
 /// `Link` sets (and replaces) a subject's link, `Unlink` removes it only
 /// from the record it names, links to unknown or foreign records are
 /// refused, and [`ContactStore::linked_subjects`] reads them back per tenant.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn links_and_unlinks_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "links_and_unlinks";
     let s = f.fresh().await;
@@ -947,6 +987,10 @@ pub async fn links_and_unlinks_async<F: AsyncStoreFactory>(f: &F) -> Check {
 /// `AddCampaignMember` makes a record a member once; a ticket id given
 /// replaces the membership's, none keeps it (A30); unknown records are
 /// refused; [`ContactStore::campaign_memberships`] reads them back.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn campaign_membership_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "campaign_membership";
     let s = f.fresh().await;
@@ -1034,6 +1078,10 @@ pub async fn campaign_membership_async<F: AsyncStoreFactory>(f: &F) -> Check {
 /// Ticket lookups (A28) compare trimmed values exactly, per tenant, and the
 /// `TicketId` precondition fails with [`Conflict::TicketChanged`] once the
 /// set of records with the ticket id changed.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn ticket_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "ticket_lookups";
     let s = f.fresh().await;
@@ -1106,6 +1154,10 @@ pub async fn ticket_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
 /// no changes), blank values read back blank, a changed email moves the
 /// record to its new key, a stale `RecordVersion` is
 /// [`Conflict::VersionChanged`], and unknown records are refused.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn updates_and_versions_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "updates_and_versions";
     let s = f.fresh().await;
@@ -1232,6 +1284,10 @@ pub async fn updates_and_versions_async<F: AsyncStoreFactory>(f: &F) -> Check {
 /// A merge deletes the retired record and moves its links and memberships
 /// to the survivor (whose own ticket id on a shared membership stays),
 /// without changing the survivor's version.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn merges_move_links_and_members_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "merges_move_links_and_members";
     let s = f.fresh().await;
@@ -1337,6 +1393,10 @@ pub async fn merges_move_links_and_members_async<F: AsyncStoreFactory>(f: &F) ->
 /// another digest; a store that keeps the default
 /// [`ContactStore::event_digest`] records nothing, and a redelivery then
 /// creates no second record (the contract on [`ApplyPlan`]).
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn events_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "events";
     let s = f.fresh().await;
@@ -1418,6 +1478,10 @@ pub async fn events_async<F: AsyncStoreFactory>(f: &F) -> Check {
 /// every tenant. A plan of tenant B that creates (or requires absent) an id
 /// that tenant A holds fails with [`Conflict::RecordExists`], and neither
 /// tenant's records change.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
 pub async fn record_ids_are_global_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "record_ids_are_global";
     let s = f.fresh().await;
@@ -1495,6 +1559,9 @@ impl<F: StoreFactory> AsyncStoreFactory for Synced<'_, F> {
 macro_rules! synchronous_checks {
     ($($name:ident => $async_name:ident),* $(,)?) => {$(
         #[doc = concat!("[`", stringify!($async_name), "`] for a synchronous store.")]
+        #[doc = ""]
+        #[doc = "# Errors"]
+        #[doc = "A [`Failure`] saying what did not hold."]
         pub fn $name<F: StoreFactory>(f: &F) -> Check {
             at_once(stringify!($name), $async_name(&Synced(f)))
         }

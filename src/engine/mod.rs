@@ -157,6 +157,9 @@ pub struct Engine {
 
 impl Engine {
     /// An engine for a validated policy.
+    ///
+    /// # Errors
+    /// [`PolicyError`] for a policy that cannot work ([`Policy::validate`]).
     pub fn new(policy: Policy) -> Result<Self, PolicyError> {
         policy.validate()?;
         Ok(Engine {
@@ -181,6 +184,10 @@ impl Engine {
     }
 
     /// What `event` needs looked up before [`Engine::decide`].
+    ///
+    /// # Errors
+    /// [`Error`] for an event beyond the policy's [`crate::Limits`] or with a
+    /// field name it refuses.
     pub fn needs(&self, event: &Event) -> Result<Needs, Error> {
         self.check_limits(event)?;
         let mut n = Needs {
@@ -226,6 +233,11 @@ impl Engine {
     }
 
     /// Decides `event` on candidates the host fetched (pure, sans-IO).
+    ///
+    /// # Errors
+    /// [`Error::MixedTenants`] when `candidates` are another tenant's;
+    /// otherwise an [`Error`] for an event the engine refuses (beyond the
+    /// limits, an invalid email, a named record not among the candidates).
     pub fn decide(&self, event: &Event, candidates: &Candidates) -> Result<Plan, Error> {
         if candidates.tenant != event.tenant() {
             return Err(Error::MixedTenants);
@@ -247,6 +259,10 @@ impl Engine {
     }
 
     /// Looks up what `event` needs in `store` and decides it.
+    ///
+    /// # Errors
+    /// [`PlanError::Invalid`] for a bad event (as [`Engine::decide`]),
+    /// [`PlanError::Store`] when the store fails.
     pub fn plan<S: ContactStore + ?Sized>(
         &self,
         store: &S,
@@ -260,6 +276,10 @@ impl Engine {
     /// create or change (B5), so subjects with the same new email create
     /// exactly one record. All events must be of one tenant; the plan
     /// applies atomically as one.
+    ///
+    /// # Errors
+    /// As [`Engine::plan`]; [`Error::MixedTenants`] when the events are of
+    /// several tenants.
     pub fn plan_batch<S: ContactStore + ?Sized>(
         &self,
         store: &S,
@@ -280,6 +300,9 @@ impl Engine {
     /// The decisions are exactly those of `plan_batch` on the same store
     /// and events (later events see what earlier ones create or change). On
     /// an error, the parts handed over so far are void, as the plan would be.
+    ///
+    /// # Errors
+    /// As [`Engine::plan_batch`].
     pub fn dry_run<S: ContactStore + ?Sized>(
         &self,
         store: &S,

@@ -318,6 +318,11 @@ fn merge_json(base: &mut serde_json::Value, patch: &serde_json::Value) {
 
 impl PolicySpec {
     /// The policy this spec describes, validated.
+    ///
+    /// # Errors
+    /// [`ScenarioError::UnknownPreset`], [`ScenarioError::PolicyShape`],
+    /// [`ScenarioError::Json`] for overrides that do not fit,
+    /// [`ScenarioError::Policy`] for an invalid policy.
     pub fn resolve(&self) -> Result<Policy, ScenarioError> {
         let value = match (&self.preset, &self.policy) {
             (Some(name), None) => {
@@ -355,6 +360,11 @@ impl PolicySpec {
 
 impl Scenario {
     /// Parses a scenario; errors name the JSON path and the problem.
+    ///
+    /// # Errors
+    /// [`ScenarioError::Json`] with the path and the problem,
+    /// [`ScenarioError::Undefined`] / [`ScenarioError::Duplicate`] for names,
+    /// [`ScenarioError::StepShape`] for a step without exactly one action.
     pub fn from_json(json: &str) -> Result<Scenario, ScenarioError> {
         let de = &mut serde_json::Deserializer::from_str(json);
         let s: Scenario = serde_path_to_error::deserialize(de).map_err(json_error)?;

@@ -376,6 +376,10 @@ fn check_expect(w: &World, tenant: TenantId, x: &Expect, plan: Option<&Plan>, r:
 
 impl Scenario {
     /// Plays the scenario on an in-memory store.
+    ///
+    /// # Errors
+    /// The errors of [`PolicySpec::resolve`]. A step that fails is reported in
+    /// the [`Report`], not returned.
     pub fn run(&self) -> Result<Report, ScenarioError> {
         let policy = self.policy.resolve()?;
         let engine = Engine::new(policy.clone())?;

@@ -734,12 +734,19 @@ impl InMemoryStore {
     }
 
     /// Adds an existing record (seeding the store).
+    ///
+    /// # Errors
+    /// [`InsertError::Exists`] when a record has the id, [`InsertError::Full`]
+    /// or [`InsertError::TooLarge`] beyond the store's limits.
     pub fn insert(&self, record: Record) -> Result<(), InsertError> {
         self.write().add(record, &self.normalization)
     }
 
     /// Adds many records; stops at the first duplicate id (the records
     /// before it stay).
+    ///
+    /// # Errors
+    /// As [`InMemoryStore::insert`], for the first record that fails.
     pub fn extend(&self, records: impl IntoIterator<Item = Record>) -> Result<(), InsertError> {
         let records = records.into_iter();
         let mut inner = self.write();

@@ -124,11 +124,18 @@ fn to_record(raw: RawRecord) -> Result<Record, SqliteError> {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
+    ///
+    /// # Errors
+    /// [`SqliteError::Sqlite`] when the file cannot be opened or migrated,
+    /// [`SqliteError::SchemaVersion`] for a database of a newer version.
     pub fn open(path: impl AsRef<Path>, normalization: Normalization) -> Result<Self, SqliteError> {
         Self::init(Connection::open(path)?, normalization)
     }
 
     /// A private in-memory database (for tests).
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
     pub fn open_in_memory(normalization: Normalization) -> Result<Self, SqliteError> {
         Self::init(Connection::open_in_memory()?, normalization)
     }
@@ -201,6 +208,11 @@ impl SqliteStore {
     }
 
     /// Adds an existing record (seeding the store).
+    ///
+    /// # Errors
+    /// [`SqliteError::Exists`] when a record has the id,
+    /// [`SqliteError::VersionOutOfRange`] for a version above `i64::MAX`, or
+    /// SQLite's error.
     pub fn insert(&self, record: &Record) -> Result<(), SqliteError> {
         let conn = self.conn();
         if exists(&conn, record.id)? {
@@ -210,6 +222,10 @@ impl SqliteStore {
     }
 
     /// The records of `tenant`, sorted by id.
+    ///
+    /// # Errors
+    /// SQLite's error, or [`SqliteError::Corrupt`] for a record that cannot be
+    /// read back.
     pub fn records(&self, tenant: TenantId) -> Result<Vec<Record>, SqliteError> {
         let conn = self.conn();
         let mut st = conn.prepare_cached(&format!(
@@ -220,6 +236,9 @@ impl SqliteStore {
     }
 
     /// The record `subject` is linked to.
+    ///
+    /// # Errors
+    /// SQLite's error.
     pub fn link_of(
         &self,
         tenant: TenantId,
@@ -237,6 +256,9 @@ impl SqliteStore {
     }
 
     /// The members of `campaign`, sorted.
+    ///
+    /// # Errors
+    /// SQLite's error.
     pub fn campaign_members(
         &self,
         tenant: TenantId,
