@@ -140,16 +140,24 @@ async fn run(url: String, events: u128) -> Result<(), String> {
     Ok(())
 }
 
+/// A tokio host on the PostgreSQL store (`CONTACT_SYNC_POSTGRES_URL`):
+/// needs, bulk fetch, decide, apply, with a throughput run at 1, 8 and 32
+/// connections.
+#[derive(clap::Parser)]
+#[command(name = "async_host")]
+struct Args {
+    /// Registrations per throughput run.
+    #[arg(default_value_t = 2_000)]
+    events: u128,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let Ok(url) = std::env::var("CONTACT_SYNC_POSTGRES_URL") else {
         eprintln!("set CONTACT_SYNC_POSTGRES_URL=postgres://user@host:port/database");
         return std::process::ExitCode::from(2);
     };
-    let events = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(2_000);
+    let Args { events } = clap::Parser::parse();
     match run(url, events).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

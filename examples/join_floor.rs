@@ -41,18 +41,23 @@ fn read(path: &str) -> Result<(usize, Vec<csv::StringRecord>), String> {
     Ok((email, rows))
 }
 
+/// The exact-one join of the performance comparison, without the rules.
+#[derive(clap::Parser)]
+#[command(name = "join_floor")]
+struct Args {
+    /// The contacts CSV (`perf/gen.py`'s `contacts.csv`).
+    #[arg(long)]
+    contacts: String,
+    /// The registrations CSV (`perf/gen.py`'s `registrations.csv`).
+    #[arg(long)]
+    registrations: String,
+}
+
 fn run() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let (mut contacts, mut registrations) = (None, None);
-    while let Some(flag) = args.next() {
-        match flag.as_str() {
-            "--contacts" => contacts = args.next(),
-            "--registrations" => registrations = args.next(),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    let usage = "usage: join_floor --contacts FILE --registrations FILE";
-    let (c, r) = (contacts.ok_or(usage)?, registrations.ok_or(usage)?);
+    let Args {
+        contacts: c,
+        registrations: r,
+    } = clap::Parser::parse();
     let (ce, contacts) = read(&c)?;
     let (re, registrations) = read(&r)?;
     let n = Normalization::default();

@@ -29,61 +29,42 @@ use contact_sync::*;
 const TENANT: TenantId = TenantId::from_u128(1);
 const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x3c1e_57a0_9f6b_4d8e_b0a2_1d4c_7e55_0c31);
 
+/// A dry run on contacts and registrations CSV exports: what would the
+/// rules do to these contacts?
+#[derive(clap::Parser)]
+#[command(name = "match_csv")]
 struct Args {
+    /// The contacts export (CSV with a header row).
+    #[arg(long)]
     contacts: String,
+    /// The registrations export (CSV with a header row); each row is one
+    /// registration with one attendee.
+    #[arg(long)]
     registrations: String,
+    /// The policy preset.
+    #[arg(long, default_value = "doo", value_parser = ["doo", "doo-sync", "doo-external", "salesforce-contact", "salesforce-lead"])]
     preset: String,
+    /// The output format.
+    #[arg(long, default_value = "csv", value_parser = ["csv", "jsonl"])]
     format: String,
+    /// Where to write one row per subject (default: standard output).
+    #[arg(long)]
     out: Option<String>,
-    map: BTreeMap<String, String>,
+    /// Maps a header to a field (`Email=email`); repeatable.
+    #[arg(long = "map", value_name = "HEADER=FIELD", value_parser = parse_map)]
+    map: Vec<(String, String)>,
+    /// No summary on standard error.
+    #[arg(long)]
     quiet: bool,
+    /// Adds the explanation to CSV rows.
+    #[arg(long)]
     explain: bool,
 }
 
-fn usage() -> String {
-    "usage: match_csv --contacts FILE --registrations FILE [--preset doo|doo-sync|doo-external|salesforce-contact|salesforce-lead] [--format csv|jsonl] [--out FILE] [--map HEADER=FIELD]... [--quiet] [--explain]".into()
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args {
-        contacts: String::new(),
-        registrations: String::new(),
-        preset: "doo".into(),
-        format: "csv".into(),
-        out: None,
-        map: BTreeMap::new(),
-        quiet: false,
-        explain: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .ok_or_else(|| format!("{flag} needs a value\n{}", usage()))
-        };
-        match flag.as_str() {
-            "--contacts" => a.contacts = value()?,
-            "--registrations" => a.registrations = value()?,
-            "--preset" => a.preset = value()?,
-            "--format" => a.format = value()?,
-            "--out" => a.out = Some(value()?),
-            "--map" => {
-                let v = value()?;
-                let (h, f) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--map takes HEADER=FIELD, got {v:?}"))?;
-                a.map.insert(h.to_owned(), f.to_owned());
-            }
-            "--quiet" => a.quiet = true,
-            "--explain" => a.explain = true,
-            "-h" | "--help" => return Err(usage()),
-            other => return Err(format!("unknown argument {other:?}\n{}", usage())),
-        }
-    }
-    if a.contacts.is_empty() || a.registrations.is_empty() {
-        return Err(usage());
-    }
-    Ok(a)
+fn parse_map(v: &str) -> Result<(String, String), String> {
+    v.split_once('=')
+        .map(|(h, f)| (h.to_owned(), f.to_owned()))
+        .ok_or_else(|| format!("--map takes HEADER=FIELD, got {v:?}"))
 }
 
 fn policy(preset: &str) -> Result<Policy, String> {
@@ -235,26 +216,18 @@ fn rss_mb() -> u64 {
         .map_or(0, |pages| pages * 4096 / 1_000_000)
 }
 
-fn run() -> Result<(), String> {
-    let args = parse_args()?;
+fn run(args: Args) -> Result<(), String> {
     let policy = policy(&args.preset)?;
-    if args.format != "csv" && args.format != "jsonl" {
-        return Err(format!("unknown format {:?} (csv or jsonl)", args.format));
-    }
+    let map: BTreeMap<String, String> = args.map.iter().cloned().collect();
     let mut progress = Progress {
         quiet: args.quiet,
         n: 0,
     };
 
     let t0 = Instant::now();
-    let contacts = read_table(&args.contacts, &args.map, "contacts", &mut progress)?;
+    let contacts = read_table(&args.contacts, &map, "contacts", &mut progress)?;
     progress.done();
-    let regs = read_table(
-        &args.registrations,
-        &args.map,
-        "registrations",
-        &mut progress,
-    )?;
+    let regs = read_table(&args.registrations, &map, "registrations", &mut progress)?;
     progress.done();
     let parse_s = t0.elapsed().as_secs_f64();
     let parse_mb = rss_mb();
@@ -456,7 +429,7 @@ impl<W: Write> Rows<W> {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    match run(<Args as clap::Parser>::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("match_csv: {e}");

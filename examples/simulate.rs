@@ -12,11 +12,16 @@ use std::process::ExitCode;
 
 use contact_sync::Scenario;
 
+/// Runs a JSON scenario on the in-memory store and prints what happened.
+#[derive(clap::Parser)]
+#[command(name = "simulate")]
+struct Args {
+    /// The scenario file (format: `contact_sync::scenario`).
+    scenario: String,
+}
+
 fn main() -> ExitCode {
-    let Some(path) = std::env::args().nth(1) else {
-        eprintln!("usage: simulate SCENARIO.json");
-        return ExitCode::from(2);
-    };
+    let Args { scenario: path } = clap::Parser::parse();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {

@@ -19,11 +19,17 @@ fn rss_bytes() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// Measures the in-memory store's memory per record beyond the field text.
+#[derive(clap::Parser)]
+#[command(name = "store_memory")]
+struct Args {
+    /// Records to build the store with.
+    #[arg(default_value_t = 1_000_000)]
+    records: usize,
+}
+
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let Args { records: n } = clap::Parser::parse();
     let tenant = TenantId::from_u128(1);
     let first = [
         "Anna", "Ben", "Clara", "David", "Eva", "Felix", "Greta", "Hans",

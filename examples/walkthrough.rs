@@ -710,7 +710,16 @@ fn salesforce_scenarios() {
     );
 }
 
+/// The rule outcomes of both presets, explained.
+#[derive(clap::Parser)]
+#[command(name = "walkthrough")]
+struct Args {
+    /// Run on this SQLite file instead of the in-memory store (feature
+    /// `sqlite`).
+    db: Option<std::path::PathBuf>,
+}
+
 fn main() {
-    // The SQLite file given on the command line, if any.
-    print!("{}", render(std::env::args().nth(1).map(Into::into)));
+    let Args { db } = clap::Parser::parse();
+    print!("{}", render(db));
 }
