@@ -32,5 +32,6 @@ mod scenarios;
 mod snapshots;
 mod sqlite;
 mod store;
+mod strategies;
 mod testkit_contract;
 mod walkthrough;
