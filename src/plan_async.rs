@@ -137,14 +137,17 @@ impl Engine {
     {
         let attempts = max_attempts.max(1);
         let mut last = Conflict::EmailKeyChanged;
-        for _ in 0..attempts {
+        for attempt in 0..attempts {
             let plan = self
                 .plan_async(store, event)
                 .await
                 .map_err(RetryError::Plan)?;
             match AsyncApplyPlan::apply(store, &plan).await {
                 Ok(()) => return Ok(plan),
-                Err(ApplyError::Conflict(c)) => last = c,
+                Err(ApplyError::Conflict(c)) => {
+                    crate::telemetry::retry(attempt, &c);
+                    last = c;
+                }
                 Err(e) => return Err(RetryError::Apply(e)),
             }
         }

@@ -71,7 +71,10 @@ impl Engine {
                 .map_err(RetryError::Plan)?;
             match store.apply(&plan) {
                 Ok(()) => return Ok(plan),
-                Err(ApplyError::Conflict(c)) => last = c,
+                Err(ApplyError::Conflict(c)) => {
+                    crate::telemetry::retry(attempt, &c);
+                    last = c;
+                }
                 Err(e) => return Err(RetryError::Apply(e)),
             }
         }

@@ -33,5 +33,6 @@ mod snapshots;
 mod sqlite;
 mod store;
 mod strategies;
+mod telemetry;
 mod testkit_contract;
 mod walkthrough;

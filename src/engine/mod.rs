@@ -31,6 +31,7 @@ use crate::rules::{
     MatchAction, MergeOn, MergeRules,
 };
 use crate::store::ContactStore;
+use crate::telemetry;
 use smallvec::SmallVec;
 
 use RuleId::*;
@@ -418,6 +419,7 @@ impl Engine {
         if events.iter().any(|e| e.tenant() != tenant) {
             return Err(Error::MixedTenants.into());
         }
+        let _span = telemetry::plan_span(tenant, events.len(), sink.is_some());
         // A dry run (a sink) builds no preconditions: the overlay keeps only
         // what the batch changes, and digests are computed only when needed.
         let dry = sink.is_some();
@@ -474,14 +476,16 @@ impl Engine {
                 preconditions: Vec::new(),
             });
         }
-        Ok(Plan {
+        let plan = Plan {
             tenant,
             events: d.events,
             effects: d.effects,
             outcomes: d.outcomes,
             warnings: d.warnings,
             preconditions: d.ov.into_preconditions(events),
-        })
+        };
+        telemetry::planned(&plan);
+        Ok(plan)
     }
 }
 

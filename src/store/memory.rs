@@ -901,6 +901,13 @@ impl ApplyPlan for InMemoryStore {
     type Error = Infallible;
 
     fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Infallible>> {
+        crate::telemetry::traced("memory", plan, || self.apply_plan(plan))
+    }
+}
+
+impl InMemoryStore {
+    /// [`ApplyPlan::apply`], without the telemetry.
+    fn apply_plan(&self, plan: &Plan) -> Result<(), ApplyError<Infallible>> {
         let mut inner = self.write();
         inner.check(plan)?;
         for e in &plan.effects {

@@ -581,6 +581,17 @@ impl AsyncApplyPlan for PostgresStore {
     type Error = PostgresError;
 
     async fn apply(&self, plan: &Plan) -> Result<(), ApplyError<PostgresError>> {
+        // No span across the awaits (an entered span is not `Send`): the
+        // result event says what happened.
+        let result = self.apply_plan(plan).await;
+        crate::telemetry::applied("postgres", &result);
+        result
+    }
+}
+
+impl PostgresStore {
+    /// [`AsyncApplyPlan::apply`], without the telemetry.
+    async fn apply_plan(&self, plan: &Plan) -> Result<(), ApplyError<PostgresError>> {
         let mut client = self
             .pool
             .get()

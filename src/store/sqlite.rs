@@ -453,6 +453,13 @@ impl ApplyPlan for SqliteStore {
     type Error = SqliteError;
 
     fn apply(&self, plan: &Plan) -> Result<(), ApplyError<SqliteError>> {
+        crate::telemetry::traced("sqlite", plan, || self.apply_plan(plan))
+    }
+}
+
+impl SqliteStore {
+    /// [`ApplyPlan::apply`], without the telemetry.
+    fn apply_plan(&self, plan: &Plan) -> Result<(), ApplyError<SqliteError>> {
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
