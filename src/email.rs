@@ -139,6 +139,7 @@ pub enum EmailError {
 /// people (`ann+work@…` is routinely a different inbox rule, and dots only
 /// don't matter for Gmail).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Normalization {
     /// Drop everything from the first `+` of the local part (`ann+x@…` → `ann@…`).
@@ -289,6 +290,7 @@ impl fmt::Display for Email {
 /// Two subjects match the same records exactly when their keys are equal.
 /// Build one with [`Email::key`] or [`EmailKey::parse`].
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailKey(Box<str>);
 

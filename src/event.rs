@@ -10,11 +10,13 @@ use crate::record::{EventId, RecordId, SubjectId, TenantId};
 /// A digest of an event's payload (UUIDv5 of its canonical JSON): the same
 /// event id must always come with the same digest (B7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct EventDigest(pub uuid::Uuid);
 
 /// What happens when a linked subject's email changes (D8, D9, A15, A23).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EmailChange {
     /// Re-match on the new email by D2–D4 (doo's default, D8).
@@ -27,6 +29,7 @@ pub enum EmailChange {
 
 /// Which person-shaped part of a booking a subject is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// The booker (doo) or ticket buyer (Accelevents).
@@ -47,6 +50,7 @@ impl Role {
 
 /// A person-shaped thing that can be linked to a record.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Subject {
     /// Stable id (the booking's or attendee's id in the host).
@@ -129,6 +133,7 @@ impl Subject {
 
 /// How a registration came in (D16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// A regular booking by the booker.
@@ -142,6 +147,7 @@ pub enum Channel {
 
 /// A campaign (A5), in the host's own id format.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct CampaignId(pub String);
 
@@ -159,6 +165,7 @@ impl fmt::Display for CampaignId {
 
 /// A completed booking / order: its booker and attendees (D2–D7, A1–A11, A21–A27).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     /// Event id, stable across redeliveries.
@@ -184,6 +191,7 @@ pub struct Registration {
 
 /// Who changed a subject's data, and how (D10, D16, D17, A17, A18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum EditSource {
     /// The organizer in the booking details. `sync` is the per-edit choice
@@ -202,6 +210,7 @@ pub enum EditSource {
 
 /// A change of one subject's data after registration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Edit {
     /// Event id.
@@ -243,6 +252,7 @@ impl Edit {
 
 /// "Change connected contact": the organizer links a subject to a chosen record (D11).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Relink {
     /// Event id.
@@ -258,6 +268,7 @@ pub struct Relink {
 /// A record changed in the contact system (A20): with a two-way integration
 /// the linked registrations take the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordChange {
     /// Event id.
@@ -274,6 +285,7 @@ pub struct RecordChange {
 
 /// Something that happened to a booking, its subjects or a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
     /// A new booking / order.

@@ -119,6 +119,19 @@ impl Serialize for FieldName {
     }
 }
 
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for FieldName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FieldName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A field's name (`email`, `first_name`, `ticket_id`, any other); non-blank, no control characters."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for FieldName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
@@ -131,6 +144,7 @@ impl<'de> Deserialize<'de> for FieldName {
 /// Shared text: the copies a plan makes (old and new values of a change, a
 /// record's fields after an update) cost a reference count, not a copy.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub struct FieldValue(Arc<str>);
 
@@ -207,6 +221,7 @@ impl From<String> for FieldValue {
 
 /// How a field takes part in merging (see [`crate::policy::ClassRules`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldClass {
     /// First and last name (A8: never changed on a match in the Salesforce preset).
@@ -359,6 +374,20 @@ impl<N: Into<FieldName>, V: Into<FieldValue>> FromIterator<(N, V)> for Fields {
 impl Serialize for Fields {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.0.iter().map(|(n, v)| (n, v)))
+    }
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Fields {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Fields".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Field names to text values; a blank value is empty after trimming.",
+            "additionalProperties": { "type": "string" }
+        })
     }
 }
 

@@ -19,6 +19,7 @@ use crate::record::{Record, RecordId, RecordType, TenantId};
 
 /// Records of one tenant and type that share an email key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DuplicateGroup {
     /// The shared key.
     pub key: EmailKey,
@@ -56,6 +57,7 @@ pub fn duplicate_groups<'a>(
 
 /// Which record of a group survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Survivor {
     /// The one with the most non-blank fields; ties go to the smallest id.
@@ -67,6 +69,7 @@ pub enum Survivor {
 
 /// Which value a field takes when the records disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldResolution {
     /// The survivor's non-blank values stay; its empty fields take the first
@@ -80,6 +83,7 @@ pub enum FieldResolution {
 
 /// How to merge a duplicate group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct MergePolicy {
     /// Which record survives.

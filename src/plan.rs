@@ -100,6 +100,17 @@ impl Serialize for Rules {
     }
 }
 
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Rules {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rules".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let item = generator.subschema_for::<RuleId>();
+        schemars::json_schema!({ "type": "array", "items": item })
+    }
+}
+
 impl<'de> Deserialize<'de> for Rules {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v: Vec<RuleId> = Vec::deserialize(d)?;
@@ -116,6 +127,7 @@ impl<'de> Deserialize<'de> for Rules {
 /// One field's change, with the value before and after (B3), so hosts can
 /// keep the history that doo does not (D18).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct FieldChange {
     /// The field.
     pub field: FieldName,
@@ -129,6 +141,7 @@ pub struct FieldChange {
 
 /// One thing to do to the store or the host's registrations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     /// Create this record (at version 1).
@@ -191,6 +204,7 @@ pub enum Effect {
 
 /// A fact the plan was decided on; applying checks it first (B6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Precondition {
     /// Exactly these records (any type) had this email key.
@@ -231,6 +245,7 @@ pub enum Precondition {
 
 /// What happened to one subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Linked to an existing record.
@@ -253,6 +268,7 @@ pub enum Decision {
 
 /// Why a subject got no record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NoRecordReason {
     /// No email (D5, A11, A29).
@@ -269,6 +285,7 @@ pub enum NoRecordReason {
 
 /// The explained outcome for one subject (B2, D12).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Outcome {
     /// The event.
     pub event: EventId,
@@ -291,6 +308,7 @@ pub struct Outcome {
 
 /// Something the host should look at; the plan is still valid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Warning {
     /// B4, D19: sync would overwrite the record's name with a clearly
@@ -329,6 +347,7 @@ pub enum Warning {
 
 /// The engine's answer for one event or one batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Plan {
     /// The tenant everything happens in.
     pub tenant: TenantId,

@@ -17,6 +17,7 @@ use crate::record::RecordType;
 
 /// Where candidates are searched (A1, A2, A24).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Scope {
     /// Only records of the policy's record type (A2, "linear matching").
@@ -31,6 +32,7 @@ pub enum Scope {
 
 /// What happens when several candidates match (D4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Ambiguity {
     /// Never guess between several records: create a new one (D4, doo).
@@ -45,6 +47,7 @@ pub enum Ambiguity {
 
 /// Matching settings (D1–D4, A1–A3, A7, A24).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Matching {
     /// The record type records are created in, and searched in under
@@ -70,6 +73,7 @@ pub const MAX_COMPARED_CHARS: usize = 256;
 
 /// How a weighted criterion compares a field (B10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Comparator {
     /// Byte-for-byte equal.
@@ -90,6 +94,7 @@ pub enum Comparator {
 
 /// One weighted criterion: when the field compares equal, its weight counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Criterion {
     /// The field.
@@ -104,6 +109,7 @@ pub struct Criterion {
 /// subject's email key matches only when the weights of the criteria it meets
 /// add up to `threshold`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct WeightedCriteria {
     /// The criteria.
@@ -129,6 +135,7 @@ impl Default for Matching {
 /// Ordered from weakest to strongest; turning sync off caps every class at
 /// [`Merge::FillEmpty`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Merge {
     /// The record's field never changes (A8).
@@ -145,6 +152,7 @@ pub enum Merge {
 
 /// A [`Merge`] per [`FieldClass`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClassRules {
     /// First and last name.
@@ -191,6 +199,7 @@ impl ClassRules {
 
 /// Synchronization of entered data into records (D13–D17, A8–A10, A13–A19).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct SyncRules {
     /// The organization setting (D13, D14). Off caps every rule at
@@ -234,6 +243,7 @@ impl Default for SyncRules {
 /// With [`EmailChange::Retain`] and sync on, what happens to the email of a
 /// linked (prefilled, relinked) record that is not the subject's (D9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RetainedEmail {
     /// The record takes the subject's new email, as doo documents (D9);
@@ -247,6 +257,7 @@ pub enum RetainedEmail {
 
 /// What a role gets (D6, A6, A21, A22).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RoleRule {
     /// Matched by email; a record is created when none matches (D6).
@@ -259,6 +270,7 @@ pub enum RoleRule {
 
 /// Per-role rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Roles {
     /// The booker / ticket buyer.
@@ -288,6 +300,7 @@ impl Roles {
 
 /// Subjects without an email (D5, A11, A25–A29).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct NoEmail {
     /// Create a record at registration for a subject without email (A25).
@@ -304,6 +317,7 @@ pub struct NoEmail {
 /// Shared-email guard (B4, D19): when sync would overwrite a record's name with
 /// a clearly different person's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum NameGuard {
     /// No check.
@@ -318,6 +332,7 @@ pub enum NameGuard {
 
 /// Which fields flow into records, and their classes (A4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct FieldMap {
     /// Mapped fields and their classes. `email` must be the one
@@ -402,6 +417,7 @@ impl FieldIndex {
 /// the same behaviour (D2 and A7 both say "one match: link it"). Never
 /// changes a decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Citations {
     /// doo's `D` rules.
@@ -413,6 +429,7 @@ pub enum Citations {
 
 /// Input size limits: inputs beyond them are rejected with a typed error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
     /// Longest field value in bytes (default 64 KiB).
@@ -445,6 +462,7 @@ impl Default for Limits {
 /// [`Policy::doo`], [`Policy::doo_external_master`] and
 /// [`Policy::salesforce`], then adjust fields or use the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     /// Email key normalization (B1).

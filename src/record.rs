@@ -12,6 +12,7 @@ macro_rules! uuid_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -78,6 +79,7 @@ uuid_newtype!(
 
 /// The kind of record (A1). doo has one kind, which the doo preset calls `Contact`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordType {
     /// A contact (doo contact, Salesforce Contact).
@@ -102,6 +104,7 @@ impl RecordType {
 /// [`EmailKey`]. `version` increases by one with every applied change and is
 /// what plans check before they update a record (B6).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Record {
     /// The record's id.

@@ -29,6 +29,7 @@ mod salesforce_new;
 mod salesforce_overrides;
 mod salesforce_updates;
 mod scenarios;
+mod schemas;
 mod snapshots;
 mod sqlite;
 mod store;

@@ -7,6 +7,7 @@ use crate::policy::{EmailChange, Merge, RetainedEmail};
 
 /// Where the email is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum During {
     /// A new registration prefilled from (or already linked to) a record
@@ -18,6 +19,7 @@ pub enum During {
 
 /// The facts an email-change decision rests on: plain data, no store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EmailChangeCase {
     /// A registration or an edit.
     pub during: During,
@@ -45,6 +47,7 @@ pub struct EmailChangeCase {
 
 /// What happens to the subject and its record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "action")]
 #[non_exhaustive]
 pub enum EmailChangeAction {
@@ -76,6 +79,7 @@ pub enum EmailChangeAction {
 
 /// An email-change decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EmailChangeDecision {
     /// What happens.
     pub action: EmailChangeAction,

@@ -9,6 +9,7 @@ use crate::record::{Record, RecordId, RecordType};
 
 /// Why a record with the subject's email was not chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "reason")]
 #[non_exhaustive]
 pub enum Dropped {
@@ -31,6 +32,7 @@ pub enum Dropped {
 
 /// A record with the email that was not chosen, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct DroppedRecord {
     /// The record.
     pub record: RecordId,
@@ -40,6 +42,7 @@ pub struct DroppedRecord {
 
 /// What [`select`] leaves of the records with a subject's email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Selection {
     /// The records that remain, all of `record_type`, sorted by id: the
     /// exact-one rule ([`exact_one`]) decides between none, one and several.
@@ -215,6 +218,7 @@ fn other(t: RecordType) -> RecordType {
 
 /// What the exact-one rule decides for a [`Selection`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "action")]
 #[non_exhaustive]
 pub enum MatchAction {

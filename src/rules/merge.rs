@@ -12,6 +12,7 @@ use crate::policy::{Citations, ClassRules, FieldIndex, FieldMap, Merge};
 
 /// Which entered fields count as newly entered (and may overwrite).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Entered {
     /// Every entered field: a new registration (D13, A9), or the update
@@ -32,6 +33,7 @@ impl Entered {
 
 /// When a merge happens, for the rules it cites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MergeOn {
     /// A new registration matched the record (D13–D15, A8–A10).
@@ -42,6 +44,7 @@ pub enum MergeOn {
 
 /// Everything a field merge needs besides the two sets of fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct MergeRules {
     /// The merge per field class: the policy's [`crate::SyncRules::on_match`]
     /// or [`crate::SyncRules::on_update`].
@@ -121,6 +124,7 @@ impl FieldClasses for FieldIndex {
 
 /// What a field merge changes and keeps.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct MergeResult {
     /// The changes to the record, with old and new value and the rule (B3),
     /// in field-name order.

@@ -34,6 +34,7 @@ pub use merge::{merge_fields, Entered, FieldClasses, MergeOn, MergeResult, Merge
 
 /// Where a rule comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RuleSource {
@@ -64,6 +65,7 @@ macro_rules! glossary {
         /// A rule of the glossary, cited by explanations, field changes,
         /// warnings and tests. Each variant's documentation is its text.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
         pub enum RuleId {
             $(
                 #[doc = concat!("**", stringify!($id), "** (", stringify!($source), "): ", $text)]

@@ -5,6 +5,7 @@ use super::*;
 
 /// A scenario document.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// What the scenario shows.
@@ -21,6 +22,7 @@ pub struct Scenario {
 
 /// The policy of a scenario: a preset with overrides, or a full policy.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicySpec {
     /// `doo`, `doo_sync`, `doo_external_master`, `salesforce_contact`, `salesforce_lead`.
@@ -36,6 +38,7 @@ pub struct PolicySpec {
 
 /// A record that exists before the first step.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordSpec {
     /// Its name.
@@ -64,6 +67,7 @@ fn one() -> u64 {
 
 /// One step: exactly one action, optionally with expectations.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// A note shown in the report.
@@ -91,6 +95,7 @@ pub struct Step {
 
 /// A registration.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterSpec {
     /// Event name (default: the step's position).
@@ -118,6 +123,7 @@ pub struct RegisterSpec {
 
 /// A subject of a registration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SubjectSpec {
     /// Its name.
@@ -142,6 +148,7 @@ fn attendee() -> Role {
 
 /// An edit of a registered subject.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EditSpec {
     /// Event name.
@@ -182,6 +189,7 @@ fn self_service() -> EditSource {
 
 /// A change of a subject's email. `Debug` shows the email's size only.
 #[derive(Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChangeEmailSpec {
     /// The subject's name.
@@ -210,6 +218,7 @@ impl fmt::Debug for ChangeEmailSpec {
 
 /// A manual relink.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RelinkSpec {
     /// The subject's name.
@@ -220,6 +229,7 @@ pub struct RelinkSpec {
 
 /// A record changed in the contact system.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RecordChangeSpec {
     /// The record's name.
@@ -230,6 +240,7 @@ pub struct RecordChangeSpec {
 
 /// What a step must do. `Debug` shows expected field values by size only.
 #[derive(Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// Per subject name.
@@ -272,6 +283,7 @@ impl fmt::Debug for Expect {
 
 /// What one subject's outcome must be.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExpectOutcome {
     /// The decision.
