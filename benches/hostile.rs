@@ -52,15 +52,11 @@ fn lead(n: u128, first: &str, last: &str) -> Record {
 }
 
 fn registration(fields: Fields) -> Event {
-    Event::Registered(Registration {
-        id: EventId::from_u128(1),
-        tenant: T,
-        channel: Channel::Online,
-        campaign: None,
-        buyer_data_only: false,
-        email_change: None,
-        subjects: vec![Subject::attendee(SubjectId::from_u128(1), fields)],
-    })
+    Event::Registered(Registration::new(
+        EventId::from_u128(1),
+        T,
+        vec![Subject::attendee(SubjectId::from_u128(1), fields)],
+    ))
 }
 
 fn comparisons(c: &mut Criterion) {

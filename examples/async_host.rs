@@ -19,18 +19,14 @@ use contact_sync::*;
 const T: TenantId = TenantId::from_u128(1);
 
 fn booking(n: u128, email: &str) -> Event {
-    Event::Registered(Registration {
-        id: EventId::from_u128(n),
-        tenant: T,
-        channel: Channel::Online,
-        campaign: None,
-        buyer_data_only: false,
-        email_change: None,
-        subjects: vec![Subject::attendee(
+    Event::Registered(Registration::new(
+        EventId::from_u128(n),
+        T,
+        vec![Subject::attendee(
             SubjectId::from_u128(n),
             Fields::from_pairs([("email", email), ("first_name", "Guest")]),
         )],
-    })
+    ))
 }
 
 /// One batch: what it needs, fetched in one bulk query per kind, decided as

@@ -251,14 +251,14 @@ fn run(args: Args) -> Result<(), String> {
         .rows
         .iter()
         .map(|(_, id, f)| {
-            Event::Registered(Registration {
-                id: EventId::new(*id),
-                tenant: TENANT,
-                channel: Channel::Import,
-                campaign: None,
-                buyer_data_only: false,
-                email_change: None,
-                subjects: vec![Subject::attendee(SubjectId::new(*id), f.clone())],
+            Event::Registered({
+                let mut r = Registration::new(
+                    EventId::new(*id),
+                    TENANT,
+                    vec![Subject::attendee(SubjectId::new(*id), f.clone())],
+                );
+                r.channel = Channel::Import;
+                r
             })
         })
         .collect();

@@ -52,6 +52,7 @@ impl Role {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Subject {
     /// Stable id (the booking's or attendee's id in the host).
     pub id: SubjectId,
@@ -135,6 +136,7 @@ impl Subject {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Channel {
     /// A regular booking by the booker.
     #[default]
@@ -167,6 +169,7 @@ impl fmt::Display for CampaignId {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Registration {
     /// Event id, stable across redeliveries.
     pub id: EventId,
@@ -189,10 +192,59 @@ pub struct Registration {
     pub email_change: Option<EmailChange>,
 }
 
+/// The setters registrations and edits share.
+macro_rules! event_setters {
+    () => {
+        /// Sets the event's campaign (A5).
+        pub fn campaign(mut self, campaign: CampaignId) -> Self {
+            self.campaign = Some(campaign);
+            self
+        }
+
+        /// Sets whether only the buyer's data is collected (A12).
+        pub fn buyer_data_only(mut self, on: bool) -> Self {
+            self.buyer_data_only = on;
+            self
+        }
+
+        /// Sets the event's own email-change behaviour (D22).
+        pub fn email_change(mut self, behaviour: EmailChange) -> Self {
+            self.email_change = Some(behaviour);
+            self
+        }
+    };
+}
+
+impl Registration {
+    event_setters!();
+
+    /// A registration of `subjects` online, without campaign, collecting
+    /// every subject's data, following the policy on email change;
+    /// the setters change that.
+    pub fn new(id: EventId, tenant: TenantId, subjects: Vec<Subject>) -> Self {
+        Registration {
+            id,
+            tenant,
+            channel: Channel::Online,
+            campaign: None,
+            buyer_data_only: false,
+            subjects,
+            email_change: None,
+        }
+    }
+
+    /// Sets how the registration was made (D6).
+    pub fn channel(mut self, channel: Channel) -> Self {
+        self.channel = channel;
+        self
+    }
+}
+
 /// Who changed a subject's data, and how (D10, D16, D17, A17, A18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum EditSource {
     /// The organizer in the booking details. `sync` is the per-edit choice
     /// (D17); `None` follows the policy.
@@ -212,6 +264,7 @@ pub enum EditSource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Edit {
     /// Event id.
     pub id: EventId,
@@ -240,6 +293,38 @@ pub struct Edit {
 }
 
 impl Edit {
+    event_setters!();
+
+    /// An edit of `subject` (as it was, with its current link) to
+    /// `new_fields` (names absent there are unchanged), by `source`;
+    /// without campaign or buyer data, following the policy on email
+    /// change. The setters change that.
+    pub fn new(
+        id: EventId,
+        tenant: TenantId,
+        subject: Subject,
+        new_fields: Fields,
+        source: EditSource,
+    ) -> Self {
+        Edit {
+            id,
+            tenant,
+            subject,
+            new_fields,
+            source,
+            campaign: None,
+            buyer: None,
+            buyer_data_only: false,
+            email_change: None,
+        }
+    }
+
+    /// Sets the buyer's data (A12, A26).
+    pub fn buyer(mut self, buyer: Fields) -> Self {
+        self.buyer = Some(buyer);
+        self
+    }
+
     /// The fields after the edit: the old ones with the new ones laid over.
     pub fn merged_fields(&self) -> Fields {
         let mut f = self.subject.fields.clone();
@@ -254,6 +339,7 @@ impl Edit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Relink {
     /// Event id.
     pub id: EventId,
@@ -265,11 +351,24 @@ pub struct Relink {
     pub to: RecordId,
 }
 
+impl Relink {
+    /// The organizer links `subject` to the record `to` (D11).
+    pub fn new(id: EventId, tenant: TenantId, subject: Subject, to: RecordId) -> Self {
+        Relink {
+            id,
+            tenant,
+            subject,
+            to,
+        }
+    }
+}
+
 /// A record changed in the contact system (A20): with a two-way integration
 /// the linked registrations take the change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct RecordChange {
     /// Event id.
     pub id: EventId,
@@ -283,10 +382,31 @@ pub struct RecordChange {
     pub subjects: Vec<Subject>,
 }
 
+impl RecordChange {
+    /// The record `record` now has `new_fields`; `subjects` are linked to
+    /// it, with their current fields (A20).
+    pub fn new(
+        id: EventId,
+        tenant: TenantId,
+        record: RecordId,
+        new_fields: Fields,
+        subjects: Vec<Subject>,
+    ) -> Self {
+        RecordChange {
+            id,
+            tenant,
+            record,
+            new_fields,
+            subjects,
+        }
+    }
+}
+
 /// Something that happened to a booking, its subjects or a record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Event {
     /// A new booking / order.
     Registered(Registration),

@@ -31,20 +31,16 @@
 //! let engine = Engine::new(Policy::doo()).unwrap();
 //!
 //! // A new booking whose booker and attendee share one new email (B5):
-//! let booking = Event::Registered(Registration {
-//!     id: EventId::from_u128(100),
+//! let booking = Event::Registered(Registration::new(
+//!     EventId::from_u128(100),
 //!     tenant,
-//!     channel: Channel::Online,
-//!     campaign: None,
-//!     buyer_data_only: false,
-//!     email_change: None,
-//!     subjects: vec![
+//!     vec![
 //!         Subject::booker(SubjectId::from_u128(1),
 //!             Fields::from_pairs([("email", "ann@example.org"), ("first_name", "Ann")])),
 //!         Subject::attendee(SubjectId::from_u128(2),
 //!             Fields::from_pairs([("email", "Ann@Example.org"), ("first_name", "Ann")])),
 //!     ],
-//! });
+//! ));
 //! let plan = engine.plan(&store, &booking).unwrap();
 //! assert_eq!(plan.created().count(), 1);
 //! println!("{}", plan.report());

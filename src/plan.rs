@@ -143,6 +143,7 @@ pub struct FieldChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Effect {
     /// Create this record (at version 1).
     CreateRecord {
@@ -206,6 +207,7 @@ pub enum Effect {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Precondition {
     /// Exactly these records (any type) had this email key.
     EmailKey {
@@ -247,6 +249,7 @@ pub enum Precondition {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Decision {
     /// Linked to an existing record.
     Linked,
@@ -270,6 +273,7 @@ pub enum Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum NoRecordReason {
     /// No email (D5, A11, A29).
     NoEmail,
@@ -286,6 +290,7 @@ pub enum NoRecordReason {
 /// The explained outcome for one subject (B2, D12).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct Outcome {
     /// The event.
     pub event: EventId,
@@ -310,6 +315,7 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Warning {
     /// B4, D19: sync would overwrite the record's name with a clearly
     /// different person's name.
@@ -348,6 +354,7 @@ pub enum Warning {
 /// The engine's answer for one event or one batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct Plan {
     /// The tenant everything happens in.
     pub tenant: TenantId,
@@ -367,6 +374,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// An empty plan of `tenant`: no events, effects, preconditions,
+    /// outcomes or warnings. For plans built by hand (a host's own
+    /// migration, a test); the engine builds the others.
+    pub fn new(tenant: TenantId) -> Self {
+        Plan {
+            tenant,
+            events: Vec::new(),
+            effects: Vec::new(),
+            preconditions: Vec::new(),
+            outcomes: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+
     /// The outcome for `subject` (the last one, if it occurs in several events).
     pub fn outcome(&self, subject: SubjectId) -> Option<&Outcome> {
         self.outcomes.iter().rev().find(|o| o.subject == subject)

@@ -7,6 +7,7 @@ mod common;
 
 mod async_store;
 mod batch;
+mod builders;
 mod conformance;
 mod doo_email_change;
 mod doo_event_level;

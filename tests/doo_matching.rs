@@ -219,12 +219,12 @@ fn d11_manual_relink_sets_the_chosen_record_for_booking_or_attendee() {
     );
     assert_eq!(store.link_of(T, sid(10)), Some(rid(1)));
     let relink = |subject: Subject| {
-        Event::Relinked(Relink {
-            id: eid(2 + subject.id.uuid().as_u128()),
-            tenant: T,
+        Event::Relinked(Relink::new(
+            eid(2 + subject.id.uuid().as_u128()),
+            T,
             subject,
-            to: rid(2),
-        })
+            rid(2),
+        ))
     };
     let plan = run(
         &Policy::doo(),

@@ -209,18 +209,14 @@ fn b1_key_serde_accepts_only_keys() {
 fn b1_invalid_email_in_registration_is_a_typed_error() {
     let store = InMemoryStore::new();
     let e = Engine::new(Policy::doo()).unwrap();
-    let ev = Event::Registered(Registration {
-        id: EventId::from_u128(1),
-        tenant: TenantId::from_u128(1),
-        channel: Channel::Online,
-        campaign: None,
-        buyer_data_only: false,
-        email_change: None,
-        subjects: vec![Subject::booker(
+    let ev = Event::Registered(Registration::new(
+        EventId::from_u128(1),
+        TenantId::from_u128(1),
+        vec![Subject::booker(
             SubjectId::from_u128(9),
             Fields::from_pairs([("email", "Ann <a@b.org>")]),
         )],
-    });
+    ));
     match e.plan(&store, &ev) {
         Err(PlanError::Invalid(Error::InvalidEmail { subject, source })) => {
             assert_eq!(subject, SubjectId::from_u128(9));

@@ -181,13 +181,10 @@ mod sqlite {
         ));
         assert!(store.records(T).unwrap().is_empty());
         // A plan that creates such a record is refused too.
-        let plan = Plan {
-            tenant: T,
-            events: vec![],
-            effects: vec![Effect::CreateRecord { record: big }],
-            preconditions: vec![],
-            outcomes: vec![],
-            warnings: vec![],
+        let plan = {
+            let mut p = Plan::new(T);
+            p.effects = vec![Effect::CreateRecord { record: big }];
+            p
         };
         assert!(matches!(
             store.apply(&plan),

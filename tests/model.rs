@@ -224,17 +224,13 @@ impl StateMachineTest for Sut {
             x
         };
         let edit = |sut: &Sut, ev: u128, s: usize, new: Fields| {
-            Event::Edited(Edit {
-                id: eid(ev),
-                tenant: T,
-                subject: subject(sut, s),
-                new_fields: new,
-                source: EditSource::SelfService,
-                campaign: None,
-                buyer: None,
-                buyer_data_only: false,
-                email_change: None,
-            })
+            Event::Edited(Edit::new(
+                eid(ev),
+                T,
+                subject(sut, s),
+                new,
+                EditSource::SelfService,
+            ))
         };
         let event = match t {
             Step::Register { ev, email, company } => {
@@ -244,15 +240,11 @@ impl StateMachineTest for Sut {
                     f.set(FieldName::new("email"), e.into());
                 }
                 sut.subjects.push(f.clone());
-                Event::Registered(Registration {
-                    id: eid(ev),
-                    tenant: T,
-                    channel: Channel::Online,
-                    campaign: None,
-                    buyer_data_only: false,
-                    email_change: None,
-                    subjects: vec![Subject::attendee(subject_id(s), f)],
-                })
+                Event::Registered(Registration::new(
+                    eid(ev),
+                    T,
+                    vec![Subject::attendee(subject_id(s), f)],
+                ))
             }
             Step::Edit { ev, s, company } => {
                 let e = edit(&sut, ev, s, fields(&[("company", company)]));
@@ -266,12 +258,7 @@ impl StateMachineTest for Sut {
             }
             Step::Relink { ev, s, to } => {
                 let target = *model.records.keys().nth(to).unwrap();
-                Event::Relinked(Relink {
-                    id: eid(ev),
-                    tenant: T,
-                    subject: subject(&sut, s),
-                    to: target,
-                })
+                Event::Relinked(Relink::new(eid(ev), T, subject(&sut, s), target))
             }
         };
         let plan = sut.engine.plan(&sut.store, &event).unwrap();

@@ -407,14 +407,10 @@ async fn mixed_worker(
                         ("company", &company),
                     ]),
                 );
-                Event::Registered(Registration {
-                    id,
-                    tenant: T,
-                    channel: Channel::Online,
-                    campaign: Some(CampaignId(format!("camp-{}", dice.roll(2)))),
-                    buyer_data_only: false,
-                    email_change: None,
-                    subjects: vec![subject],
+                Event::Registered({
+                    let mut r = Registration::new(id, T, vec![subject]);
+                    r.campaign = Some(CampaignId(format!("camp-{}", dice.roll(2))));
+                    r
                 })
             }
             (false, 1 | 2) => {
@@ -429,12 +425,7 @@ async fn mixed_worker(
                     .await
                     .unwrap();
                 match targets.first() {
-                    Some(to) => Event::Relinked(Relink {
-                        id,
-                        tenant: T,
-                        subject,
-                        to: to.id,
-                    }),
+                    Some(to) => Event::Relinked(Relink::new(id, T, subject, to.id)),
                     None => continue,
                 }
             }
@@ -474,7 +465,7 @@ async fn mixed_worker(
                 let s = subjects.iter_mut().find(|s| s.id == rl.subject.id).unwrap();
                 s.link = Some(rl.to);
             }
-            Event::RecordChanged(_) => {}
+            _ => {}
         }
         out.push((event, plan));
     }
@@ -591,16 +582,14 @@ fn b7_schema_1_events_migrate_and_keep_their_place() {
         assert_eq!(version, 2);
         // Applying records the next events after the migrated one.
         for id in [3, 2] {
-            let p = Plan {
-                tenant: T,
-                events: vec![eid(id)],
-                effects: vec![],
-                preconditions: vec![Precondition::EventNew {
+            let p = {
+                let mut p = Plan::new(T);
+                p.events = vec![eid(id)];
+                p.preconditions = vec![Precondition::EventNew {
                     event: eid(id),
                     digest: EventDigest(uuid::Uuid::from_u128(id)),
-                }],
-                outcomes: vec![],
-                warnings: vec![],
+                }];
+                p
             };
             AsyncApplyPlan::apply(&store, &p).await.unwrap();
         }

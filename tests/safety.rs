@@ -122,15 +122,11 @@ fn workload_event(
         let sub = thread * 1_000_000 + 500_000 + i;
         let f = fields(&[("email", &key), ("company", company), ("first_name", "W")]);
         subjects.insert(sub, f.clone());
-        return Event::Registered(Registration {
-            id: eid(id),
-            tenant: T,
-            channel: Channel::Online,
-            campaign: None,
-            buyer_data_only: false,
-            email_change: None,
-            subjects: vec![Subject::attendee(sid(sub), f)],
-        });
+        return Event::Registered(Registration::new(
+            eid(id),
+            T,
+            vec![Subject::attendee(sid(sub), f)],
+        ));
     }
     let sub = owned[(pick >> 16) as usize % owned.len()];
     let old = subjects[&sub].clone();
@@ -146,17 +142,7 @@ fn workload_event(
     subjects.insert(sub, merged);
     let mut s = Subject::attendee(sid(sub), old);
     s.link = store.link_of(T, sid(sub));
-    Event::Edited(Edit {
-        id: eid(id),
-        tenant: T,
-        subject: s,
-        new_fields: new,
-        source: EditSource::SelfService,
-        campaign: None,
-        buyer: None,
-        buyer_data_only: false,
-        email_change: None,
-    })
+    Event::Edited(Edit::new(eid(id), T, s, new, EditSource::SelfService))
 }
 
 #[test]
@@ -386,14 +372,7 @@ fn b8_prefill_or_relink_to_a_foreign_or_missing_record_is_one_undistinguishable_
         fields(&[("email", "x@example.org")]),
     )]);
     let e = engine(Policy::doo().with_sync(true));
-    let relink = |to| {
-        Event::Relinked(Relink {
-            id: eid(1),
-            tenant: T,
-            subject: attendee(10, &[]),
-            to,
-        })
-    };
+    let relink = |to| Event::Relinked(Relink::new(eid(1), T, attendee(10, &[]), to));
     let foreign = e.plan(&store, &relink(rid(5))).unwrap_err().to_string();
     let missing = e.plan(&store, &relink(rid(6))).unwrap_err().to_string();
     assert_eq!(
@@ -599,13 +578,13 @@ fn b11_limits_sit_exactly_at_their_bounds() {
         .insert(contact(1, &[("email", "a@example.org")]))
         .unwrap();
     let change = |n: u128| {
-        Event::RecordChanged(RecordChange {
-            id: eid(9),
-            tenant: T,
-            record: rid(1),
-            new_fields: fields(&[("email", "a@example.org")]),
-            subjects: subjects(n),
-        })
+        Event::RecordChanged(RecordChange::new(
+            eid(9),
+            T,
+            rid(1),
+            fields(&[("email", "a@example.org")]),
+            subjects(n),
+        ))
     };
     assert!(e.plan(&store, &change(3)).is_ok());
     assert!(matches!(

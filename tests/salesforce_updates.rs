@@ -37,40 +37,34 @@ fn next_event() -> EventId {
 }
 
 fn sf_edit(subject: Subject, new: &[(&str, &str)], source: EditSource) -> Event {
-    Event::Edited(Edit {
-        id: next_event(),
-        tenant: T,
-        subject,
-        new_fields: fields(new),
-        source,
-        campaign: Some(CampaignId("701-CAMP".into())),
-        buyer: None,
-        buyer_data_only: false,
-        email_change: None,
+    Event::Edited({
+        let mut e = Edit::new(next_event(), T, subject, fields(new), source);
+        e.campaign = Some(CampaignId("701-CAMP".into()));
+        e
     })
 }
 
 #[test]
 fn a12_buyer_data_only_carries_over_to_holders_at_registration() {
     let store = InMemoryStore::new();
-    let ev = Event::Registered(Registration {
-        id: eid(1),
-        tenant: T,
-        channel: Channel::Online,
-        campaign: None,
-        buyer_data_only: true,
-        email_change: None,
-        subjects: vec![
-            booker(
-                9,
-                &[
-                    ("email", "buyer@example.org"),
-                    ("first_name", "Bea"),
-                    ("last_name", "Buyer"),
-                ],
-            ),
-            holder(10, &[("ticket_id", "T-1")]),
-        ],
+    let ev = Event::Registered({
+        let mut r = Registration::new(
+            eid(1),
+            T,
+            vec![
+                booker(
+                    9,
+                    &[
+                        ("email", "buyer@example.org"),
+                        ("first_name", "Bea"),
+                        ("last_name", "Buyer"),
+                    ],
+                ),
+                holder(10, &[("ticket_id", "T-1")]),
+            ],
+        );
+        r.buyer_data_only = true;
+        r
     });
     let plan = run(&sf(RecordType::Contact), &store, &ev);
     let o = outcome(&plan, 10);
@@ -84,16 +78,17 @@ fn a12_buyer_data_only_carries_over_to_holders_at_registration() {
 #[test]
 fn a12_buyer_changes_update_only_when_the_holder_update_is_triggered() {
     let buyer_edit = |source| {
-        Event::Edited(Edit {
-            id: next_event(),
-            tenant: T,
-            subject: holder(10, &[("ticket_id", "T-1")]).linked_to(rid(1)),
-            new_fields: fields(&[]),
-            source,
-            campaign: None,
-            buyer: Some(fields(&[("email", "jo@example.org"), ("job_title", "CEO")])),
-            buyer_data_only: true,
-            email_change: None,
+        Event::Edited({
+            let mut e = Edit::new(
+                next_event(),
+                T,
+                holder(10, &[("ticket_id", "T-1")]).linked_to(rid(1)),
+                fields(&[]),
+                source,
+            );
+            e.buyer = Some(fields(&[("email", "jo@example.org"), ("job_title", "CEO")]));
+            e.buyer_data_only = true;
+            e
         })
     };
     let store = store_with(vec![jo_record()]);
@@ -272,17 +267,17 @@ fn a19_generated_fields_are_not_updated_for_holders_of_several_tickets() {
 
 #[test]
 fn a20_record_changes_flow_back_only_with_a_two_way_integration() {
-    let change = Event::RecordChanged(RecordChange {
-        id: eid(9),
-        tenant: T,
-        record: rid(1),
-        new_fields: fields(&[
+    let change = Event::RecordChanged(RecordChange::new(
+        eid(9),
+        T,
+        rid(1),
+        fields(&[
             ("email", "jo@example.org"),
             ("job_title", "VP"),
             ("unmapped", "x"),
         ]),
-        subjects: vec![jo_linked()],
-    });
+        vec![jo_linked()],
+    ));
     let store = store_with(vec![jo_record()]);
     let plan = run(&sf(RecordType::Contact), &store, &change);
     assert!(plan.effects.is_empty());
@@ -334,20 +329,21 @@ fn a12_the_buyers_data_wins_and_the_holders_own_values_only_fill_its_gaps() {
         ("first_name", "Holder"),
         ("last_name", ""),
     ];
-    let ev = Event::Edited(Edit {
-        id: next_event(),
-        tenant: T,
-        subject: holder(10, &holder_fields).linked_to(rid(1)),
-        new_fields: fields(&[]),
-        source: EditSource::UpdateTrigger,
-        campaign: None,
-        buyer: Some(fields(&[
+    let ev = Event::Edited({
+        let mut e = Edit::new(
+            next_event(),
+            T,
+            holder(10, &holder_fields).linked_to(rid(1)),
+            fields(&[]),
+            EditSource::UpdateTrigger,
+        );
+        e.buyer = Some(fields(&[
             ("email", "jo@example.org"),
             ("first_name", "Bea"),
             ("last_name", "Buyer"),
-        ])),
-        buyer_data_only: true,
-        email_change: None,
+        ]));
+        e.buyer_data_only = true;
+        e
     });
     let plan = run(&sf(RecordType::Contact), &store, &ev);
     assert_rules(outcome(&plan, 10), &[RuleId::A12]);

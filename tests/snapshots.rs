@@ -205,12 +205,12 @@ fn d11_manual_relink() {
         "d11_manual_relink",
         &Policy::doo().with_sync(true),
         vec![ann(), contact(2, &[("email", "x@example.org")])],
-        Event::Relinked(Relink {
-            id: eid(1),
-            tenant: T,
-            subject: attendee(10, &[]).linked_to(rid(1)),
-            to: rid(2),
-        }),
+        Event::Relinked(Relink::new(
+            eid(1),
+            T,
+            attendee(10, &[]).linked_to(rid(1)),
+            rid(2),
+        )),
     );
 }
 

@@ -15,18 +15,14 @@ fn temp_db(name: &str) -> PathBuf {
 const T: TenantId = TenantId::from_u128(1);
 
 fn registration(event: u128, subject: u128, email: &str) -> Event {
-    Event::Registered(Registration {
-        id: EventId::from_u128(event),
-        tenant: T,
-        channel: Channel::Online,
-        campaign: None,
-        buyer_data_only: false,
-        email_change: None,
-        subjects: vec![Subject::attendee(
+    Event::Registered(Registration::new(
+        EventId::from_u128(event),
+        T,
+        vec![Subject::attendee(
             SubjectId::from_u128(subject),
             Fields::from_pairs([("email", email)]),
         )],
-    })
+    ))
 }
 
 #[test]
@@ -162,14 +158,10 @@ fn crash_child_applies_until_killed() {
                 )
             })
             .collect();
-        let ev = Event::Registered(Registration {
-            id: EventId::from_u128(round),
-            tenant: T,
-            channel: Channel::Import,
-            campaign: None,
-            buyer_data_only: false,
-            email_change: None,
-            subjects,
+        let ev = Event::Registered({
+            let mut r = Registration::new(EventId::from_u128(round), T, subjects);
+            r.channel = Channel::Import;
+            r
         });
         let plan = engine.plan(&store, &ev).unwrap();
         store.apply(&plan).unwrap();

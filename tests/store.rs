@@ -290,13 +290,10 @@ fn public_types_are_send_and_sync() {
 }
 
 fn effects_plan(tenant: TenantId, effects: Vec<Effect>) -> Plan {
-    Plan {
-        tenant,
-        events: Vec::new(),
-        effects,
-        outcomes: Vec::new(),
-        warnings: Vec::new(),
-        preconditions: Vec::new(),
+    {
+        let mut p = Plan::new(tenant);
+        p.effects = effects;
+        p
     }
 }
 

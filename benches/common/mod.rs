@@ -158,14 +158,14 @@ pub fn data(n: usize, m: usize, record_type: RecordType) -> (Vec<Record>, Vec<Ev
             ("company", rng.pick(COMPANY)),
             ("phone", phone.as_str()),
         ]);
-        events.push(Event::Registered(Registration {
-            id: EventId::from_u128(id),
-            tenant: TENANT,
-            channel: Channel::Import,
-            campaign: None,
-            buyer_data_only: false,
-            email_change: None,
-            subjects: vec![Subject::attendee(SubjectId::from_u128(id), fields)],
+        events.push(Event::Registered({
+            let mut r = Registration::new(
+                EventId::from_u128(id),
+                TENANT,
+                vec![Subject::attendee(SubjectId::from_u128(id), fields)],
+            );
+            r.channel = Channel::Import;
+            r
         }));
     }
     (records, events)

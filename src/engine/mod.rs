@@ -135,12 +135,13 @@ struct Decider<'p, S> {
 /// store.insert(Record::new(RecordId::from_u128(10), tenant, RecordType::Contact,
 ///     Fields::from_pairs([("email", "ann@example.org"), ("first_name", "Ann")]))).unwrap();
 /// let engine = Engine::new(Policy::doo()).unwrap();
-/// let event = Event::Registered(Registration {
-///     id: EventId::from_u128(1), tenant, channel: Channel::Online, campaign: None,
-///     buyer_data_only: false, email_change: None,
-///     subjects: vec![Subject::booker(SubjectId::from_u128(5),
-///         Fields::from_pairs([("email", "ANN@example.org"), ("phone", "+49 1")]))],
-/// });
+/// let event = Event::Registered(
+///     Registration::new(EventId::from_u128(1), tenant, vec![Subject::booker(
+///         SubjectId::from_u128(5),
+///         Fields::from_pairs([("email", "ANN@example.org"), ("phone", "+49 1")]),
+///     )])
+///     .channel(Channel::Manual),
+/// );
 /// let plan = engine.plan(&store, &event).unwrap();
 /// let o = plan.outcome(SubjectId::from_u128(5)).unwrap();
 /// assert_eq!(o.decision, Decision::Linked);

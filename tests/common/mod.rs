@@ -45,15 +45,7 @@ pub fn attendee(n: u128, pairs: &[(&str, &str)]) -> Subject {
 }
 
 pub fn registration(event: u128, subjects: Vec<Subject>) -> Event {
-    Event::Registered(Registration {
-        id: eid(event),
-        tenant: T,
-        channel: Channel::Online,
-        campaign: None,
-        buyer_data_only: false,
-        email_change: None,
-        subjects,
-    })
+    Event::Registered(Registration::new(eid(event), T, subjects))
 }
 
 pub fn registration_with(
@@ -62,29 +54,16 @@ pub fn registration_with(
     campaign: Option<&str>,
     subjects: Vec<Subject>,
 ) -> Event {
-    Event::Registered(Registration {
-        id: eid(event),
-        tenant: T,
-        channel,
-        campaign: campaign.map(|c| CampaignId(c.into())),
-        buyer_data_only: false,
-        email_change: None,
-        subjects,
+    Event::Registered({
+        let mut r = Registration::new(eid(event), T, subjects);
+        r.channel = channel;
+        r.campaign = campaign.map(|c| CampaignId(c.into()));
+        r
     })
 }
 
 pub fn edit(event: u128, subject: Subject, new: &[(&str, &str)], source: EditSource) -> Event {
-    Event::Edited(Edit {
-        id: eid(event),
-        tenant: T,
-        subject,
-        new_fields: fields(new),
-        source,
-        campaign: None,
-        buyer: None,
-        buyer_data_only: false,
-        email_change: None,
-    })
+    Event::Edited(Edit::new(eid(event), T, subject, fields(new), source))
 }
 
 pub fn engine(p: Policy) -> Engine {
