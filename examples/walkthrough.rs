@@ -465,6 +465,67 @@ fn doo_scenarios() {
 }
 
 /// The Salesforce preset with a few order-form and generated fields mapped.
+/// Where the crate goes beyond both products (B13).
+fn beyond_scenarios() {
+    say!("\n##### Beyond both products: ambiguity policies (B13)");
+    let shared = || {
+        vec![
+            contact(
+                1,
+                &[
+                    ("email", "team@example.org"),
+                    ("company", "Acme"),
+                    ("city", "Graz"),
+                ],
+            ),
+            contact(
+                2,
+                &[
+                    ("email", "team@example.org"),
+                    ("company", "Acme"),
+                    ("city", "Wien"),
+                ],
+            ),
+        ]
+    };
+    let with = |a: Ambiguity| {
+        let mut p = Policy::doo();
+        p.matching.ambiguity = a;
+        p
+    };
+    scenario(
+        "D4/B13/D14: a waterfall of rules (company, then city) singles out one of two contacts (sync off: fill empty fields only)",
+        &with(Ambiguity::Waterfall {
+            rules: vec![
+                vec![FieldName::new("company")],
+                vec![FieldName::new("city")],
+            ],
+        }),
+        shared(),
+        vec![booking(
+            100,
+            vec![person(
+                10,
+                Role::Attendee,
+                &[
+                    ("email", "team@example.org"),
+                    ("company", "Acme"),
+                    ("city", "Wien"),
+                ],
+            )],
+        )],
+    );
+    scenario(
+        "D4/B13: review: two contacts share the email, and a person decides",
+        &with(Ambiguity::Review),
+        shared(),
+        vec![booking(
+            100,
+            vec![person(10, Role::Attendee, &[("email", "team@example.org")])],
+        )],
+    );
+}
+
 fn salesforce(t: RecordType) -> Policy {
     let mut p = Policy::salesforce(t);
     p.fields = p
@@ -650,6 +711,8 @@ fn salesforce_scenarios() {
             ],
         )],
     );
+
+    beyond_scenarios();
 
     say!("\n##### One registration, both presets side by side");
     let existing = || {

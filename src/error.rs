@@ -150,6 +150,14 @@ pub enum PolicyError {
     /// A Jaro-Winkler minimum above 1000 per mille (B10).
     #[error("weighted criteria: a Jaro-Winkler minimum of {0} per mille is above 1000")]
     SimilarityOutOfRange(u16),
+    /// A waterfall ambiguity policy needs at least one rule, each naming
+    /// at least one field (B13).
+    #[error("matching.ambiguity.waterfall: give at least one rule, each with at least one field")]
+    EmptyWaterfall,
+    /// The best-score ambiguity policy needs weighted criteria to score
+    /// with (B13, B10).
+    #[error("matching.ambiguity.best_score needs matching.weighted")]
+    BestScoreWithoutWeights,
     /// A limit of zero would reject every input.
     #[error("limits must be greater than zero")]
     ZeroLimit,

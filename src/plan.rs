@@ -259,6 +259,9 @@ pub enum Decision {
     Kept,
     /// Manually relinked (D11).
     Relinked,
+    /// Several records matched and a person decides which (B13,
+    /// [`crate::policy::Ambiguity::Review`]): nothing was linked or created.
+    Review,
     /// Unlinked, nothing linked instead.
     Unlinked,
     /// No record: see the explanation for why.
@@ -333,6 +336,15 @@ pub enum Warning {
         subject: SubjectId,
         /// All candidates, sorted.
         records: Vec<RecordId>,
+    },
+    /// The subject's email already holds two or more records of the type
+    /// it matches in: duplicates the plan absorbs, whatever the ambiguity
+    /// policy did (B13); merge them with [`crate::heal`] (B9).
+    AbsorbingDuplicates {
+        /// The subject.
+        subject: SubjectId,
+        /// How many records the email holds.
+        count: usize,
     },
     /// D9: the linked record's email differs from the subject's and was kept
     /// ([`crate::RetainedEmail::Keep`]).
@@ -460,6 +472,9 @@ impl Warning {
             Warning::Ambiguous { subject, records } => format!(
                 "subject {subject}: {} records match; see the policy's ambiguity rule",
                 records.len()
+            ),
+            Warning::AbsorbingDuplicates { subject, count } => format!(
+                "subject {subject}: its email already holds {count} records (duplicates; B13, B9)"
             ),
             Warning::RecordEmailKept { subject, record } => format!(
                 "subject {subject}: linked record {record} has another email, which is kept (D9, B8)"

@@ -30,10 +30,16 @@ pub enum Scope {
     },
 }
 
-/// What happens when several candidates match (D4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What happens when several candidates match (D4, B13).
+///
+/// Each of the products and their peers answers differently; each answer
+/// is a policy here, and every outcome names the one that fired. A policy
+/// that cannot single out one record (a tie, no rule with exactly one
+/// match) falls back to [`Ambiguity::CreateNew`]: it never guesses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Ambiguity {
     /// Never guess between several records: create a new one (D4, doo).
     CreateNew,
@@ -41,8 +47,47 @@ pub enum Ambiguity {
     /// administrator expects: no new duplicate; give records time-ordered ids,
     /// such as UUIDv7, to make this "the oldest").
     UpdateFirst,
-    /// Link nothing, create nothing, and warn.
-    NoRecord,
+    /// Link nothing, create nothing, and warn (B13).
+    #[serde(alias = "no_record")]
+    Skip,
+    /// Link nothing, create nothing: the outcome is
+    /// [`crate::Decision::Review`], for a host to route to a person (B13).
+    Review,
+    /// Take the record whose `field` (a timestamp such as ISO 8601, which
+    /// sorts as text) is the latest, as Summit Events App takes the most
+    /// recently modified contact (B13). Records without the field come
+    /// last; a tie creates a new record.
+    MostRecentlyModified {
+        /// The record field holding the modification time.
+        field: FieldName,
+    },
+    /// Rules tried in order, each a set of fields that must be equal on
+    /// subject and record (trimmed, ignoring case, as A24's criteria): the
+    /// first rule that leaves exactly one record wins, as OCA's
+    /// `base_import_match` does (B13). A rule naming a field the subject
+    /// left blank is passed over. No such rule creates a new record.
+    Waterfall {
+        /// The rules, in order.
+        rules: Vec<Vec<FieldName>>,
+    },
+    /// Take the record with the highest weighted score
+    /// ([`Matching::weighted`], B10); a tie creates a new record (B13).
+    BestScore,
+}
+
+impl Ambiguity {
+    /// The policy's name, as outcomes state it (`create_new`, `waterfall`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ambiguity::CreateNew => "create_new",
+            Ambiguity::UpdateFirst => "update_first",
+            Ambiguity::Skip => "skip",
+            Ambiguity::Review => "review",
+            Ambiguity::MostRecentlyModified { .. } => "most_recently_modified",
+            Ambiguity::Waterfall { .. } => "waterfall",
+            Ambiguity::BestScore => "best_score",
+        }
+    }
 }
 
 /// Matching settings (D1–D4, A1–A3, A7, A24).
@@ -779,10 +824,29 @@ impl Policy {
         {
             return Err(PolicyError::ZeroLimit);
         }
+        let ambiguity_fields: Vec<&FieldName> = match &self.matching.ambiguity {
+            Ambiguity::MostRecentlyModified { field } => vec![field],
+            Ambiguity::Waterfall { rules } => {
+                if rules.is_empty() || rules.iter().any(Vec::is_empty) {
+                    return Err(PolicyError::EmptyWaterfall);
+                }
+                rules.iter().flatten().collect()
+            }
+            Ambiguity::BestScore if self.matching.weighted.is_none() => {
+                return Err(PolicyError::BestScoreWithoutWeights);
+            }
+            _ => Vec::new(),
+        };
+        for f in &ambiguity_fields {
+            if self.fields.class_of(f).is_none() {
+                return Err(PolicyError::UnmappedCriterion(f.to_string()));
+            }
+        }
         let names = self
             .fields
             .classes
             .keys()
+            .chain(ambiguity_fields.iter().copied())
             .chain(&self.matching.criteria)
             .chain(
                 self.matching

@@ -162,7 +162,8 @@ pub fn policy() -> impl Strategy<Value = Policy> {
         prop_oneof![
             Just(Ambiguity::CreateNew),
             Just(Ambiguity::UpdateFirst),
-            Just(Ambiguity::NoRecord)
+            Just(Ambiguity::Skip),
+            Just(Ambiguity::Review)
         ],
     )
         .prop_map(|(preset, email_change, ambiguity)| {

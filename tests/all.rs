@@ -5,6 +5,7 @@
 
 mod common;
 
+mod ambiguity;
 mod async_store;
 mod batch;
 mod builders;

@@ -7,8 +7,8 @@ use contact_sync::policy::{
     Ambiguity, ClassRules, EmailChange, FieldMap, Matching, Merge, NameGuard, RetainedEmail, Scope,
 };
 use contact_sync::rules::{
-    email_change, exact_one, merge_fields, select, During, EmailChangeAction, EmailChangeCase,
-    Entered, MatchAction, MergeOn, MergeRules,
+    email_change, exact_one, merge_fields, select, Chosen, During, EmailChangeAction,
+    EmailChangeCase, Entered, MatchAction, MergeOn, MergeRules,
 };
 use contact_sync::*;
 use proptest::prelude::*;
@@ -32,7 +32,17 @@ fn any_ambiguity() -> impl Strategy<Value = Ambiguity> {
     prop_oneof![
         Just(Ambiguity::CreateNew),
         Just(Ambiguity::UpdateFirst),
-        Just(Ambiguity::NoRecord)
+        Just(Ambiguity::Skip),
+        Just(Ambiguity::Review),
+        Just(Ambiguity::MostRecentlyModified {
+            field: FieldName::new("modified")
+        }),
+        Just(Ambiguity::Waterfall {
+            rules: vec![
+                vec![FieldName::new("company")],
+                vec![FieldName::new("city")]
+            ]
+        }),
     ]
 }
 
@@ -146,29 +156,47 @@ fn applied(record: &Fields, changes: &[FieldChange]) -> Fields {
 }
 
 proptest! {
-    /// D4: the exact-one rule links a record only when exactly one remains,
-    /// and never chooses between several unless the policy says how.
+    /// D4, B13: the exact-one rule links a record only when exactly one
+    /// remains; of several, only a policy that singles one out links one,
+    /// and create-new, skip and review never do.
     #[test]
-    fn d4_exact_one_never_picks_between_several(
+    fn d4_b13_exact_one_never_picks_between_several_unless_a_policy_says_how(
         candidates in any_candidates(),
         m in any_matching(),
     ) {
         let refs: Vec<&Record> = candidates.iter().collect();
-        let sel = select(&m, &fields(&[("email", EMAIL), ("company", "ACME")]), &refs);
-        match exact_one(&sel, m.ambiguity) {
+        let subject = fields(&[("email", EMAIL), ("company", "ACME"), ("city", "Graz")]);
+        let sel = select(&m, &subject, &refs);
+        match exact_one(&sel, &m, &subject, &refs) {
             MatchAction::Link { record } => prop_assert_eq!(sel.chosen, vec![record]),
             MatchAction::Create => prop_assert!(sel.chosen.is_empty()),
-            MatchAction::LinkFirst { record, records } => {
-                prop_assert_eq!(m.ambiguity, Ambiguity::UpdateFirst);
-                prop_assert!(records.len() > 1);
-                prop_assert_eq!(Some(&record), records.iter().min());
+            MatchAction::LinkChosen { record, records, by } => {
+                prop_assert!(records.len() > 1 && records.contains(&record));
+                prop_assert_eq!(&records, &sel.chosen);
+                match (&m.ambiguity, by) {
+                    (Ambiguity::UpdateFirst, Chosen::SmallestId) => {
+                        prop_assert_eq!(Some(&record), records.iter().min());
+                    }
+                    (Ambiguity::MostRecentlyModified { .. }, Chosen::MostRecentlyModified) => {
+                        let latest = |id: &RecordId| candidates.iter().find(|r| r.id == *id).map(|r| r.fields.text("modified").to_owned());
+                        for other in records.iter().filter(|r| **r != record) {
+                            prop_assert!(latest(other) < latest(&record));
+                        }
+                    }
+                    (Ambiguity::Waterfall { .. }, Chosen::Waterfall { .. }) => {}
+                    (a, b) => prop_assert!(false, "{a:?} chose by {b:?}"),
+                }
             }
             MatchAction::CreateDespite { records } => {
-                prop_assert_eq!(m.ambiguity, Ambiguity::CreateNew);
+                prop_assert!(records.len() > 1);
+                prop_assert!(!matches!(m.ambiguity, Ambiguity::UpdateFirst | Ambiguity::Skip | Ambiguity::Review));
+            }
+            MatchAction::Skip { records } => {
+                prop_assert_eq!(&m.ambiguity, &Ambiguity::Skip);
                 prop_assert!(records.len() > 1);
             }
-            MatchAction::NoRecord { records } => {
-                prop_assert_eq!(m.ambiguity, Ambiguity::NoRecord);
+            MatchAction::Review { records } => {
+                prop_assert_eq!(&m.ambiguity, &Ambiguity::Review);
                 prop_assert!(records.len() > 1);
             }
             other => prop_assert!(false, "unexpected {other:?}"),
@@ -308,7 +336,11 @@ proptest! {
         company in prop_oneof![Just("acme"), Just("Other"), Just("")],
     ) {
         let mut policy = Policy::salesforce(m.record_type);
-        policy.fields = policy.fields.map("company", FieldClass::FormField);
+        policy.fields = policy
+            .fields
+            .map("company", FieldClass::FormField)
+            .map("city", FieldClass::FormField)
+            .map("modified", FieldClass::FormField);
         policy.matching = m.clone();
         let engine = Engine::new(policy).unwrap();
         let store = store_with(candidates.clone());
@@ -316,8 +348,8 @@ proptest! {
         let plan = engine.plan(&store, &one_attendee(1, Subject::attendee(sid(1), subject.clone()))).unwrap();
         let refs: Vec<&Record> = candidates.iter().collect();
         let o = plan.outcome(sid(1)).unwrap();
-        match exact_one(&select(&m, &subject, &refs), m.ambiguity) {
-            MatchAction::Link { record } | MatchAction::LinkFirst { record, .. } => {
+        match exact_one(&select(&m, &subject, &refs), &m, &subject, &refs) {
+            MatchAction::Link { record } | MatchAction::LinkChosen { record, .. } => {
                 prop_assert_eq!(o.record, Some(record));
                 prop_assert_eq!(plan.created().count(), 0);
             }
@@ -325,9 +357,11 @@ proptest! {
                 prop_assert_eq!(plan.created().count(), 1);
                 prop_assert_eq!(o.decision, Decision::Created);
             }
-            MatchAction::NoRecord { .. } => {
+            MatchAction::Skip { .. } | MatchAction::Review { .. } => {
                 prop_assert_eq!(o.record, None);
                 prop_assert_eq!(plan.created().count(), 0);
+                let review = m.ambiguity == Ambiguity::Review;
+                prop_assert_eq!(o.decision == Decision::Review, review);
             }
             other => prop_assert!(false, "unexpected {other:?}"),
         }
@@ -527,9 +561,21 @@ fn b11_rule_function_data_round_trips_through_json() {
         serde_json::from_str::<contact_sync::rules::Selection>(&json).unwrap(),
         sel
     );
-    let action = exact_one(&sel, Ambiguity::CreateNew);
+    let action = exact_one(
+        &sel,
+        &Matching::default(),
+        &fields(&[("email", EMAIL)]),
+        &refs,
+    );
     let json = serde_json::to_string(&action).unwrap();
     assert_eq!(serde_json::from_str::<MatchAction>(&json).unwrap(), action);
+    let chosen = MatchAction::LinkChosen {
+        record: rid(1),
+        records: vec![rid(1), rid(2)],
+        by: Chosen::Waterfall { rule: 1 },
+    };
+    let json = serde_json::to_string(&chosen).unwrap();
+    assert_eq!(serde_json::from_str::<MatchAction>(&json).unwrap(), chosen);
     let rules = merge_rules(ClassRules::all(Merge::Replace), true, Citations::Salesforce);
     let json = serde_json::to_string(&rules).unwrap();
     assert_eq!(serde_json::from_str::<MergeRules>(&json).unwrap(), rules);

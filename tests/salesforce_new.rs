@@ -323,12 +323,19 @@ fn a7_several_records_of_the_type_update_the_smallest_id_and_warn() {
         ),
     );
     assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
+    // B13: the key's duplicates are reported, then the policy's choice.
     assert_eq!(
         plan.warnings,
-        vec![Warning::Ambiguous {
-            subject: sid(10),
-            records: vec![rid(1), rid(2)]
-        }]
+        vec![
+            Warning::AbsorbingDuplicates {
+                subject: sid(10),
+                count: 2
+            },
+            Warning::Ambiguous {
+                subject: sid(10),
+                records: vec![rid(1), rid(2)]
+            }
+        ]
     );
     assert_eq!(store.records(T).len(), 2, "no new duplicate");
 }

@@ -23,11 +23,12 @@ use crate::plan::{
     Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Rules, Warning,
 };
 use crate::policy::{
-    Citations, ClassRules, EmailChange, FieldIndex, Merge, NameGuard, Policy, RoleRule, Scope,
+    Ambiguity, Citations, ClassRules, EmailChange, FieldIndex, Merge, NameGuard, Policy, RoleRule,
+    Scope,
 };
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::rules::{
-    self, merge, During, EmailChangeAction, EmailChangeCase, EmailChangeDecision, Entered,
+    self, merge, Chosen, During, EmailChangeAction, EmailChangeCase, EmailChangeDecision, Entered,
     MatchAction, MergeOn, MergeRules,
 };
 use crate::store::ContactStore;

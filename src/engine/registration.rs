@@ -114,7 +114,20 @@ impl<S: Source> Decider<'_, S> {
             ids.iter().filter_map(|id| self.ov.get(id)).collect();
         let m = &self.policy.matching;
         let sel = rules::select(m, fields, &candidates);
+        let action = rules::exact_one(&sel, m, fields, &candidates);
+        // B13: a key holding several records of the type is reported,
+        // whatever the policy does about it.
+        let on_key = candidates
+            .iter()
+            .filter(|r| r.record_type == sel.record_type)
+            .count();
         drop(candidates);
+        if on_key >= 2 {
+            self.warnings.push(Warning::AbsorbingDuplicates {
+                subject: s.id,
+                count: on_key,
+            });
+        }
         let noun = sel.record_type.noun();
         match m.scope {
             Scope::Linear => {
@@ -149,7 +162,7 @@ impl<S: Source> Decider<'_, S> {
                 sel.failed_criteria()
             ));
         }
-        match rules::exact_one(&sel, m.ambiguity) {
+        match action {
             MatchAction::Create => {
                 if sel.other_type_has_email() && m.scope == Scope::Linear {
                     t.cite(A3).say_fmt(format_args!(
@@ -179,43 +192,80 @@ impl<S: Source> Decider<'_, S> {
                 self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
             }
             MatchAction::CreateDespite { records } => {
-                t.cite(D4).say_fmt(format_args!(
-                    "{} {noun}s have this email; the system never guesses between several, so a new one is created.",
-                    records.len()
-                ));
+                if m.ambiguity == Ambiguity::CreateNew {
+                    t.cite(D4).say_fmt(format_args!(
+                        "{} {noun}s have this email; the system never guesses between several, so a new one is created.",
+                        records.len()
+                    ));
+                } else {
+                    t.cite(D4).cite(B13).say_fmt(format_args!(
+                        "{} {noun}s have this email; the ambiguity policy `{}` could not single out one, so a new one is created (it never guesses).",
+                        records.len(),
+                        m.ambiguity.name()
+                    ));
+                }
                 self.create_keyed(ctx, s, fields, self.ov.asked_key(at), t)
             }
-            MatchAction::LinkFirst { record, records } => {
+            MatchAction::LinkChosen {
+                record,
+                records,
+                by,
+            } => {
                 let rec = self.chosen(record)?;
-                t.cite(self.cite(D4, A7)).say_fmt(format_args!(
-                    "{} {noun}s have this email; the policy takes the one with the smallest id, {}.",
-                    records.len(),
-                    rec.id
-                ));
+                let n = records.len();
+                match by {
+                    Chosen::SmallestId => {
+                        t.cite(self.cite(D4, A7)).say_fmt(format_args!(
+                            "{n} {noun}s have this email; the policy takes the one with the smallest id, {record}."
+                        ));
+                    }
+                    Chosen::MostRecentlyModified => {
+                        t.cite(D4).cite(B13).say_fmt(format_args!(
+                            "{n} {noun}s have this email; the ambiguity policy `most_recently_modified` takes the most recently modified, {record}."
+                        ));
+                    }
+                    Chosen::Waterfall { rule } => {
+                        t.cite(D4).cite(B13).say_fmt(format_args!(
+                            "{n} {noun}s have this email; the ambiguity policy `waterfall` takes {record}, the only one rule {} matches.",
+                            rule + 1
+                        ));
+                    }
+                    Chosen::BestScore { score } => {
+                        t.cite(D4).cite(B13).cite(B10).say_fmt(format_args!(
+                            "{n} {noun}s have this email; the ambiguity policy `best_score` takes {record}, the only one scoring {score}."
+                        ));
+                    }
+                }
                 self.warnings.push(Warning::Ambiguous {
                     subject: s.id,
                     records,
                 });
                 self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
             }
-            MatchAction::NoRecord { records } => {
-                t.cite(D4).say_fmt(format_args!(
-                    "{} {noun}s have this email; the policy links none and creates none.",
-                    records.len()
-                ));
+            MatchAction::Skip { records } | MatchAction::Review { records } => {
+                let review = m.ambiguity == Ambiguity::Review;
+                if review {
+                    t.cite(D4).cite(B13).say_fmt(format_args!(
+                        "{} {noun}s have this email; the ambiguity policy `review` leaves the choice to a person: nothing is linked or created.",
+                        records.len()
+                    ));
+                } else {
+                    t.cite(D4).say_fmt(format_args!(
+                        "{} {noun}s have this email; the policy links none and creates none.",
+                        records.len()
+                    ));
+                }
                 self.warnings.push(Warning::Ambiguous {
                     subject: s.id,
                     records,
                 });
                 let link = self.ov.link_of(s.id, s.link);
-                self.outcome(
-                    ctx,
-                    s,
-                    Decision::NoRecord,
-                    link,
-                    Some(NoRecordReason::Ambiguous),
-                    t,
-                );
+                let decision = if review {
+                    Decision::Review
+                } else {
+                    Decision::NoRecord
+                };
+                self.outcome(ctx, s, decision, link, Some(NoRecordReason::Ambiguous), t);
                 Ok(())
             }
         }

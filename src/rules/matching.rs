@@ -216,9 +216,29 @@ fn other(t: RecordType) -> RecordType {
     }
 }
 
+/// How an ambiguity policy singled out one of several records (B13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+#[non_exhaustive]
+pub enum Chosen {
+    /// The smallest id ([`Ambiguity::UpdateFirst`]).
+    SmallestId,
+    /// The latest modification time ([`Ambiguity::MostRecentlyModified`]).
+    MostRecentlyModified,
+    /// The first waterfall rule that left exactly one record (0-based).
+    Waterfall {
+        /// The rule's position.
+        rule: usize,
+    },
+    /// The highest weighted score ([`Ambiguity::BestScore`]).
+    BestScore {
+        /// The score.
+        score: u64,
+    },
+}
+
 /// What the exact-one rule decides for a [`Selection`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "action")]
 #[non_exhaustive]
 pub enum MatchAction {
@@ -229,70 +249,133 @@ pub enum MatchAction {
     },
     /// No record remains: a new one is created (D3, A3).
     Create,
-    /// Several remain (D4) and the policy never guesses: a new record is
-    /// created ([`Ambiguity::CreateNew`]).
+    /// Several remain (D4) and a new record is created: the policy never
+    /// guesses ([`Ambiguity::CreateNew`]), or could not single out one.
     CreateDespite {
         /// The records that remained.
         records: Vec<RecordId>,
     },
-    /// Several remain and the policy takes the smallest id, with a warning
-    /// ([`Ambiguity::UpdateFirst`]).
-    LinkFirst {
+    /// Several remain and the policy singled out one, with a warning.
+    LinkChosen {
         /// The record taken.
         record: RecordId,
         /// Every record that remained.
         records: Vec<RecordId>,
+        /// How it was singled out.
+        by: Chosen,
     },
     /// Several remain and the policy links none and creates none, with a
-    /// warning ([`Ambiguity::NoRecord`]).
-    NoRecord {
+    /// warning ([`Ambiguity::Skip`]).
+    Skip {
+        /// The records that remained.
+        records: Vec<RecordId>,
+    },
+    /// Several remain and a person decides: nothing is linked or created
+    /// ([`Ambiguity::Review`]).
+    Review {
         /// The records that remained.
         records: Vec<RecordId>,
     },
 }
 
-/// The exact-one rule (D2–D4, A7) with the ambiguity policy applied: one
-/// remaining record is linked, none means a new record, and several are
-/// never chosen between unless the policy says how.
+/// The exact-one rule (D2–D4, A7) with the ambiguity policy applied (B13):
+/// one remaining record is linked, none means a new record, and several are
+/// never chosen between unless [`Matching::ambiguity`] says how. `subject`
+/// and `candidates` (the records [`select`] chose from) are what the
+/// waterfall, the modification time and the score look at.
 ///
 /// ```
 /// use contact_sync::policy::{Ambiguity, Matching};
-/// use contact_sync::rules::{exact_one, select, MatchAction};
-/// use contact_sync::{Fields, Record, RecordId, RecordType, TenantId};
+/// use contact_sync::rules::{exact_one, select, Chosen, MatchAction};
+/// use contact_sync::{FieldName, Fields, Record, RecordId, RecordType, TenantId};
 ///
 /// let t = TenantId::from_u128(1);
-/// let f = Fields::from_pairs([("email", "ann@example.org")]);
+/// let f = Fields::from_pairs([("email", "ann@example.org"), ("company", "Acme")]);
 /// let r1 = Record::new(RecordId::from_u128(1), t, RecordType::Contact, f.clone());
-/// let r2 = Record::new(RecordId::from_u128(2), t, RecordType::Contact, f.clone());
-/// let m = Matching::default();
+/// let r2 = Record::new(RecordId::from_u128(2), t, RecordType::Contact,
+///     Fields::from_pairs([("email", "ann@example.org"), ("company", "Other")]));
+/// let mut m = Matching::default();
 ///
 /// // D2: one record with the email is linked.
 /// let one = select(&m, &f, &[&r1]);
-/// assert_eq!(exact_one(&one, m.ambiguity), MatchAction::Link { record: r1.id });
+/// assert_eq!(exact_one(&one, &m, &f, &[&r1]), MatchAction::Link { record: r1.id });
 /// // D4: several records with the email: doo creates a new one.
 /// let two = select(&m, &f, &[&r1, &r2]);
 /// assert_eq!(
-///     exact_one(&two, Ambiguity::CreateNew),
+///     exact_one(&two, &m, &f, &[&r1, &r2]),
 ///     MatchAction::CreateDespite { records: vec![r1.id, r2.id] }
 /// );
+/// // B13: a waterfall on the company singles out r1.
+/// m.ambiguity = Ambiguity::Waterfall { rules: vec![vec![FieldName::new("company")]] };
+/// assert_eq!(
+///     exact_one(&two, &m, &f, &[&r1, &r2]),
+///     MatchAction::LinkChosen { record: r1.id, records: vec![r1.id, r2.id], by: Chosen::Waterfall { rule: 0 } }
+/// );
 /// // D3: none: a new record.
-/// assert_eq!(exact_one(&select(&m, &f, &[]), m.ambiguity), MatchAction::Create);
+/// assert_eq!(exact_one(&select(&m, &f, &[]), &m, &f, &[]), MatchAction::Create);
 /// ```
-pub fn exact_one(selection: &Selection, ambiguity: Ambiguity) -> MatchAction {
-    match selection.chosen.as_slice() {
-        [] => MatchAction::Create,
-        [one] => MatchAction::Link { record: *one },
-        many @ [first, _, ..] => {
-            let records = many.to_vec();
-            match ambiguity {
-                Ambiguity::CreateNew => MatchAction::CreateDespite { records },
-                // `chosen` is sorted: the first is the smallest id.
-                Ambiguity::UpdateFirst => MatchAction::LinkFirst {
-                    record: *first,
-                    records,
-                },
-                Ambiguity::NoRecord => MatchAction::NoRecord { records },
+pub fn exact_one(
+    selection: &Selection,
+    matching: &Matching,
+    subject: &Fields,
+    candidates: &[&Record],
+) -> MatchAction {
+    let many = match selection.chosen.as_slice() {
+        [] => return MatchAction::Create,
+        [one] => return MatchAction::Link { record: *one },
+        many => many,
+    };
+    let records = many.to_vec();
+    let remaining = || candidates.iter().copied().filter(|r| many.contains(&r.id));
+    // The one record with the greatest key, if exactly one has it.
+    fn unique_max<K: Ord>(items: impl Iterator<Item = (K, RecordId)>) -> Option<(K, RecordId)> {
+        let mut best: Option<(K, RecordId)> = None;
+        let mut tie = false;
+        for (k, id) in items {
+            match &best {
+                Some((b, _)) if k < *b => {}
+                Some((b, _)) if k == *b => tie = true,
+                _ => {
+                    best = Some((k, id));
+                    tie = false;
+                }
             }
         }
+        best.filter(|_| !tie)
+    }
+    let chosen = match &matching.ambiguity {
+        Ambiguity::CreateNew => None,
+        Ambiguity::Skip => return MatchAction::Skip { records },
+        Ambiguity::Review => return MatchAction::Review { records },
+        // `chosen` is sorted: the first is the smallest id.
+        Ambiguity::UpdateFirst => many.first().map(|id| (*id, Chosen::SmallestId)),
+        Ambiguity::MostRecentlyModified { field } => unique_max(remaining().filter_map(|r| {
+            let v = r.fields.text(field.as_str()).trim();
+            (!v.is_empty()).then_some((v, r.id))
+        }))
+        .map(|(_, id)| (id, Chosen::MostRecentlyModified)),
+        Ambiguity::Waterfall { rules } => rules.iter().enumerate().find_map(|(i, rule)| {
+            // A rule speaks only when the subject gave every field it names.
+            if rule.iter().any(|f| subject.is_empty_at(f.as_str())) {
+                return None;
+            }
+            let mut hits = remaining().filter(|r| criteria_met(rule, subject, &r.fields));
+            match (hits.next(), hits.next()) {
+                (Some(one), None) => Some((one.id, Chosen::Waterfall { rule: i })),
+                _ => None,
+            }
+        }),
+        Ambiguity::BestScore => matching.weighted.as_ref().and_then(|w| {
+            unique_max(remaining().map(|r| (weighted_score(w, subject, &r.fields), r.id)))
+                .map(|(score, id)| (id, Chosen::BestScore { score }))
+        }),
+    };
+    match chosen {
+        Some((record, by)) => MatchAction::LinkChosen {
+            record,
+            records,
+            by,
+        },
+        None => MatchAction::CreateDespite { records },
     }
 }

@@ -29,7 +29,7 @@ pub(crate) mod merge;
 pub use email_change::{
     email_change, During, EmailChangeAction, EmailChangeCase, EmailChangeDecision,
 };
-pub use matching::{exact_one, select, Dropped, DroppedRecord, MatchAction, Selection};
+pub use matching::{exact_one, select, Chosen, Dropped, DroppedRecord, MatchAction, Selection};
 pub use merge::{merge_fields, Entered, FieldClasses, MergeOn, MergeResult, MergeRules};
 
 /// Where a rule comes from.

@@ -255,6 +255,7 @@ fn warning_kind(w: &Warning) -> &'static str {
         Warning::Ambiguous { .. } => "ambiguous",
         Warning::RecordEmailOverwritten { .. } => "record_email_overwritten",
         Warning::RecordEmailKept { .. } => "record_email_kept",
+        Warning::AbsorbingDuplicates { .. } => "absorbing_duplicates",
     }
 }
 
