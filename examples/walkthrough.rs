@@ -524,6 +524,39 @@ fn beyond_scenarios() {
             vec![person(10, Role::Attendee, &[("email", "team@example.org")])],
         )],
     );
+    say!("\n##### Beyond both products: trust by submitter (B14)");
+    let mut trusting = Policy::doo().with_sync(true);
+    trusting.trust.insert(
+        Submitter::AnonymousForm,
+        TrustRights {
+            max: ClassRules::all(Merge::FillEmpty),
+            owns: vec![],
+        },
+    );
+    let anonymous = match booking(
+        100,
+        vec![person(
+            10,
+            Role::Attendee,
+            &[
+                ("email", "ann@example.org"),
+                ("company", "Mallory Ltd"),
+                ("city", "Graz"),
+            ],
+        )],
+    ) {
+        Event::Registered(r) => Event::Registered(r.submitter(Submitter::AnonymousForm)),
+        other => other,
+    };
+    scenario(
+        "B14/D2/D15: an anonymous form fills the empty city but cannot overwrite the company",
+        &trusting,
+        vec![contact(
+            1,
+            &[("email", "ann@example.org"), ("company", "Acme")],
+        )],
+        vec![anonymous],
+    );
 }
 
 fn salesforce(t: RecordType) -> Policy {

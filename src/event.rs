@@ -27,6 +27,38 @@ pub enum EmailChange {
     NewRecord,
 }
 
+/// Who submitted an event's data (B14): how far it is trusted to change
+/// records is the policy's [`crate::policy::Policy::trust`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Submitter {
+    /// A person logged in with a verified identity.
+    VerifiedLogin,
+    /// The organizer (back office, contact center).
+    Organizer,
+    /// Self-service through a personal link or token ("My Registrations").
+    SelfServiceToken,
+    /// An anonymous public form: anyone may have typed any email.
+    AnonymousForm,
+    /// A bulk import.
+    Import,
+}
+
+impl Submitter {
+    /// The level's name, as explanations state it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Submitter::VerifiedLogin => "verified_login",
+            Submitter::Organizer => "organizer",
+            Submitter::SelfServiceToken => "self_service_token",
+            Submitter::AnonymousForm => "anonymous_form",
+            Submitter::Import => "import",
+        }
+    }
+}
+
 /// Which person-shaped part of a booking a subject is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -190,6 +222,9 @@ pub struct Registration {
     /// level"); `None` follows the policy's [`crate::Policy::email_change`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_change: Option<EmailChange>,
+    /// Who submitted the data (B14); `None` is trusted as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitter: Option<Submitter>,
 }
 
 /// The setters registrations and edits share.
@@ -212,6 +247,12 @@ macro_rules! event_setters {
             self.email_change = Some(behaviour);
             self
         }
+
+        /// Sets who submitted the data (B14).
+        pub fn submitter(mut self, submitter: Submitter) -> Self {
+            self.submitter = Some(submitter);
+            self
+        }
     };
 }
 
@@ -230,6 +271,7 @@ impl Registration {
             buyer_data_only: false,
             subjects,
             email_change: None,
+            submitter: None,
         }
     }
 
@@ -290,6 +332,9 @@ pub struct Edit {
     /// policy's [`crate::Policy::email_change`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_change: Option<EmailChange>,
+    /// Who submitted the data (B14); `None` is trusted as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitter: Option<Submitter>,
 }
 
 impl Edit {
@@ -316,6 +361,7 @@ impl Edit {
             buyer: None,
             buyer_data_only: false,
             email_change: None,
+            submitter: None,
         }
     }
 
@@ -455,6 +501,7 @@ impl Event {
                     h.subject(s);
                 }
                 h.email_change(r.email_change);
+                h.submitter(r.submitter);
             }
             Event::Edited(e) => {
                 h.tag(2);
@@ -484,6 +531,7 @@ impl Event {
                 }
                 h.tag(u8::from(e.buyer_data_only));
                 h.email_change(e.email_change);
+                h.submitter(e.submitter);
             }
             Event::Relinked(r) => {
                 h.tag(3);
@@ -546,6 +594,13 @@ impl Digester<'_> {
                 EmailChange::Retain => 2,
                 EmailChange::NewRecord => 3,
             });
+        }
+    }
+    /// Only when set, so digests of events without one stay as they were.
+    fn submitter(&mut self, s: Option<Submitter>) {
+        if let Some(s) = s {
+            self.tag(0x5B);
+            self.tag(s as u8 + 1);
         }
     }
     fn len(&mut self, n: usize) {

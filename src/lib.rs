@@ -114,7 +114,8 @@ pub use email::{Email, EmailError, EmailKey, Normalization};
 pub use engine::{derive_record_id, Decided, Engine};
 pub use error::{ApplyError, Conflict, Error, PlanError, PolicyError};
 pub use event::{
-    CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
+    CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role,
+    Subject, Submitter,
 };
 pub use fields::{FieldClass, FieldName, FieldNameProblem, FieldValue, Fields};
 pub use heal::{
@@ -127,7 +128,7 @@ pub use plan::{
 pub use policy::{
     Ambiguity, Citations, ClassRules, Comparator, Criterion, EmailChange, FieldMap, Limits,
     Matching, Merge, NameGuard, NoEmail, Policy, RetainedEmail, RoleRule, Roles, Scope, SyncRules,
-    WeightedCriteria, MAX_COMPARED_CHARS,
+    TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;

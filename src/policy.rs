@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::email::Normalization;
 use crate::error::PolicyError;
 pub use crate::event::EmailChange;
+use crate::event::Submitter;
 use crate::fields::{FieldClass, FieldName};
 use crate::record::RecordType;
 
@@ -541,6 +542,25 @@ pub struct Policy {
     pub limits: Limits,
     /// Which rule ids explanations cite.
     pub citations: Citations,
+    /// Write rights by who submitted an event's data (B14). A level not in
+    /// the map, and an event without a submitter, write as the sync rules
+    /// say (empty in every preset).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trust: BTreeMap<Submitter, TrustRights>,
+}
+
+/// What data from one submitter may do to records (B14).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TrustRights {
+    /// The strongest merge allowed per field class: `fill_empty` lets the
+    /// data fill empty fields but never overwrite (an anonymous form).
+    pub max: ClassRules,
+    /// Fields this submitter owns: the cap does not apply to them (an
+    /// import may overwrite the fields it is the source of).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owns: Vec<FieldName>,
 }
 
 impl Default for Policy {
@@ -560,6 +580,7 @@ impl Default for Policy {
             two_way: false,
             limits: Limits::default(),
             citations: Citations::Doo,
+            trust: BTreeMap::new(),
         }
     }
 }
@@ -847,6 +868,7 @@ impl Policy {
             .classes
             .keys()
             .chain(ambiguity_fields.iter().copied())
+            .chain(self.trust.values().flat_map(|t| t.owns.iter()))
             .chain(&self.matching.criteria)
             .chain(
                 self.matching

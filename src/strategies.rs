@@ -109,22 +109,23 @@ pub fn registration(tenant: TenantId, max_subjects: usize) -> impl Strategy<Valu
         ]),
     )
         .prop_map(move |(id, channel, subjects, email_change)| {
-            Event::Registered(Registration {
-                id: EventId::from_u128(u128::from(id)),
-                tenant,
-                channel,
-                campaign: None,
-                buyer_data_only: false,
-                email_change,
-                subjects: subjects
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, f)| {
-                        let id = SubjectId::from_u128(u128::from(id) << 16 | i as u128);
-                        let role = if i == 0 { Role::Booker } else { Role::Attendee };
-                        Subject::new(id, role, f)
-                    })
-                    .collect(),
+            Event::Registered({
+                let mut r = Registration::new(
+                    EventId::from_u128(u128::from(id)),
+                    tenant,
+                    subjects
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, f)| {
+                            let id = SubjectId::from_u128(u128::from(id) << 16 | i as u128);
+                            let role = if i == 0 { Role::Booker } else { Role::Attendee };
+                            Subject::new(id, role, f)
+                        })
+                        .collect(),
+                );
+                r.channel = channel;
+                r.email_change = email_change;
+                r
             })
         })
 }

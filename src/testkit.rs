@@ -184,18 +184,14 @@ async fn lookup<S: AsyncContactStore>(
 }
 
 fn registration(event: u128, subject: u128, tenant: TenantId, email: &str) -> Event {
-    Event::Registered(Registration {
-        id: EventId::from_u128(event),
+    Event::Registered(Registration::new(
+        EventId::from_u128(event),
         tenant,
-        channel: Channel::Online,
-        campaign: None,
-        buyer_data_only: false,
-        email_change: None,
-        subjects: vec![Subject::attendee(
+        vec![Subject::attendee(
             SubjectId::from_u128(subject),
             Fields::from_pairs([("email", email)]),
         )],
-    })
+    ))
 }
 
 fn engine(check: &'static str) -> Result<Engine, Failure> {
@@ -328,27 +324,27 @@ pub async fn all_or_nothing_async<F: AsyncStoreFactory>(f: &F) -> Check {
     let emails = ["ann@example.org", "n1@example.org", "n2@example.org"];
     let s = f.fresh().await;
     seed(C, &s, &[record(1, A, "ann@example.org")]).await?;
-    let ev = Event::Registered(Registration {
-        id: EventId::from_u128(7),
-        tenant: A,
-        channel: Channel::Online,
-        campaign: Some(crate::event::CampaignId("camp".into())),
-        buyer_data_only: false,
-        email_change: None,
-        subjects: vec![
-            Subject::booker(
-                SubjectId::from_u128(1),
-                Fields::from_pairs([("email", "ann@example.org"), ("company", "X")]),
-            ),
-            Subject::attendee(
-                SubjectId::from_u128(2),
-                Fields::from_pairs([("email", "n1@example.org")]),
-            ),
-            Subject::attendee(
-                SubjectId::from_u128(3),
-                Fields::from_pairs([("email", "n2@example.org")]),
-            ),
-        ],
+    let ev = Event::Registered({
+        let mut r = Registration::new(
+            EventId::from_u128(7),
+            A,
+            vec![
+                Subject::booker(
+                    SubjectId::from_u128(1),
+                    Fields::from_pairs([("email", "ann@example.org"), ("company", "X")]),
+                ),
+                Subject::attendee(
+                    SubjectId::from_u128(2),
+                    Fields::from_pairs([("email", "n1@example.org")]),
+                ),
+                Subject::attendee(
+                    SubjectId::from_u128(3),
+                    Fields::from_pairs([("email", "n2@example.org")]),
+                ),
+            ],
+        );
+        r.campaign = Some(crate::event::CampaignId("camp".into()));
+        r
     });
     let mut policy = Policy::doo();
     policy.campaign_members = true;
@@ -412,18 +408,14 @@ pub async fn stale_preconditions_async<F: AsyncStoreFactory>(f: &F) -> Check {
         format!("{} records for one new email", n.len())
     })?;
     let reg = |ev, sub, company: &str| {
-        Event::Registered(Registration {
-            id: EventId::from_u128(ev),
-            tenant: A,
-            channel: Channel::Online,
-            campaign: None,
-            buyer_data_only: false,
-            email_change: None,
-            subjects: vec![Subject::attendee(
+        Event::Registered(Registration::new(
+            EventId::from_u128(ev),
+            A,
+            vec![Subject::attendee(
                 SubjectId::from_u128(sub),
                 Fields::from_pairs([("email", "ann@example.org"), ("company", company)]),
             )],
-        })
+        ))
     };
     let q1 = e
         .plan_async(&s, &reg(3, 3, "One"))
@@ -655,14 +647,10 @@ pub async fn idempotent_reapply_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "idempotent_reapply";
     let s = f.fresh().await;
     seed(C, &s, &[record(1, A, "ann@example.org")]).await?;
-    let ev = Event::Registered(Registration {
-        id: EventId::from_u128(1),
-        tenant: A,
-        channel: Channel::Online,
-        campaign: None,
-        buyer_data_only: false,
-        email_change: None,
-        subjects: vec![
+    let ev = Event::Registered(Registration::new(
+        EventId::from_u128(1),
+        A,
+        vec![
             Subject::attendee(
                 SubjectId::from_u128(1),
                 Fields::from_pairs([("email", "ann@example.org"), ("company", "Z")]),
@@ -672,7 +660,7 @@ pub async fn idempotent_reapply_async<F: AsyncStoreFactory>(f: &F) -> Check {
                 Fields::from_pairs([("email", "new@example.org")]),
             ),
         ],
-    });
+    ));
     let e = engine(C)?;
     let plan = e
         .plan_async(&s, &ev)
@@ -782,13 +770,11 @@ pub async fn merges_async<F: AsyncStoreFactory>(f: &F) -> Check {
 
 /// A plan of `effects` and `preconditions` in tenant `t`, nothing else.
 fn effects_plan(t: TenantId, effects: Vec<Effect>, preconditions: Vec<Precondition>) -> Plan {
-    Plan {
-        tenant: t,
-        events: Vec::new(),
-        effects,
-        preconditions,
-        outcomes: Vec::new(),
-        warnings: Vec::new(),
+    {
+        let mut p = Plan::new(t);
+        p.effects = effects;
+        p.preconditions = preconditions;
+        p
     }
 }
 

@@ -38,4 +38,5 @@ mod store;
 mod strategies;
 mod telemetry;
 mod testkit_contract;
+mod trust;
 mod walkthrough;

@@ -143,6 +143,7 @@ fn merge_rules(classes: ClassRules, sync: bool, citations: Citations) -> MergeRu
         freeze_generated: false,
         on: MergeOn::Match,
         citations,
+        trust: None,
     }
 }
 
@@ -401,6 +402,7 @@ proptest! {
                 freeze_generated: false,
                 on: MergeOn::Match,
                 citations: policy.citations,
+                trust: None,
             },
         );
         let got: Vec<FieldChange> = plan.changes_to(rid(1)).into_iter().cloned().collect();

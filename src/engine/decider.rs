@@ -265,6 +265,10 @@ impl<S: Source> Decider<'_, S> {
                 && s.tickets > 1,
             on,
             citations: self.policy.citations,
+            trust: ctx
+                .submitter
+                .and_then(|level| self.policy.trust.get(&level))
+                .cloned(),
         };
         if ctx.protect_email {
             mr.classes.email = mr.classes.email.min(Merge::FillEmpty);
@@ -305,8 +309,20 @@ impl<S: Source> Decider<'_, S> {
                 list(unused.iter().map(|n| n.as_str()))
             ));
         }
+        // B14: the submitter may be kept from writing names at all.
+        let trusted_name = mr.trust.as_ref().map_or(Merge::Replace, |t| {
+            let owns_a_name = t
+                .owns
+                .iter()
+                .any(|f| self.fields.class_of(f.as_str()) == Some(FieldClass::Name));
+            if owns_a_name {
+                Merge::Replace
+            } else {
+                t.max.name
+            }
+        });
         // B4, D19: a clearly different person's name about to be overwritten.
-        if rules.name >= Merge::Overwrite
+        if rules.name.min(trusted_name) >= Merge::Overwrite
             && self.policy.name_guard != NameGuard::Off
             && merge::names_clearly_differ(&rec.fields, fields)
         {

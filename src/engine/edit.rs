@@ -20,6 +20,7 @@ impl<S: Source> Decider<'_, S> {
                 sync,
             },
             email_change: e.email_change,
+            submitter: e.submitter,
         };
         let mut t = Trace::new(self.explain, self.policy.citations);
         if e.source == EditSource::UpdateTrigger {

@@ -197,6 +197,13 @@ impl<S: Source> Decider<'_, S> {
                 list(r.kept.iter().map(|n| n.as_str()))
             ));
         }
+        if !r.kept_by_trust.is_empty() {
+            let level = ctx.submitter.map_or("", |s| s.name());
+            t.cite(B14).say_fmt(format_args!(
+                "Kept because of who submitted the data ({level}), which may not overwrite: {}.",
+                list(r.kept_by_trust.iter().map(|n| n.as_str()))
+            ));
+        }
         if r.changes.is_empty() && r.kept.is_empty() && !r.frozen {
             t.say("No field needed a change.");
         }

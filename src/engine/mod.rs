@@ -15,7 +15,8 @@ use crate::candidates::{Candidates, Needs};
 use crate::email::{EmailKey, Normalization};
 use crate::error::{Error, PlanError, PolicyError};
 use crate::event::{
-    CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
+    CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role,
+    Subject, Submitter,
 };
 use crate::fields::{FieldClass, FieldName, Fields};
 use crate::overlay::{Overlay, Seen, Source, StoreSource};
@@ -114,6 +115,8 @@ struct Ctx<'e> {
     situation: Situation,
     /// The event's own email-change behaviour (D22), if it sets one.
     email_change: Option<EmailChange>,
+    /// Who submitted the data (B14), if the event says.
+    submitter: Option<Submitter>,
 }
 
 struct Decider<'p, S> {

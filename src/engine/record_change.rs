@@ -14,6 +14,7 @@ impl<S: Source> Decider<'_, S> {
             buyer: None,
             situation: Situation::Registration,
             email_change: None,
+            submitter: None,
         };
         for s in &c.subjects {
             let mut t = Trace::new(self.explain, self.policy.citations);

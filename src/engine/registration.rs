@@ -19,6 +19,7 @@ impl<S: Source> Decider<'_, S> {
             buyer,
             situation: Situation::Registration,
             email_change: r.email_change,
+            submitter: r.submitter,
         };
         for s in &r.subjects {
             let mut t = Trace::new(self.explain, self.policy.citations);

@@ -13,6 +13,7 @@ impl<S: Source> Decider<'_, S> {
             buyer: None,
             situation: Situation::Registration,
             email_change: None,
+            submitter: None,
         };
         let s = &r.subject;
         let rec = self.existing(s, r.to)?;

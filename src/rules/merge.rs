@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::email::{EmailKey, Normalization};
 use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
 use crate::plan::{FieldChange, RuleId};
-use crate::policy::{Citations, ClassRules, FieldIndex, FieldMap, Merge};
+use crate::policy::{Citations, ClassRules, FieldIndex, FieldMap, Merge, TrustRights};
 
 /// Which entered fields count as newly entered (and may overwrite).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,10 @@ pub struct MergeRules {
     pub on: MergeOn,
     /// Whose rule ids the field changes cite.
     pub citations: Citations,
+    /// What the submitter of the data may write (B14): each class capped
+    /// at its `max`, except the fields it `owns`. `None`: no cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustRights>,
 }
 
 impl MergeRules {
@@ -134,6 +138,10 @@ pub struct MergeResult {
     pub kept: Vec<FieldName>,
     /// Auto-generated fields were frozen (A19) where they would have changed.
     pub frozen: bool,
+    /// Of `kept`, the fields the submitter's trust kept out (B14): the
+    /// sync rules alone would have written them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept_by_trust: Vec<FieldName>,
 }
 
 /// Field merge (D13–D17, A8–A19): how entered data flows into an existing
@@ -162,6 +170,7 @@ pub struct MergeResult {
 ///     freeze_generated: false,
 ///     on: MergeOn::Match,
 ///     citations: Citations::Doo,
+///     trust: None,
 /// };
 /// // D13: sync on overwrites the company and fills the empty city (D15).
 /// let on = merge_fields(&record, &entered, &FieldMap::default(), &rules);
@@ -193,10 +202,17 @@ pub fn merge_fields<C: FieldClasses + ?Sized>(
             }
             merge = Merge::Never;
         }
+        // B14: the submitter's rights cap the class, except owned fields.
+        let untrusted = merge;
+        if let Some(t) = &rules.trust {
+            if !t.owns.contains(name) {
+                merge = merge.min(t.max.get(class));
+            }
+        }
         let old = record.get(name.as_str());
         let record_empty = old.is_none_or(FieldValue::is_blank);
         let is_new = rules.entered.contains(name);
-        let target = match merge {
+        let target_of = |merge: Merge| match merge {
             Merge::Never => None,
             Merge::FillEmpty => (record_empty && !new.is_blank()).then_some(new),
             Merge::Overwrite => (!new.is_blank() && (is_new || record_empty)).then_some(new),
@@ -208,6 +224,7 @@ pub fn merge_fields<C: FieldClasses + ?Sized>(
                 }
             }
         };
+        let target = target_of(merge);
         let differs = |v: &FieldValue| match old {
             // Another spelling of the same address is not a change.
             Some(o) if class == FieldClass::Email => !same_email(o, v),
@@ -225,6 +242,9 @@ pub fn merge_fields<C: FieldClasses + ?Sized>(
             None => {
                 if is_new && !new.is_blank() && differs(new) && !record_empty {
                     out.kept.push(name.clone());
+                    if merge < untrusted && target_of(untrusted).is_some() {
+                        out.kept_by_trust.push(name.clone());
+                    }
                 }
             }
         }

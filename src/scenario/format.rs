@@ -119,6 +119,9 @@ pub struct RegisterSpec {
     /// subjects carry it. Absent: the policy's.
     #[serde(default)]
     pub email_change: Option<EmailChange>,
+    /// Who submitted the data (B14); absent: trusted as the sync rules say.
+    #[serde(default)]
+    pub submitter: Option<Submitter>,
 }
 
 /// A subject of a registration.
@@ -181,6 +184,9 @@ pub struct EditSpec {
     /// one its registration set, else the policy's.
     #[serde(default)]
     pub email_change: Option<EmailChange>,
+    /// Who submitted the data (B14); absent: trusted as the sync rules say.
+    #[serde(default)]
+    pub submitter: Option<Submitter>,
 }
 
 fn self_service() -> EditSource {
@@ -203,6 +209,9 @@ pub struct ChangeEmailSpec {
     /// the one its registration set, else the policy's.
     #[serde(default)]
     pub email_change: Option<EmailChange>,
+    /// Who submitted the data (B14); absent: trusted as the sync rules say.
+    #[serde(default)]
+    pub submitter: Option<Submitter>,
 }
 
 impl fmt::Debug for ChangeEmailSpec {

@@ -70,7 +70,8 @@ use uuid::Uuid;
 use crate::engine::Engine;
 use crate::error::{Echo, EchoMessage, PolicyError};
 use crate::event::{
-    CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role, Subject,
+    CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role,
+    Subject, Submitter,
 };
 use crate::fields::{FieldName, FieldValue, Fields, Redacted};
 use crate::plan::{Decision, Plan, RuleId, Warning};

@@ -485,6 +485,7 @@ impl Scenario {
                 buyer_data_only: r.buyer_data_only,
                 subjects,
                 email_change: r.email_change,
+                submitter: r.submitter,
             });
             (tenant, event, format!("register {}", names.join(", ")))
         } else if let Some(e) = &st.edit {
@@ -502,6 +503,7 @@ impl Scenario {
                 buyer: e.buyer.clone(),
                 buyer_data_only: e.buyer_data_only,
                 email_change: w.email_change_for(&e.subject, e.email_change),
+                submitter: e.submitter,
             });
             (
                 tenant,
@@ -520,6 +522,7 @@ impl Scenario {
                 buyer: None,
                 buyer_data_only: false,
                 email_change: w.email_change_for(&e.subject, e.email_change),
+                submitter: e.submitter,
             });
             (
                 tenant,
