@@ -176,3 +176,26 @@ fn b14_b7_the_submitter_is_part_of_the_payload_only_when_given() {
         .trust
         .is_empty());
 }
+
+#[cfg(feature = "proptest")]
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+    /// B14: an event that does not say who submitted it is planned byte for
+    /// byte as before, whatever the trust map holds.
+    #[test]
+    fn b14_events_without_a_submitter_plan_the_same_whatever_the_trust_map(
+        policy in contact_sync::strategies::policy(),
+        records in contact_sync::strategies::store_contents(contact_sync::strategies::TENANT, 6),
+        event in contact_sync::strategies::registration(contact_sync::strategies::TENANT, 3),
+    ) {
+        let store = InMemoryStore::new();
+        store.extend(records).unwrap();
+        let mut trusting = policy.clone();
+        for level in [Submitter::AnonymousForm, Submitter::Import, Submitter::Organizer] {
+            trusting.trust.insert(level, TrustRights { max: ClassRules::all(Merge::Never), owns: vec![] });
+        }
+        let plain = engine(policy).plan(&store, &event).unwrap();
+        let with_map = engine(trusting).plan(&store, &event).unwrap();
+        proptest::prop_assert_eq!(plain.to_json(), with_map.to_json());
+    }
+}
