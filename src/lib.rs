@@ -57,9 +57,16 @@
 //!   sans-IO pair [`Engine::needs`] / [`Engine::decide`].
 //! * [`Plan`]: [`Effect`]s, [`Precondition`]s, one [`Outcome`] per subject
 //!   with its [`RuleId`]s and sentence, [`Warning`]s.
+//! * [`rules`]: the decisions as pure functions the engine is built from
+//!   ([`rules::select`], [`rules::exact_one`], [`rules::email_change`],
+//!   [`rules::merge_fields`]), for hosts' own calls and property tests.
 //! * Stores: [`InMemoryStore`]; `SqliteStore` with the `sqlite` feature;
-//!   `testkit` (feature) checks a host's own [`ContactStore`] + [`ApplyPlan`].
+//!   `PostgresStore` (async) with `postgres`; the async traits
+//!   [`AsyncContactStore`] / [`AsyncApplyPlan`]; `testkit` (feature)
+//!   checks a host's own store, sync or async.
 //! * [`scenario`]: JSON what-if scenarios (B12).
+//! * Features for hosts' tooling: `proptest` (strategies for property
+//!   tests), `tracing` (spans and events), `schemars` (JSON Schemas).
 //! * [`Email`] / [`EmailKey`]: the B1 match key.
 //! * [`RuleId`]: the glossary of every rule id, with its text
 //!   ([`RuleId::text`]) and source ([`RuleId::source`]).
