@@ -362,3 +362,30 @@ fn d14_d15_synchronization_is_off_until_an_administrator_activates_it() {
     run(&doo.with_sync(true), &store, &booking);
     assert_eq!(text(&store, rid(1), "company"), "Beta");
 }
+
+#[test]
+fn d13_an_email_added_by_an_edit_matches_as_a_registration_does() {
+    let store = store_with(vec![contact(
+        1,
+        &[("email", "ann@example.org"), ("company", "Old Co")],
+    )]);
+    let unlinked = attendee(10, &[("company", "New Co")]);
+    let ev = edit(
+        2,
+        unlinked,
+        &[("email", "ann@example.org")],
+        EditSource::Organizer { sync: None },
+    );
+    let plan = engine(Policy::doo().with_sync(true))
+        .plan(&store, &ev)
+        .unwrap();
+    assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
+    let company: Vec<RuleId> = plan
+        .changes_to(rid(1))
+        .iter()
+        .filter(|c| c.field.as_str() == "company")
+        .map(|c| c.rule)
+        .collect();
+    // The first match of a subject is a registration's (D13), not an edit's (D16).
+    assert_eq!(company, [RuleId::D13]);
+}

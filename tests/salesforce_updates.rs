@@ -360,3 +360,36 @@ fn a12_the_buyers_data_wins_and_the_holders_own_values_only_fill_its_gaps() {
         "the holder fills the buyer's gap"
     );
 }
+
+#[test]
+fn a20_a_field_the_registration_lacks_flows_back_unless_it_is_blank() {
+    let mut p = sf(RecordType::Contact);
+    p.two_way = true;
+    p.fields = p
+        .fields
+        .map("phone", FieldClass::FormField)
+        .map("city", FieldClass::FormField);
+    let change = Event::RecordChanged(RecordChange::new(
+        eid(9),
+        T,
+        rid(1),
+        fields(&[
+            ("email", "jo@example.org"),
+            ("job_title", "Dev"),
+            ("phone", "+43 1"),
+            ("city", " "),
+        ]),
+        vec![jo_linked()],
+    ));
+    let plan = run(&p, &store_with(vec![jo_record()]), &change);
+    let [Effect::UpdateSubject { changes, .. }] = plan.effects.as_slice() else {
+        panic!("{:?}", plan.effects)
+    };
+    let names: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        names,
+        ["phone"],
+        "a new value flows back; a blank one is no change"
+    );
+    assert_eq!(changes[0].old, None);
+}
