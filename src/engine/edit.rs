@@ -75,19 +75,7 @@ impl<S: Source> Decider<'_, S> {
             }
         }
         let Some(rid) = link else {
-            let (class_rules, sync) = self.rules(&ctx);
-            let decision = rules::email_change(&EmailChangeCase {
-                during: During::Edit,
-                linked: false,
-                record_has_email: false,
-                has_email: new_email.is_some(),
-                changed: true,
-                event_setting: ctx.email_change,
-                policy_setting: self.policy.email_change,
-                sync,
-                email_merge: class_rules.email,
-                retained_email: self.policy.retained_email,
-            });
+            let decision = self.decide_email_change(&ctx, During::Edit, None, &new_email, true);
             return match (decision.action, new_email) {
                 (EmailChangeAction::MatchAgain | EmailChangeAction::NewRecord, Some(email)) => {
                     if self.policy.citations == Citations::Salesforce {
@@ -123,8 +111,13 @@ impl<S: Source> Decider<'_, S> {
         } else {
             old_email
         };
-        let decision =
-            self.decide_email_change(&ctx, During::Edit, &rec, &new_email, old_key != new_email);
+        let decision = self.decide_email_change(
+            &ctx,
+            During::Edit,
+            Some(&rec),
+            &new_email,
+            old_key != new_email,
+        );
         if decision.action != EmailChangeAction::Unchanged {
             return self.email_changed(&ctx, s, &new, &rec, new_email, decision, t);
         }

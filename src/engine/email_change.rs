@@ -5,20 +5,21 @@ use super::*;
 
 impl<S: Source> Decider<'_, S> {
     /// The email-change decision (D8–D10, D21, D22, A14, A15, A23) for a
-    /// subject linked to `rec` (or without record) whose email is now `email`.
+    /// subject linked to `rec` (`None`: without record) whose email is now
+    /// `email`.
     pub(super) fn decide_email_change(
         &self,
         ctx: &Ctx<'_>,
         during: During,
-        rec: &Record,
+        rec: Option<&Record>,
         email: &Option<EmailKey>,
         changed: bool,
     ) -> EmailChangeDecision {
         let (class_rules, sync) = self.rules(ctx);
         rules::email_change(&EmailChangeCase {
             during,
-            linked: true,
-            record_has_email: !rec.fields.is_empty_at(FieldName::EMAIL),
+            linked: rec.is_some(),
+            record_has_email: rec.is_some_and(|r| !r.fields.is_empty_at(FieldName::EMAIL)),
             has_email: email.is_some(),
             changed,
             event_setting: ctx.email_change,

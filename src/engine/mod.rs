@@ -119,6 +119,23 @@ struct Ctx<'e> {
     submitter: Option<Submitter>,
 }
 
+impl Ctx<'_> {
+    /// The context of an event that carries no settings of its own (a
+    /// relink, a record change).
+    fn plain(event: EventId) -> Self {
+        Ctx {
+            protect_email: false,
+            event,
+            channel: Channel::Online,
+            campaign: None,
+            buyer: None,
+            situation: Situation::Registration,
+            email_change: None,
+            submitter: None,
+        }
+    }
+}
+
 struct Decider<'p, S> {
     policy: &'p Policy,
     fields: &'p FieldIndex,

@@ -6,16 +6,7 @@ use super::*;
 impl<S: Source> Decider<'_, S> {
     /// A20.
     pub(super) fn record_changed(&mut self, c: &RecordChange) {
-        let ctx = Ctx {
-            protect_email: false,
-            event: c.id,
-            channel: Channel::Online,
-            campaign: None,
-            buyer: None,
-            situation: Situation::Registration,
-            email_change: None,
-            submitter: None,
-        };
+        let ctx = Ctx::plain(c.id);
         for s in &c.subjects {
             let mut t = Trace::new(self.explain, self.policy.citations);
             t.cite(A20);

@@ -57,7 +57,7 @@ impl<S: Source> Decider<'_, S> {
             ));
             let changed = email != rec.email_key(&self.policy.normalization);
             let decision =
-                self.decide_email_change(ctx, During::Registration, &rec, &email, changed);
+                self.decide_email_change(ctx, During::Registration, Some(&rec), &email, changed);
             match decision.action {
                 EmailChangeAction::Unchanged => {
                     t.cite(D1).say("The entered email is that record's.");

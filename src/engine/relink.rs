@@ -5,16 +5,7 @@ use super::*;
 impl<S: Source> Decider<'_, S> {
     /// D11.
     pub(super) fn relink(&mut self, r: &Relink) -> Result<(), PlanError<S::Error>> {
-        let ctx = Ctx {
-            protect_email: false,
-            event: r.id,
-            channel: Channel::Online,
-            campaign: None,
-            buyer: None,
-            situation: Situation::Registration,
-            email_change: None,
-            submitter: None,
-        };
+        let ctx = Ctx::plain(r.id);
         let s = &r.subject;
         let rec = self.existing(s, r.to)?;
         let mut t = Trace::new(self.explain, self.policy.citations);
