@@ -201,3 +201,38 @@ fn b10_jaro_winkler_compares_at_most_the_documented_number_of_characters() {
     );
     assert_eq!(outcome(&plan, 10).decision, Decision::Created);
 }
+
+#[test]
+fn b10_a_blank_value_earns_no_weight_even_at_a_zero_similarity_threshold() {
+    // A threshold of 0 accepts any two names; a blank one is still no name.
+    let p = weighted(
+        vec![crit(
+            "last_name",
+            Comparator::JaroWinkler { min_per_mille: 0 },
+            10,
+        )],
+        10,
+    );
+    let records = || {
+        vec![lead(
+            1,
+            &[("email", "jo@example.org"), ("last_name", "Mueller")],
+        )]
+    };
+    let plan = one_holder(
+        &p,
+        records(),
+        &[("email", "jo@example.org"), ("last_name", "Schmidt")],
+    );
+    assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
+    for blank in ["", "   "] {
+        let plan = one_holder(
+            &p,
+            records(),
+            &[("email", "jo@example.org"), ("last_name", blank)],
+        );
+        let o = outcome(&plan, 10);
+        assert_eq!(o.decision, Decision::Created, "{}", o.explanation);
+        assert_ne!(o.record, Some(rid(1)));
+    }
+}

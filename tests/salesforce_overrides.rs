@@ -219,6 +219,37 @@ fn a26_last_name_and_email_blank_take_the_buyers_last_name() {
 }
 
 #[test]
+fn a26_a_holder_with_a_last_name_keeps_it_and_the_setting_off_takes_none() {
+    let holder_with = |last: &str| {
+        holder(
+            10,
+            &[
+                ("first_name", "Jo"),
+                ("last_name", last),
+                ("ticket_id", "T-1"),
+            ],
+        )
+    };
+    let store = InMemoryStore::new();
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &order(1, vec![buyer(), holder_with("Park")]),
+    );
+    let o = outcome(&plan, 10);
+    assert!(!o.rules.contains(&RuleId::A26), "{}", o.explanation);
+    assert_eq!(text(&store, o.record.unwrap(), "last_name"), "Park");
+    // With A26 turned off, a blank last name stays blank.
+    let mut p = no_email_policy();
+    p.no_email.last_name_from_buyer = false;
+    let store = InMemoryStore::new();
+    let plan = run(&p, &store, &order(1, vec![buyer(), holder_with("")]));
+    let o = outcome(&plan, 10);
+    assert!(!o.rules.contains(&RuleId::A26), "{}", o.explanation);
+    assert_eq!(text(&store, o.record.unwrap(), "last_name"), "");
+}
+
+#[test]
 fn a27_first_name_and_email_blank_no_record() {
     let store = InMemoryStore::new();
     let plan = run(
@@ -271,6 +302,39 @@ fn a28_later_updates_update_the_record_created_without_email() {
     assert_rules(outcome(&plan, 10), &[RuleId::A28]);
     assert_eq!(text(&store, id, "job_title"), "CTO");
     assert_eq!(store.records(T).len(), 1);
+}
+
+#[test]
+fn a28_a_linked_holder_stays_with_its_record_and_without_a25_tickets_find_none() {
+    // The host's link wins over another record carrying the ticket id.
+    let store = store_with(vec![
+        contact(1, &[("first_name", "Jo"), ("ticket_id", "T-9")]),
+        contact(2, &[("first_name", "Other"), ("ticket_id", "T-1")]),
+    ]);
+    let s = holder(10, &[("first_name", "Jo"), ("ticket_id", "T-1")]).linked_to(rid(1));
+    let plan = run(
+        &no_email_policy(),
+        &store,
+        &edit(2, s, &[("job_title", "CTO")], EditSource::SelfService),
+    );
+    assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
+    assert_eq!(text(&store, rid(1), "job_title"), "CTO");
+    assert_eq!(text(&store, rid(2), "job_title"), "");
+    // Without records for holders without email, a ticket id finds nothing.
+    let store = store_with(vec![contact(
+        2,
+        &[("first_name", "Jo"), ("ticket_id", "T-1")],
+    )]);
+    let s = holder(10, &[("first_name", "Jo"), ("ticket_id", "T-1")]);
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &edit(3, s, &[("job_title", "CTO")], EditSource::SelfService),
+    );
+    let o = outcome(&plan, 10);
+    assert_eq!(o.record, None, "{}", o.explanation);
+    assert!(!o.rules.contains(&RuleId::A28));
+    assert_eq!(text(&store, rid(2), "job_title"), "");
 }
 
 #[test]

@@ -124,6 +124,42 @@ fn a12_buyer_changes_update_only_when_the_holder_update_is_triggered() {
 }
 
 #[test]
+fn a12_buyer_data_only_compares_a_bookers_own_email_not_its_records() {
+    // A booker with a record of its own, linked by the host to a record
+    // whose email differs: an edit of the company alone is no email change.
+    let p = sf(RecordType::Contact).with_buyer_records(false);
+    let store = store_with(vec![contact(
+        1,
+        &[("email", "old@example.org"), ("first_name", "Bea")],
+    )]);
+    let ev = Event::Edited({
+        let mut e = Edit::new(
+            next_event(),
+            T,
+            booker(9, &[("email", "bea@example.org"), ("first_name", "Bea")]).linked_to(rid(1)),
+            fields(&[
+                ("email", "bea@example.org"),
+                ("first_name", "Bea"),
+                ("job_title", "CFO"),
+            ]),
+            EditSource::SelfService,
+        );
+        e.buyer_data_only = true;
+        e
+    });
+    let plan = run(&p, &store, &ev);
+    let o = outcome(&plan, 9);
+    assert_eq!(o.decision, Decision::Kept, "{}", o.explanation);
+    assert_eq!(o.record, Some(rid(1)));
+    for r in [RuleId::A14, RuleId::A15, RuleId::A23] {
+        assert!(!o.rules.contains(&r), "{r:?}: {}", o.explanation);
+    }
+    assert_eq!(text(&store, rid(1), "job_title"), "CFO");
+    assert_eq!(text(&store, rid(1), "email"), "old@example.org");
+    assert_eq!(store.records(T).len(), 1);
+}
+
+#[test]
 fn a13_changed_order_form_answers_replace_the_record_data() {
     let store = store_with(vec![jo_record()]);
     let plan = run(
