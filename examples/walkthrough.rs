@@ -557,6 +557,32 @@ fn beyond_scenarios() {
         )],
         vec![anonymous],
     );
+    say!("\n##### Beyond both products: email aliases (B15)");
+    let mut aliasing = Policy::doo()
+        .with_sync(true)
+        .with_email_change(EmailChange::Retain);
+    aliasing.aliases.keep_old = true;
+    scenario(
+        "D9/D10/D16/B15/D2: retain overwrites the email and keeps the old address as an alias; a later booking with it finds the contact",
+        &aliasing,
+        vec![contact(
+            1,
+            &[("email", "ann@old.example"), ("first_name", "Ann")],
+        )],
+        vec![
+            edit(
+                200,
+                person(10, Role::Attendee, &[("email", "ann@old.example"), ("first_name", "Ann")])
+                    .linked_to(RecordId::from_u128(1)),
+                &[("email", "ann@new.example")],
+                EditSource::SelfService,
+            ),
+            booking(
+                100,
+                vec![person(20, Role::Attendee, &[("email", "ann@old.example")])],
+            ),
+        ],
+    );
 }
 
 fn salesforce(t: RecordType) -> Policy {

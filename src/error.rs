@@ -158,7 +158,11 @@ pub enum PolicyError {
     /// with (B13, B10).
     #[error("matching.ambiguity.best_score needs matching.weighted")]
     BestScoreWithoutWeights,
-    /// A limit of zero would reject every input.
+    /// `email_aliases` is mapped as a field: only the engine writes a
+    /// record's aliases (B15).
+    #[error("the field map maps `email_aliases`, which only the engine writes (B15)")]
+    AliasesMapped,
+    /// A limit of zero would reject every input (also `aliases.max`).
     #[error("limits must be greater than zero")]
     ZeroLimit,
     /// A field name in the field map or a criterion breaks the name rules

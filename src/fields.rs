@@ -26,6 +26,11 @@ impl FieldName {
     pub const LAST_NAME: &'static str = "last_name";
     /// Ticket id, by which records created without an email are found again (A25, A28).
     pub const TICKET_ID: &'static str = "ticket_id";
+    /// A record's earlier email addresses, kept as aliases (B15): addresses
+    /// separated by commas, oldest first. Lookups by email match them as
+    /// well as [`FieldName::EMAIL`]; only the engine writes them (a policy
+    /// may not map the field), when [`crate::policy::Aliases::keep_old`] is on.
+    pub const EMAIL_ALIASES: &'static str = "email_aliases";
 
     /// A field name. Names are compared exactly; map your system's names onto
     /// the constants above for the fields the rules know.

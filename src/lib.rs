@@ -133,9 +133,9 @@ pub use plan::{
     RuleId, Rules, Warning,
 };
 pub use policy::{
-    Ambiguity, Citations, ClassRules, Comparator, Criterion, EmailChange, FieldMap, Limits,
-    Matching, Merge, NameGuard, NoEmail, Policy, RetainedEmail, RoleRule, Roles, Scope, SyncRules,
-    TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
+    Aliases, Ambiguity, Citations, ClassRules, Comparator, Criterion, EmailChange, FieldMap,
+    Limits, Matching, Merge, NameGuard, NoEmail, Policy, RetainedEmail, RoleRule, Roles, Scope,
+    SyncRules, TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;

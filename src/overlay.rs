@@ -150,7 +150,7 @@ struct RecordEntry {
     base_version: Option<u64>,
     /// The plan depends on the base state (updated, linked, read by id).
     used: bool,
-    /// The plan created the record or changed its email or ticket id: it
+    /// The plan created the record or changed its email, aliases or ticket id: it
     /// is indexed in the `touched` lists under its current values, and the
     /// source's answers no longer count it.
     indexed: bool,
@@ -397,23 +397,28 @@ impl<S: Source> Overlay<S> {
 
     /// Moves record `id` in the `touched` lists from the values it had
     /// (`before`, when it was indexed) to its current email key (`key`, when
-    /// the caller knows it) and ticket id, and marks it indexed.
+    /// the caller knows it), alias keys (B15) and ticket id, and marks it
+    /// indexed.
     fn reindex(&mut self, id: RecordId, before: Option<Index>, key: Option<Option<EmailKey>>) {
         let Some(e) = self.records.get_mut(&id) else {
             return;
         };
         e.indexed = true;
         let key = key.unwrap_or_else(|| e.record.email_key(&self.normalization));
+        // B15: a record is found under its aliases too.
+        let aliases = e.record.alias_keys(&self.normalization);
         let ticket = ticket_of(&e.record);
-        if let Some((k, t)) = before {
-            if let Some(x) = k.and_then(|k| self.keys.get_mut(&k)) {
-                remove_id(&mut x.touched, id);
+        if let Some((keys, t)) = before {
+            for k in keys {
+                if let Some(x) = self.keys.get_mut(&k) {
+                    remove_id(&mut x.touched, id);
+                }
             }
             if let Some(x) = t.and_then(|t| self.tickets.get_mut(&t)) {
                 remove_id(&mut x.touched, id);
             }
         }
-        if let Some(k) = key {
+        for k in key.into_iter().chain(aliases) {
             insert_sorted(&mut self.keys.entry(k).or_default().touched, id);
         }
         if let Some(t) = ticket {
@@ -446,12 +451,15 @@ impl<S: Source> Overlay<S> {
             return;
         };
         e.used |= e.base_version.is_some();
-        let moves = changes
-            .iter()
-            .any(|c| matches!(c.field.as_str(), FieldName::EMAIL | FieldName::TICKET_ID));
+        let moves = changes.iter().any(|c| {
+            matches!(
+                c.field.as_str(),
+                FieldName::EMAIL | FieldName::EMAIL_ALIASES | FieldName::TICKET_ID
+            )
+        });
         let before = (moves && e.indexed).then(|| {
             (
-                e.record.email_key(&self.normalization),
+                e.record.match_keys(&self.normalization),
                 ticket_of(&e.record),
             )
         });
@@ -624,8 +632,8 @@ fn keep_all(
     Ok(ids)
 }
 
-/// A record's email key and ticket id, as indexed.
-type Index = (Option<EmailKey>, Option<Box<str>>);
+/// A record's email and alias keys and its ticket id, as indexed.
+type Index = (Vec<EmailKey>, Option<Box<str>>);
 
 /// The answer now: the source's answer without the records the plan
 /// touched, plus the touched records indexed under the same value.

@@ -411,6 +411,7 @@ impl FieldMap {
     /// The class of `name`, or `None` when it does not flow into records.
     pub fn class_of(&self, name: &FieldName) -> Option<FieldClass> {
         mapped_or_form(
+            name.as_str(),
             self.classes.get(name).copied(),
             self.unmapped_as_form_fields,
         )
@@ -424,8 +425,15 @@ impl FieldMap {
 }
 
 /// A field's class: its mapped one, else a form field when unmapped fields
-/// flow, else none.
-fn mapped_or_form(mapped: Option<FieldClass>, unmapped_as_form_fields: bool) -> Option<FieldClass> {
+/// flow, else none. The aliases (B15) never flow: only the engine writes them.
+fn mapped_or_form(
+    name: &str,
+    mapped: Option<FieldClass>,
+    unmapped_as_form_fields: bool,
+) -> Option<FieldClass> {
+    if name == FieldName::EMAIL_ALIASES {
+        return None;
+    }
     mapped.or(unmapped_as_form_fields.then_some(FieldClass::FormField))
 }
 
@@ -453,6 +461,7 @@ impl FieldIndex {
     /// The same answer as [`FieldMap::class_of`].
     pub(crate) fn class_of(&self, name: &str) -> Option<FieldClass> {
         mapped_or_form(
+            name,
             self.classes.get(name).copied(),
             self.unmapped_as_form_fields,
         )
@@ -547,6 +556,53 @@ pub struct Policy {
     /// say (empty in every preset).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub trust: BTreeMap<Submitter, TrustRights>,
+    /// Email aliases (B15): whether a record keeps the addresses an email
+    /// change overwrote (off in every preset).
+    #[serde(default, skip_serializing_if = "Aliases::is_default")]
+    pub aliases: Aliases,
+}
+
+/// Email aliases (B15): a record's earlier addresses, kept in
+/// [`FieldName::EMAIL_ALIASES`] and matched by every lookup as well as its
+/// email.
+///
+/// With `keep_old`, whenever a plan overwrites a record's email with
+/// another address (retain with sync on, D9, A14), the old address becomes
+/// an alias of the record: a later registration with it finds the record
+/// again instead of creating a duplicate. Reassign (D8) and new record
+/// (A23) never write the old record, which keeps its email and is found
+/// by it: nothing is forgotten there, and no alias is written.
+///
+/// Lookups always match aliases, whatever this says: the exact-one rule
+/// counts records, not addresses (a record found by its email and an
+/// alias is one record). A record matched through an alias keeps its
+/// email (the entered address is an old one), and the explanation names
+/// the alias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields, default)]
+pub struct Aliases {
+    /// Keep an overwritten email as an alias of its record.
+    pub keep_old: bool,
+    /// At most this many aliases per record (at least 1); when a new one
+    /// would exceed it, the oldest is dropped (the plan shows the old
+    /// value, and the explanation says so). Default 10.
+    pub max: u16,
+}
+
+impl Default for Aliases {
+    fn default() -> Self {
+        Aliases {
+            keep_old: false,
+            max: 10,
+        }
+    }
+}
+
+impl Aliases {
+    fn is_default(&self) -> bool {
+        *self == Aliases::default()
+    }
 }
 
 /// What data from one submitter may do to records (B14).
@@ -581,6 +637,7 @@ impl Default for Policy {
             limits: Limits::default(),
             citations: Citations::Doo,
             trust: BTreeMap::new(),
+            aliases: Aliases::default(),
         }
     }
 }
@@ -819,6 +876,16 @@ impl Policy {
         match self.fields.classes.get(&FieldName::new(FieldName::EMAIL)) {
             Some(FieldClass::Email) if email_fields.len() == 1 => {}
             _ => return Err(PolicyError::EmailField),
+        }
+        if self
+            .fields
+            .classes
+            .contains_key(&FieldName::new(FieldName::EMAIL_ALIASES))
+        {
+            return Err(PolicyError::AliasesMapped);
+        }
+        if self.aliases.max == 0 {
+            return Err(PolicyError::ZeroLimit);
         }
         if self.roles.booker == RoleRule::NoRecord && self.roles.attendee == RoleRule::NoRecord {
             return Err(PolicyError::NoRoleGetsRecords);

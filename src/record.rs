@@ -159,4 +159,43 @@ impl Record {
             .ok()
             .flatten()
     }
+
+    /// The record's aliases (B15): its earlier addresses, as stored in
+    /// [`FieldName::EMAIL_ALIASES`], oldest first.
+    pub fn aliases(&self) -> impl Iterator<Item = &str> + '_ {
+        alias_list(self.fields.text(FieldName::EMAIL_ALIASES))
+    }
+
+    /// The match keys of the record's aliases under `normalization` (B15),
+    /// sorted, without duplicates and without the key of its email. An
+    /// alias that does not parse has no key. Stores index a record under
+    /// its [`Record::email_key`] and each of these.
+    pub fn alias_keys(&self, normalization: &Normalization) -> Vec<EmailKey> {
+        if self.fields.is_empty_at(FieldName::EMAIL_ALIASES) {
+            return Vec::new();
+        }
+        let own = self.email_key(normalization);
+        let mut keys: Vec<EmailKey> = self
+            .aliases()
+            .filter_map(|a| EmailKey::parse(a, normalization).ok().flatten())
+            .filter(|k| Some(k) != own.as_ref())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    /// Every key the record is found under (B1, B15): its email's, then
+    /// its aliases' ([`Record::alias_keys`]).
+    pub fn match_keys(&self, normalization: &Normalization) -> Vec<EmailKey> {
+        let mut keys: Vec<EmailKey> = self.email_key(normalization).into_iter().collect();
+        keys.extend(self.alias_keys(normalization));
+        keys
+    }
+}
+
+/// The addresses of an [`FieldName::EMAIL_ALIASES`] value (B15): separated
+/// by commas, trimmed, blanks skipped.
+pub(crate) fn alias_list(text: &str) -> impl Iterator<Item = &str> + '_ {
+    text.split(',').map(str::trim).filter(|a| !a.is_empty())
 }

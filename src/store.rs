@@ -40,7 +40,9 @@ pub trait ContactStore {
         Normalization::default()
     }
 
-    /// All records of `tenant`, of any type, whose email has `key`.
+    /// All records of `tenant`, of any type, whose email or one of whose
+    /// aliases (B15, [`crate::FieldName::EMAIL_ALIASES`], keys from
+    /// [`Record::alias_keys`]) has `key`; each record once.
     ///
     /// # Errors
     /// The store's own error (I/O, database).
@@ -177,7 +179,7 @@ pub struct CampaignMember {
 ///
 /// | precondition | holds when | otherwise |
 /// | --- | --- | --- |
-/// | `EmailKey { key, records }` | the ids of the tenant's records (any type) whose email has `key` (B1 key under the store's [`ContactStore::normalization`]), sorted, equal `records` | [`crate::Conflict::EmailKeyChanged`] |
+/// | `EmailKey { key, records }` | the ids of the tenant's records (any type) whose email or an alias has `key` (B1 key under the store's [`ContactStore::normalization`]; aliases: B15), sorted, each once, equal `records` | [`crate::Conflict::EmailKeyChanged`] |
 /// | `TicketId { ticket, records }` | the ids of the tenant's records whose `ticket_id` field, trimmed, equals `ticket` trimmed (exact, case-sensitive), sorted, equal `records` | [`crate::Conflict::TicketChanged`] |
 /// | `RecordVersion { record, version }` | the tenant's record `record` is at `version` (a missing record or another tenant's counts as version 0) | [`crate::Conflict::VersionChanged`] with the actual version |
 /// | `RecordAbsent { record }` | no record of **any** tenant has the id (ids are global, see [`crate::RecordId`]) | [`crate::Conflict::RecordExists`] |
@@ -188,11 +190,11 @@ pub struct CampaignMember {
 /// | effect | does | fails with |
 /// | --- | --- | --- |
 /// | `CreateRecord { record }` | stores the record as given (its `version`, usually 1) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id; [`ApplyError::VersionOverflow`] if the store cannot hold the version |
-/// | `UpdateRecord { record, changes }` | sets each field to its change's `new`, then raises the version by exactly one (one bump per effect, however many changes, even none: A18). A blank `new` may be stored blank or remove the field: both read back as blank ([`crate::Fields::is_empty_at`]). The record is found again under its new email key and ticket id | [`ApplyError::InvalidPlan`] if no record of the tenant has the id (nor an earlier `CreateRecord`); [`ApplyError::VersionOverflow`] past the store's largest version |
+/// | `UpdateRecord { record, changes }` | sets each field to its change's `new`, then raises the version by exactly one (one bump per effect, however many changes, even none: A18). A blank `new` may be stored blank or remove the field: both read back as blank ([`crate::Fields::is_empty_at`]). The record is found again under its new email key, alias keys and ticket id | [`ApplyError::InvalidPlan`] if no record of the tenant has the id (nor an earlier `CreateRecord`); [`ApplyError::VersionOverflow`] past the store's largest version |
 /// | `Link { subject, record }` | the subject's link becomes `record` (replacing any) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
 /// | `Unlink { subject, record }` | removes the subject's link if it is `record`; otherwise nothing | never |
 /// | `AddCampaignMember { record, campaign, ticket }` | makes the record a member (once); a `Some` ticket replaces the membership's ticket id, `None` keeps it (A30) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
-/// | `MergeRecord { record, into }` | deletes `record`; every subject linked to it is linked to `into`; its memberships move to `into` (where `into` is a member already, `into`'s ticket id stays unless it has none). `into`'s version does not change (its fields change only through `UpdateRecord` effects, which [`crate::plan_merge`] puts first) | [`ApplyError::InvalidPlan`] if either is unknown or they are the same |
+/// | `MergeRecord { record, into }` | deletes `record` (no lookup finds it by its email or aliases any more); every subject linked to it is linked to `into`; its memberships move to `into` (where `into` is a member already, `into`'s ticket id stays unless it has none). `into`'s version does not change (its fields change only through `UpdateRecord` effects, which [`crate::plan_merge`] puts first) | [`ApplyError::InvalidPlan`] if either is unknown or they are the same |
 /// | `UpdateSubject { subject, changes }` | the registration's own data (A20): the host applies it to its registrations; a store without them ignores it | never |
 ///
 /// **Events.** After the effects, a store that records events stores

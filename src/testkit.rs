@@ -25,6 +25,7 @@
 //! duplicate merges (B9); record ids global across tenants; and the whole
 //! apply contract written on [`ApplyPlan`]: links and unlinks, campaign
 //! membership with ticket ids, ticket lookups and the ticket precondition,
+//! lookups by email aliases (B15),
 //! updates, blanks and version bumps, `UpdateSubject`, merges moving links
 //! and members, and events (recorded or not). Every failure says what was
 //! injected, what was expected and what the store did.
@@ -787,6 +788,24 @@ fn sid(n: u128) -> SubjectId {
 }
 
 /// Applies `plan`, which must succeed; the failure names what was applied.
+/// Applies a plan that merges tenant A's record 2 into record 1.
+async fn merge_2_into_1<S: AsyncApplyPlan>(check: &'static str, s: &S) -> Check {
+    must_apply(
+        check,
+        s,
+        "MergeRecord(2 into 1)",
+        &effects_plan(
+            A,
+            vec![Effect::MergeRecord {
+                record: rid(2),
+                into: rid(1),
+            }],
+            vec![],
+        ),
+    )
+    .await
+}
+
 async fn must_apply<S: AsyncApplyPlan>(
     check: &'static str,
     s: &S,
@@ -1136,6 +1155,158 @@ pub async fn ticket_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     .await
 }
 
+/// Aliases (B15): `records_by_email` finds a record by its email and by
+/// each alias in [`crate::FieldName::EMAIL_ALIASES`] (under the store's
+/// normalization), once however many of its addresses share the key, and
+/// per tenant; the `EmailKey` precondition counts alias holders
+/// ([`Conflict::EmailKeyChanged`] once a record takes the key as an alias);
+/// `UpdateRecord` moves the alias keys with the aliases and with the email
+/// (an alias equal to the email is found as the email); a merged-away
+/// record is found by its aliases no more.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
+pub async fn alias_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
+    const C: &str = "alias_lookups";
+    const ALIASES: &str = crate::fields::FieldName::EMAIL_ALIASES;
+    let s = f.fresh().await;
+    let with_aliases = |n: u128, t: TenantId, email: &str, aliases: &str| {
+        let mut r = record(n, t, email);
+        r.fields.set(ALIASES.into(), aliases.into());
+        r
+    };
+    seed(
+        C,
+        &s,
+        &[
+            with_aliases(
+                1,
+                A,
+                "kit@example.org",
+                "Old.Kit@Example.org, kit@example.org",
+            ),
+            record(2, A, "other@example.org"),
+        ],
+    )
+    .await?;
+    seed(
+        C,
+        &s,
+        &[with_aliases(3, B, "x@example.org", "old.kit@example.org")],
+    )
+    .await?;
+    let expect = async |what: &str, email: &str, t: TenantId, want: &[u128]| -> Check {
+        let got = lookup(C, &s, t, email).await?;
+        let want: Vec<RecordId> = want.iter().map(|n| rid(*n)).collect();
+        ensure(C, got == want, || {
+            format!(
+                "{what}: records_by_email({email}) expected {want:?}, the store returned {got:?}"
+            )
+        })
+    };
+    expect(
+        "record 1 has the alias Old.Kit@Example.org",
+        "old.kit@example.org",
+        A,
+        &[1],
+    )
+    .await?;
+    expect(
+        "record 1's alias repeats its own email",
+        "kit@example.org",
+        A,
+        &[1],
+    )
+    .await?;
+    expect(
+        "tenant B's record 3 has the same alias",
+        "old.kit@example.org",
+        B,
+        &[3],
+    )
+    .await?;
+    let update = |n: u128, field: &str, new: &str| Effect::UpdateRecord {
+        record: rid(n),
+        changes: vec![crate::plan::FieldChange {
+            field: field.into(),
+            old: None,
+            new: new.into(),
+            rule: crate::plan::RuleId::B15,
+        }],
+    };
+    let holds = Precondition::EmailKey {
+        key: key(C, "old.kit@example.org")?,
+        records: vec![rid(1)],
+    };
+    must_apply(
+        C,
+        &s,
+        "an EmailKey precondition for an alias's key, held by record 1",
+        &effects_plan(
+            A,
+            vec![update(2, ALIASES, "old.kit@example.org")],
+            vec![holds.clone()],
+        ),
+    )
+    .await?;
+    expect(
+        "record 2 took the alias old.kit@example.org",
+        "old.kit@example.org",
+        A,
+        &[1, 2],
+    )
+    .await?;
+    must_refuse(
+        C,
+        &s,
+        "an EmailKey precondition for records [1] after record 2 took the key as an alias",
+        &effects_plan(A, vec![update(1, "first_name", "Kim")], vec![holds]),
+        "Conflict::EmailKeyChanged",
+        |e| matches!(e, ApplyError::Conflict(Conflict::EmailKeyChanged)),
+        async || lookup(C, &s, A, "old.kit@example.org").await,
+    )
+    .await?;
+    must_apply(
+        C,
+        &s,
+        "UpdateRecord(email -> new@) on record 1, whose aliases hold kit@",
+        &effects_plan(A, vec![update(1, "email", "new@example.org")], vec![]),
+    )
+    .await?;
+    expect(
+        "record 1's email changed; kit@ is still its alias",
+        "kit@example.org",
+        A,
+        &[1],
+    )
+    .await?;
+    expect("record 1's new email", "new@example.org", A, &[1]).await?;
+    must_apply(
+        C,
+        &s,
+        "UpdateRecord(email_aliases -> blank) on record 1",
+        &effects_plan(A, vec![update(1, ALIASES, "")], vec![]),
+    )
+    .await?;
+    expect("record 1 has no aliases left", "kit@example.org", A, &[]).await?;
+    expect(
+        "record 1 has no aliases left",
+        "old.kit@example.org",
+        A,
+        &[2],
+    )
+    .await?;
+    merge_2_into_1(C, &s).await?;
+    expect(
+        "record 2, merged away, had the alias",
+        "old.kit@example.org",
+        A,
+        &[],
+    )
+    .await
+}
+
 /// `UpdateRecord` raises the version by exactly one per effect (also with
 /// no changes), blank values read back blank, a changed email moves the
 /// record to its new key, a stale `RecordVersion` is
@@ -1314,20 +1485,7 @@ pub async fn merges_move_links_and_members_async<F: AsyncStoreFactory>(f: &F) ->
         ),
     )
     .await?;
-    must_apply(
-        C,
-        &s,
-        "MergeRecord(r2 into r1)",
-        &effects_plan(
-            A,
-            vec![Effect::MergeRecord {
-                record: rid(2),
-                into: rid(1),
-            }],
-            vec![],
-        ),
-    )
-    .await?;
+    merge_2_into_1(C, &s).await?;
     let gone = s.record(A, rid(2)).await.map_err(|e| fail(C, chain(&e)))?;
     ensure(C, gone.is_none(), || {
         "the merged-away record 2 is still there".into()
@@ -1561,6 +1719,7 @@ synchronous_checks! {
     links_and_unlinks => links_and_unlinks_async,
     campaign_membership => campaign_membership_async,
     ticket_lookups => ticket_lookups_async,
+    alias_lookups => alias_lookups_async,
     updates_and_versions => updates_and_versions_async,
     merges_move_links_and_members => merges_move_links_and_members_async,
     events => events_async,
@@ -1585,13 +1744,14 @@ fn failures(results: impl IntoIterator<Item = Check>) -> Result<(), Vec<Failure>
 /// # Errors
 /// Every check that did not hold.
 pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
-    let checks: [fn(&F) -> Check; 15] = [
+    let checks: [fn(&F) -> Check; 16] = [
         key_lookups::<F>,
         tenant_isolation::<F>,
         record_ids_are_global::<F>,
         links_and_unlinks::<F>,
         campaign_membership::<F>,
         ticket_lookups::<F>,
+        alias_lookups::<F>,
         updates_and_versions::<F>,
         merges_move_links_and_members::<F>,
         events::<F>,
@@ -1628,6 +1788,7 @@ pub async fn run_all_async<F: AsyncStoreFactory>(f: &F) -> Result<(), Vec<Failur
         links_and_unlinks_async(f).await,
         campaign_membership_async(f).await,
         ticket_lookups_async(f).await,
+        alias_lookups_async(f).await,
         updates_and_versions_async(f).await,
         merges_move_links_and_members_async(f).await,
         events_async(f).await,

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod aliases;
 mod ambiguity;
 mod async_store;
 mod batch;

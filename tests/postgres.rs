@@ -120,6 +120,40 @@ fn b6_postgres_store_passes_the_async_conformance_suite() {
     }
 }
 
+/// B15 on PostgreSQL: an email change under retain keeps the old address
+/// as an alias, a later registration with it finds the record, and the
+/// bulk fetch (sans-IO) answers as the one-by-one lookups.
+#[test]
+fn b15_postgres_keeps_aliases_and_the_bulk_fetch_finds_them() {
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        let store = fresh(&url, 4).await;
+        store
+            .insert(&contact(1, &[("email", "ann@old.example")]))
+            .await
+            .unwrap();
+        let mut p = Policy::doo().with_sync(true);
+        p.email_change = EmailChange::Retain;
+        p.aliases.keep_old = true;
+        let e = engine(p);
+        let change = edit(
+            1,
+            attendee(10, &[("email", "ann@old.example")]).linked_to(rid(1)),
+            &[("email", "ann@new.example")],
+            EditSource::SelfService,
+        );
+        e.plan_and_apply_async(&store, &change, 3).await.unwrap();
+        let ev = registration(2, vec![attendee(20, &[("email", "Ann@old.example")])]);
+        let needs = e.needs(&ev).unwrap();
+        let bulk = store.fetch(&needs).await.unwrap();
+        let plan = e.plan_async(&store, &ev).await.unwrap();
+        assert_eq!(e.decide(&ev, &bulk).unwrap(), plan);
+        let o = outcome(&plan, 20);
+        assert_eq!(o.record, Some(rid(1)), "{}", o.explanation);
+        assert_rules(o, &[RuleId::B15]);
+    });
+}
+
 #[test]
 fn b5_b7_postgres_plans_applies_and_ignores_a_redelivery() {
     let Some(url) = url() else { return };
@@ -541,9 +575,10 @@ fn b6_a_mixed_workload_equals_a_sequential_replay_of_its_commit_order() {
 }
 
 /// B7: a schema-1 database (events without an order) migrates to schema 2;
-/// its events come first in `applied_events`, new ones after them.
+/// its events come first in `applied_events`, new ones after them. B15:
+/// schema 3 indexes the aliases its records already hold.
 #[test]
-fn b7_schema_1_events_migrate_and_keep_their_place() {
+fn b7_b15_schema_1_events_keep_their_place_and_aliases_are_indexed() {
     let Some(url) = url() else { return };
     runtime().block_on(async {
         let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
@@ -561,9 +596,20 @@ fn b7_schema_1_events_migrate_and_keep_their_place() {
                      tenant uuid NOT NULL, id uuid NOT NULL, digest uuid NOT NULL,
                      PRIMARY KEY (tenant, id));
                  INSERT INTO {schema}.events VALUES
-                     ('{t}', '{old}', '{old}');",
+                     ('{t}', '{old}', '{old}');
+                 CREATE TABLE {schema}.records (
+                     id uuid PRIMARY KEY, tenant uuid NOT NULL, record_type text NOT NULL,
+                     email_key text, ticket text, fields text NOT NULL, version bigint NOT NULL);
+                 INSERT INTO {schema}.records VALUES
+                     ('{r}', '{t}', 'contact', 'kit@example.org', NULL, '{fields}', 1);",
                 t = T.0,
                 old = eid(1).0,
+                r = rid(7).0,
+                fields = serde_json::to_string(&fields(&[
+                    ("email", "kit@example.org"),
+                    (FieldName::EMAIL_ALIASES, "Old.Kit@example.org"),
+                ]))
+                .unwrap(),
             ))
             .await
             .unwrap();
@@ -579,7 +625,14 @@ fn b7_schema_1_events_migrate_and_keep_their_place() {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(version, 2);
+        assert_eq!(version, contact_sync::store::postgres::SCHEMA_VERSION);
+        let alias = EmailKey::parse("old.kit@example.org", &Normalization::default())
+            .unwrap()
+            .unwrap();
+        let found = AsyncContactStore::records_by_email(&store, T, &alias)
+            .await
+            .unwrap();
+        assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), [rid(7)]);
         // Applying records the next events after the migrated one.
         for id in [3, 2] {
             let p = {

@@ -224,6 +224,19 @@ fn b6_sqlite_apply_is_all_or_nothing_and_checks_preconditions() {
     assert_eq!(s.link_of(T, SubjectId::from_u128(2)).unwrap(), None);
 }
 
+/// A database as version 1 of the schema left it.
+const SCHEMA_1: &str = "CREATE TABLE records (id BLOB PRIMARY KEY, tenant BLOB NOT NULL, record_type TEXT NOT NULL,
+        email_key TEXT, ticket TEXT, fields TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
+     CREATE INDEX records_by_key ON records (tenant, email_key, record_type);
+     CREATE INDEX records_by_ticket ON records (tenant, ticket);
+     CREATE TABLE links (tenant BLOB NOT NULL, subject BLOB NOT NULL, record BLOB NOT NULL,
+        PRIMARY KEY (tenant, subject)) WITHOUT ROWID;
+     CREATE TABLE events (tenant BLOB NOT NULL, id BLOB NOT NULL, digest BLOB NOT NULL,
+        PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+     CREATE TABLE campaign_members (tenant BLOB NOT NULL, campaign TEXT NOT NULL, record BLOB NOT NULL,
+        PRIMARY KEY (tenant, campaign, record)) WITHOUT ROWID;
+     PRAGMA user_version = 1;";
+
 mod a30 {
     use crate::common::*;
     use contact_sync::*;
@@ -233,22 +246,8 @@ mod a30 {
         let path = std::env::temp_dir().join(format!("contact-sync-a30-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&path);
         {
-            // A database as version 1 of the schema left it.
             let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch(
-                "CREATE TABLE records (id BLOB PRIMARY KEY, tenant BLOB NOT NULL, record_type TEXT NOT NULL,
-                    email_key TEXT, ticket TEXT, fields TEXT NOT NULL, version INTEGER NOT NULL) WITHOUT ROWID;
-                 CREATE INDEX records_by_key ON records (tenant, email_key, record_type);
-                 CREATE INDEX records_by_ticket ON records (tenant, ticket);
-                 CREATE TABLE links (tenant BLOB NOT NULL, subject BLOB NOT NULL, record BLOB NOT NULL,
-                    PRIMARY KEY (tenant, subject)) WITHOUT ROWID;
-                 CREATE TABLE events (tenant BLOB NOT NULL, id BLOB NOT NULL, digest BLOB NOT NULL,
-                    PRIMARY KEY (tenant, id)) WITHOUT ROWID;
-                 CREATE TABLE campaign_members (tenant BLOB NOT NULL, campaign TEXT NOT NULL, record BLOB NOT NULL,
-                    PRIMARY KEY (tenant, campaign, record)) WITHOUT ROWID;
-                 PRAGMA user_version = 1;",
-            )
-            .unwrap();
+            conn.execute_batch(crate::sqlite::SCHEMA_1).unwrap();
         }
         let store = SqliteStore::open(&path, Normalization::default()).unwrap();
         let policy = sf(RecordType::Contact).with_records_without_email();
@@ -272,6 +271,57 @@ mod a30 {
                 ticket: Some("T-1".into()),
             }]
         );
+        drop(store);
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+mod b15 {
+    use crate::common::*;
+    use contact_sync::*;
+
+    #[test]
+    fn b15_sqlite_indexes_aliases_records_held_before_schema_3() {
+        let path = std::env::temp_dir().join(format!("contact-sync-b15-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        {
+            // A database of schema 2 whose host stored a record with aliases.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(crate::sqlite::SCHEMA_1).unwrap();
+            conn.execute_batch(
+                "ALTER TABLE campaign_members ADD COLUMN ticket TEXT;
+                 CREATE INDEX links_by_record ON links (tenant, record);
+                 CREATE INDEX campaign_members_by_record ON campaign_members (tenant, record);
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+            let f = serde_json::to_string(&fields(&[
+                ("email", "kit@example.org"),
+                (FieldName::EMAIL_ALIASES, "Old.Kit@example.org"),
+            ]))
+            .unwrap();
+            conn.execute(
+                "INSERT INTO records VALUES (?1, ?2, 'contact', 'kit@example.org', NULL, ?3, 1)",
+                rusqlite::params![rid(7).0.as_bytes().to_vec(), T.0.as_bytes().to_vec(), f],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path, Normalization::default()).unwrap();
+        let alias = EmailKey::parse("old.kit@example.org", &Normalization::default())
+            .unwrap()
+            .unwrap();
+        let found = store.records_by_email(T, &alias).unwrap();
+        assert_eq!(found.iter().map(|r| r.id).collect::<Vec<_>>(), [rid(7)]);
+        // A registration with the alias finds the record (B15).
+        let plan = engine(Policy::doo())
+            .plan(
+                &store,
+                &registration(1, vec![attendee(20, &[("email", "old.kit@example.org")])]),
+            )
+            .unwrap();
+        let o = plan.outcome(sid(20)).unwrap();
+        assert_eq!(o.record, Some(rid(7)), "{}", o.explanation);
+        assert_rules(o, &[RuleId::B15]);
         drop(store);
         let _ = std::fs::remove_file(&path);
     }

@@ -1,4 +1,4 @@
-//! The testkit checks the whole apply contract (B6, B7, B8, A28, A30, B9):
+//! The testkit checks the whole apply contract (B6, B7, B8, A28, A30, B9, B15):
 //! for each check, a store broken in exactly that part fails it, and only
 //! the checks that cover that part fail.
 #![cfg(feature = "testkit")]
@@ -32,6 +32,8 @@ enum Fault {
     ReappliesEvents,
     /// Record ids are per tenant: another tenant's id is silently skipped.
     IdsPerTenant,
+    /// Email lookups match a record's email only, never its aliases.
+    IgnoresAliases,
 }
 
 struct Broken {
@@ -42,7 +44,12 @@ struct Broken {
 impl ContactStore for Broken {
     type Error = Infallible;
     fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Infallible> {
-        self.store.records_by_email(t, k)
+        let mut found = self.store.records_by_email(t, k)?;
+        if let Fault::IgnoresAliases = self.fault {
+            let n = Normalization::default();
+            found.retain(|r| r.email_key(&n).as_ref() == Some(k));
+        }
+        Ok(found)
     }
     fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {
         self.store.record(t, id)
@@ -135,7 +142,7 @@ impl ApplyPlan for Broken {
                     |c| !matches!(c, Precondition::RecordAbsent { record } if foreign(record)),
                 );
             }
-            Fault::NoTicketLookups => {}
+            Fault::NoTicketLookups | Fault::IgnoresAliases => {}
         }
         self.store.apply(&p)?;
         for (into, subjects) in merged {
@@ -284,6 +291,15 @@ fn b8_a_store_with_ids_per_tenant_fails_record_ids_are_global() {
         Fault::IdsPerTenant,
         |f| testkit::record_ids_are_global(&f),
         "record_ids_are_global",
+    );
+}
+
+#[test]
+fn b15_a_store_ignoring_aliases_fails_alias_lookups() {
+    caught_by(
+        Fault::IgnoresAliases,
+        |f| testkit::alias_lookups(&f),
+        "alias_lookups",
     );
 }
 

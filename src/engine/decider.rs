@@ -3,6 +3,8 @@
 //! campaign membership.
 
 use super::*;
+use crate::fields::FieldValue;
+use crate::record::RecordType;
 
 impl<S: Source> Decider<'_, S> {
     /// Gives the parts decided since the last hand-over to `sink` and
@@ -105,6 +107,106 @@ impl<S: Source> Decider<'_, S> {
             .get(&id)
             .cloned()
             .ok_or(PlanError::Invalid(Error::MissingCandidates("selection")))
+    }
+
+    /// B15: when `rec` was found through one of its aliases rather than its
+    /// email, says which, and keeps the record's email (the entered address
+    /// is an old one). The context to update the record with.
+    pub(super) fn through_alias<'c>(
+        &self,
+        ctx: &Ctx<'c>,
+        rec: &Record,
+        fields: &Fields,
+        t: &mut Trace,
+    ) -> Ctx<'c> {
+        if rec.fields.is_empty_at(FieldName::EMAIL_ALIASES) {
+            return *ctx;
+        }
+        let norm = &self.policy.normalization;
+        let Ok(Some(key)) = EmailKey::parse(fields.text(FieldName::EMAIL), norm) else {
+            return *ctx;
+        };
+        if rec.email_key(norm).as_ref() == Some(&key) {
+            return *ctx;
+        }
+        // Explanations name fields and positions, never values.
+        let Some(at) = rec
+            .aliases()
+            .position(|a| EmailKey::parse(a, norm).ok().flatten().as_ref() == Some(&key))
+        else {
+            return *ctx;
+        };
+        t.cite(B15).say_fmt(format_args!(
+            "It was found through alias {} of {} in {} (an earlier address of the {}); its email stays.",
+            at + 1,
+            rec.aliases().count(),
+            FieldName::EMAIL_ALIASES,
+            rec.record_type.noun()
+        ));
+        Ctx {
+            protect_email: true,
+            ..*ctx
+        }
+    }
+
+    /// B15: when `changes` overwrite the record's email with another
+    /// address, the old one joins its aliases (`before`: their value now),
+    /// the oldest dropped beyond [`crate::Aliases::max`].
+    fn keep_alias(
+        &self,
+        changes: &mut Vec<FieldChange>,
+        before: Option<FieldValue>,
+        record_type: RecordType,
+        t: &mut Trace,
+    ) {
+        let norm = &self.policy.normalization;
+        let key = |a: &str| EmailKey::parse(a, norm).ok().flatten();
+        let Some(change) = changes
+            .iter()
+            .find(|c| c.field.as_str() == FieldName::EMAIL)
+        else {
+            return;
+        };
+        let Some(old) = change.old.as_ref().map(|v| v.as_str().trim()) else {
+            return;
+        };
+        // An address that does not parse was never found by lookups.
+        let Some(old_key) = key(old) else {
+            return;
+        };
+        let new_key = key(change.new.as_str());
+        if new_key.as_ref() == Some(&old_key) {
+            return;
+        }
+        let text = before.as_ref().map_or("", FieldValue::as_str);
+        let mut list: Vec<&str> = crate::record::alias_list(text)
+            .filter(|a| {
+                let k = key(a);
+                k != new_key && k.as_ref() != Some(&old_key)
+            })
+            .collect();
+        list.push(old);
+        let max = usize::from(self.policy.aliases.max);
+        let dropped = list.len().saturating_sub(max);
+        list.drain(..dropped);
+        t.cite(B15).say_fmt(format_args!(
+            "The old address is kept as alias {} in {} (a registration with it finds the {} again).",
+            list.len(),
+            FieldName::EMAIL_ALIASES,
+            record_type.noun()
+        ));
+        if dropped > 0 {
+            t.say_fmt(format_args!(
+                "At most {max} aliases are kept: the oldest {dropped} dropped."
+            ));
+        }
+        let new = FieldValue::new(&list.join(", "));
+        changes.push(FieldChange {
+            field: FieldName::new(FieldName::EMAIL_ALIASES),
+            old: before,
+            new,
+            rule: B15,
+        });
     }
 
     /// The one record carrying the subject's ticket id, if exactly one does (A28).
@@ -348,7 +450,12 @@ impl<S: Source> Decider<'_, S> {
                 }
             }
         }
-        let result = rules::merge_fields(&rec.fields, fields, self.fields, &mr);
+        let mut result = rules::merge_fields(&rec.fields, fields, self.fields, &mr);
+        let aliases_before = self
+            .policy
+            .aliases
+            .keep_old
+            .then(|| rec.fields.get(FieldName::EMAIL_ALIASES).cloned());
         // The overlay's copy is changed next: without this one it changes
         // in place instead of copying the fields.
         let (id, record_type) = (rec.id, rec.record_type);
@@ -390,6 +497,9 @@ impl<S: Source> Decider<'_, S> {
                     record: id,
                 });
             }
+        }
+        if let Some(before) = aliases_before {
+            self.keep_alias(&mut result.changes, before, record_type, &mut t);
         }
         if !result.changes.is_empty() || always {
             t.cite(B3);

@@ -62,6 +62,13 @@ impl<S: Source> Decider<'_, S> {
             (EmailChangeAction::MatchAgain, Some(e)) => {
                 t.cite(D8);
                 t.say("The email differs from the linked record's, and the event reassigns on email change: matched again on the new email.");
+                if self.policy.aliases.keep_old {
+                    t.cite(B15).say_fmt(format_args!(
+                        "Reassign leaves {} {} and its email as they are, so no alias is kept: the old address still finds it.",
+                        rec.record_type.noun(),
+                        rec.id
+                    ));
+                }
                 let ctx2 = Ctx {
                     situation: Situation::Registration,
                     ..*ctx

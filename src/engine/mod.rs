@@ -105,6 +105,7 @@ enum Situation {
 }
 
 /// Per-event context.
+#[derive(Clone, Copy)]
 struct Ctx<'e> {
     /// Never overwrite the linked record's email ([`RetainedEmail::Keep`]).
     protect_email: bool,

@@ -190,6 +190,7 @@ impl<S: Source> Decider<'_, S> {
                     t.cite(B5)
                         .say("It was created earlier in this booking or batch.");
                 }
+                let ctx = &self.through_alias(ctx, &rec, fields, &mut t);
                 self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
             }
             MatchAction::CreateDespite { records } => {
@@ -241,6 +242,7 @@ impl<S: Source> Decider<'_, S> {
                     subject: s.id,
                     records,
                 });
+                let ctx = &self.through_alias(ctx, &rec, fields, &mut t);
                 self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
             }
             MatchAction::Skip { records } | MatchAction::Review { records } => {

@@ -290,8 +290,9 @@ impl fmt::Debug for Expect {
     }
 }
 
-/// What one subject's outcome must be.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+/// What one subject's outcome must be. `Debug` shows the size of the
+/// expected explanation text only (it may quote an address).
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExpectOutcome {
@@ -307,6 +308,20 @@ pub struct ExpectOutcome {
     /// Text the explanation must contain.
     #[serde(default)]
     pub explanation_contains: Option<String>,
+}
+
+impl fmt::Debug for ExpectOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExpectOutcome")
+            .field("decision", &self.decision)
+            .field("record", &self.record)
+            .field("rules", &self.rules)
+            .field(
+                "explanation_contains",
+                &self.explanation_contains.as_deref().map(Redacted),
+            )
+            .finish()
+    }
 }
 
 fn json_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> ScenarioError {

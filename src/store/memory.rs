@@ -168,6 +168,9 @@ struct Inner {
     tenant_ids: Vec<TenantId>,
     tenant_numbers: HashMap<TenantId, u32>,
     by_ticket: HashMap<TenantId, HashMap<Box<str>, Ids>>,
+    /// Records by the keys of their aliases (B15); empty unless a policy
+    /// keeps them, so lookups pay one emptiness check.
+    by_alias: HashMap<(TenantId, EmailKey), Ids>,
     links: BTreeMap<(TenantId, SubjectId), RecordId>,
     /// Campaign memberships, with the ticket id mapped on each (A30).
     campaigns: BTreeMap<(TenantId, CampaignId, RecordId), Option<FieldValue>>,
@@ -425,6 +428,41 @@ impl Inner {
         }
     }
 
+    fn index_aliases(&mut self, r: &Record, n: &Normalization) {
+        for k in r.alias_keys(n) {
+            match self.by_alias.get_mut(&(r.tenant, k.clone())) {
+                Some(ids) => ids.push(r.id),
+                None => {
+                    self.by_alias.insert((r.tenant, k), Ids::One(r.id));
+                }
+            }
+        }
+    }
+
+    fn unindex_aliases(&mut self, r: &Record, n: &Normalization) {
+        for k in r.alias_keys(n) {
+            let at = (r.tenant, k);
+            if self
+                .by_alias
+                .get_mut(&at)
+                .is_some_and(|ids| ids.remove(r.id))
+            {
+                self.by_alias.remove(&at);
+            }
+        }
+    }
+
+    /// The ids of `tenant`'s records with an alias of `key` (B15).
+    fn ids_by_alias(&self, tenant: TenantId, key: &EmailKey) -> Vec<RecordId> {
+        if self.by_alias.is_empty() {
+            return Vec::new();
+        }
+        self.by_alias
+            .get(&(tenant, key.clone()))
+            .map(Ids::sorted)
+            .unwrap_or_default()
+    }
+
     /// The slots of `tenant`'s records with `key`, in no particular order.
     fn slots_by_key(&self, tenant: TenantId, key: &EmailKey) -> impl Iterator<Item = u32> + '_ {
         let t = self.tenant_number(tenant);
@@ -443,12 +481,16 @@ impl Inner {
         })
     }
 
+    /// The ids of `tenant`'s records with `key` as their email's or an
+    /// alias's key, sorted, each once (B15: records, not addresses).
     fn ids_by_key(&self, tenant: TenantId, key: &EmailKey) -> Vec<RecordId> {
         let mut ids: Vec<RecordId> = self
             .slots_by_key(tenant, key)
             .filter_map(|s| self.stored(s).map(|x| x.id))
             .collect();
+        ids.extend(self.ids_by_alias(tenant, key));
         ids.sort_unstable();
+        ids.dedup();
         ids
     }
 
@@ -489,6 +531,7 @@ impl Inner {
             .insert_unique(h, slot, rehash_id(&self.records, &self.hasher));
         self.index_key(slot);
         self.index_ticket(&record);
+        self.index_aliases(&record, n);
         Ok(())
     }
 
@@ -612,9 +655,19 @@ impl Inner {
                 let reindex = changes
                     .iter()
                     .any(|c| matches!(c.field.as_str(), FieldName::EMAIL | FieldName::TICKET_ID));
+                // Alias keys leave out the email's: they move with either.
+                let realias = changes.iter().any(|c| {
+                    matches!(
+                        c.field.as_str(),
+                        FieldName::EMAIL | FieldName::EMAIL_ALIASES
+                    )
+                });
                 if reindex {
                     self.unindex_key(slot);
                     self.unindex_ticket(&r);
+                }
+                if realias {
+                    self.unindex_aliases(&r, n);
                 }
                 for c in changes {
                     r.fields.set(c.field.clone(), c.new.clone());
@@ -638,6 +691,9 @@ impl Inner {
                     self.index_key(slot);
                     self.index_ticket(&r);
                 }
+                if realias {
+                    self.index_aliases(&r, n);
+                }
             }
             Effect::Link { subject, record } => {
                 self.links.insert((t, *subject), *record);
@@ -660,19 +716,20 @@ impl Inner {
                     held.clone_from(ticket);
                 }
             }
-            Effect::MergeRecord { record, into } => self.merge(t, *record, *into),
+            Effect::MergeRecord { record, into } => self.merge(t, *record, *into, n),
             // The registration's data lives in the host (A20).
             Effect::UpdateSubject { .. } => {}
         }
     }
 
     /// B9: removes `record`, moving its links and campaign memberships to `into`.
-    fn merge(&mut self, t: TenantId, record: RecordId, into: RecordId) {
+    fn merge(&mut self, t: TenantId, record: RecordId, into: RecordId, n: &Normalization) {
         let Some(slot) = self.slot_of(t, &record) else {
             return;
         };
         if let Some(gone) = self.stored(slot).map(|x| self.decode(x)) {
             self.unindex_ticket(&gone);
+            self.unindex_aliases(&gone, n);
         }
         self.unindex_key(slot);
         let h = hash_id(&self.hasher, &record);
@@ -840,6 +897,11 @@ impl ContactStore for InMemoryStore {
             .slots_by_key(tenant, key)
             .filter_map(|s| inner.stored(s).map(|x| inner.decode(x)))
             .collect();
+        for id in inner.ids_by_alias(tenant, key) {
+            if !found.iter().any(|r| r.id == id) {
+                found.extend(inner.get(tenant, id));
+            }
+        }
         found.sort_unstable_by_key(|r| r.id);
         Ok(found)
     }

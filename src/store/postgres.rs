@@ -5,7 +5,9 @@
 //!   `contact_sync_schema`; migrations run under an advisory lock, so
 //!   instances starting together migrate once.
 //! * Records are indexed on `(tenant, email_key, record_type)` and
-//!   `(tenant, ticket)`; links and campaign members by record.
+//!   `(tenant, ticket)`, the keys of their aliases (B15) in
+//!   `record_aliases` on `(tenant, alias_key)`; links and campaign members
+//!   by record.
 //! * Every apply is one transaction that first takes a transaction-scoped
 //!   advisory lock on every email key and ticket id the plan relies on or
 //!   writes (in one sorted statement, so two applies never wait on each
@@ -42,7 +44,7 @@ use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 use crate::store::CampaignMember;
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// What can go wrong in the PostgreSQL store.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +128,16 @@ const MIGRATIONS: &[&str] = &[
     -- 2: the order applied events committed in (PostgresStore::applied_events).
     ALTER TABLE events ADD COLUMN seq bigserial;
     CREATE INDEX events_in_order ON events (tenant, seq);
+",
+    "
+    -- 3: records found by the keys of their aliases (B15).
+    CREATE TABLE record_aliases (
+        tenant uuid NOT NULL,
+        alias_key text NOT NULL,
+        record uuid NOT NULL,
+        PRIMARY KEY (tenant, alias_key, record)
+    );
+    CREATE INDEX record_aliases_by_record ON record_aliases (record);
 ",
 ];
 
@@ -294,6 +306,18 @@ impl PostgresStore {
                 .await?;
             }
         }
+        if found < 3 {
+            // Records a host stored with aliases before are indexed now.
+            let rows = tx
+                .query(
+                    &format!("SELECT {RECORD_COLUMNS} FROM records WHERE strpos(fields, $1) > 0"),
+                    &[&format!("\"{}\"", FieldName::EMAIL_ALIASES)],
+                )
+                .await?;
+            for row in &rows {
+                write_aliases(&tx, &to_record(row)?, &self.normalization).await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -307,10 +331,11 @@ impl PostgresStore {
     pub async fn insert(&self, record: &Record) -> Result<(), PostgresError> {
         let version =
             stored_version(record.version).ok_or(PostgresError::VersionOutOfRange(record.id))?;
-        let client = self.pool.get().await?;
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
         let fields =
             serde_json::to_string(&record.fields).map_err(|_| PostgresError::Corrupt(record.id))?;
-        let n = client
+        let n = tx
             .execute(
                 "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -328,6 +353,8 @@ impl PostgresStore {
         if n == 0 {
             return Err(PostgresError::Exists(record.id));
         }
+        write_aliases(&tx, record, &self.normalization).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -398,6 +425,24 @@ impl PostgresStore {
         let mut c = Candidates::new(t);
         let keys: Vec<&str> = needs.email_keys.iter().map(EmailKey::as_str).collect();
         let mut by_key = grouped(&client, "email_key", t, &keys).await?;
+        // B15: and by their aliases, each record once per key.
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {RECORD_COLUMNS}, alias_key FROM records JOIN (
+                        SELECT record, alias_key FROM record_aliases WHERE tenant = $1 AND alias_key = ANY($2)
+                     ) a ON a.record = records.id"
+                ),
+                &[&t.0, &keys],
+            )
+            .await?;
+        for row in &rows {
+            let r = to_record(row)?;
+            let group = by_key.entry(row.try_get::<_, String>(5)?).or_default();
+            if let Err(at) = group.binary_search_by_key(&r.id, |x| x.id) {
+                group.insert(at, r);
+            }
+        }
         for k in &needs.email_keys {
             c.add_email_key(k.clone(), by_key.remove(k.as_str()).unwrap_or_default());
         }
@@ -498,7 +543,18 @@ impl AsyncContactStore for PostgresStore {
         tenant: TenantId,
         key: &EmailKey,
     ) -> Result<Vec<Record>, PostgresError> {
-        self.records_where("email_key", tenant, key.as_str()).await
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1 AND (email_key = $2
+                        OR id IN (SELECT record FROM record_aliases WHERE tenant = $1 AND alias_key = $2))
+                     ORDER BY id"
+                ),
+                &[&tenant.0, &key.as_str()],
+            )
+            .await?;
+        rows.iter().map(to_record).collect()
     }
 
     async fn record(
@@ -647,7 +703,7 @@ async fn lock_keys(
     for e in &plan.effects {
         match e {
             Effect::CreateRecord { record } => {
-                if let Some(k) = record.email_key(n) {
+                for k in record.match_keys(n) {
                     locks.push(lock_number(t, 0, k.as_str()));
                 }
                 if let Some(ticket) = ticket_of(record) {
@@ -659,6 +715,12 @@ async fn lock_keys(
                     if c.field.as_str() == FieldName::EMAIL {
                         if let Ok(Some(k)) = EmailKey::parse(c.new.as_str(), n) {
                             locks.push(lock_number(t, 0, k.as_str()));
+                        }
+                    } else if c.field.as_str() == FieldName::EMAIL_ALIASES {
+                        for a in crate::record::alias_list(c.new.as_str()) {
+                            if let Ok(Some(k)) = EmailKey::parse(a, n) {
+                                locks.push(lock_number(t, 0, k.as_str()));
+                            }
                         }
                     } else if c.field.as_str() == FieldName::TICKET_ID && !c.new.is_blank() {
                         locks.push(lock_number(t, 1, c.new.as_str().trim()));
@@ -695,6 +757,46 @@ async fn ids(
         .await
         .map_err(store_err)?;
     Ok(rows.iter().map(|r| RecordId::new(r.get(0))).collect())
+}
+
+/// The tenant's records with `key` as their email's or an alias's key
+/// (B15), sorted, each once.
+async fn ids_by_key(
+    tx: &Transaction<'_>,
+    tenant: TenantId,
+    key: &EmailKey,
+) -> Result<Vec<RecordId>, ApplyError<PostgresError>> {
+    let rows = tx
+        .query(
+            "SELECT id FROM records WHERE tenant = $1 AND email_key = $2
+             UNION SELECT record FROM record_aliases WHERE tenant = $1 AND alias_key = $2
+             ORDER BY 1",
+            &[&tenant.0, &key.as_str()],
+        )
+        .await
+        .map_err(store_err)?;
+    Ok(rows.iter().map(|r| RecordId::new(r.get(0))).collect())
+}
+
+/// Indexes record `r` under the keys of its aliases (B15), replacing what
+/// it was indexed under.
+async fn write_aliases(
+    tx: &Transaction<'_>,
+    r: &Record,
+    n: &Normalization,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute("DELETE FROM record_aliases WHERE record = $1", &[&r.id.0])
+        .await?;
+    let keys: Vec<String> = r.alias_keys(n).into_iter().map(String::from).collect();
+    if !keys.is_empty() {
+        tx.execute(
+            "INSERT INTO record_aliases (tenant, alias_key, record)
+             SELECT $1, k, $2 FROM unnest($3::text[]) AS k ON CONFLICT DO NOTHING",
+            &[&r.tenant.0, &r.id.0, &keys],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn get(
@@ -749,7 +851,7 @@ async fn apply_in(
     for p in &plan.preconditions {
         match p {
             Precondition::EmailKey { key, records } => {
-                if ids(tx, "email_key", t, key.as_str()).await? != *records {
+                if ids_by_key(tx, t, key).await? != *records {
                     return Err(Conflict::EmailKeyChanged.into());
                 }
             }
@@ -819,6 +921,7 @@ async fn apply_in(
                 if inserted == 0 {
                     return Err(Conflict::RecordExists(record.id).into());
                 }
+                write_aliases(tx, record, n).await.map_err(store_err)?;
             }
             Effect::UpdateRecord { record, changes } => {
                 let Some(mut r) = get(tx, t, *record).await? else {
@@ -846,6 +949,15 @@ async fn apply_in(
                 )
                 .await
                 .map_err(store_err)?;
+                let rekeys = changes.iter().any(|c| {
+                    matches!(
+                        c.field.as_str(),
+                        FieldName::EMAIL | FieldName::EMAIL_ALIASES
+                    )
+                });
+                if rekeys {
+                    write_aliases(tx, &r, n).await.map_err(store_err)?;
+                }
             }
             Effect::Link { subject, record } => {
                 if !exists_in(tx, t, *record).await? {
@@ -895,6 +1007,7 @@ async fn apply_in(
                 }
                 for (sql, params) in [
                     ("DELETE FROM records WHERE id = $2 AND tenant = $1", 2),
+                    ("DELETE FROM record_aliases WHERE record = $2 AND tenant = $1", 2),
                     ("UPDATE links SET record = $3 WHERE tenant = $1 AND record = $2", 3),
                     (
                         "INSERT INTO campaign_members (tenant, campaign, record, ticket)

@@ -3,6 +3,8 @@
 //! * The schema is created on open and versioned with `PRAGMA user_version`.
 //! * Records keep their fields as JSON, their B1 email key and ticket id in
 //!   indexed columns: `(tenant, email_key, record_type)`, `(tenant, ticket)`.
+//!   The keys of their aliases (B15) are rows of `record_aliases`, indexed
+//!   on `(tenant, alias_key)`.
 //!   Keys are compared exactly as B1 computes them (`=` on the stored key;
 //!   never SQLite's ASCII-only `NOCASE` or `LIKE`).
 //! * [`ApplyPlan::apply`] runs in one `BEGIN IMMEDIATE` transaction that
@@ -26,7 +28,7 @@ use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore};
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a connection waits for another one's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -194,6 +196,32 @@ impl SqliteStore {
                  PRAGMA user_version = 2;",
             )?;
         }
+        if version < 3 {
+            // 3: records found by their aliases (B15).
+            tx.execute_batch(
+                "CREATE TABLE record_aliases (
+                    tenant BLOB NOT NULL,
+                    alias_key TEXT NOT NULL,
+                    record BLOB NOT NULL,
+                    PRIMARY KEY (tenant, alias_key, record)
+                 ) WITHOUT ROWID;
+                 CREATE INDEX record_aliases_by_record ON record_aliases (record);",
+            )?;
+            // Records a host stored with aliases before are indexed now.
+            let with_aliases: Vec<Record> = {
+                let mut st = tx.prepare(&format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE instr(fields, '\"{}\"') > 0",
+                    FieldName::EMAIL_ALIASES
+                ))?;
+                let rows = st.query_map([], read_record)?;
+                rows.map(|r| to_record(r?))
+                    .collect::<Result<_, SqliteError>>()?
+            };
+            for r in &with_aliases {
+                write_aliases(&tx, r, &normalization)?;
+            }
+            tx.execute_batch("PRAGMA user_version = 3;")?;
+        }
         tx.commit()?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -322,6 +350,20 @@ fn insert_record(conn: &Connection, r: &Record, n: &Normalization) -> Result<(),
         fields,
         version,
     ])?;
+    write_aliases(conn, r, n)
+}
+
+/// Indexes record `r` under the keys of its aliases (B15), replacing what
+/// it was indexed under.
+fn write_aliases(conn: &Connection, r: &Record, n: &Normalization) -> Result<(), SqliteError> {
+    conn.prepare_cached("DELETE FROM record_aliases WHERE record = ?1")?
+        .execute(params![blob(r.id.0)])?;
+    for k in r.alias_keys(n) {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO record_aliases (tenant, alias_key, record) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![blob(r.tenant.0), k.as_str(), blob(r.id.0)])?;
+    }
     Ok(())
 }
 
@@ -341,7 +383,9 @@ fn ids(
     Ok(out)
 }
 
-const IDS_BY_KEY: &str = "SELECT id FROM records WHERE tenant = ?1 AND email_key = ?2";
+/// Records by email or alias key (B15), each once.
+const IDS_BY_KEY: &str = "SELECT id FROM records WHERE tenant = ?1 AND email_key = ?2
+     UNION SELECT record FROM record_aliases WHERE tenant = ?1 AND alias_key = ?2";
 const IDS_BY_TICKET: &str = "SELECT id FROM records WHERE tenant = ?1 AND ticket = ?2";
 
 fn records_where(
@@ -387,7 +431,14 @@ impl ContactStore for SqliteStore {
         tenant: TenantId,
         key: &EmailKey,
     ) -> Result<Vec<Record>, SqliteError> {
-        records_where(&self.conn(), "email_key", tenant, key.as_str())
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = ?1 AND (email_key = ?2
+                OR id IN (SELECT record FROM record_aliases WHERE tenant = ?1 AND alias_key = ?2))
+             ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![blob(tenant.0), key.as_str()], read_record)?;
+        rows.map(|r| to_record(r?)).collect()
     }
 
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, SqliteError> {
@@ -561,6 +612,15 @@ fn apply_in(
                     ])
                 })
                 .map_err(store_err)?;
+                let rekeys = changes.iter().any(|c| {
+                    matches!(
+                        c.field.as_str(),
+                        FieldName::EMAIL | FieldName::EMAIL_ALIASES
+                    )
+                });
+                if rekeys {
+                    write_aliases(tx, &r, n).map_err(store_err)?;
+                }
             }
             Effect::Link { subject, record } => {
                 if !exists_in(tx, t, *record).map_err(store_err)? {
@@ -613,6 +673,7 @@ fn apply_in(
                 }
                 let (tb, rb, ib) = (blob(t.0), blob(record.0), blob(into.0));
                 tx.execute("DELETE FROM records WHERE id = ?1", params![rb])
+                    .and_then(|_| tx.execute("DELETE FROM record_aliases WHERE record = ?1", params![rb]))
                     .and_then(|_| tx.execute("UPDATE links SET record = ?3 WHERE tenant = ?1 AND record = ?2", params![tb, rb, ib]))
                     .and_then(|_| {
                         // The survivor's own ticket id stays; a missing one is taken over.
