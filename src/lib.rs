@@ -134,8 +134,8 @@ pub use plan::{
 };
 pub use policy::{
     Aliases, Ambiguity, Citations, ClassRules, Comparator, Criterion, EmailChange, FieldMap,
-    Limits, Matching, Merge, NameGuard, NoEmail, Policy, RetainedEmail, RoleRule, Roles, Scope,
-    SyncRules, TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
+    InvalidSubjects, Limits, Matching, Merge, NameGuard, NoEmail, Policy, RetainedEmail, RoleRule,
+    Roles, Scope, SyncRules, TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;

@@ -288,6 +288,9 @@ pub enum NoRecordReason {
     Ambiguous,
     /// Only buyer data is collected and the update was not triggered on the holder (A12).
     AwaitingUpdateTrigger,
+    /// The subject's input is invalid (an email that does not parse, a
+    /// field beyond the limits): it was left out of its event (B20).
+    InvalidInput,
 }
 
 /// The explained outcome for one subject (B2, D12).
@@ -360,6 +363,15 @@ pub enum Warning {
         subject: SubjectId,
         /// The record.
         record: RecordId,
+    },
+    /// B20: the subject's input is invalid, so it was left out of its event
+    /// and the rest went on ([`crate::InvalidSubjects::Skip`]).
+    InvalidInput {
+        /// The subject.
+        subject: SubjectId,
+        /// What is wrong, as the engine's error says it (input is cut,
+        /// never echoed whole).
+        problem: String,
     },
 }
 
@@ -481,6 +493,9 @@ impl Warning {
             ),
             Warning::RecordEmailOverwritten { subject, record } => format!(
                 "subject {subject}: the email of linked record {record} is overwritten with the subject's new email (D9)"
+            ),
+            Warning::InvalidInput { subject, problem } => format!(
+                "subject {subject}: invalid input, left out of its event ({problem}; B20)"
             ),
         }
     }

@@ -560,6 +560,36 @@ pub struct Policy {
     /// change overwrote (off in every preset).
     #[serde(default, skip_serializing_if = "Aliases::is_default")]
     pub aliases: Aliases,
+    /// What a subject with invalid input does to its event and batch (B20):
+    /// left out with an outcome and a warning (the default), or the whole
+    /// plan fails.
+    #[serde(default, skip_serializing_if = "InvalidSubjects::is_default")]
+    pub invalid_subjects: InvalidSubjects,
+}
+
+/// What a subject with invalid input (an email that does not parse, a
+/// field name or value beyond [`Limits`], a control character) does to its
+/// event and batch (B20). Problems of the event itself (too many subjects,
+/// a subject twice, mixed tenants) always fail the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidSubjects {
+    /// The subject is left out of its event: it gets an outcome
+    /// ([`crate::NoRecordReason::InvalidInput`], its link as it was) and a
+    /// [`crate::Warning::InvalidInput`]; the other subjects and events are
+    /// decided as if it were not there. The event still counts as applied
+    /// (B7): send a corrected subject in a new event.
+    #[default]
+    Skip,
+    /// The whole plan fails with the subject's error, nothing decided.
+    Fail,
+}
+
+impl InvalidSubjects {
+    fn is_default(&self) -> bool {
+        *self == InvalidSubjects::default()
+    }
 }
 
 /// Email aliases (B15): a record's earlier addresses, kept in
@@ -638,6 +668,7 @@ impl Default for Policy {
             citations: Citations::Doo,
             trust: BTreeMap::new(),
             aliases: Aliases::default(),
+            invalid_subjects: InvalidSubjects::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod common;
 mod aliases;
 mod ambiguity;
 mod async_store;
+mod bad_rows;
 mod batch;
 mod builders;
 mod conformance;

@@ -208,7 +208,7 @@ fn b1_key_serde_accepts_only_keys() {
 #[test]
 fn b1_invalid_email_in_registration_is_a_typed_error() {
     let store = InMemoryStore::new();
-    let e = Engine::new(Policy::doo()).unwrap();
+    let e = Engine::new(crate::common::strict(Policy::doo())).unwrap();
     let ev = Event::Registered(Registration::new(
         EventId::from_u128(1),
         TenantId::from_u128(1),

@@ -271,7 +271,7 @@ fn registration_with_field(name: &str) -> Event {
 
 #[test]
 fn b11_field_names_are_limited_in_length_and_characters_and_never_echoed() {
-    let engine = Engine::new(Policy::doo().with_sync(true)).unwrap();
+    let engine = Engine::new(crate::common::strict(Policy::doo().with_sync(true))).unwrap();
     let store = InMemoryStore::new();
     let huge = "n".repeat(1 << 20);
     let cases: [(&str, FieldNameProblem); 4] = [
@@ -308,7 +308,7 @@ fn b11_field_names_are_limited_in_length_and_characters_and_never_echoed() {
         );
     }
     // The limit is policy data.
-    let mut policy = Policy::doo().with_sync(true);
+    let mut policy = crate::common::strict(Policy::doo().with_sync(true));
     policy.limits.max_field_name_len = 10;
     let engine = Engine::new(policy).unwrap();
     assert!(engine
@@ -420,7 +420,7 @@ fn b6_errors_expose_their_source_without_repeating_it() {
     });
     assert_source_not_repeated(&planned);
     // A scenario's step error reads as the whole chain.
-    let json = r#"{ "policy": { "preset": "doo" }, "steps": [ { "register": { "subjects": [ { "name": "a", "fields": { "email": "a@@x.org" } } ] } } ] }"#;
+    let json = r#"{ "policy": { "preset": "doo", "overrides": { "invalid_subjects": "fail" } }, "steps": [ { "register": { "subjects": [ { "name": "a", "fields": { "email": "a@@x.org" } } ] } } ] }"#;
     let report = Scenario::from_json(json).unwrap().run().unwrap();
     let step = report.steps[0].error.as_deref().unwrap();
     assert!(step.starts_with("subject a: invalid email: "), "{step}");

@@ -426,7 +426,7 @@ fn b8_retain_with_sync_on_does_not_silently_overwrite_a_prefilled_records_email(
 
 #[test]
 fn hostile_inputs_get_typed_errors_not_panics() {
-    let e = engine(Policy::doo().with_sync(true));
+    let e = engine(strict(Policy::doo().with_sync(true)));
     let store = InMemoryStore::new();
     let mib = "a".repeat(1 << 20);
     // A 1 MiB email: rejected by the field limit before any parsing.
@@ -441,7 +441,7 @@ fn hostile_inputs_get_typed_errors_not_panics() {
         matches!(r, Err(PlanError::Invalid(Error::FieldTooLong { len, limit: 65536, .. })) if len > 1 << 20)
     );
     // With the limit raised, the email parser still rejects it in linear time.
-    let mut p = Policy::doo().with_sync(true);
+    let mut p = strict(Policy::doo().with_sync(true));
     p.limits.max_field_len = 2 << 20;
     let r = engine(p).plan(
         &store,
@@ -482,7 +482,7 @@ fn hostile_inputs_get_typed_errors_not_panics() {
         )
         .is_ok());
     // Too many subjects, too many fields.
-    let mut p = Policy::doo().with_sync(true);
+    let mut p = strict(Policy::doo().with_sync(true));
     p.limits.max_subjects = 3;
     p.limits.max_fields = 2;
     let many: Vec<Subject> = (0..4).map(|i| attendee(i, &[])).collect();
@@ -549,10 +549,16 @@ fn debug_and_display_never_print_emails_or_field_values() {
         1,
         vec![booker(10, &[("email", "Secret Person <sp@example.org>")])],
     );
-    let err = engine(Policy::doo().with_sync(true))
+    let err = engine(strict(Policy::doo().with_sync(true)))
         .plan(&store, &bad)
         .unwrap_err();
     assert!(!format!("{err} {err:?}").contains("Secret"));
+    // Left out instead (B20): its outcome and warning quote nothing either.
+    let plan = engine(Policy::doo().with_sync(true))
+        .plan(&store, &bad)
+        .unwrap();
+    let shown = format!("{plan:?} {} {}", plan.report(), plan.to_json());
+    assert!(!shown.contains("Secret"), "{shown}");
 }
 
 #[test]
@@ -616,7 +622,7 @@ fn b11_a_subject_twice_in_one_registration_is_refused() {
 
 #[test]
 fn b11_control_characters_are_found_alone_and_in_pairs() {
-    let e = engine(Policy::doo());
+    let e = engine(strict(Policy::doo()));
     let store = InMemoryStore::new();
     for value in [
         "\u{7f}",

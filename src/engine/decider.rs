@@ -68,6 +68,68 @@ impl<S: Source> Decider<'_, S> {
         self.outcome(ctx, s, Decision::NoRecord, None, Some(reason), t);
     }
 
+    /// B20: decides `e` without its subjects with invalid input (`bad`,
+    /// each with its error), which get an outcome and a warning of their
+    /// own; the event's outcomes stay in subject order.
+    pub(super) fn without_invalid(
+        &mut self,
+        e: &Event,
+        bad: Vec<(SubjectId, Error)>,
+    ) -> Result<(), PlanError<S::Error>> {
+        let start = self.outcomes.len();
+        let is_bad = |id: &SubjectId| bad.iter().any(|(x, _)| x == id);
+        match e {
+            Event::Registered(r) => {
+                let mut rest = r.clone();
+                rest.subjects.retain(|s| !is_bad(&s.id));
+                if !rest.subjects.is_empty() {
+                    self.registration(&rest)?;
+                }
+            }
+            Event::RecordChanged(c) => {
+                let mut rest = c.clone();
+                rest.subjects.retain(|s| !is_bad(&s.id));
+                self.record_changed(&rest);
+            }
+            // Their one subject is the one left out.
+            Event::Edited(_) | Event::Relinked(_) => {}
+        }
+        let ctx = Ctx::plain(e.id());
+        let subjects = e.subjects();
+        for (id, error) in bad {
+            let Some(s) = subjects.iter().find(|s| s.id == id) else {
+                continue;
+            };
+            let problem = error.to_string();
+            let mut t = Trace::new(self.explain, self.policy.citations);
+            t.cite(B20).say_fmt(format_args!(
+                "The subject's input is invalid ({problem}), so it is left out of this event; the rest goes on."
+            ));
+            let link = self.ov.link_of(s.id, s.link);
+            self.outcome(
+                &ctx,
+                s,
+                Decision::NoRecord,
+                link,
+                Some(NoRecordReason::InvalidInput),
+                t,
+            );
+            self.warnings.push(Warning::InvalidInput {
+                subject: s.id,
+                problem,
+            });
+        }
+        let order: std::collections::HashMap<SubjectId, usize> = subjects
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, i))
+            .collect();
+        if let Some(decided) = self.outcomes.get_mut(start..) {
+            decided.sort_by_key(|o| order.get(&o.subject).copied());
+        }
+        Ok(())
+    }
+
     /// B7: the event was applied before with the same payload.
     pub(super) fn already_applied(&mut self, e: &Event) {
         for s in e.subjects() {

@@ -213,7 +213,7 @@ impl Engine {
     /// [`Error`] for an event beyond the policy's [`crate::Limits`] or with a
     /// field name it refuses.
     pub fn needs(&self, event: &Event) -> Result<Needs, Error> {
-        self.check_limits(event)?;
+        let bad = self.survivable(event)?;
         let mut n = Needs {
             tenant: event.tenant(),
             ..Needs::default()
@@ -221,6 +221,10 @@ impl Engine {
         n.events.insert(event.id());
         let norm = &self.policy.normalization;
         let add_subject = |n: &mut Needs, s: &Subject, f: &Fields| -> Result<(), Error> {
+            // B20: a subject left out needs nothing.
+            if bad.iter().any(|(x, _)| *x == s.id) {
+                return Ok(());
+            }
             if let Some(k) = parse_email(s.id, f, norm)? {
                 n.email_keys.insert(k);
             }
@@ -345,9 +349,63 @@ impl Engine {
         Ok(())
     }
 
-    fn check_limits(&self, event: &Event) -> Result<(), Error> {
+    /// The subjects of `event` whose input is invalid (B20), each with its
+    /// first error, in subject order: limits and field names first, then
+    /// emails. A problem of the event itself is the error.
+    fn problems(&self, event: &Event) -> Result<Vec<(SubjectId, Error)>, Error> {
+        let mut bad: Vec<(SubjectId, Error)> = Vec::new();
+        self.check_limits(event, &mut bad)?;
+        let norm = &self.policy.normalization;
+        let mut email = |s: SubjectId, f: &Fields| {
+            if bad.iter().all(|(x, _)| *x != s) {
+                if let Err(e) = parse_email(s, f, norm) {
+                    bad.push((s, e));
+                }
+            }
+        };
+        match event {
+            Event::Registered(r) => {
+                let buyer = r.subjects.iter().find(|s| s.role == Role::Booker);
+                for s in &r.subjects {
+                    email(
+                        s.id,
+                        &effective_fields(r.buyer_data_only, s, buyer.map(|b| &b.fields)),
+                    );
+                }
+            }
+            Event::Edited(e) => {
+                email(e.subject.id, &e.subject.fields);
+                email(e.subject.id, &edit_fields(e));
+            }
+            Event::Relinked(_) | Event::RecordChanged(_) => {}
+        }
+        if bad.len() > 1 {
+            let order: std::collections::HashMap<SubjectId, usize> = event
+                .subjects()
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id, i))
+                .collect();
+            bad.sort_by_key(|(id, _)| order.get(id).copied());
+        }
+        Ok(bad)
+    }
+
+    /// The problems of `event` (see [`Engine::problems`]) the policy lets
+    /// the plan survive (B20): none when it fails on the first.
+    fn survivable(&self, event: &Event) -> Result<Vec<(SubjectId, Error)>, Error> {
+        let mut bad = self.problems(event)?;
+        if self.policy.invalid_subjects == crate::policy::InvalidSubjects::Fail && !bad.is_empty() {
+            return Err(bad.swap_remove(0).1);
+        }
+        Ok(bad)
+    }
+
+    /// Checks `event` against the limits: a subject beyond them goes to
+    /// `bad` (its first problem); a problem of the event is the error.
+    fn check_limits(&self, event: &Event, bad: &mut Vec<(SubjectId, Error)>) -> Result<(), Error> {
         let l = &self.policy.limits;
-        let check = |s: SubjectId, f: &Fields| -> Result<(), Error> {
+        let check_fields = |s: SubjectId, f: &Fields| -> Result<(), Error> {
             if f.len() > l.max_fields {
                 return Err(Error::TooManyFields {
                     subject: s,
@@ -380,6 +438,13 @@ impl Engine {
             }
             Ok(())
         };
+        let mut check = |s: SubjectId, f: &Fields| {
+            if bad.iter().all(|(x, _)| *x != s) {
+                if let Err(e) = check_fields(s, f) {
+                    bad.push((s, e));
+                }
+            }
+        };
         match event {
             Event::Registered(r) => {
                 if r.subjects.len() > l.max_subjects {
@@ -397,17 +462,17 @@ impl Engine {
                     }
                 }
                 for s in &r.subjects {
-                    check(s.id, &s.fields)?;
+                    check(s.id, &s.fields);
                 }
             }
             Event::Edited(e) => {
-                check(e.subject.id, &e.subject.fields)?;
-                check(e.subject.id, &e.new_fields)?;
+                check(e.subject.id, &e.subject.fields);
+                check(e.subject.id, &e.new_fields);
                 if let Some(b) = &e.buyer {
-                    check(e.subject.id, b)?;
+                    check(e.subject.id, b);
                 }
             }
-            Event::Relinked(r) => check(r.subject.id, &r.subject.fields)?,
+            Event::Relinked(r) => check(r.subject.id, &r.subject.fields),
             Event::RecordChanged(c) => {
                 if c.subjects.len() > l.max_subjects {
                     return Err(Error::TooManySubjects {
@@ -416,7 +481,7 @@ impl Engine {
                     });
                 }
                 for s in &c.subjects {
-                    check(s.id, &s.fields)?;
+                    check(s.id, &s.fields);
                 }
             }
         }
@@ -458,7 +523,7 @@ impl Engine {
         };
         let mut scratch = Vec::with_capacity(256);
         for (at, e) in events.iter().enumerate() {
-            self.check_limits(e)?;
+            let bad = self.survivable(e)?;
             d.events.push(e.id());
             // B7: a redelivered event is a no-op; a reused id with another
             // payload is an error.
@@ -476,13 +541,15 @@ impl Engine {
                     return Err(Error::EventPayloadChanged(e.id()).into());
                 }
                 d.already_applied(e);
-            } else {
+            } else if bad.is_empty() {
                 match e {
                     Event::Registered(r) => d.registration(r)?,
                     Event::Edited(x) => d.edit(x)?,
                     Event::Relinked(x) => d.relink(x)?,
                     Event::RecordChanged(x) => d.record_changed(x),
                 }
+            } else {
+                d.without_invalid(e, bad)?;
             }
             if let Some(sink) = sink.as_mut() {
                 d.hand_over(e.id(), sink);

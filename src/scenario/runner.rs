@@ -256,6 +256,7 @@ fn warning_kind(w: &Warning) -> &'static str {
         Warning::RecordEmailOverwritten { .. } => "record_email_overwritten",
         Warning::RecordEmailKept { .. } => "record_email_kept",
         Warning::AbsorbingDuplicates { .. } => "absorbing_duplicates",
+        Warning::InvalidInput { .. } => "invalid_input",
     }
 }
 

@@ -106,6 +106,13 @@ pub fn assert_rules(o: &Outcome, rules: &[RuleId]) {
 }
 
 /// The Salesforce preset with the order-form and generated fields the tests use mapped.
+/// `p`, failing a whole plan on the first subject with invalid input
+/// instead of leaving the subject out (B20).
+pub fn strict(mut p: Policy) -> Policy {
+    p.invalid_subjects = InvalidSubjects::Fail;
+    p
+}
+
 pub fn sf(t: RecordType) -> Policy {
     let mut p = Policy::salesforce(t);
     p.fields = p
