@@ -153,6 +153,71 @@ fn b14_an_edit_by_a_token_link_may_not_rename() {
 }
 
 #[test]
+fn b14_b4_no_name_guard_warning_for_a_rename_trust_forbids_whatever_else_the_level_owns() {
+    // The level owns the company, not a name: its names stay capped, so
+    // the shared-email guard has no overwrite to warn about.
+    let p = policy(
+        Submitter::Import,
+        TrustRights {
+            max: ClassRules {
+                name: Merge::FillEmpty,
+                ..ClassRules::all(Merge::Overwrite)
+            },
+            owns: vec![FieldName::new("company")],
+        },
+    );
+    let store = store_with(vec![contact(
+        1,
+        &[
+            ("email", "ann@example.org"),
+            ("first_name", "Ann"),
+            ("last_name", "Lee"),
+            ("company", "Old Co"),
+        ],
+    )]);
+    let ev = submitted(
+        Some(Submitter::Import),
+        &[
+            ("email", "ann@example.org"),
+            ("first_name", "Mallory"),
+            ("last_name", "Smith"),
+            ("company", "New Co"),
+        ],
+    );
+    let plan = engine(p.clone()).plan(&store, &ev).unwrap();
+    assert_eq!(
+        changed(&plan),
+        [("company".to_owned(), "New Co".to_owned())]
+    );
+    assert!(
+        !plan
+            .warnings
+            .iter()
+            .any(|w| matches!(w, Warning::SharedEmail { .. })),
+        "{:?}",
+        plan.warnings
+    );
+    // Without a submitter the same data renames, and the guard warns.
+    let plan = engine(p)
+        .plan(
+            &store,
+            &submitted(
+                None,
+                &[
+                    ("email", "ann@example.org"),
+                    ("first_name", "Mallory"),
+                    ("last_name", "Smith"),
+                ],
+            ),
+        )
+        .unwrap();
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| matches!(w, Warning::SharedEmail { .. })));
+}
+
+#[test]
 fn b14_b7_the_submitter_is_part_of_the_payload_only_when_given() {
     let pairs = [("email", "ann@example.org")];
     let none = submitted(None, &pairs);
