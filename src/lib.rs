@@ -99,6 +99,7 @@ pub mod error;
 pub mod event;
 pub mod fields;
 pub mod heal;
+pub mod linkage;
 mod overlay;
 pub mod plan;
 mod plan_async;

@@ -21,6 +21,7 @@ mod fuzzy;
 mod glossary;
 mod hardening;
 mod heal;
+mod linkage;
 mod model;
 mod parsers;
 mod policy;
