@@ -145,8 +145,8 @@ impl Level {
 }
 
 /// The first [`MAX_COMPARED_CHARS`] characters of `s`, trimmed and
-/// lowercased: every comparison is bounded.
-fn head(s: &str) -> String {
+/// lowercased: every comparison is bounded (here and in B10's criteria).
+pub(crate) fn head(s: &str) -> String {
     let s = s.trim();
     let end = s
         .char_indices()

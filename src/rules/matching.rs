@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fields::{FieldName, Fields};
-use crate::policy::{Ambiguity, Comparator, Matching, Scope, WeightedCriteria, MAX_COMPARED_CHARS};
+use crate::policy::{Ambiguity, Comparator, Matching, Scope, WeightedCriteria};
 use crate::record::{Record, RecordId, RecordType};
 
 /// Why a record with the subject's email was not chosen.
@@ -84,16 +84,9 @@ pub(crate) fn criteria_met(criteria: &[FieldName], subject: &Fields, record: &Fi
 }
 
 /// B10: Jaro-Winkler similarity of the normalized values, on their first
-/// [`MAX_COMPARED_CHARS`] characters.
+/// [`crate::policy::MAX_COMPARED_CHARS`] characters.
 fn similarity(a: &str, b: &str) -> f64 {
-    let head = |s: &str| -> String {
-        let s = s.trim();
-        let end = s
-            .char_indices()
-            .nth(MAX_COMPARED_CHARS)
-            .map_or(s.len(), |(i, _)| i);
-        s.get(..end).unwrap_or(s).to_lowercase()
-    };
+    use crate::linkage::head;
     strsim::jaro_winkler(&head(a), &head(b))
 }
 
