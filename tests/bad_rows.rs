@@ -207,3 +207,64 @@ proptest::proptest! {
         proptest::prop_assert_eq!(with_bad.warnings.len() - without.warnings.len(), spoiled.len());
     }
 }
+
+#[test]
+fn b20_every_bad_row_of_an_event_is_found_and_reported_in_subject_order() {
+    let mut p = Policy::doo();
+    p.limits.max_field_len = 16;
+    let ev = registration(
+        1,
+        vec![
+            attendee(10, &[("email", "a@@example.org")]),
+            attendee(
+                11,
+                &[("email", "b@example.org"), ("notes", "far, far too long")],
+            ),
+            attendee(12, &[("email", "c@example.org")]),
+        ],
+    );
+    let plan = engine(p.clone()).plan(&InMemoryStore::new(), &ev).unwrap();
+    let reported: Vec<SubjectId> = plan
+        .warnings
+        .iter()
+        .filter_map(|w| match w {
+            Warning::InvalidInput { subject, .. } => Some(*subject),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported, [sid(10), sid(11)]);
+    // Failing instead names the first bad subject in order, whatever its problem.
+    let err = engine(strict(p))
+        .plan(&InMemoryStore::new(), &ev)
+        .unwrap_err();
+    assert!(
+        matches!(err, PlanError::Invalid(Error::InvalidEmail { subject, .. }) if subject == sid(10)),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn b20_a12_a_bad_buyer_email_leaves_out_the_holders_that_take_it() {
+    let mut r = Registration::new(
+        eid(1),
+        T,
+        vec![
+            attendee(10, &[("first_name", "Jo"), ("email", "jo@example.org")]),
+            booker(
+                9,
+                &[("email", "buyer@@example.org"), ("last_name", "Buyer")],
+            ),
+            attendee(11, &[("first_name", "Kim")]),
+        ],
+    );
+    r.buyer_data_only = true;
+    let plan = engine(sf(RecordType::Contact))
+        .plan(&InMemoryStore::new(), &Event::Registered(r))
+        .unwrap();
+    // The holder without an email of its own takes the buyer's, which is invalid.
+    left_out(outcome(&plan, 11));
+    assert_ne!(
+        outcome(&plan, 10).no_record,
+        Some(NoRecordReason::InvalidInput)
+    );
+}

@@ -236,3 +236,21 @@ fn b10_a_blank_value_earns_no_weight_even_at_a_zero_similarity_threshold() {
         assert_ne!(o.record, Some(rid(1)));
     }
 }
+
+#[test]
+fn b10_an_exact_criterion_earns_its_weight_only_for_equal_values() {
+    let p = weighted(vec![crit("company", Comparator::Exact, 10)], 10);
+    let records = || vec![lead(1, &[("email", "jo@example.org"), ("company", "Acme")])];
+    let plan = one_holder(
+        &p,
+        records(),
+        &[("email", "jo@example.org"), ("company", "Acme")],
+    );
+    assert_eq!(outcome(&plan, 10).record, Some(rid(1)));
+    let plan = one_holder(
+        &p,
+        records(),
+        &[("email", "jo@example.org"), ("company", "Apex")],
+    );
+    assert_eq!(outcome(&plan, 10).decision, Decision::Created);
+}
