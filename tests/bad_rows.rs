@@ -268,3 +268,35 @@ fn b20_a12_a_bad_buyer_email_leaves_out_the_holders_that_take_it() {
         Some(NoRecordReason::InvalidInput)
     );
 }
+
+#[test]
+fn b20_a20_a_record_change_flows_back_to_the_valid_registrations_only() {
+    let mut p = sf(RecordType::Contact);
+    p.two_way = true;
+    let store = store_with(vec![contact(
+        1,
+        &[("email", "jo@example.org"), ("job_title", "Dev")],
+    )]);
+    let change = Event::RecordChanged(RecordChange::new(
+        eid(9),
+        T,
+        rid(1),
+        fields(&[("email", "jo@example.org"), ("job_title", "VP")]),
+        vec![
+            attendee(10, &[("email", "jo@example.org"), ("job_title", "Dev")]).linked_to(rid(1)),
+            attendee(11, &[("email", "jo@example.org"), ("notes", "a\u{0}b")]).linked_to(rid(1)),
+        ],
+    ));
+    let plan = engine(p).plan(&store, &change).unwrap();
+    assert_eq!(outcome(&plan, 10).decision, Decision::SubjectUpdated);
+    left_out(outcome(&plan, 11));
+    let updated: Vec<SubjectId> = plan
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::UpdateSubject { subject, .. } => Some(*subject),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updated, [sid(10)]);
+}
