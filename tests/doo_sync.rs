@@ -270,6 +270,54 @@ fn d19_b4_shared_email_guard_warns_and_policy_chooses() {
     assert_eq!(store.records(T).len(), 2);
 }
 
+/// B4: an initial is not a different name, whatever the script: `I.`
+/// and the Turkish `İsmail` (whose lowercase starts with `i`) agree.
+#[test]
+fn b4_an_initial_agrees_with_a_name_in_another_script() {
+    let store = store_with(vec![contact(
+        1,
+        &[
+            ("email", "ann@example.org"),
+            ("first_name", "I."),
+            ("last_name", "Yilmaz"),
+        ],
+    )]);
+    let plan = run(
+        &Policy::doo().with_sync(true),
+        &store,
+        &registration(
+            1,
+            vec![booker(
+                10,
+                &[
+                    ("email", "ann@example.org"),
+                    ("first_name", "İsmail"),
+                    ("last_name", "Yilmaz"),
+                ],
+            )],
+        ),
+    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    assert_eq!(text(&store, rid(1), "first_name"), "İsmail");
+    // A different name in another script is still different.
+    let plan = run(
+        &Policy::doo().with_sync(true),
+        &store,
+        &registration(
+            2,
+            vec![booker(
+                11,
+                &[
+                    ("email", "ann@example.org"),
+                    ("first_name", "Ömer"),
+                    ("last_name", "Yilmaz"),
+                ],
+            )],
+        ),
+    );
+    assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
+}
+
 #[test]
 fn b4_similar_names_do_not_trigger_the_guard() {
     let store = store();

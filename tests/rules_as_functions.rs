@@ -582,3 +582,128 @@ fn b11_rule_function_data_round_trips_through_json() {
     let json = serde_json::to_string(&rules).unwrap();
     assert_eq!(serde_json::from_str::<MergeRules>(&json).unwrap(), rules);
 }
+
+/// The fields a merge changes, with their new values.
+fn written(result: &contact_sync::rules::MergeResult) -> Vec<(&str, &str)> {
+    result
+        .changes
+        .iter()
+        .map(|c| (c.field.as_str(), c.new.as_str()))
+        .collect()
+}
+
+/// A19: a frozen holder reports freezing only where an auto-generated field
+/// would have changed: with the class never merged, nothing was frozen.
+#[test]
+fn a19_freezing_is_reported_only_where_a_generated_field_would_change() {
+    let record = fields(&[("ticket_id", "T-1")]);
+    let input = fields(&[("ticket_id", "T-2")]);
+    let mut r = merge_rules(
+        ClassRules::all(Merge::Overwrite),
+        true,
+        Citations::Salesforce,
+    );
+    r.on = MergeOn::Update;
+    r.freeze_generated = true;
+    let frozen = merge_fields(&record, &input, &FieldMap::default(), &r);
+    assert!(frozen.frozen);
+    assert!(frozen.changes.is_empty());
+    r.classes.generated = Merge::Never;
+    let never = merge_fields(&record, &input, &FieldMap::default(), &r);
+    assert!(
+        !never.frozen,
+        "a never-merged field was not going to change"
+    );
+    // Nor when the value is the record's already.
+    r.classes.generated = Merge::Overwrite;
+    assert!(!merge_fields(&record, &record, &FieldMap::default(), &r).frozen);
+}
+
+/// A9, A16: replace writes the fields entered anew; a field not entered
+/// anew still fills an empty record field, and never blanks one.
+#[test]
+fn a9_a16_replace_fills_an_empty_field_that_was_not_entered_anew() {
+    let record = fields(&[("company", "Acme"), ("city", "")]);
+    let input = fields(&[("company", ""), ("city", "Graz"), ("title", "")]);
+    let mut r = merge_rules(ClassRules::all(Merge::Replace), true, Citations::Salesforce);
+    r.on = MergeOn::Update;
+    r.entered = Entered::Only(Default::default());
+    let result = merge_fields(&record, &input, &FieldMap::default(), &r);
+    assert_eq!(written(&result), [("city", "Graz")]);
+    // Entered anew, the blank company clears the record's.
+    r.entered = Entered::Only([FieldName::new("company")].into_iter().collect());
+    let result = merge_fields(&record, &input, &FieldMap::default(), &r);
+    assert_eq!(written(&result), [("city", "Graz"), ("company", "")]);
+}
+
+/// D13, A9: only the email field treats another spelling of the same
+/// address as no change; any other field holding an address is compared
+/// as entered.
+#[test]
+fn d13_a9_only_the_email_field_ignores_the_spelling_of_an_address() {
+    let record = fields(&[
+        ("email", "Ann@Example.org"),
+        ("assistant", "Bob@Example.org"),
+    ]);
+    let input = fields(&[
+        ("email", "ann@example.org"),
+        ("assistant", "bob@example.org"),
+    ]);
+    for citations in [Citations::Doo, Citations::Salesforce] {
+        let r = merge_rules(ClassRules::all(Merge::Overwrite), true, citations);
+        let result = merge_fields(&record, &input, &FieldMap::default(), &r);
+        assert_eq!(written(&result), [("assistant", "bob@example.org")]);
+    }
+}
+
+/// D9, B1: an international address spelled in another case, or with its
+/// domain in Unicode instead of ASCII, is the same address: no change.
+#[test]
+fn d9_b1_another_spelling_of_an_international_address_is_no_change() {
+    let r = merge_rules(ClassRules::all(Merge::Overwrite), true, Citations::Doo);
+    for (stored, entered) in [
+        ("Jörg@bücher.example", "jörg@bücher.example"),
+        ("ann@bücher.example", "ann@xn--bcher-kva.example"),
+        ("ann@xn--bcher-kva.example", "Ann@BÜCHER.example"),
+    ] {
+        let result = merge_fields(
+            &fields(&[("email", stored)]),
+            &fields(&[("email", entered)]),
+            &FieldMap::default(),
+            &r,
+        );
+        assert!(
+            result.changes.is_empty(),
+            "{stored} / {entered}: {:?}",
+            result.changes
+        );
+    }
+    // Another address is a change.
+    let result = merge_fields(
+        &fields(&[("email", "jörg@bücher.example")]),
+        &fields(&[("email", "jorg@bücher.example")]),
+        &FieldMap::default(),
+        &r,
+    );
+    assert_eq!(written(&result), [("email", "jorg@bücher.example")]);
+}
+
+/// B14: a field the sync rules keep anyway (sync off, the record's value
+/// set) is kept, but not kept by trust; with sync on, trust is what kept it.
+#[test]
+fn b14_a_field_kept_by_the_sync_rules_is_not_kept_by_trust() {
+    let record = fields(&[("company", "Acme")]);
+    let input = fields(&[("company", "Initech")]);
+    let mut r = merge_rules(ClassRules::all(Merge::Overwrite), false, Citations::Doo);
+    r.trust = Some(contact_sync::policy::TrustRights {
+        max: ClassRules::all(Merge::Never),
+        owns: vec![],
+    });
+    let off = merge_fields(&record, &input, &FieldMap::default(), &r);
+    assert_eq!(off.kept, [FieldName::new("company")]);
+    assert!(off.kept_by_trust.is_empty(), "{:?}", off.kept_by_trust);
+    r.sync = true;
+    let on = merge_fields(&record, &input, &FieldMap::default(), &r);
+    assert_eq!(on.kept, [FieldName::new("company")]);
+    assert_eq!(on.kept_by_trust, [FieldName::new("company")]);
+}

@@ -104,6 +104,31 @@ fn a4_a_new_record_receives_all_mapped_fields_and_only_those() {
     assert_rules(outcome(&plan, 10), &[RuleId::A4]);
 }
 
+/// A4, B1: a new record gets the email as entered but without the spaces
+/// around it; the other fields are kept as entered.
+#[test]
+fn a4_b1_a_new_record_gets_the_email_trimmed() {
+    let store = InMemoryStore::new();
+    let plan = run(
+        &sf(RecordType::Contact),
+        &store,
+        &order(
+            1,
+            vec![holder(
+                10,
+                &[
+                    ("email", "  Jo@Example.org "),
+                    ("first_name", "Jo"),
+                    ("job_title", " CTO "),
+                ],
+            )],
+        ),
+    );
+    let r = record(&store, outcome(&plan, 10).record.unwrap());
+    assert_eq!(r.fields.text("email"), "Jo@Example.org");
+    assert_eq!(r.fields.text("job_title"), " CTO ");
+}
+
 #[test]
 fn a5_created_and_updated_records_join_the_campaign() {
     let store = store_with(vec![contact(
