@@ -54,6 +54,8 @@ fn b15_retain_keeps_the_old_address_and_a_later_registration_finds_the_record() 
     assert!(!o.explanation.contains('@'), "no address in explanations");
     assert_eq!(text(&store, rid(1), "email"), "ann@new.example");
     assert_eq!(aliases_of(&store, rid(1)), "ann@old.example");
+    // Under the cap nothing is dropped, and the explanation says nothing of it.
+    assert!(!o.explanation.contains("dropped"), "{}", o.explanation);
     // The plan carries the alias as a field change with its rule (B3).
     let Effect::UpdateRecord { changes, .. } = &plan.effects[0] else {
         panic!("{:?}", plan.effects);
