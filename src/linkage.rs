@@ -28,6 +28,9 @@
 
 use std::collections::BTreeMap;
 
+mod blocking;
+pub use blocking::{BlockKey, Blocking, BlockingRule, KeyPart, Transform};
+
 use serde::{Deserialize, Serialize};
 
 use crate::email::{EmailKey, Normalization};

@@ -1,8 +1,11 @@
 //! B19: record linkage beyond the email key — comparisons with levels,
 //! Fellegi–Sunter weights, and their estimation without labels.
 
-use contact_sync::linkage::{compare, Compare, Comparison, Level, Model};
-use contact_sync::Fields;
+use contact_sync::linkage::{
+    compare, BlockKey, Blocking, BlockingRule, Compare, Comparison, KeyPart, Level, Model,
+    Transform,
+};
+use contact_sync::{Fields, Normalization};
 use proptest::prelude::*;
 
 const JW: Compare = Compare::JaroWinkler {
@@ -162,5 +165,164 @@ proptest! {
         let mut second = model();
         second.estimate(&levels, 100);
         prop_assert_eq!(serde_json::to_string(&first).unwrap(), serde_json::to_string(&second).unwrap());
+    }
+}
+
+/// B19: each blocking transform, and the values that give no key part.
+#[test]
+fn b19_blocking_transforms_turn_values_into_key_parts() {
+    let n = Normalization::default();
+    let t = |tr: Transform, v: &str| tr.apply(v, &n);
+    let some = |v: &str| Some(v.to_owned());
+    assert_eq!(t(Transform::Exact, "  Meyer "), some("Meyer"));
+    assert_eq!(t(Transform::Lowercase, " MEYER"), some("meyer"));
+    assert_eq!(t(Transform::Prefix { chars: 3 }, "Müller"), some("mül"));
+    assert_eq!(t(Transform::Prefix { chars: 9 }, "Li"), some("li"));
+    assert_eq!(
+        t(Transform::Soundex, "Robert"),
+        t(Transform::Soundex, "Rupert")
+    );
+    assert_eq!(t(Transform::Soundex, "Robert"), some("R163"));
+    assert_eq!(
+        t(Transform::DoubleMetaphone, "Meyer"),
+        t(Transform::DoubleMetaphone, "Maier")
+    );
+    assert_eq!(
+        t(Transform::Nysiis, "Knight"),
+        t(Transform::Nysiis, "Night")
+    );
+    assert_ne!(
+        t(Transform::Soundex, "Robert"),
+        t(Transform::Soundex, "Lee")
+    );
+    assert_eq!(t(Transform::Year, "1980-02-29"), some("1980"));
+    assert_eq!(t(Transform::YearMonth, "19800229"), some("198002"));
+    assert_eq!(t(Transform::MonthDay, "19800229"), some("0229"));
+    assert_eq!(
+        t(Transform::EmailLocal, " Ann.Lee@Example.ORG"),
+        some("ann.lee")
+    );
+    assert_eq!(
+        t(Transform::EmailDomain, "ann@BÜCHER.example"),
+        some("xn--bcher-kva.example")
+    );
+    // No part: blanks, dates that are not dates, addresses that are not
+    // addresses, names without a letter to encode.
+    for (tr, v) in [
+        (Transform::Exact, "   "),
+        (Transform::Prefix { chars: 2 }, ""),
+        (Transform::Year, "1980-13-01"),
+        (Transform::MonthDay, "soon"),
+        (Transform::EmailLocal, "not an address"),
+        (Transform::EmailDomain, ""),
+        (Transform::Soundex, "1234"),
+        (Transform::DoubleMetaphone, "---"),
+    ] {
+        assert_eq!(t(tr, v), None, "{tr:?}");
+    }
+}
+
+fn febrl_blocking() -> Blocking {
+    Blocking::new(vec![
+        BlockingRule::new(vec![KeyPart::new("date_of_birth", Transform::Exact)]),
+        BlockingRule::new(vec![
+            KeyPart::new("surname", Transform::Soundex),
+            KeyPart::new("given_name", Transform::Prefix { chars: 1 }),
+        ]),
+        BlockingRule::new(vec![KeyPart::new("email", Transform::EmailLocal)]),
+    ])
+}
+
+/// B19: a pass gives a key only when each of its fields gives a part;
+/// records that agree on a pass's fields share its key, whatever else.
+#[test]
+fn b19_a_pass_keys_only_records_with_every_field() {
+    let n = Normalization::default();
+    let b = febrl_blocking();
+    let ann = Fields::from_pairs([("surname", "Meyer"), ("given_name", "Ann")]);
+    assert_eq!(b.keys(&ann, &n).len(), 1, "only the name pass");
+    let full = Fields::from_pairs([
+        ("surname", "Meier"),
+        ("given_name", "anne"),
+        ("date_of_birth", "19800101"),
+        ("email", "ann@example.org"),
+    ]);
+    let keys = b.keys(&full, &n);
+    assert_eq!(keys.len(), 3);
+    assert_eq!(
+        keys.iter().map(|k| k.pass().unwrap()).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert!(keys.contains(&b.keys(&ann, &n)[0]));
+    // Keys are personal data: `Debug` shows their size only.
+    assert!(!format!("{keys:?}").contains("M600"), "{keys:?}");
+    assert!(Blocking::default().keys(&full, &n).is_empty());
+    assert!(Blocking::default().is_empty() && !b.is_empty());
+    // The same values in another pass make another key.
+    let swapped = Blocking::new(vec![
+        BlockingRule::new(vec![KeyPart::new("surname", Transform::Exact)]),
+        BlockingRule::new(vec![KeyPart::new("given_name", Transform::Exact)]),
+    ]);
+    let same = Fields::from_pairs([("surname", "Lee"), ("given_name", "Lee")]);
+    assert_eq!(swapped.keys(&same, &n).len(), 2);
+    assert_eq!(BlockKey::from_stored(keys[0].as_str()), keys[0]);
+}
+
+fn any_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just(String::new()),
+        "[A-Za-z]{1,8}",
+        "[0-9]{8}",
+        "[a-z]{1,5}@[a-z]{1,5}\\.org",
+        any::<String>(),
+    ]
+}
+
+fn any_record() -> impl Strategy<Value = Fields> {
+    (any_value(), any_value(), any_value(), any_value()).prop_map(|(s, g, d, e)| {
+        Fields::from_pairs([
+            ("surname", s.as_str()),
+            ("given_name", g.as_str()),
+            ("date_of_birth", d.as_str()),
+            ("email", e.as_str()),
+        ])
+    })
+}
+
+proptest! {
+    /// B19: keys never fail on any input, come sorted and each once, and
+    /// depend only on the fields their passes name.
+    #[test]
+    fn b19_blocking_keys_are_total_sorted_and_local(
+        record in any_record(),
+        other in any::<String>(),
+    ) {
+        let n = Normalization::default();
+        let b = febrl_blocking();
+        let keys = b.keys(&record, &n);
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        prop_assert_eq!(&keys, &sorted);
+        prop_assert!(keys.len() <= b.rules.len());
+        let mut more = record.clone();
+        more.set(contact_sync::FieldName::new("company"), contact_sync::FieldValue::new(&other));
+        prop_assert_eq!(b.keys(&more, &n), keys);
+    }
+
+    /// B19: comparators are symmetric: `a` against `b` is `b` against `a`.
+    #[test]
+    fn b19_comparators_are_symmetric(a in any_value(), b in any_value()) {
+        for c in [
+            Compare::Exact,
+            Compare::JaroWinkler { close: 920, far: 880 },
+            Compare::Levenshtein { close: 1, far: 2 },
+            Compare::DamerauLevenshtein { close: 1, far: 2 },
+            Compare::Numeric { close: 1.0, far: 5.0 },
+            Compare::Date { close_days: 1, far_days: 31 },
+            Compare::Email,
+        ] {
+            prop_assert_eq!(compare(c, &a, &b), compare(c, &b, &a), "{:?}", c);
+        }
     }
 }
