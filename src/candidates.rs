@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::EmailKey;
 use crate::fields::Redacted;
+use crate::linkage::BlockKey;
 use crate::plan::EventDigest;
 use crate::record::{EventId, Record, RecordId, TenantId};
 use crate::store::ContactStore;
@@ -27,6 +28,10 @@ pub struct Needs {
     pub tickets: BTreeSet<String>,
     /// Events whose earlier application to check (B7).
     pub events: BTreeSet<EventId>,
+    /// Blocking keys to look up (B19: a policy matching by record
+    /// linkage), with [`crate::ContactStore::records_by_block`].
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub block_keys: BTreeSet<BlockKey>,
 }
 
 /// Candidate records fetched by the host for one event (see [`crate::Engine::needs`]).
@@ -40,6 +45,7 @@ pub struct Candidates {
     pub(crate) by_id: BTreeMap<RecordId, Option<Record>>,
     pub(crate) by_ticket: BTreeMap<String, Vec<Record>>,
     pub(crate) applied: BTreeMap<EventId, EventDigest>,
+    pub(crate) by_block: BTreeMap<BlockKey, Vec<Record>>,
 }
 
 fn tickets<'a, V>(
@@ -59,6 +65,7 @@ impl fmt::Debug for Needs {
                 &self.tickets.iter().map(|t| Redacted(t)).collect::<Vec<_>>(),
             )
             .field("events", &self.events)
+            .field("block_keys", &self.block_keys)
             .finish()
     }
 }
@@ -74,6 +81,7 @@ impl fmt::Debug for Candidates {
                 &tickets(self.by_ticket.iter()).collect::<Vec<_>>(),
             )
             .field("applied", &self.applied)
+            .field("by_block", &self.by_block)
             .finish()
     }
 }
@@ -105,6 +113,13 @@ impl Candidates {
         self
     }
 
+    /// The records found for a blocking key (B19; all of them, sorted by
+    /// id; empty if none).
+    pub fn add_block(&mut self, key: BlockKey, records: Vec<Record>) -> &mut Self {
+        self.by_block.insert(key, records);
+        self
+    }
+
     /// The event was applied before, with this digest (B7). Hosts that do
     /// not track applied events leave this out.
     pub fn add_applied_event(&mut self, event: EventId, digest: EventDigest) -> &mut Self {
@@ -131,6 +146,9 @@ impl Candidates {
             if let Some(d) = store.event_digest(needs.tenant, *e)? {
                 c.add_applied_event(*e, d);
             }
+        }
+        for k in &needs.block_keys {
+            c.add_block(k.clone(), store.records_by_block(needs.tenant, k)?);
         }
         Ok(c)
     }

@@ -162,6 +162,11 @@ pub enum PolicyError {
     /// record's aliases (B15).
     #[error("the field map maps `email_aliases`, which only the engine writes (B15)")]
     AliasesMapped,
+    /// The record-linkage settings (B19) cannot work: no blocking pass, a
+    /// weight per comparison missing, a review threshold above the link
+    /// threshold, or a numeric bound that is not a finite number.
+    #[error("invalid record linkage: {0}")]
+    Linkage(&'static str),
     /// A limit of zero would reject every input (also `aliases.max`).
     #[error("limits must be greater than zero")]
     ZeroLimit,
@@ -262,6 +267,10 @@ pub enum Error {
     /// The store and the policy normalize email keys differently.
     #[error("the store's email normalization differs from the policy's")]
     NormalizationMismatch,
+    /// The store indexes another blocking than the policy's record linkage
+    /// uses (B19).
+    #[error("the store's blocking differs from the policy's record linkage")]
+    BlockingMismatch,
 }
 
 /// Planning against a store failed: bad input, or the store failed.
@@ -299,6 +308,9 @@ pub enum Conflict {
     /// The set of records with a looked-up ticket id changed.
     #[error("the records with a looked-up ticket id changed since planning")]
     TicketChanged,
+    /// The set of records with a looked-up blocking key changed (B19).
+    #[error("the records with a looked-up blocking key changed since planning")]
+    BlockChanged,
     /// The event was applied meanwhile (a redelivery won the race): re-plan,
     /// which finds nothing to do.
     #[error("event {0} was applied meanwhile")]

@@ -29,7 +29,9 @@
 use std::collections::BTreeMap;
 
 mod blocking;
+mod mode;
 pub use blocking::{BlockKey, Blocking, BlockingRule, KeyPart, Transform};
+pub use mode::{Agreement, Band, FieldAgreement, LinkScore, Linkage, NotDuplicate};
 
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +40,12 @@ use crate::fields::{FieldName, Fields};
 use crate::policy::MAX_COMPARED_CHARS;
 
 /// How two values of a field compare, with the bounds of its levels.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+///
+/// Equality compares the numeric bounds bit for bit, so it is an
+/// equivalence (a policy holding a NaN bound is refused by
+/// [`crate::Policy::validate`]).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Compare {
@@ -90,8 +97,41 @@ pub enum Compare {
     Email,
 }
 
+impl PartialEq for Compare {
+    fn eq(&self, other: &Self) -> bool {
+        use Compare::*;
+        match (*self, *other) {
+            (Exact, Exact) | (Email, Email) => true,
+            (JaroWinkler { close: a, far: b }, JaroWinkler { close: c, far: d }) => {
+                (a, b) == (c, d)
+            }
+            (Levenshtein { close: a, far: b }, Levenshtein { close: c, far: d })
+            | (DamerauLevenshtein { close: a, far: b }, DamerauLevenshtein { close: c, far: d }) => {
+                (a, b) == (c, d)
+            }
+            (Numeric { close: a, far: b }, Numeric { close: c, far: d }) => {
+                (a.to_bits(), b.to_bits()) == (c.to_bits(), d.to_bits())
+            }
+            (
+                Date {
+                    close_days: a,
+                    far_days: b,
+                },
+                Date {
+                    close_days: c,
+                    far_days: d,
+                },
+            ) => (a, b) == (c, d),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Compare {}
+
 /// One field's comparison.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Comparison {
     /// The field compared.
     pub field: FieldName,
@@ -120,6 +160,7 @@ impl Comparison {
 
 /// How two values of a field agree, from none to exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Either value is blank: the comparison says nothing (weight 0).

@@ -14,6 +14,7 @@ use crate::email::{EmailKey, Normalization};
 use crate::error::{Error, PlanError};
 use crate::event::Event;
 use crate::fields::{FieldName, FieldValue};
+use crate::linkage::{BlockKey, Blocking};
 use crate::plan::EventDigest;
 use crate::plan::{FieldChange, Precondition};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
@@ -42,6 +43,11 @@ pub(crate) trait Source {
         tenant: TenantId,
         event: EventId,
     ) -> Result<Option<EventDigest>, PlanError<Self::Error>>;
+    fn by_block(
+        &mut self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> Result<Vec<Record>, PlanError<Self::Error>>;
 }
 
 impl Source for &Candidates {
@@ -80,6 +86,16 @@ impl Source for &Candidates {
     ) -> Result<Option<EventDigest>, PlanError<Infallible>> {
         Ok(self.applied.get(&event).copied())
     }
+    fn by_block(
+        &mut self,
+        _: TenantId,
+        key: &BlockKey,
+    ) -> Result<Vec<Record>, PlanError<Infallible>> {
+        self.by_block
+            .get(key)
+            .cloned()
+            .ok_or(PlanError::Invalid(Error::MissingCandidates("blocking key")))
+    }
 }
 
 /// Reads straight from a store.
@@ -114,6 +130,15 @@ impl<S: ContactStore + ?Sized> Source for StoreSource<'_, S> {
         event: EventId,
     ) -> Result<Option<EventDigest>, PlanError<S::Error>> {
         self.0.event_digest(tenant, event).map_err(PlanError::Store)
+    }
+    fn by_block(
+        &mut self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> Result<Vec<Record>, PlanError<S::Error>> {
+        self.0
+            .records_by_block(tenant, key)
+            .map_err(PlanError::Store)
     }
 }
 
@@ -190,6 +215,10 @@ pub(crate) struct Overlay<S> {
     records: Ordered<RecordId, RecordEntry>,
     keys: Ordered<EmailKey, IndexEntry>,
     tickets: Ordered<Box<str>, IndexEntry>,
+    /// The blocking of the policy's record linkage (B19; empty without),
+    /// and the blocking keys asked.
+    blocking: Blocking,
+    blocks: Ordered<BlockKey, IndexEntry>,
     /// Events decided by this plan (B7), as their numbers in the batch,
     /// found by id: a word per event, as a batch holds millions.
     events: HashTable<usize>,
@@ -229,6 +258,7 @@ impl<S: Source> Overlay<S> {
         src: S,
         tenant: TenantId,
         normalization: Normalization,
+        blocking: Blocking,
         keep_reads: bool,
     ) -> Self {
         Overlay {
@@ -238,6 +268,8 @@ impl<S: Source> Overlay<S> {
             records: Ordered::default(),
             keys: Ordered::default(),
             tickets: Ordered::default(),
+            blocking,
+            blocks: Ordered::default(),
             events: HashTable::new(),
             digests: Vec::new(),
             hasher: foldhash::fast::RandomState::default(),
@@ -395,6 +427,25 @@ impl<S: Source> Overlay<S> {
         .map(|(ids, _)| ids)
     }
 
+    /// Ids of the records with blocking key `key` now, sorted (B19).
+    pub(crate) fn by_block(&mut self, key: BlockKey) -> Result<Ids, PlanError<S::Error>> {
+        let tenant = self.tenant;
+        answer(
+            &mut self.blocks,
+            &mut self.records,
+            self.reads.as_mut(),
+            tenant,
+            key,
+            |k| self.src.by_block(tenant, k),
+        )
+        .map(|(ids, _)| ids)
+    }
+
+    /// The blocking keys of `fields` under the policy's blocking (B19).
+    pub(crate) fn block_keys(&self, fields: &crate::fields::Fields) -> Vec<BlockKey> {
+        self.blocking.keys(fields, &self.normalization)
+    }
+
     /// Moves record `id` in the `touched` lists from the values it had
     /// (`before`, when it was indexed) to its current email key (`key`, when
     /// the caller knows it), alias keys (B15) and ticket id, and marks it
@@ -408,7 +459,8 @@ impl<S: Source> Overlay<S> {
         // B15: a record is found under its aliases too.
         let aliases = e.record.alias_keys(&self.normalization);
         let ticket = ticket_of(&e.record);
-        if let Some((keys, t)) = before {
+        let blocks = self.blocking.keys(&e.record.fields, &self.normalization);
+        if let Some((keys, t, b)) = before {
             for k in keys {
                 if let Some(x) = self.keys.get_mut(&k) {
                     remove_id(&mut x.touched, id);
@@ -417,6 +469,14 @@ impl<S: Source> Overlay<S> {
             if let Some(x) = t.and_then(|t| self.tickets.get_mut(&t)) {
                 remove_id(&mut x.touched, id);
             }
+            for k in b {
+                if let Some(x) = self.blocks.get_mut(&k) {
+                    remove_id(&mut x.touched, id);
+                }
+            }
+        }
+        for k in blocks {
+            insert_sorted(&mut self.blocks.entry(k).or_default().touched, id);
         }
         for k in key.into_iter().chain(aliases) {
             insert_sorted(&mut self.keys.entry(k).or_default().touched, id);
@@ -451,16 +511,19 @@ impl<S: Source> Overlay<S> {
             return;
         };
         e.used |= e.base_version.is_some();
-        let moves = changes.iter().any(|c| {
-            matches!(
-                c.field.as_str(),
-                FieldName::EMAIL | FieldName::EMAIL_ALIASES | FieldName::TICKET_ID
-            )
-        });
+        // With record linkage, any field may move the record between blocks.
+        let moves = !self.blocking.is_empty()
+            || changes.iter().any(|c| {
+                matches!(
+                    c.field.as_str(),
+                    FieldName::EMAIL | FieldName::EMAIL_ALIASES | FieldName::TICKET_ID
+                )
+            });
         let before = (moves && e.indexed).then(|| {
             (
                 e.record.match_keys(&self.normalization),
                 ticket_of(&e.record),
+                self.blocking.keys(&e.record.fields, &self.normalization),
             )
         });
         for c in changes {
@@ -499,6 +562,12 @@ impl<S: Source> Overlay<S> {
         out.extend(self.tickets.into_iter().filter_map(|(t, e)| {
             Some(Precondition::TicketId {
                 ticket: FieldValue::new(&t),
+                records: e.base?.into_vec(),
+            })
+        }));
+        out.extend(self.blocks.into_iter().filter_map(|(key, e)| {
+            Some(Precondition::BlockKey {
+                key,
                 records: e.base?.into_vec(),
             })
         }));
@@ -632,8 +701,9 @@ fn keep_all(
     Ok(ids)
 }
 
-/// A record's email and alias keys and its ticket id, as indexed.
-type Index = (Vec<EmailKey>, Option<Box<str>>);
+/// A record's email and alias keys, its ticket id and its blocking keys,
+/// as indexed.
+type Index = (Vec<EmailKey>, Option<Box<str>>, Vec<BlockKey>);
 
 /// The answer now: the source's answer without the records the plan
 /// touched, plus the touched records indexed under the same value.

@@ -9,6 +9,7 @@ use crate::email::EmailKey;
 pub use crate::event::EventDigest;
 use crate::event::{CampaignId, Role};
 use crate::fields::{FieldName, FieldValue};
+use crate::linkage::BlockKey;
 use crate::policy::NameGuard;
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
@@ -243,6 +244,14 @@ pub enum Precondition {
         /// The records, sorted.
         records: Vec<RecordId>,
     },
+    /// Exactly these records had this blocking key (B19: a record-linkage
+    /// decision was made over them).
+    BlockKey {
+        /// The key.
+        key: BlockKey,
+        /// The records, sorted.
+        records: Vec<RecordId>,
+    },
 }
 
 /// What happened to one subject.
@@ -291,6 +300,9 @@ pub enum NoRecordReason {
     /// The subject's input is invalid (an email that does not parse, a
     /// field beyond the limits): it was left out of its event (B20).
     InvalidInput,
+    /// A record-linkage score fell in the review band (B19): a person
+    /// decides; nothing was linked or created.
+    Review,
 }
 
 /// The explained outcome for one subject (B2, D12).
@@ -315,6 +327,10 @@ pub struct Outcome {
     pub rules: Rules,
     /// A sentence for an event manager.
     pub explanation: String,
+    /// The record-linkage score behind the decision (B19), when the policy
+    /// matches by record linkage and a candidate was scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linkage: Option<crate::linkage::LinkScore>,
 }
 
 /// Something the host should look at; the plan is still valid.

@@ -40,6 +40,10 @@ impl Candidates {
                 c.add_applied_event(*e, d);
             }
         }
+        for k in &needs.block_keys {
+            let found = store.records_by_block(needs.tenant, k).await?;
+            c.add_block(k.clone(), found);
+        }
         Ok(c)
     }
 }
@@ -65,6 +69,7 @@ impl Engine {
             all.records.extend(n.records);
             all.tickets.extend(n.tickets);
             all.events.extend(n.events);
+            all.block_keys.extend(n.block_keys);
         }
         Ok(all)
     }
@@ -112,6 +117,11 @@ impl Engine {
     ) -> Result<Plan, PlanError<S::Error>> {
         if store.normalization() != self.policy().normalization {
             return Err(Error::NormalizationMismatch.into());
+        }
+        if let Some(l) = &self.policy().linkage {
+            if store.blocking() != l.blocking {
+                return Err(Error::BlockingMismatch.into());
+            }
         }
         let needs = self.needs_batch(events)?;
         let candidates = Candidates::fetch_async(store, &needs)

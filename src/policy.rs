@@ -565,6 +565,12 @@ pub struct Policy {
     /// plan fails.
     #[serde(default, skip_serializing_if = "InvalidSubjects::is_default")]
     pub invalid_subjects: InvalidSubjects,
+    /// Record linkage (B19): when an email finds no record of the type, the
+    /// records sharing a blocking key are scored and the best is linked,
+    /// reviewed or passed over. Off (`None`) in every preset: the
+    /// exact-one email rule alone decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linkage: Option<crate::linkage::Linkage>,
 }
 
 /// What a subject with invalid input (an email that does not parse, a
@@ -669,6 +675,7 @@ impl Default for Policy {
             trust: BTreeMap::new(),
             aliases: Aliases::default(),
             invalid_subjects: InvalidSubjects::default(),
+            linkage: None,
         }
     }
 }
@@ -918,6 +925,9 @@ impl Policy {
         if self.aliases.max == 0 {
             return Err(PolicyError::ZeroLimit);
         }
+        if let Some(l) = &self.linkage {
+            l.validate()?;
+        }
         if self.roles.booker == RoleRule::NoRecord && self.roles.attendee == RoleRule::NoRecord {
             return Err(PolicyError::NoRoleGetsRecords);
         }
@@ -973,7 +983,15 @@ impl Policy {
                     .weighted
                     .iter()
                     .flat_map(|w| w.criteria.iter().map(|c| &c.field)),
-            );
+            )
+            .chain(self.linkage.iter().flat_map(|l| {
+                l.comparisons.iter().map(|c| &c.field).chain(
+                    l.blocking
+                        .rules
+                        .iter()
+                        .flat_map(|r| r.parts.iter().map(|p| &p.field)),
+                )
+            }));
         for n in names {
             n.check(self.limits.max_field_name_len)
                 .map_err(PolicyError::InvalidFieldName)?;

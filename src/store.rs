@@ -6,6 +6,7 @@
 
 use crate::email::{EmailKey, Normalization};
 use crate::error::ApplyError;
+use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{EventDigest, Plan};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
@@ -88,6 +89,29 @@ pub trait ContactStore {
         record: RecordId,
     ) -> Result<Vec<CampaignMember>, Self::Error>;
 
+    /// The blocking the store indexes records by (B19): a policy that
+    /// matches by record linkage must use the same (the engine checks).
+    /// The default indexes nothing.
+    fn blocking(&self) -> Blocking {
+        Blocking::default()
+    }
+
+    /// All records of `tenant` with `key` among their keys under
+    /// [`ContactStore::blocking`] ([`Blocking::keys`] over their fields, with
+    /// the store's normalization), sorted by id, each once. The default
+    /// finds nothing.
+    ///
+    /// # Errors
+    /// The store's own error.
+    fn records_by_block(
+        &self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> Result<Vec<Record>, Self::Error> {
+        let _ = (tenant, key);
+        Ok(Vec::new())
+    }
+
     /// The digest of `event` if the store has applied it (B7). Stores that
     /// record applied events make redeliveries no-ops and reject an event id
     /// reused with another payload; the default records nothing.
@@ -132,6 +156,16 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
         event: EventId,
     ) -> Result<Option<EventDigest>, Self::Error> {
         (**self).event_digest(tenant, event)
+    }
+    fn blocking(&self) -> Blocking {
+        (**self).blocking()
+    }
+    fn records_by_block(
+        &self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> Result<Vec<Record>, Self::Error> {
+        (**self).records_by_block(tenant, key)
     }
     fn linked_subjects(
         &self,

@@ -115,6 +115,7 @@ fn conflict_kind(c: &Conflict) -> &'static str {
         Conflict::VersionChanged { .. } => "version_changed",
         Conflict::RecordExists(_) => "record_exists",
         Conflict::TicketChanged => "ticket_changed",
+        Conflict::BlockChanged => "block_changed",
         Conflict::EventApplied(_) => "event_applied",
         Conflict::EventPayloadChanged(_) => "event_payload_changed",
         Conflict::Serialization => "serialization",

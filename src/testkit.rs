@@ -40,6 +40,7 @@ use crate::engine::Engine;
 use crate::error::{chain, ApplyError, Conflict, PlanError};
 use crate::event::{Channel, Event, Registration, Subject};
 use crate::fields::Fields;
+use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{Effect, Plan, Precondition};
 use crate::policy::Policy;
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
@@ -1307,6 +1308,170 @@ pub async fn alias_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     .await
 }
 
+/// A blocking (B19) with one pass per kind of transform, for factories
+/// that want [`block_lookups_async`] to exercise their block index: build
+/// the stores with it.
+pub fn blocking() -> Blocking {
+    use crate::linkage::{BlockingRule, KeyPart, Transform};
+    Blocking::new(vec![
+        BlockingRule::new(vec![
+            KeyPart::new("last_name", Transform::Soundex),
+            KeyPart::new("first_name", Transform::Prefix { chars: 1 }),
+        ]),
+        BlockingRule::new(vec![KeyPart::new("date_of_birth", Transform::YearMonth)]),
+        BlockingRule::new(vec![KeyPart::new("email", Transform::EmailDomain)]),
+        BlockingRule::new(vec![
+            KeyPart::new("city", Transform::Lowercase),
+            KeyPart::new("last_name", Transform::DoubleMetaphone),
+        ]),
+    ])
+}
+
+/// A value of `field` that `transform` turns into a key part: one of two
+/// people (`which`).
+fn block_value(transform: crate::linkage::Transform, which: bool) -> &'static str {
+    use crate::linkage::Transform as T;
+    match (transform, which) {
+        (T::Year | T::YearMonth | T::MonthDay, false) => "1980-01-01",
+        (T::Year | T::YearMonth | T::MonthDay, true) => "1975-06-30",
+        (T::EmailLocal | T::EmailDomain, false) => "kit@example.org",
+        (T::EmailLocal | T::EmailDomain, true) => "sam.lee@example.net",
+        (_, false) => "Meyer",
+        (_, true) => "Watson",
+    }
+}
+
+/// Blocking keys (B19): under the store's own [`ContactStore::blocking`]
+/// (the check reads it; build the stores with [`blocking`] or the host's
+/// own), `records_by_block` finds each record by each of its keys
+/// ([`Blocking::keys`] with the store's normalization), sorted and per
+/// tenant; `UpdateRecord` moves a record between blocks; the `BlockKey`
+/// precondition holds while its block is unchanged and is
+/// [`Conflict::BlockChanged`] after; a merged-away record is found no
+/// more. A store indexing no blocking must find nothing by any key.
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
+pub async fn block_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
+    const C: &str = "block_lookups";
+    let s = f.fresh().await;
+    let b = s.blocking();
+    let n = s.normalization();
+    let person = |n: u128, t: TenantId, which: bool| {
+        let mut r = record(
+            n,
+            t,
+            if which {
+                "sam@example.com"
+            } else {
+                "kit@example.com"
+            },
+        );
+        for p in b.rules.iter().flat_map(|r| &r.parts) {
+            r.fields
+                .set(p.field.clone(), block_value(p.transform, which).into());
+        }
+        r
+    };
+    seed(C, &s, &[person(1, A, false), person(2, A, true)]).await?;
+    seed(C, &s, &[person(3, B, false)]).await?;
+    let find = async |t: TenantId, k: &BlockKey| -> Result<Vec<RecordId>, Failure> {
+        let mut ids: Vec<RecordId> = s
+            .records_by_block(t, k)
+            .await
+            .map_err(|e| fail(C, format!("block lookup failed: {}", chain(&e))))?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let sorted = ids.windows(2).all(|w| w.first() < w.get(1));
+        ensure(C, sorted, || {
+            format!("records_by_block must answer sorted by id, each once: {ids:?}")
+        })?;
+        ids.dedup();
+        Ok(ids)
+    };
+    let expect = async |what: &str, t: TenantId, keys: &[BlockKey], want: &[u128]| -> Check {
+        let want: Vec<RecordId> = want.iter().map(|n| rid(*n)).collect();
+        for (i, k) in keys.iter().enumerate() {
+            let got = find(t, k).await?;
+            ensure(C, got == want, || {
+                format!("{what}: records_by_block(key {i} of {}) expected {want:?}, the store returned {got:?}", keys.len())
+            })?;
+        }
+        Ok(())
+    };
+    let kit = b.keys(&person(0, A, false).fields, &n);
+    let sam = b.keys(&person(0, A, true).fields, &n);
+    if b.is_empty() {
+        let any = BlockKey::from_stored("0\u{1f}meyer");
+        return expect("the store indexes no blocking", A, &[any], &[]).await;
+    }
+    ensure(
+        C,
+        !kit.is_empty() && kit.iter().all(|k| !sam.contains(k)),
+        || {
+            "the store's blocking gives the suite's two people no keys of their own: use testkit::blocking()".into()
+        },
+    )?;
+    expect("record 1 (tenant A) has these keys", A, &kit, &[1]).await?;
+    expect("record 2 (tenant A) has these keys", A, &sam, &[2]).await?;
+    expect("record 3 has record 1's keys in tenant B", B, &kit, &[3]).await?;
+    let moves: Vec<crate::plan::FieldChange> = person(0, A, true)
+        .fields
+        .iter()
+        .map(|(name, v)| crate::plan::FieldChange {
+            field: name.clone(),
+            old: None,
+            new: v.clone(),
+            rule: crate::plan::RuleId::B19,
+        })
+        .collect();
+    let first = sam
+        .first()
+        .cloned()
+        .unwrap_or_else(|| BlockKey::from_stored(""));
+    must_apply(
+        C,
+        &s,
+        "UpdateRecord giving record 1 record 2's values, under a BlockKey precondition holding [2]",
+        &effects_plan(
+            A,
+            vec![Effect::UpdateRecord {
+                record: rid(1),
+                changes: moves,
+            }],
+            vec![Precondition::BlockKey {
+                key: first.clone(),
+                records: vec![rid(2)],
+            }],
+        ),
+    )
+    .await?;
+    expect("record 1 moved to record 2's blocks", A, &sam, &[1, 2]).await?;
+    expect("record 1 left its old blocks", A, &kit, &[]).await?;
+    expect("tenant B's record 3 stays", B, &kit, &[3]).await?;
+    must_refuse(
+        C,
+        &s,
+        "a BlockKey precondition holding [2] after record 1 joined the block",
+        &effects_plan(
+            A,
+            vec![],
+            vec![Precondition::BlockKey {
+                key: first.clone(),
+                records: vec![rid(2)],
+            }],
+        ),
+        "Conflict::BlockChanged",
+        |e| matches!(e, ApplyError::Conflict(Conflict::BlockChanged)),
+        async || find(A, &first).await,
+    )
+    .await?;
+    merge_2_into_1(C, &s).await?;
+    expect("record 2, merged into 1, is found no more", A, &sam, &[1]).await
+}
+
 /// `UpdateRecord` raises the version by exactly one per effect (also with
 /// no changes), blank values read back blank, a changed email moves the
 /// record to its new key, a stale `RecordVersion` is
@@ -1720,6 +1885,7 @@ synchronous_checks! {
     campaign_membership => campaign_membership_async,
     ticket_lookups => ticket_lookups_async,
     alias_lookups => alias_lookups_async,
+    block_lookups => block_lookups_async,
     updates_and_versions => updates_and_versions_async,
     merges_move_links_and_members => merges_move_links_and_members_async,
     events => events_async,
@@ -1744,7 +1910,7 @@ fn failures(results: impl IntoIterator<Item = Check>) -> Result<(), Vec<Failure>
 /// # Errors
 /// Every check that did not hold.
 pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
-    let checks: [fn(&F) -> Check; 16] = [
+    let checks: [fn(&F) -> Check; 17] = [
         key_lookups::<F>,
         tenant_isolation::<F>,
         record_ids_are_global::<F>,
@@ -1752,6 +1918,7 @@ pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
         campaign_membership::<F>,
         ticket_lookups::<F>,
         alias_lookups::<F>,
+        block_lookups::<F>,
         updates_and_versions::<F>,
         merges_move_links_and_members::<F>,
         events::<F>,
@@ -1789,6 +1956,7 @@ pub async fn run_all_async<F: AsyncStoreFactory>(f: &F) -> Result<(), Vec<Failur
         campaign_membership_async(f).await,
         ticket_lookups_async(f).await,
         alias_lookups_async(f).await,
+        block_lookups_async(f).await,
         updates_and_versions_async(f).await,
         merges_move_links_and_members_async(f).await,
         events_async(f).await,

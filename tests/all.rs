@@ -27,6 +27,7 @@ mod parsers;
 mod policy;
 mod postgres;
 mod properties;
+mod record_linkage;
 mod rules_as_functions;
 mod safety;
 mod salesforce_citations;

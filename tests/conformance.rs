@@ -35,6 +35,32 @@ fn b6_sqlite_store_passes_the_async_conformance_suite() {
     }
 }
 
+/// B19: with a blocking to index, the block check exercises the index.
+#[test]
+fn b6_b19_in_memory_store_with_a_blocking_passes_both_suites() {
+    let blocked = || InMemoryStore::new().with_blocking(testkit::blocking());
+    if let Err(f) = testkit::run_all(&blocked) {
+        panic!("{f:#?}");
+    }
+    let factory = || std::future::ready(Ready(blocked()));
+    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
+        panic!("{f:#?}");
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn b6_b19_sqlite_store_with_a_blocking_passes_the_suite() {
+    let factory = || {
+        let mut s = SqliteStore::open_in_memory(Normalization::default()).unwrap();
+        s.set_blocking(testkit::blocking()).unwrap();
+        s
+    };
+    if let Err(f) = testkit::run_all(&factory) {
+        panic!("{f:#?}");
+    }
+}
+
 #[test]
 fn b6_a_store_that_skips_preconditions_fails_the_async_suite() {
     let factory = || std::future::ready(Ready(skips_preconditions()));

@@ -47,6 +47,15 @@ async fn fresh(url: &str, connections: usize) -> PostgresStore {
         .unwrap()
 }
 
+/// A fresh store indexing `testkit::blocking()` (B19), so the block check
+/// exercises its index.
+#[cfg(feature = "testkit")]
+async fn blocked(url: &str, connections: usize) -> PostgresStore {
+    let mut s = fresh(url, connections).await;
+    s.set_blocking(testkit::blocking()).await.unwrap();
+    s
+}
+
 /// The async store behind the sync traits, for the testkit: each call is
 /// driven to completion on the test's runtime (test code, not the library).
 struct Blocking {
@@ -58,6 +67,17 @@ impl ContactStore for Blocking {
     type Error = PostgresError;
     fn normalization(&self) -> Normalization {
         AsyncContactStore::normalization(&self.store)
+    }
+    fn blocking(&self) -> contact_sync::linkage::Blocking {
+        AsyncContactStore::blocking(&self.store)
+    }
+    fn records_by_block(
+        &self,
+        t: TenantId,
+        k: &contact_sync::linkage::BlockKey,
+    ) -> Result<Vec<Record>, PostgresError> {
+        self.rt
+            .block_on(AsyncContactStore::records_by_block(&self.store, t, k))
     }
     fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, PostgresError> {
         self.rt.block_on(self.store.records_by_email(t, k))
@@ -100,7 +120,7 @@ fn b6_postgres_store_passes_the_conformance_suite() {
     let Some(url) = url() else { return };
     let rt = runtime();
     let factory = || Blocking {
-        store: rt.block_on(fresh(&url, 16)),
+        store: rt.block_on(blocked(&url, 16)),
         rt: rt.handle().clone(),
     };
     if let Err(f) = testkit::run_all(&factory) {
@@ -114,7 +134,7 @@ fn b6_postgres_store_passes_the_conformance_suite() {
 #[test]
 fn b6_postgres_store_passes_the_async_conformance_suite() {
     let Some(url) = url() else { return };
-    let factory = || fresh(&url, 8);
+    let factory = || blocked(&url, 8);
     if let Err(f) = runtime().block_on(testkit::run_all_async(&factory)) {
         panic!("{f:#?}");
     }
@@ -650,5 +670,53 @@ fn b7_b15_schema_1_events_keep_their_place_and_aliases_are_indexed() {
             store.applied_events(T).await.unwrap(),
             vec![eid(1), eid(3), eid(2)]
         );
+    });
+}
+
+/// B19 on PostgreSQL: the blocking is kept in the database (a store
+/// connecting later indexes by it), records held before are indexed when
+/// it is set, and the bulk fetch answers blocks as the one-by-one lookups.
+#[test]
+fn b19_postgres_indexes_blocks_and_the_bulk_fetch_finds_them() {
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        let mut store = fresh(&url, 4).await;
+        let ann = [
+            ("email", "ann@old.example"),
+            ("first_name", "Ann"),
+            ("last_name", "Meyer"),
+            ("date_of_birth", "1980-01-01"),
+        ];
+        store.insert(&contact(1, &ann)).await.unwrap();
+        let e = engine(crate::record_linkage::policy());
+        let ev = registration(
+            2,
+            vec![attendee(
+                20,
+                &[
+                    ("email", "ann@new.example"),
+                    ("first_name", "Ann"),
+                    ("last_name", "Meyers"),
+                    ("date_of_birth", "1980-01-01"),
+                ],
+            )],
+        );
+        // Not yet indexing the policy's blocking: refused, not guessed.
+        assert!(matches!(
+            e.plan_async(&store, &ev).await,
+            Err(PlanError::Invalid(Error::BlockingMismatch))
+        ));
+        store
+            .set_blocking(crate::record_linkage::blocking())
+            .await
+            .unwrap();
+        let needs = e.needs(&ev).unwrap();
+        let bulk = store.fetch(&needs).await.unwrap();
+        let plan = e.plan_async(&store, &ev).await.unwrap();
+        assert_eq!(e.decide(&ev, &bulk).unwrap(), plan);
+        let o = outcome(&plan, 20);
+        assert_eq!(o.record, Some(rid(1)), "{}", o.explanation);
+        assert_rules(o, &[RuleId::B19]);
+        e.plan_and_apply_async(&store, &ev, 3).await.unwrap();
     });
 }

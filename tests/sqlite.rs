@@ -326,3 +326,49 @@ mod b15 {
         let _ = std::fs::remove_file(&path);
     }
 }
+
+/// B19 on SQLite: records held before the blocking was set are indexed
+/// then, the blocking is kept in the database (reopened, the store still
+/// indexes by it), and a plan links by score.
+#[test]
+fn b19_sqlite_keeps_its_blocking_and_indexes_records_held_before() {
+    let path = temp_db("b19");
+    let e = Engine::new(crate::record_linkage::policy()).unwrap();
+    let ann = Record::new(
+        RecordId::from_u128(1),
+        TenantId::from_u128(1),
+        RecordType::Contact,
+        Fields::from_pairs([
+            ("email", "ann@old.example"),
+            ("first_name", "Ann"),
+            ("last_name", "Meyer"),
+            ("date_of_birth", "1980-01-01"),
+        ]),
+    );
+    {
+        let mut s = SqliteStore::open(&path, Normalization::default()).unwrap();
+        s.insert(&ann).unwrap();
+        s.set_blocking(crate::record_linkage::blocking()).unwrap();
+    }
+    let s = SqliteStore::open(&path, Normalization::default()).unwrap();
+    assert_eq!(s.blocking(), crate::record_linkage::blocking());
+    let ev = Event::Registered(Registration::new(
+        EventId::from_u128(2),
+        TenantId::from_u128(1),
+        vec![Subject::attendee(
+            SubjectId::from_u128(20),
+            Fields::from_pairs([
+                ("email", "ann@new.example"),
+                ("first_name", "Ann"),
+                ("last_name", "Meyers"),
+                ("date_of_birth", "1980-01-01"),
+            ]),
+        )],
+    ));
+    let plan = e.plan(&s, &ev).unwrap();
+    let o = plan.outcome(SubjectId::from_u128(20)).unwrap();
+    assert_eq!(o.record, Some(RecordId::from_u128(1)), "{}", o.explanation);
+    assert!(o.rules.contains(&RuleId::B19));
+    s.apply(&plan).unwrap();
+    let _ = std::fs::remove_file(&path);
+}

@@ -34,15 +34,53 @@ enum Fault {
     IdsPerTenant,
     /// Email lookups match a record's email only, never its aliases.
     IgnoresAliases,
+    /// Block lookups answer what the record's keys were when it was
+    /// created: an update never moves it between blocks.
+    KeepsFirstBlocks,
 }
 
 struct Broken {
     store: InMemoryStore,
     fault: Fault,
+    /// Every record as created (for `KeepsFirstBlocks`).
+    first: std::sync::Mutex<Vec<Record>>,
+}
+
+impl Broken {
+    fn new(fault: Fault) -> Self {
+        Broken {
+            store: InMemoryStore::new().with_blocking(testkit::blocking()),
+            fault,
+            first: std::sync::Mutex::default(),
+        }
+    }
 }
 
 impl ContactStore for Broken {
     type Error = Infallible;
+    fn blocking(&self) -> contact_sync::linkage::Blocking {
+        self.store.blocking()
+    }
+    fn records_by_block(
+        &self,
+        t: TenantId,
+        k: &contact_sync::linkage::BlockKey,
+    ) -> Result<Vec<Record>, Infallible> {
+        if let Fault::KeepsFirstBlocks = self.fault {
+            // Answers from the records as created, whatever changed since.
+            let n = Normalization::default();
+            let b = self.store.blocking();
+            return Ok(self
+                .first
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.tenant == t && b.keys(&r.fields, &n).contains(k))
+                .filter_map(|r| self.store.record(t, r.id).unwrap())
+                .collect());
+        }
+        self.store.records_by_block(t, k)
+    }
     fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, Infallible> {
         let mut found = self.store.records_by_email(t, k)?;
         if let Fault::IgnoresAliases = self.fault {
@@ -143,6 +181,13 @@ impl ApplyPlan for Broken {
                 );
             }
             Fault::NoTicketLookups | Fault::IgnoresAliases => {}
+            Fault::KeepsFirstBlocks => {
+                let created = p.effects.iter().filter_map(|e| match e {
+                    Effect::CreateRecord { record } => Some(record.clone()),
+                    _ => None,
+                });
+                self.first.lock().unwrap().extend(created);
+            }
         }
         self.store.apply(&p)?;
         for (into, subjects) in merged {
@@ -163,10 +208,7 @@ impl ApplyPlan for Broken {
 }
 
 fn failing_checks(fault: Fault) -> Vec<&'static str> {
-    let factory = move || Broken {
-        store: InMemoryStore::new(),
-        fault,
-    };
+    let factory = move || Broken::new(fault);
     match testkit::run_all(&factory) {
         Ok(()) => vec![],
         Err(failures) => failures.iter().map(|f| f.check).collect(),
@@ -175,12 +217,7 @@ fn failing_checks(fault: Fault) -> Vec<&'static str> {
 
 /// The checks the async suite fails for the store behind the async traits.
 fn failing_checks_async(fault: Fault) -> Vec<&'static str> {
-    let factory = move || {
-        std::future::ready(Ready(Broken {
-            store: InMemoryStore::new(),
-            fault,
-        }))
-    };
+    let factory = move || std::future::ready(Ready(Broken::new(fault)));
     match pollster::block_on(testkit::run_all_async(&factory)) {
         Ok(()) => vec![],
         Err(failures) => failures.iter().map(|f| f.check).collect(),
@@ -189,10 +226,7 @@ fn failing_checks_async(fault: Fault) -> Vec<&'static str> {
 
 #[track_caller]
 fn caught_by(fault: Fault, check: fn(&dyn Fn() -> Broken) -> Check, name: &str) {
-    let factory = move || Broken {
-        store: InMemoryStore::new(),
-        fault,
-    };
+    let factory = move || Broken::new(fault);
     let failure = check(&factory).expect_err("the broken store passed the check");
     assert_eq!(failure.check, name);
     // The message says what was injected, what was expected, what happened.
@@ -291,6 +325,15 @@ fn b8_a_store_with_ids_per_tenant_fails_record_ids_are_global() {
         Fault::IdsPerTenant,
         |f| testkit::record_ids_are_global(&f),
         "record_ids_are_global",
+    );
+}
+
+#[test]
+fn b19_a_store_not_moving_records_between_blocks_fails_block_lookups() {
+    caught_by(
+        Fault::KeepsFirstBlocks,
+        |f| testkit::block_lookups(&f),
+        "block_lookups",
     );
 }
 

@@ -54,6 +54,7 @@ impl<S: Source> Decider<'_, S> {
             no_record,
             rules: t.rules,
             explanation,
+            linkage: self.score.take(),
         });
     }
 
@@ -145,6 +146,7 @@ impl<S: Source> Decider<'_, S> {
                 no_record: None,
                 rules: t.rules,
                 explanation: t.text,
+                linkage: None,
             });
         }
     }

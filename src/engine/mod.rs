@@ -42,6 +42,7 @@ mod decider;
 mod edit;
 mod email_change;
 mod explain;
+mod linkage;
 mod record_change;
 mod registration;
 mod relink;
@@ -146,6 +147,8 @@ struct Decider<'p, S> {
     outcomes: Vec<Outcome>,
     warnings: Vec<Warning>,
     events: Vec<EventId>,
+    /// The record-linkage score the next outcome carries (B19).
+    score: Option<crate::linkage::LinkScore>,
 }
 
 /// Decides, deterministically and explainably, what events do to records.
@@ -227,6 +230,10 @@ impl Engine {
             }
             if let Some(k) = parse_email(s.id, f, norm)? {
                 n.email_keys.insert(k);
+                // B19: an email finding no record falls back to linkage.
+                if let Some(l) = &self.policy.linkage {
+                    n.block_keys.extend(l.blocking.keys(f, norm));
+                }
             }
             n.records.extend(s.link);
             n.records.extend(s.prefill);
@@ -345,6 +352,11 @@ impl Engine {
     fn check_store<S: ContactStore + ?Sized>(&self, store: &S) -> Result<(), Error> {
         if store.normalization() != self.policy.normalization {
             return Err(Error::NormalizationMismatch);
+        }
+        if let Some(l) = &self.policy.linkage {
+            if store.blocking() != l.blocking {
+                return Err(Error::BlockingMismatch);
+            }
         }
         Ok(())
     }
@@ -515,11 +527,22 @@ impl Engine {
             policy: &self.policy,
             fields: &self.fields,
             explain: self.explain,
-            ov: Overlay::new(src, tenant, self.policy.normalization, !dry),
+            ov: Overlay::new(
+                src,
+                tenant,
+                self.policy.normalization,
+                self.policy
+                    .linkage
+                    .as_ref()
+                    .map(|l| l.blocking.clone())
+                    .unwrap_or_default(),
+                !dry,
+            ),
             effects: Vec::new(),
             outcomes: Vec::new(),
             warnings: Vec::new(),
             events: Vec::with_capacity(events.len()),
+            score: None,
         };
         let mut scratch = Vec::with_capacity(256);
         for (at, e) in events.iter().enumerate() {

@@ -164,6 +164,10 @@ impl<S: Source> Decider<'_, S> {
             ));
         }
         match action {
+            MatchAction::Create if self.policy.linkage.is_some() => {
+                let key = self.ov.asked_key(at);
+                self.link_by_score(ctx, s, fields, sel.record_type, key, t)
+            }
             MatchAction::Create => {
                 if sel.other_type_has_email() && m.scope == Scope::Linear {
                     t.cite(A3).say_fmt(format_args!(

@@ -17,6 +17,7 @@ use std::future::Future;
 
 use crate::email::{EmailKey, Normalization};
 use crate::error::ApplyError;
+use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{EventDigest, Plan};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore};
@@ -31,6 +32,23 @@ pub trait AsyncContactStore: Sync {
     /// the policy's (the engine checks).
     fn normalization(&self) -> Normalization {
         Normalization::default()
+    }
+
+    /// The blocking the store indexes records by (B19); see
+    /// [`ContactStore::blocking`]. The default indexes nothing.
+    fn blocking(&self) -> Blocking {
+        Blocking::default()
+    }
+
+    /// All records of `tenant` with block `key`, sorted by id, each once
+    /// (see [`ContactStore::records_by_block`]). The default finds nothing.
+    fn records_by_block(
+        &self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> impl Future<Output = Result<Vec<Record>, Self::Error>> + Send {
+        let _ = (tenant, key);
+        std::future::ready(Ok(Vec::new()))
     }
 
     /// All records of `tenant`, of any type, whose email has `key`.
@@ -113,6 +131,18 @@ impl<S: ContactStore + Sync> AsyncContactStore for Ready<S> {
 
     fn normalization(&self) -> Normalization {
         self.0.normalization()
+    }
+
+    fn blocking(&self) -> Blocking {
+        self.0.blocking()
+    }
+
+    fn records_by_block(
+        &self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> impl Future<Output = Result<Vec<Record>, S::Error>> + Send {
+        std::future::ready(self.0.records_by_block(tenant, key))
     }
 
     fn records_by_email(

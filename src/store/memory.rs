@@ -12,6 +12,7 @@ use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
+use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{Effect, EventDigest, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore};
@@ -171,6 +172,10 @@ struct Inner {
     /// Records by the keys of their aliases (B15); empty unless a policy
     /// keeps them, so lookups pay one emptiness check.
     by_alias: HashMap<(TenantId, EmailKey), Ids>,
+    /// The blocking records are indexed by (B19), and the index; empty
+    /// unless the store was built with one.
+    blocking: Blocking,
+    by_block: HashMap<(TenantId, BlockKey), Ids>,
     links: BTreeMap<(TenantId, SubjectId), RecordId>,
     /// Campaign memberships, with the ticket id mapped on each (A30).
     campaigns: BTreeMap<(TenantId, CampaignId, RecordId), Option<FieldValue>>,
@@ -452,6 +457,36 @@ impl Inner {
         }
     }
 
+    fn index_blocks(&mut self, r: &Record, n: &Normalization) {
+        if self.blocking.is_empty() {
+            return;
+        }
+        for k in self.blocking.keys(&r.fields, n) {
+            match self.by_block.get_mut(&(r.tenant, k.clone())) {
+                Some(ids) => ids.push(r.id),
+                None => {
+                    self.by_block.insert((r.tenant, k), Ids::One(r.id));
+                }
+            }
+        }
+    }
+
+    fn unindex_blocks(&mut self, r: &Record, n: &Normalization) {
+        if self.blocking.is_empty() {
+            return;
+        }
+        for k in self.blocking.keys(&r.fields, n) {
+            let at = (r.tenant, k);
+            if self
+                .by_block
+                .get_mut(&at)
+                .is_some_and(|ids| ids.remove(r.id))
+            {
+                self.by_block.remove(&at);
+            }
+        }
+    }
+
     /// The ids of `tenant`'s records with an alias of `key` (B15).
     fn ids_by_alias(&self, tenant: TenantId, key: &EmailKey) -> Vec<RecordId> {
         if self.by_alias.is_empty() {
@@ -532,6 +567,7 @@ impl Inner {
         self.index_key(slot);
         self.index_ticket(&record);
         self.index_aliases(&record, n);
+        self.index_blocks(&record, n);
         Ok(())
     }
 
@@ -542,6 +578,16 @@ impl Inner {
                 Precondition::EmailKey { key, records } => {
                     if self.ids_by_key(t, key) != *records {
                         return Err(Conflict::EmailKeyChanged.into());
+                    }
+                }
+                Precondition::BlockKey { key, records } => {
+                    let now = self
+                        .by_block
+                        .get(&(t, key.clone()))
+                        .map(Ids::sorted)
+                        .unwrap_or_default();
+                    if now != *records {
+                        return Err(Conflict::BlockChanged.into());
                     }
                 }
                 Precondition::RecordVersion { record, version } => {
@@ -669,6 +715,7 @@ impl Inner {
                 if realias {
                     self.unindex_aliases(&r, n);
                 }
+                self.unindex_blocks(&r, n);
                 for c in changes {
                     r.fields.set(c.field.clone(), c.new.clone());
                 }
@@ -694,6 +741,7 @@ impl Inner {
                 if realias {
                     self.index_aliases(&r, n);
                 }
+                self.index_blocks(&r, n);
             }
             Effect::Link { subject, record } => {
                 self.links.insert((t, *subject), *record);
@@ -730,6 +778,7 @@ impl Inner {
         if let Some(gone) = self.stored(slot).map(|x| self.decode(x)) {
             self.unindex_ticket(&gone);
             self.unindex_aliases(&gone, n);
+            self.unindex_blocks(&gone, n);
         }
         self.unindex_key(slot);
         let h = hash_id(&self.hasher, &record);
@@ -778,6 +827,29 @@ impl InMemoryStore {
             normalization,
             inner: RwLock::default(),
         }
+    }
+
+    /// The store indexing its records by `blocking` (B19), for policies
+    /// that match by record linkage with the same blocking. Records already
+    /// held are indexed now.
+    #[must_use]
+    pub fn with_blocking(self, blocking: Blocking) -> Self {
+        let n = self.normalization;
+        {
+            let mut inner = self.write();
+            inner.blocking = blocking;
+            inner.by_block.clear();
+            let live: Vec<Record> = inner
+                .records
+                .iter()
+                .filter(|x| !x.dead)
+                .map(|x| inner.decode(x))
+                .collect();
+            for r in &live {
+                inner.index_blocks(r, &n);
+            }
+        }
+        self
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
@@ -904,6 +976,30 @@ impl ContactStore for InMemoryStore {
         }
         found.sort_unstable_by_key(|r| r.id);
         Ok(found)
+    }
+
+    fn blocking(&self) -> Blocking {
+        self.read().blocking.clone()
+    }
+
+    fn records_by_block(
+        &self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> Result<Vec<Record>, Infallible> {
+        let inner = self.read();
+        if inner.by_block.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = inner
+            .by_block
+            .get(&(tenant, key.clone()))
+            .map(Ids::sorted)
+            .unwrap_or_default();
+        Ok(ids
+            .into_iter()
+            .filter_map(|id| inner.get(tenant, id))
+            .collect())
     }
 
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {

@@ -38,13 +38,14 @@ use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict, Echo};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
+use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{Effect, EventDigest, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 use crate::store::CampaignMember;
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// What can go wrong in the PostgreSQL store.
 #[derive(Debug, thiserror::Error)]
@@ -75,12 +76,17 @@ pub enum PostgresError {
     /// A record with this id exists already.
     #[error("record {0} exists already")]
     Exists(RecordId),
+    /// The store's settings (its blocking, B19) cannot be read back.
+    #[error("the stored settings are corrupt")]
+    CorruptSettings,
 }
 
 /// Records, links, campaign members and applied events in PostgreSQL.
 pub struct PostgresStore {
     pool: Pool,
     normalization: Normalization,
+    /// The blocking records are indexed by (B19), kept in the database.
+    blocking: Blocking,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -138,6 +144,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant, alias_key, record)
     );
     CREATE INDEX record_aliases_by_record ON record_aliases (record);
+",
+    "
+    -- 4: records found by their blocking keys (B19), and the blocking
+    -- they are indexed by.
+    CREATE TABLE record_blocks (
+        tenant uuid NOT NULL,
+        block_key text NOT NULL,
+        record uuid NOT NULL,
+        PRIMARY KEY (tenant, block_key, record)
+    );
+    CREATE INDEX record_blocks_by_record ON record_blocks (record);
+    CREATE TABLE contact_sync_settings (name text PRIMARY KEY, value text NOT NULL);
 ",
 ];
 
@@ -264,12 +282,59 @@ impl PostgresStore {
             .max_size(max_connections.max(1))
             .build()
             .map_err(|e| PostgresError::Config(e.to_string()))?;
-        let store = PostgresStore {
+        let mut store = PostgresStore {
             pool,
             normalization,
+            blocking: Blocking::default(),
         };
         store.migrate(schema).await?;
+        let client = store.pool.get().await?;
+        store.blocking = client
+            .query_opt(
+                "SELECT value FROM contact_sync_settings WHERE name = 'blocking'",
+                &[],
+            )
+            .await?
+            .map(|r| serde_json::from_str::<Blocking>(r.get(0)))
+            .transpose()
+            .map_err(|_| PostgresError::CorruptSettings)?
+            .unwrap_or_default();
+        drop(client);
         Ok(store)
+    }
+
+    /// Indexes the records by `blocking` from now on (B19), for policies
+    /// that match by record linkage with the same blocking: every record
+    /// is indexed again in one transaction, and the blocking is kept in
+    /// the database, so stores connecting later index by it too. Other
+    /// stores already connected keep the blocking they read: reconnect
+    /// them.
+    ///
+    /// # Errors
+    /// The database's error (nothing changed then), or
+    /// [`PostgresError::Corrupt`].
+    pub async fn set_blocking(&mut self, blocking: Blocking) -> Result<(), PostgresError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        tx.execute("DELETE FROM record_blocks", &[]).await?;
+        let rows = tx
+            .query(&format!("SELECT {RECORD_COLUMNS} FROM records"), &[])
+            .await?;
+        for row in &rows {
+            write_blocks(&tx, &to_record(row)?, &self.normalization, &blocking).await?;
+        }
+        let json = serde_json::to_string(&blocking).map_err(|_| PostgresError::CorruptSettings)?;
+        tx.execute(
+            "INSERT INTO contact_sync_settings (name, value) VALUES ('blocking', $1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            &[&json],
+        )
+        .await?;
+        tx.commit().await?;
+        self.blocking = blocking;
+        Ok(())
     }
 
     async fn migrate(&self, schema: Option<&str>) -> Result<(), PostgresError> {
@@ -354,6 +419,7 @@ impl PostgresStore {
             return Err(PostgresError::Exists(record.id));
         }
         write_aliases(&tx, record, &self.normalization).await?;
+        write_blocks(&tx, record, &self.normalization, &self.blocking).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -473,6 +539,29 @@ impl PostgresStore {
                 by_ticket.get(ticket.trim()).cloned().unwrap_or_default(),
             );
         }
+        let blocks: Vec<&str> = needs.block_keys.iter().map(BlockKey::as_str).collect();
+        let mut by_block: BTreeMap<String, Vec<Record>> = BTreeMap::new();
+        if !blocks.is_empty() {
+            let rows = client
+                .query(
+                    &format!(
+                        "SELECT {RECORD_COLUMNS}, block_key FROM records JOIN (
+                            SELECT record, block_key FROM record_blocks WHERE tenant = $1 AND block_key = ANY($2)
+                         ) b ON b.record = records.id ORDER BY id"
+                    ),
+                    &[&t.0, &blocks],
+                )
+                .await?;
+            for row in &rows {
+                by_block
+                    .entry(row.try_get::<_, String>(5)?)
+                    .or_default()
+                    .push(to_record(row)?);
+            }
+        }
+        for k in &needs.block_keys {
+            c.add_block(k.clone(), by_block.remove(k.as_str()).unwrap_or_default());
+        }
         let events: Vec<Uuid> = needs.events.iter().map(|e| e.0).collect();
         if !events.is_empty() {
             let rows = client
@@ -536,6 +625,29 @@ impl AsyncContactStore for PostgresStore {
 
     fn normalization(&self) -> Normalization {
         self.normalization
+    }
+
+    fn blocking(&self) -> Blocking {
+        self.blocking.clone()
+    }
+
+    async fn records_by_block(
+        &self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> Result<Vec<Record>, PostgresError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1
+                        AND id IN (SELECT record FROM record_blocks WHERE tenant = $1 AND block_key = $2)
+                     ORDER BY id"
+                ),
+                &[&tenant.0, &key.as_str()],
+            )
+            .await?;
+        rows.iter().map(to_record).collect()
     }
 
     async fn records_by_email(
@@ -659,8 +771,8 @@ impl PostgresStore {
             .start()
             .await
             .map_err(store_err)?;
-        lock_keys(&tx, plan, &self.normalization).await?;
-        apply_in(&tx, plan, &self.normalization).await?;
+        lock_keys(&tx, plan, &self.normalization, &self.blocking).await?;
+        apply_in(&tx, plan, &self.normalization, &self.blocking).await?;
         tx.commit().await.map_err(store_err)
         // On any error above, dropping `tx` rolls everything back.
     }
@@ -683,6 +795,7 @@ async fn lock_keys(
     tx: &Transaction<'_>,
     plan: &Plan,
     n: &Normalization,
+    b: &Blocking,
 ) -> Result<(), ApplyError<PostgresError>> {
     let t = plan.tenant;
     let mut locks: Vec<i64> = Vec::new();
@@ -697,6 +810,7 @@ async fn lock_keys(
             Precondition::EventNew { event, .. } => {
                 locks.push(lock_number(t, 2, &event.to_string()));
             }
+            Precondition::BlockKey { key, .. } => locks.push(lock_number(t, 3, key.as_str())),
             _ => {}
         }
     }
@@ -708,6 +822,9 @@ async fn lock_keys(
                 }
                 if let Some(ticket) = ticket_of(record) {
                     locks.push(lock_number(t, 1, &ticket));
+                }
+                for k in b.keys(&record.fields, n) {
+                    locks.push(lock_number(t, 3, k.as_str()));
                 }
             }
             Effect::UpdateRecord { changes, .. } => {
@@ -778,6 +895,35 @@ async fn ids_by_key(
     Ok(rows.iter().map(|r| RecordId::new(r.get(0))).collect())
 }
 
+/// Indexes record `r` under its blocking keys (B19), replacing what it was
+/// indexed under.
+async fn write_blocks(
+    tx: &Transaction<'_>,
+    r: &Record,
+    n: &Normalization,
+    b: &Blocking,
+) -> Result<(), tokio_postgres::Error> {
+    if b.is_empty() {
+        return Ok(());
+    }
+    tx.execute("DELETE FROM record_blocks WHERE record = $1", &[&r.id.0])
+        .await?;
+    let keys: Vec<String> = b
+        .keys(&r.fields, n)
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    if !keys.is_empty() {
+        tx.execute(
+            "INSERT INTO record_blocks (tenant, block_key, record)
+             SELECT $1, k, $2 FROM unnest($3::text[]) AS k ON CONFLICT DO NOTHING",
+            &[&r.tenant.0, &r.id.0, &keys],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Indexes record `r` under the keys of its aliases (B15), replacing what
 /// it was indexed under.
 async fn write_aliases(
@@ -846,6 +992,7 @@ async fn apply_in(
     tx: &Transaction<'_>,
     plan: &Plan,
     n: &Normalization,
+    b: &Blocking,
 ) -> Result<(), ApplyError<PostgresError>> {
     let t = plan.tenant;
     for p in &plan.preconditions {
@@ -858,6 +1005,19 @@ async fn apply_in(
             Precondition::TicketId { ticket, records } => {
                 if ids(tx, "ticket", t, ticket.as_str().trim()).await? != *records {
                     return Err(Conflict::TicketChanged.into());
+                }
+            }
+            Precondition::BlockKey { key, records } => {
+                let rows = tx
+                    .query(
+                        "SELECT record FROM record_blocks WHERE tenant = $1 AND block_key = $2 ORDER BY 1",
+                        &[&t.0, &key.as_str()],
+                    )
+                    .await
+                    .map_err(store_err)?;
+                let now: Vec<RecordId> = rows.iter().map(|r| RecordId::new(r.get(0))).collect();
+                if now != *records {
+                    return Err(Conflict::BlockChanged.into());
                 }
             }
             Precondition::RecordVersion { record, version } => {
@@ -922,6 +1082,7 @@ async fn apply_in(
                     return Err(Conflict::RecordExists(record.id).into());
                 }
                 write_aliases(tx, record, n).await.map_err(store_err)?;
+                write_blocks(tx, record, n, b).await.map_err(store_err)?;
             }
             Effect::UpdateRecord { record, changes } => {
                 let Some(mut r) = get(tx, t, *record).await? else {
@@ -957,6 +1118,24 @@ async fn apply_in(
                 });
                 if rekeys {
                     write_aliases(tx, &r, n).await.map_err(store_err)?;
+                }
+                if !b.is_empty() {
+                    // The keys the record moves into are locked before it
+                    // is written there: a plan that checked one of them
+                    // (and holds its lock) commits first, or sees it.
+                    let mut locks: Vec<i64> = b
+                        .keys(&r.fields, n)
+                        .iter()
+                        .map(|k| lock_number(t, 3, k.as_str()))
+                        .collect();
+                    locks.sort_unstable();
+                    tx.execute(
+                        "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k",
+                        &[&locks],
+                    )
+                    .await
+                    .map_err(store_err)?;
+                    write_blocks(tx, &r, n, b).await.map_err(store_err)?;
                 }
             }
             Effect::Link { subject, record } => {
@@ -1008,6 +1187,7 @@ async fn apply_in(
                 for (sql, params) in [
                     ("DELETE FROM records WHERE id = $2 AND tenant = $1", 2),
                     ("DELETE FROM record_aliases WHERE record = $2 AND tenant = $1", 2),
+                    ("DELETE FROM record_blocks WHERE record = $2 AND tenant = $1", 2),
                     ("UPDATE links SET record = $3 WHERE tenant = $1 AND record = $2", 3),
                     (
                         "INSERT INTO campaign_members (tenant, campaign, record, ticket)

@@ -23,12 +23,13 @@ use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
+use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{Effect, EventDigest, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore};
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a connection waits for another one's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,12 +57,17 @@ pub enum SqliteError {
     /// A record's version is above `i64::MAX`, the largest SQLite stores.
     #[error("record {0}: version above the largest SQLite stores (i64::MAX)")]
     VersionOutOfRange(RecordId),
+    /// The store's settings (its blocking, B19) cannot be read back.
+    #[error("the stored settings are corrupt")]
+    CorruptSettings,
 }
 
 /// Records, links and campaign members in an SQLite database.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     normalization: Normalization,
+    /// The blocking records are indexed by (B19), kept in the database.
+    blocking: Blocking,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -222,11 +228,71 @@ impl SqliteStore {
             }
             tx.execute_batch("PRAGMA user_version = 3;")?;
         }
+        if version < 4 {
+            // 4: records found by their blocking keys (B19), and the
+            // blocking they are indexed by.
+            tx.execute_batch(
+                "CREATE TABLE record_blocks (
+                    tenant BLOB NOT NULL,
+                    block_key TEXT NOT NULL,
+                    record BLOB NOT NULL,
+                    PRIMARY KEY (tenant, block_key, record)
+                 ) WITHOUT ROWID;
+                 CREATE INDEX record_blocks_by_record ON record_blocks (record);
+                 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 PRAGMA user_version = 4;",
+            )?;
+        }
+        let blocking = tx
+            .query_row(
+                "SELECT value FROM settings WHERE name = 'blocking'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(|v| serde_json::from_str::<Blocking>(&v))
+            .transpose()
+            .map_err(|_| SqliteError::CorruptSettings)?
+            .unwrap_or_default();
         tx.commit()?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             normalization,
+            blocking,
         })
+    }
+
+    /// Indexes the records by `blocking` from now on (B19), for policies
+    /// that match by record linkage with the same blocking: the records
+    /// held are indexed again in one transaction, and the blocking is kept
+    /// in the database, so a store opened later indexes by it too.
+    ///
+    /// # Errors
+    /// SQLite's error (nothing changed then), or [`SqliteError::Corrupt`]
+    /// for a record that cannot be read back.
+    pub fn set_blocking(&mut self, blocking: Blocking) -> Result<(), SqliteError> {
+        let n = self.normalization;
+        let conn = self.conn.get_mut().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM record_blocks", [])?;
+        let all: Vec<Record> = {
+            let mut st = tx.prepare(&format!("SELECT {RECORD_COLUMNS} FROM records"))?;
+            let rows = st.query_map([], read_record)?;
+            rows.map(|r| to_record(r?))
+                .collect::<Result<_, SqliteError>>()?
+        };
+        for r in &all {
+            write_blocks(&tx, r, &n, &blocking)?;
+        }
+        let json = serde_json::to_string(&blocking).map_err(|_| SqliteError::CorruptSettings)?;
+        tx.execute(
+            "INSERT INTO settings (name, value) VALUES ('blocking', ?1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            params![json],
+        )?;
+        tx.commit()?;
+        self.blocking = blocking;
+        Ok(())
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -246,7 +312,7 @@ impl SqliteStore {
         if exists(&conn, record.id)? {
             return Err(SqliteError::Exists(record.id));
         }
-        insert_record(&conn, record, &self.normalization)
+        insert_record(&conn, record, &self.normalization, &self.blocking)
     }
 
     /// The records of `tenant`, sorted by id.
@@ -334,7 +400,12 @@ fn stored_version(version: u64) -> Option<i64> {
     i64::try_from(version).ok()
 }
 
-fn insert_record(conn: &Connection, r: &Record, n: &Normalization) -> Result<(), SqliteError> {
+fn insert_record(
+    conn: &Connection,
+    r: &Record,
+    n: &Normalization,
+    b: &Blocking,
+) -> Result<(), SqliteError> {
     let version = stored_version(r.version).ok_or(SqliteError::VersionOutOfRange(r.id))?;
     let fields = serde_json::to_string(&r.fields).map_err(|_| SqliteError::Corrupt(r.id))?;
     conn.prepare_cached(
@@ -350,7 +421,27 @@ fn insert_record(conn: &Connection, r: &Record, n: &Normalization) -> Result<(),
         fields,
         version,
     ])?;
-    write_aliases(conn, r, n)
+    write_aliases(conn, r, n)?;
+    write_blocks(conn, r, n, b)
+}
+
+/// Indexes record `r` under its blocking keys (B19), replacing what it was
+/// indexed under.
+fn write_blocks(
+    conn: &Connection,
+    r: &Record,
+    n: &Normalization,
+    b: &Blocking,
+) -> Result<(), SqliteError> {
+    conn.prepare_cached("DELETE FROM record_blocks WHERE record = ?1")?
+        .execute(params![blob(r.id.0)])?;
+    for k in b.keys(&r.fields, n) {
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO record_blocks (tenant, block_key, record) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![blob(r.tenant.0), k.as_str(), blob(r.id.0)])?;
+    }
+    Ok(())
 }
 
 /// Indexes record `r` under the keys of its aliases (B15), replacing what
@@ -386,6 +477,7 @@ fn ids(
 /// Records by email or alias key (B15), each once.
 const IDS_BY_KEY: &str = "SELECT id FROM records WHERE tenant = ?1 AND email_key = ?2
      UNION SELECT record FROM record_aliases WHERE tenant = ?1 AND alias_key = ?2";
+const IDS_BY_BLOCK: &str = "SELECT record FROM record_blocks WHERE tenant = ?1 AND block_key = ?2";
 const IDS_BY_TICKET: &str = "SELECT id FROM records WHERE tenant = ?1 AND ticket = ?2";
 
 fn records_where(
@@ -435,6 +527,25 @@ impl ContactStore for SqliteStore {
         let mut st = conn.prepare_cached(&format!(
             "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = ?1 AND (email_key = ?2
                 OR id IN (SELECT record FROM record_aliases WHERE tenant = ?1 AND alias_key = ?2))
+             ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![blob(tenant.0), key.as_str()], read_record)?;
+        rows.map(|r| to_record(r?)).collect()
+    }
+
+    fn blocking(&self) -> Blocking {
+        self.blocking.clone()
+    }
+
+    fn records_by_block(
+        &self,
+        tenant: TenantId,
+        key: &BlockKey,
+    ) -> Result<Vec<Record>, SqliteError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(&format!(
+            "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = ?1
+                AND id IN (SELECT record FROM record_blocks WHERE tenant = ?1 AND block_key = ?2)
              ORDER BY id"
         ))?;
         let rows = st.query_map(params![blob(tenant.0), key.as_str()], read_record)?;
@@ -515,7 +626,7 @@ impl SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| ApplyError::Store(e.into()))?;
-        apply_in(&tx, plan, &self.normalization)?;
+        apply_in(&tx, plan, &self.normalization, &self.blocking)?;
         tx.commit().map_err(|e| ApplyError::Store(e.into()))
         // On any error above, dropping `tx` rolls everything back.
     }
@@ -529,6 +640,7 @@ fn apply_in(
     tx: &Connection,
     plan: &Plan,
     n: &Normalization,
+    b: &Blocking,
 ) -> Result<(), ApplyError<SqliteError>> {
     let t = plan.tenant;
     for p in &plan.preconditions {
@@ -542,6 +654,11 @@ fn apply_in(
                 if ids(tx, IDS_BY_TICKET, t, ticket.as_str().trim()).map_err(store_err)? != *records
                 {
                     return Err(Conflict::TicketChanged.into());
+                }
+            }
+            Precondition::BlockKey { key, records } => {
+                if ids(tx, IDS_BY_BLOCK, t, key.as_str()).map_err(store_err)? != *records {
+                    return Err(Conflict::BlockChanged.into());
                 }
             }
             Precondition::RecordVersion { record, version } => {
@@ -583,7 +700,7 @@ fn apply_in(
                 if stored_version(record.version).is_none() {
                     return Err(ApplyError::VersionOverflow(record.id));
                 }
-                insert_record(tx, record, n).map_err(store_err)?;
+                insert_record(tx, record, n, b).map_err(store_err)?;
             }
             Effect::UpdateRecord { record, changes } => {
                 let Some(mut r) = get(tx, t, *record).map_err(store_err)? else {
@@ -620,6 +737,9 @@ fn apply_in(
                 });
                 if rekeys {
                     write_aliases(tx, &r, n).map_err(store_err)?;
+                }
+                if !b.is_empty() {
+                    write_blocks(tx, &r, n, b).map_err(store_err)?;
                 }
             }
             Effect::Link { subject, record } => {
@@ -674,6 +794,7 @@ fn apply_in(
                 let (tb, rb, ib) = (blob(t.0), blob(record.0), blob(into.0));
                 tx.execute("DELETE FROM records WHERE id = ?1", params![rb])
                     .and_then(|_| tx.execute("DELETE FROM record_aliases WHERE record = ?1", params![rb]))
+                    .and_then(|_| tx.execute("DELETE FROM record_blocks WHERE record = ?1", params![rb]))
                     .and_then(|_| tx.execute("UPDATE links SET record = ?3 WHERE tenant = ?1 AND record = ?2", params![tb, rb, ib]))
                     .and_then(|_| {
                         // The survivor's own ticket id stays; a missing one is taken over.
