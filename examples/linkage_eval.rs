@@ -13,13 +13,15 @@
 //! (pairwise against the true links; `match_s`: blocking, comparing,
 //! fitting and classifying, after the files are read).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Parser;
-use contact_sync::linkage::{Compare, Comparison, Level, Model};
-use contact_sync::Fields;
+use contact_sync::linkage::{
+    BlockKey, Blocking, BlockingRule, Compare, Comparison, KeyPart, Level, Model, Transform,
+};
+use contact_sync::{Fields, Normalization};
 
 #[derive(Parser)]
 #[command(about = "Record linkage (B19) on FEBRL 1-4 exported by perf/febrl.py")]
@@ -65,26 +67,31 @@ fn read_links(path: &Path) -> Result<BTreeSet<(String, String)>, Box<dyn std::er
     Ok(out)
 }
 
-fn prefix(s: &str, n: usize) -> String {
-    s.trim().to_lowercase().chars().take(n).collect()
-}
-
-/// The blocking keys of a record: several passes, unioned.
-fn blocking_keys(f: &Fields) -> Vec<String> {
-    let t = |n: &str| f.text(n).trim().to_lowercase();
-    let mut keys = Vec::new();
-    let mut add = |pass: u8, parts: &[String]| {
-        if parts.iter().all(|p| !p.is_empty()) {
-            keys.push(format!("{pass}|{}", parts.join("|")));
-        }
-    };
-    add(1, &[t("soc_sec_id")]);
-    add(2, &[t("date_of_birth")]);
-    add(3, &[prefix(&t("surname"), 3), prefix(&t("given_name"), 1)]);
-    add(4, &[t("postcode"), prefix(&t("surname"), 1)]);
-    add(5, &[prefix(&t("given_name"), 3), t("postcode")]);
-    add(6, &[t("suburb"), prefix(&t("given_name"), 1)]);
-    keys
+/// The blocking passes, as policy data: candidates are the union of the
+/// records sharing any pass's key.
+fn blocking() -> Blocking {
+    let part = KeyPart::new;
+    let prefix = |chars| Transform::Prefix { chars };
+    Blocking::new(vec![
+        BlockingRule::new(vec![part("soc_sec_id", Transform::Exact)]),
+        BlockingRule::new(vec![part("date_of_birth", Transform::Exact)]),
+        BlockingRule::new(vec![
+            part("surname", prefix(3)),
+            part("given_name", prefix(1)),
+        ]),
+        BlockingRule::new(vec![
+            part("postcode", Transform::Exact),
+            part("surname", prefix(1)),
+        ]),
+        BlockingRule::new(vec![
+            part("given_name", prefix(3)),
+            part("postcode", Transform::Exact),
+        ]),
+        BlockingRule::new(vec![
+            part("suburb", Transform::Lowercase),
+            part("given_name", prefix(1)),
+        ]),
+    ])
 }
 
 fn model() -> Model {
@@ -112,32 +119,53 @@ fn model() -> Model {
     ])
 }
 
+/// `f` over `items` on every core, in order: the result is the same as a
+/// sequential map (each item is mapped alone).
+fn par_map<T: Sync, U: Send>(items: &[T], f: impl Fn(&T) -> U + Sync) -> Vec<U> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<U>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("a worker panicked"))
+            .collect()
+    })
+}
+
 /// Candidate pairs (indexes into `a` and `b`); `same` when `a` and `b` are
 /// one table (deduplication: each pair once, never a record with itself).
 fn candidates(a: &Table, b: &Table, same: bool, max_block: usize) -> Vec<(u32, u32)> {
-    let mut blocks: HashMap<String, (Vec<u32>, Vec<u32>)> = HashMap::new();
-    for (i, (_, f)) in a.iter().enumerate() {
-        for k in blocking_keys(f) {
-            blocks.entry(k).or_default().0.push(i as u32);
-        }
-    }
+    let blocking = blocking();
+    let n = Normalization::default();
+    // Every (key, side, record), sorted: each block is a run of equal keys,
+    // its `a` records first. No map and no list per block.
+    let keyed = |t: &Table, side: u8| {
+        par_map(t, |(_, f)| blocking.keys(f, &n))
+            .into_iter()
+            .enumerate()
+            .flat_map(move |(i, keys)| keys.into_iter().map(move |k| (k, side, i as u32)))
+    };
+    let mut all: Vec<(BlockKey, u8, u32)> = keyed(a, 0).collect();
     if !same {
-        for (i, (_, f)) in b.iter().enumerate() {
-            for k in blocking_keys(f) {
-                blocks.entry(k).or_default().1.push(i as u32);
-            }
-        }
+        all.extend(keyed(b, 1));
     }
+    all.sort_unstable();
     let mut pairs = Vec::new();
-    for (left, right) in blocks.values() {
+    for block in all.chunk_by(|x, y| x.0 == y.0) {
+        let split = block.partition_point(|x| x.1 == 0);
+        let (left, right) = block.split_at(split);
         let right = if same { left } else { right };
         if left.len() * right.len() > max_block * max_block {
             continue;
         }
-        for &x in left {
-            for &y in right {
-                if !same || x < y {
-                    pairs.push((x, y));
+        for x in left {
+            for y in right {
+                if !same || x.2 < y.2 {
+                    pairs.push((x.2, y.2));
                 }
             }
         }
@@ -157,12 +185,23 @@ fn evaluate(
 ) {
     let start = Instant::now();
     let pairs = candidates(a, b, same, max_block);
+    let t_block = start.elapsed();
     let mut m = model();
-    let levels: Vec<Vec<Level>> = pairs
-        .iter()
-        .map(|&(x, y)| m.levels(&a[x as usize].1, &b[y as usize].1))
-        .collect();
-    m.estimate(&levels, 200);
+    // Each record's values are prepared once (lowercased, parsed), not per pair.
+    let pa: Vec<_> = par_map(a, |(_, f)| m.prepare(f));
+    let pb: Vec<_> = if same {
+        Vec::new()
+    } else {
+        par_map(b, |(_, f)| m.prepare(f))
+    };
+    let pb = if same { &pa } else { &pb };
+    let t_prepare = start.elapsed();
+    let levels: Vec<Vec<Level>> = par_map(&pairs, |&(x, y)| {
+        m.levels_prepared(&pa[x as usize], &pb[y as usize])
+    });
+    let t_compare = start.elapsed();
+    let rounds = m.estimate(&levels, 200);
+    let t_fit = start.elapsed();
     let found: BTreeSet<(String, String)> = pairs
         .iter()
         .zip(&levels)
@@ -177,6 +216,16 @@ fn evaluate(
         })
         .collect();
     let secs = start.elapsed().as_secs_f64();
+    if std::env::var_os("LINKAGE_PHASES").is_some() {
+        eprintln!(
+            "{name}: pairs={} block={:?} prepare={:?} compare={:?} fit={:?} ({rounds} rounds)",
+            pairs.len(),
+            t_block,
+            t_prepare - t_block,
+            t_compare - t_prepare,
+            t_fit - t_compare
+        );
+    }
     let hits = found.intersection(truth).count() as f64;
     let precision = if found.is_empty() {
         0.0

@@ -91,7 +91,9 @@ def splink_run(name, frames, truth, dedup):
         ],
         retain_intermediate_calculation_columns=False,
     )
-    linker = Linker(frames if len(frames) > 1 else frames[0], settings, db_api=DuckDBAPI())
+    db = DuckDBAPI()
+    tables = [db.register(f) for f in frames]
+    linker = Linker(tables if len(tables) > 1 else tables[0], settings, log_level="WARNING")
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
     for rule in [block_on("date_of_birth"), block_on("substr(surname, 1, 3)", "substr(given_name, 1, 1)")]:
         linker.training.estimate_parameters_using_expectation_maximisation(rule)

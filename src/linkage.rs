@@ -232,19 +232,103 @@ fn days(s: &str) -> Option<i64> {
     Some(era * 146_097 + doe - 719_468)
 }
 
+/// Jaro-Winkler similarity of `a` and `b` (prefix weight 0.1, Winkler's
+/// boost above a Jaro similarity of 0.7), or 0 below `cutoff`.
+fn jaro_winkler(a: &str, b: &str, cutoff: f64) -> f64 {
+    use rapidfuzz::distance::jaro_winkler::{similarity_with_args, Args};
+    let args = Args::default().score_cutoff(cutoff);
+    let s = if a.is_ascii() && b.is_ascii() {
+        similarity_with_args(a.bytes(), b.bytes(), &args)
+    } else {
+        similarity_with_args(a.chars(), b.chars(), &args)
+    };
+    s.unwrap_or(0.0)
+}
+
+/// The Levenshtein (or, with `transpositions`, Damerau-Levenshtein)
+/// distance of `a` and `b`, or `None` above `max`.
+fn bounded_distance(a: &str, b: &str, max: u32, transpositions: bool) -> Option<usize> {
+    use rapidfuzz::distance::{damerau_levenshtein as dl, levenshtein as lv};
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    let ascii = a.is_ascii() && b.is_ascii();
+    match (transpositions, ascii) {
+        (false, true) => {
+            lv::distance_with_args(a.bytes(), b.bytes(), &lv::Args::default().score_cutoff(max))
+        }
+        (false, false) => {
+            lv::distance_with_args(a.chars(), b.chars(), &lv::Args::default().score_cutoff(max))
+        }
+        (true, true) => {
+            dl::distance_with_args(a.bytes(), b.bytes(), &dl::Args::default().score_cutoff(max))
+        }
+        (true, false) => {
+            dl::distance_with_args(a.chars(), b.chars(), &dl::Args::default().score_cutoff(max))
+        }
+    }
+}
+
+/// A value prepared for one kind of comparison: trimmed, cut to the
+/// compared length and lowercased once, and parsed as the comparison
+/// needs (a number, a date, an email key's parts). Comparing prepared
+/// values ([`compare_prepared`]) gives what [`compare`] gives on the raw
+/// ones, without preparing them again for every pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    text: String,
+    parsed: Parsed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Parsed {
+    None,
+    Number(f64),
+    Days(i64),
+    Email { key: String, at: usize },
+}
+
+impl Prepared {
+    /// `value` prepared for `c`.
+    pub fn new(c: Compare, value: &str) -> Self {
+        let text = head(value);
+        let parsed = match c {
+            Compare::Numeric { .. } => text
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map_or(Parsed::None, Parsed::Number),
+            Compare::Date { .. } => days(&text).map_or(Parsed::None, Parsed::Days),
+            Compare::Email => EmailKey::parse(&text, &Normalization::default())
+                .ok()
+                .flatten()
+                .and_then(|k| {
+                    let key = String::from(k);
+                    key.rfind('@').map(|at| Parsed::Email { key, at })
+                })
+                .unwrap_or(Parsed::None),
+            _ => Parsed::None,
+        };
+        Prepared { text, parsed }
+    }
+}
+
 /// The level of values `a` and `b` under `c`.
 pub fn compare(c: Compare, a: &str, b: &str) -> Level {
-    let (a, b) = (head(a), head(b));
-    if a.is_empty() || b.is_empty() {
+    compare_prepared(c, &Prepared::new(c, a), &Prepared::new(c, b))
+}
+
+/// The level of two values prepared for `c` ([`Prepared::new`]).
+pub fn compare_prepared(c: Compare, a: &Prepared, b: &Prepared) -> Level {
+    let (x, y) = (a.text.as_str(), b.text.as_str());
+    if x.is_empty() || y.is_empty() {
         return Level::Null;
     }
-    if a == b {
+    if x == y {
         return Level::Exact;
     }
     match c {
         Compare::Exact => Level::Else,
         Compare::JaroWinkler { close, far } => {
-            let s = strsim::jaro_winkler(&a, &b) * 1000.0;
+            let s = jaro_winkler(x, y, f64::from(far.min(close)) / 1000.0) * 1000.0;
             if s >= f64::from(close) {
                 Level::Close
             } else if s >= f64::from(far) {
@@ -253,13 +337,13 @@ pub fn compare(c: Compare, a: &str, b: &str) -> Level {
                 Level::Else
             }
         }
-        Compare::Levenshtein { close, far } => by_distance(strsim::levenshtein(&a, &b), close, far),
-        Compare::DamerauLevenshtein { close, far } => {
-            by_distance(strsim::damerau_levenshtein(&a, &b), close, far)
-        }
-        Compare::Numeric { close, far } => match (a.parse::<f64>(), b.parse::<f64>()) {
-            (Ok(x), Ok(y)) if x.is_finite() && y.is_finite() => {
-                let d = (x - y).abs();
+        Compare::Levenshtein { close, far } => bounded_distance(x, y, close.max(far), false)
+            .map_or(Level::Else, |d| by_distance(d, close, far)),
+        Compare::DamerauLevenshtein { close, far } => bounded_distance(x, y, close.max(far), true)
+            .map_or(Level::Else, |d| by_distance(d, close, far)),
+        Compare::Numeric { close, far } => match (&a.parsed, &b.parsed) {
+            (Parsed::Number(p), Parsed::Number(q)) => {
+                let d = (p - q).abs();
                 if d == 0.0 {
                     Level::Exact
                 } else if d <= close {
@@ -275,9 +359,9 @@ pub fn compare(c: Compare, a: &str, b: &str) -> Level {
         Compare::Date {
             close_days,
             far_days,
-        } => match (days(&a), days(&b)) {
-            (Some(x), Some(y)) => {
-                let d = usize::try_from((x - y).unsigned_abs()).unwrap_or(usize::MAX);
+        } => match (&a.parsed, &b.parsed) {
+            (Parsed::Days(p), Parsed::Days(q)) => {
+                let d = usize::try_from((p - q).unsigned_abs()).unwrap_or(usize::MAX);
                 if d == 0 {
                     Level::Exact
                 } else {
@@ -286,30 +370,28 @@ pub fn compare(c: Compare, a: &str, b: &str) -> Level {
             }
             _ => Level::Else,
         },
-        Compare::Email => {
-            let n = Normalization::default();
-            let key = |s: &str| EmailKey::parse(s, &n).ok().flatten();
-            match (key(&a), key(&b)) {
-                (Some(x), Some(y)) if x == y => Level::Exact,
-                (Some(x), Some(y)) => {
-                    let split = |k: &EmailKey| {
-                        let s = k.as_str();
-                        s.rsplit_once('@')
-                            .map(|(l, d)| (l.to_owned(), d.to_owned()))
-                            .unwrap_or_default()
-                    };
-                    let ((lx, dx), (ly, dy)) = (split(&x), split(&y));
-                    if lx == ly {
-                        Level::Close
-                    } else if dx == dy && strsim::damerau_levenshtein(&lx, &ly) <= 2 {
-                        Level::Far
-                    } else {
-                        Level::Else
-                    }
+        Compare::Email => match (&a.parsed, &b.parsed) {
+            (Parsed::Email { key: p, at: i }, Parsed::Email { key: q, at: j }) => {
+                if p == q {
+                    return Level::Exact;
                 }
-                _ => Level::Else,
+                let split = |k: &str, at: usize| {
+                    (
+                        k.get(..at).unwrap_or(k).to_owned(),
+                        k.get(at + 1..).unwrap_or("").to_owned(),
+                    )
+                };
+                let ((lx, dx), (ly, dy)) = (split(p, *i), split(q, *j));
+                if lx == ly {
+                    Level::Close
+                } else if dx == dy && bounded_distance(&lx, &ly, 2, true).is_some() {
+                    Level::Far
+                } else {
+                    Level::Else
+                }
             }
-        }
+            _ => Level::Else,
+        },
     }
 }
 
@@ -338,6 +420,10 @@ impl Weights {
         }
     }
 }
+
+/// Estimation stops once no probability moves by more than this in a
+/// round (Splink's default convergence is 1e-4).
+const CONVERGED: f64 = 1e-6;
 
 /// The smallest probability a level keeps (no weight is infinite).
 const FLOOR: f64 = 1e-6;
@@ -375,6 +461,25 @@ impl Model {
         self.comparisons.iter().map(|c| c.level(a, b)).collect()
     }
 
+    /// A record's values prepared for each comparison, in order: prepare
+    /// each record once, then compare pairs with [`Model::levels_prepared`].
+    pub fn prepare(&self, f: &Fields) -> Vec<Prepared> {
+        self.comparisons
+            .iter()
+            .map(|c| Prepared::new(c.compare, f.text(c.field.as_str())))
+            .collect()
+    }
+
+    /// The levels of a pair of prepared records ([`Model::prepare`]): what
+    /// [`Model::levels`] gives on the records themselves.
+    pub fn levels_prepared(&self, a: &[Prepared], b: &[Prepared]) -> Vec<Level> {
+        self.comparisons
+            .iter()
+            .zip(a.iter().zip(b))
+            .map(|(c, (x, y))| compare_prepared(c.compare, x, y))
+            .collect()
+    }
+
     /// A pair's match weight: the prior's log2 odds plus each level's
     /// weight. Above 0, a match is more likely than not.
     pub fn weight(&self, levels: &[Level]) -> f64 {
@@ -396,7 +501,7 @@ impl Model {
 
     /// Fits weights and prior to the levels of unlabelled candidate pairs by
     /// expectation maximisation, at most `max_iterations` rounds or until no
-    /// probability moves by more than 1e-9. Deterministic: pairs are
+    /// probability moves by more than 1e-6. Deterministic: pairs are
     /// counted by pattern, and patterns visited in sorted order. Returns the
     /// rounds run.
     pub fn estimate(&mut self, pairs: &[Vec<Level>], max_iterations: usize) -> usize {
@@ -444,7 +549,7 @@ impl Model {
             let prior = (matched / total).clamp(FLOOR, 1.0 - FLOOR);
             moved = moved.max((self.prior - prior).abs());
             self.prior = prior;
-            if moved < 1e-9 {
+            if moved < CONVERGED {
                 return round;
             }
         }
