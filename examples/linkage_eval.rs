@@ -31,6 +31,9 @@ struct Args {
     /// Largest block kept (larger ones are skipped as uninformative).
     #[arg(long, default_value_t = 200)]
     max_block: usize,
+    /// Adjust the name comparisons for term frequency.
+    #[arg(long)]
+    tf: bool,
 }
 
 type Table = Vec<(String, Fields)>;
@@ -182,6 +185,7 @@ fn evaluate(
     same: bool,
     truth: &BTreeSet<(String, String)>,
     max_block: usize,
+    tf: bool,
 ) {
     let start = Instant::now();
     let pairs = candidates(a, b, same, max_block);
@@ -202,10 +206,27 @@ fn evaluate(
     let t_compare = start.elapsed();
     let rounds = m.estimate(&levels, 200);
     let t_fit = start.elapsed();
+    // Term-frequency adjustment of the names: a shared common name weighs
+    // less than a shared rare one.
+    let tf = tf.then(|| {
+        m.term_frequencies(
+            pa.iter()
+                .chain(if same { [].iter() } else { pb.iter() })
+                .map(Vec::as_slice),
+            &[0, 1],
+        )
+    });
+    let probability = |x: u32, l: &[Level]| {
+        let w = match &tf {
+            Some(tf) => m.weight_adjusted(l, &pa[x as usize], tf),
+            None => m.weight(l),
+        };
+        1.0 / (1.0 + (-w).exp2())
+    };
     let found: BTreeSet<(String, String)> = pairs
         .iter()
         .zip(&levels)
-        .filter(|(_, l)| m.probability(l) >= 0.5)
+        .filter(|(&(x, _), l)| probability(x, l) >= 0.5)
         .map(|(&(x, y), _)| {
             let (p, q) = (a[x as usize].0.clone(), b[y as usize].0.clone());
             if same && q < p {
@@ -252,11 +273,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for n in 1..=3 {
         let t = read(&args.dir.join(format!("febrl{n}.csv")))?;
         let truth = read_links(&args.dir.join(format!("febrl{n}_links.csv")))?;
-        evaluate(&format!("febrl{n}"), &t, &t, true, &truth, args.max_block);
+        evaluate(
+            &format!("febrl{n}"),
+            &t,
+            &t,
+            true,
+            &truth,
+            args.max_block,
+            args.tf,
+        );
     }
     let a = read(&args.dir.join("febrl4a.csv"))?;
     let b = read(&args.dir.join("febrl4b.csv"))?;
     let truth = read_links(&args.dir.join("febrl4_links.csv"))?;
-    evaluate("febrl4", &a, &b, false, &truth, args.max_block);
+    evaluate("febrl4", &a, &b, false, &truth, args.max_block, args.tf);
     Ok(())
 }

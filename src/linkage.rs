@@ -26,11 +26,13 @@
 //! assert!(model.weight(&model.levels(&a, &b)) > model.weight(&[Level::Else, Level::Exact]));
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 mod blocking;
+mod cluster;
 mod mode;
 pub use blocking::{BlockKey, Blocking, BlockingRule, KeyPart, Transform};
+pub use cluster::{duplicate_groups_by_score, ScoredGroup};
 pub use mode::{Agreement, Band, FieldAgreement, LinkScore, Linkage, NotDuplicate};
 
 use serde::{Deserialize, Serialize};
@@ -395,6 +397,21 @@ pub fn compare_prepared(c: Compare, a: &Prepared, b: &Prepared) -> Level {
     }
 }
 
+/// How often each value of some comparisons' fields occurs (B19:
+/// term-frequency adjustment, [`Model::weight_adjusted`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TermFrequencies {
+    per: Vec<Option<HashMap<String, f64>>>,
+}
+
+impl TermFrequencies {
+    /// The share of `value` (prepared) among comparison `i`'s values, when
+    /// comparison `i` is adjusted and the value was seen.
+    fn frequency(&self, i: usize, value: &str) -> Option<f64> {
+        self.per.get(i)?.as_ref()?.get(value).copied()
+    }
+}
+
 /// One comparison's probabilities per level (`Else`, `Far`, `Close`,
 /// `Exact`): among true matches (`m`) and among non-matches (`u`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -491,6 +508,71 @@ impl Model {
                 .zip(levels)
                 .map(|(w, l)| w.weight(*l))
                 .sum::<f64>()
+    }
+
+    /// A pair's match weight with term-frequency adjustment: where a
+    /// comparison in `tf` agrees exactly, its `u` is the frequency of the
+    /// agreed value (`a`'s, prepared by [`Model::prepare`]) instead of the
+    /// average chance of exact agreement, so a common value ("Smith")
+    /// weighs less than a rare one. Other levels weigh as in
+    /// [`Model::weight`].
+    pub fn weight_adjusted(&self, levels: &[Level], a: &[Prepared], tf: &TermFrequencies) -> f64 {
+        let mut w = self.weight(levels);
+        for (i, l) in levels.iter().enumerate() {
+            if *l != Level::Exact {
+                continue;
+            }
+            let (Some(freq), Some(weights)) = (
+                a.get(i).and_then(|p| tf.frequency(i, &p.text)),
+                self.weights.get(i),
+            ) else {
+                continue;
+            };
+            let [.., u] = weights.u;
+            // log2(m / u) becomes log2(m / freq).
+            w += (u.max(FLOOR) / freq.max(FLOOR)).log2();
+        }
+        w
+    }
+
+    /// Term frequencies of the comparisons at `adjusted` (indexes into
+    /// [`Model::comparisons`]) over `records`, prepared by
+    /// [`Model::prepare`]: each value's share of the non-blank values.
+    pub fn term_frequencies<'r>(
+        &self,
+        records: impl IntoIterator<Item = &'r [Prepared]>,
+        adjusted: &[usize],
+    ) -> TermFrequencies {
+        let mut counts: Vec<Option<(HashMap<String, f64>, f64)>> =
+            vec![None; self.comparisons.len()];
+        for i in adjusted {
+            if let Some(c) = counts.get_mut(*i) {
+                *c = Some((HashMap::new(), 0.0));
+            }
+        }
+        for r in records {
+            for (c, p) in counts.iter_mut().zip(r) {
+                if let Some((map, total)) = c {
+                    if !p.text.is_empty() {
+                        *map.entry(p.text.clone()).or_default() += 1.0;
+                        *total += 1.0;
+                    }
+                }
+            }
+        }
+        TermFrequencies {
+            per: counts
+                .into_iter()
+                .map(|c| {
+                    c.map(|(mut map, total)| {
+                        for v in map.values_mut() {
+                            *v /= total;
+                        }
+                        map
+                    })
+                })
+                .collect(),
+        }
     }
 
     /// P(match | levels).

@@ -326,3 +326,43 @@ proptest! {
         }
     }
 }
+
+/// B19: term-frequency adjustment: agreeing on a common value weighs less
+/// than agreeing on a rare one; comparisons not adjusted, and levels other
+/// than exact, weigh as without it.
+#[test]
+fn b19_term_frequencies_weigh_a_common_value_less_than_a_rare_one() {
+    let model = Model::new(vec![
+        Comparison::new("surname", Compare::Exact),
+        Comparison::new("city", Compare::Exact),
+    ]);
+    let people: Vec<Fields> = ["Smith"; 8]
+        .iter()
+        .chain(&["Quist", ""])
+        .map(|s| Fields::from_pairs([("surname", *s), ("city", "Graz")]))
+        .collect();
+    let prepared: Vec<_> = people.iter().map(|f| model.prepare(f)).collect();
+    let tf = model.term_frequencies(prepared.iter().map(Vec::as_slice), &[0]);
+    let both = [Level::Exact, Level::Exact];
+    let smith = model.weight_adjusted(&both, &prepared[0], &tf);
+    let quist = model.weight_adjusted(&both, &prepared[8], &tf);
+    assert!(quist > smith, "{quist} > {smith}");
+    // Smith is 8 of the 9 surnames: log2(m / (8 / 9)); Quist log2(m / (1 / 9)).
+    assert!((quist - smith - 3.0).abs() < 1e-9, "{}", quist - smith);
+    // Disagreement is not adjusted, nor is an unadjusted comparison.
+    let differ = [Level::Else, Level::Exact];
+    assert_eq!(
+        model.weight_adjusted(&differ, &prepared[0], &tf),
+        model.weight(&differ)
+    );
+    let none = model.term_frequencies(prepared.iter().map(Vec::as_slice), &[]);
+    assert_eq!(
+        model.weight_adjusted(&both, &prepared[0], &none),
+        model.weight(&both)
+    );
+    // Prepared values compare as the raw ones do.
+    assert_eq!(
+        model.levels_prepared(&prepared[0], &prepared[8]),
+        model.levels(&people[0], &people[8])
+    );
+}

@@ -577,3 +577,95 @@ fn b19_outcomes_explain_link_review_and_create() {
         .collect();
     insta::assert_yaml_snapshot!("b19_outcomes_explain_link_review_and_create", view);
 }
+
+fn born_1980(n: u128, first: &str, last: &str, city: &str) -> Record {
+    contact(
+        n,
+        &[
+            ("email", &format!("p{n}@example.org")),
+            ("first_name", first),
+            ("last_name", last),
+            ("date_of_birth", "1980-01-01"),
+            ("city", city),
+        ],
+    )
+}
+
+/// B19: duplicate groups by score are single-linkage clusters: records
+/// linked through a third are one group; a weak pair stays apart; the type
+/// is respected.
+#[test]
+fn b19_duplicate_groups_by_score_cluster_transitively() {
+    let store = InMemoryStore::new().with_blocking(blocking());
+    let mut other_type = born_1980(9, "Ann", "Meyer", "Graz");
+    other_type.record_type = RecordType::Lead;
+    store
+        .extend([
+            born_1980(1, "Ann", "Meyer", "Graz"),
+            born_1980(2, "Ann", "Meyers", "Graz"),
+            born_1980(3, "Anne", "Meyers", "Linz"),
+            born_1980(4, "Zoe", "Quist", "Wien"),
+            other_type,
+            born_1980(5, "Bob", "Smith", "Graz"),
+        ])
+        .unwrap();
+    let l = linkage();
+    // Scores: 1–2 9.0 bits, 2–3 8.5, 1–3 6.5.
+    let groups = store.duplicate_groups_by_score(T, &l, 8000);
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let g = &groups[0];
+    assert_eq!(g.records, [rid(1), rid(2), rid(3)]);
+    assert_eq!(g.record_type, RecordType::Contact);
+    // 1 and 3 are joined through 2, the strongest link first.
+    assert_eq!(g.links, [(rid(1), rid(2), 9000), (rid(2), rid(3), 8500)]);
+    // A stricter threshold leaves 3 out.
+    let strict = store.duplicate_groups_by_score(T, &l, 8800);
+    assert_eq!(strict.len(), 1, "{strict:?}");
+    assert_eq!(strict[0].records, [rid(1), rid(2)]);
+}
+
+/// B19: a pair declared not duplicates never ends up in one group, even
+/// through a third record.
+#[test]
+fn b19_records_declared_distinct_are_never_grouped() {
+    let store = InMemoryStore::new().with_blocking(blocking());
+    store
+        .extend([
+            born_1980(1, "Ann", "Meyer", "Graz"),
+            born_1980(2, "Ann", "Meyer", "Graz"),
+            born_1980(3, "Ann", "Meyers", "Graz"),
+        ])
+        .unwrap();
+    let mut l = linkage();
+    l.not_duplicates = vec![NotDuplicate::Records {
+        a: rid(3),
+        b: rid(1),
+    }];
+    let groups = store.duplicate_groups_by_score(T, &l, l.link_at);
+    // 1–2 is the strongest link; 2–3 would bring 3 to 1's group.
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(groups[0].records, [rid(1), rid(2)]);
+}
+
+proptest! {
+    /// B19: duplicate groups by score do not depend on the order of the
+    /// records.
+    #[test]
+    fn b19_duplicate_groups_by_score_are_deterministic(
+        order in Just((1u128..=8).collect::<Vec<_>>()).prop_shuffle(),
+    ) {
+        let people = |n: u128| born_1980(
+            n,
+            ["Ann", "Anne", "Ana", "Bo"][(n % 4) as usize],
+            ["Meyer", "Meyers", "Meier"][(n % 3) as usize],
+            ["Graz", "Linz"][(n % 2) as usize],
+        );
+        let l = linkage();
+        let n = Normalization::default();
+        let sorted: Vec<Record> = (1..=8).map(people).collect();
+        let shuffled: Vec<Record> = order.iter().map(|i| people(*i)).collect();
+        let a = contact_sync::linkage::duplicate_groups_by_score(&sorted, &l, 2000, &n);
+        let b = contact_sync::linkage::duplicate_groups_by_score(&shuffled, &l, 2000, &n);
+        prop_assert_eq!(a, b);
+    }
+}

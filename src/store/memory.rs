@@ -921,6 +921,23 @@ impl InMemoryStore {
         v
     }
 
+    /// The groups of `tenant`'s records that record linkage scores as one
+    /// party (B19): [`crate::linkage::duplicate_groups_by_score`] over the
+    /// tenant's records, linking pairs scoring at least `threshold`.
+    pub fn duplicate_groups_by_score(
+        &self,
+        tenant: TenantId,
+        linkage: &crate::linkage::Linkage,
+        threshold: i32,
+    ) -> Vec<crate::linkage::ScoredGroup> {
+        crate::linkage::duplicate_groups_by_score(
+            &self.records(tenant),
+            linkage,
+            threshold,
+            &self.normalization,
+        )
+    }
+
     /// The groups of `tenant`'s records that share an email key (B9).
     pub fn duplicate_groups(&self, tenant: TenantId) -> Vec<crate::heal::DuplicateGroup> {
         crate::heal::duplicate_groups(&self.records(tenant), &self.normalization)
