@@ -669,3 +669,53 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+/// B19: the README's linkage policy is valid policy data and decides as
+/// this file's `linkage()` does on its three comparisons.
+#[test]
+fn b19_the_readmes_linkage_policy_parses_and_validates() {
+    let readme = include_str!("../README.md");
+    let section = readme
+        .split("## Record linkage")
+        .nth(1)
+        .expect("a record linkage section");
+    let json = section
+        .split("```json")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a JSON block");
+    let p: Policy = serde_json::from_str(json).unwrap();
+    let l = p.linkage.clone().unwrap();
+    assert_eq!(l.blocking, blocking());
+    assert_eq!(l.weights, linkage().weights[..3]);
+    assert!(Engine::new(p).is_ok());
+}
+
+/// B19: a Salesforce-style rule equation, `(first AND last) OR email`,
+/// is integer weights and a threshold.
+#[test]
+fn b19_a_rule_equation_is_weights_and_a_threshold() {
+    let exact = |f: &str| Comparison::new(f, Compare::Exact);
+    let l = Linkage {
+        blocking: blocking(),
+        comparisons: vec![exact("first_name"), exact("last_name"), exact("phone")],
+        weights: vec![[0, 0, 0, 1000], [0, 0, 0, 1000], [0, 0, 0, 2000]],
+        prior: 0,
+        link_at: 2000,
+        review_at: 2000,
+        max_candidates: 10,
+        not_duplicates: vec![],
+    };
+    let record = fields(&[("first_name", "Ann"), ("last_name", "Lee"), ("phone", "1")]);
+    for (first, last, phone, links) in [
+        ("Ann", "Lee", "", true),
+        ("Ann", "", "1", true),
+        ("", "", "1", true),
+        ("Ann", "Kim", "2", false),
+        ("", "Lee", "", false),
+    ] {
+        let input = fields(&[("first_name", first), ("last_name", last), ("phone", phone)]);
+        let (score, _) = l.score(&input, &record);
+        assert_eq!(l.band(score) == Band::Link, links, "{first} {last} {phone}");
+    }
+}
