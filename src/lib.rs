@@ -116,6 +116,7 @@ mod telemetry;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+pub mod whatif;
 
 pub use candidates::{Candidates, Needs};
 pub use email::{Email, EmailError, EmailKey, Normalization};

@@ -44,3 +44,4 @@ mod telemetry;
 mod testkit_contract;
 mod trust;
 mod walkthrough;
+mod what_if;

@@ -18,6 +18,33 @@ pub struct Scenario {
     pub records: Vec<RecordSpec>,
     /// The steps, in order.
     pub steps: Vec<Step>,
+    /// What-if (B18): a second policy; the steps are played under it too,
+    /// and the report says what differs ([`super::NamedWhatIf`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<PolicySpec>,
+    /// What the comparison must find (with `compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_what_if: Option<ExpectWhatIf>,
+}
+
+/// What a comparison of two policies must find (B18). Each part given is
+/// checked exactly.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ExpectWhatIf {
+    /// The subjects decided differently, as `step:name`, in order.
+    #[serde(default)]
+    pub subjects: Option<Vec<String>>,
+    /// How many records only the scenario's policy creates.
+    #[serde(default)]
+    pub created_only_a: Option<usize>,
+    /// How many records only the compared policy creates.
+    #[serde(default)]
+    pub created_only_b: Option<usize>,
+    /// The fields that end up different, as `record.field`, in order.
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
 }
 
 /// The policy of a scenario: a preset with overrides, or a full policy.

@@ -60,6 +60,14 @@
 //!   `warnings` (the warning kinds, in order: `shared_email`, `ambiguous`,
 //!   `record_email_overwritten`), `error` (the step must fail with an error
 //!   whose message contains this text).
+//! * `compare` (B18, what-if): a second policy, in the form of `policy`.
+//!   The steps are played again under it, and the report's `what_if` says
+//!   which subjects were decided differently (with both explanations),
+//!   which records only one policy creates (records only the compared
+//!   policy creates are named `b_new1`, `b_new2`, …) and which fields end
+//!   up different. `expect_what_if`: `subjects` (`"step:name"`, in order),
+//!   `created_only_a`, `created_only_b` (counts) and `fields`
+//!   (`"record.field"`, in order).
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -64,10 +64,170 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// Every record at the end, by tenant and name.
     pub records: Vec<NamedRecord>,
+    /// What differs under the compared policy (B18), when the scenario
+    /// names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub what_if: Option<NamedWhatIf>,
+    /// Expectations of the comparison that did not hold.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub what_if_mismatches: Vec<String>,
+}
+
+/// A subject decided differently under the compared policy (B18).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedSubjectDiff {
+    /// The step (from 0).
+    pub step: usize,
+    /// The subject's name.
+    pub subject: String,
+    /// Under the scenario's policy (`None`: the step failed).
+    pub a: Option<NamedOutcome>,
+    /// Under the compared policy.
+    pub b: Option<NamedOutcome>,
+}
+
+/// A field that ends up different under the compared policy (B18).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedFieldDiff {
+    /// The record's tenant.
+    pub tenant: String,
+    /// The record's name.
+    pub record: String,
+    /// The field.
+    pub field: String,
+    /// Its value under the scenario's policy (`None`: absent).
+    pub a: Option<String>,
+    /// Under the compared policy.
+    pub b: Option<String>,
+}
+
+/// What differs when the steps are played under the compared policy
+/// (B18), with names: records both runs create have the scenario's names;
+/// those only the compared run creates are `b_new1`, `b_new2`, ….
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NamedWhatIf {
+    /// Subjects decided differently (another decision or record), in step order.
+    pub subjects: Vec<NamedSubjectDiff>,
+    /// Records only the scenario's policy creates.
+    pub created_only_a: Vec<String>,
+    /// Records only the compared policy creates.
+    pub created_only_b: Vec<String>,
+    /// Fields that end up different on records both hold.
+    pub fields: Vec<NamedFieldDiff>,
+}
+
+impl NamedWhatIf {
+    fn between(ra: &Report, a: &World, rb: &Report, b: &World) -> Self {
+        let mut out = NamedWhatIf::default();
+        for (sa, sb) in ra.steps.iter().zip(&rb.steps) {
+            let mut names: Vec<&str> = sa
+                .outcomes
+                .iter()
+                .chain(&sb.outcomes)
+                .map(|o| o.subject.as_str())
+                .collect();
+            names.dedup();
+            let mut seen = std::collections::BTreeSet::new();
+            for n in names {
+                if !seen.insert(n) {
+                    continue;
+                }
+                let x = sa.outcomes.iter().find(|o| o.subject == n);
+                let y = sb.outcomes.iter().find(|o| o.subject == n);
+                let same = matches!((x, y), (Some(x), Some(y)) if (x.decision, &x.record) == (y.decision, &y.record));
+                if !same {
+                    out.subjects.push(NamedSubjectDiff {
+                        step: sa.index,
+                        subject: n.to_owned(),
+                        a: x.cloned(),
+                        b: y.cloned(),
+                    });
+                }
+            }
+        }
+        out.created_only_a = a
+            .created_ids
+            .iter()
+            .filter(|id| !b.created_ids.contains(id))
+            .map(|id| a.record_name(*id))
+            .collect();
+        out.created_only_b = b
+            .created_ids
+            .iter()
+            .filter(|id| !a.created_ids.contains(id))
+            .map(|id| b.record_name(*id))
+            .collect();
+        for x in &ra.records {
+            let Some(y) = rb
+                .records
+                .iter()
+                .find(|y| (&y.tenant, &y.name) == (&x.tenant, &x.name))
+            else {
+                continue;
+            };
+            for (field, va, vb) in crate::whatif::differences(&x.fields, &y.fields) {
+                out.fields.push(NamedFieldDiff {
+                    tenant: x.tenant.clone(),
+                    record: x.name.clone(),
+                    field: field.to_string(),
+                    a: va.map(|v| v.as_str().to_owned()),
+                    b: vb.map(|v| v.as_str().to_owned()),
+                });
+            }
+        }
+        out
+    }
+
+    /// The expectations `x` states that this comparison does not meet.
+    fn check(&self, x: &ExpectWhatIf) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(want) = &x.subjects {
+            let got: Vec<String> = self
+                .subjects
+                .iter()
+                .map(|d| format!("{}:{}", d.step, d.subject))
+                .collect();
+            if &got != want {
+                out.push(format!("what-if subjects: expected {want:?}, got {got:?}"));
+            }
+        }
+        for (what, want, got) in [
+            (
+                "created only under the scenario's policy",
+                x.created_only_a,
+                self.created_only_a.len(),
+            ),
+            (
+                "created only under the compared policy",
+                x.created_only_b,
+                self.created_only_b.len(),
+            ),
+        ] {
+            if let Some(want) = want {
+                if want != got {
+                    out.push(format!(
+                        "what-if records {what}: expected {want}, got {got}"
+                    ));
+                }
+            }
+        }
+        if let Some(want) = &x.fields {
+            let got: Vec<String> = self
+                .fields
+                .iter()
+                .map(|d| format!("{}.{}", d.record, d.field))
+                .collect();
+            if &got != want {
+                out.push(format!("what-if fields: expected {want:?}, got {got:?}"));
+            }
+        }
+        out
+    }
 }
 
 impl Report {
-    /// Every expectation that did not hold, with its step.
+    /// Every expectation that did not hold, with its step (and those of
+    /// the comparison, B18).
     pub fn mismatches(&self) -> Vec<String> {
         self.steps
             .iter()
@@ -76,12 +236,13 @@ impl Report {
                     .iter()
                     .map(move |m| format!("step {}: {m}", s.index))
             })
+            .chain(self.what_if_mismatches.iter().cloned())
             .collect()
     }
 
     /// True when every expectation held.
     pub fn passed(&self) -> bool {
-        self.steps.iter().all(|s| s.mismatches.is_empty())
+        self.steps.iter().all(|s| s.mismatches.is_empty()) && self.what_if_mismatches.is_empty()
     }
 }
 
@@ -114,6 +275,44 @@ impl std::fmt::Display for Report {
                 writeln!(f, "  error: {e}")?;
             }
             for m in &s.mismatches {
+                writeln!(f, "  MISMATCH: {m}")?;
+            }
+        }
+        if let Some(d) = &self.what_if {
+            writeln!(
+                f,
+                "\nwhat if (B18): {} subject(s) decided differently, {} record(s) created only under the scenario's policy, {} only under the compared one, {} field(s) different",
+                d.subjects.len(),
+                d.created_only_a.len(),
+                d.created_only_b.len(),
+                d.fields.len()
+            )?;
+            for s in &d.subjects {
+                writeln!(f, "  step {} {}:", s.step, s.subject)?;
+                for (side, o) in [("scenario", &s.a), ("compared", &s.b)] {
+                    match o {
+                        Some(o) => writeln!(
+                            f,
+                            "    {side}: {:?}, {}: {}",
+                            o.decision,
+                            o.record.as_deref().unwrap_or("no record"),
+                            o.explanation
+                        )?,
+                        None => writeln!(f, "    {side}: the step failed")?,
+                    }
+                }
+            }
+            for x in &d.fields {
+                writeln!(
+                    f,
+                    "  {}.{}: {} / {}",
+                    x.record,
+                    x.field,
+                    x.a.as_deref().unwrap_or("(absent)"),
+                    x.b.as_deref().unwrap_or("(absent)")
+                )?;
+            }
+            for m in &self.what_if_mismatches {
                 writeln!(f, "  MISMATCH: {m}")?;
             }
         }
@@ -151,6 +350,12 @@ struct World {
     /// for, when it sets one (D22): its later edits carry it too.
     email_change: BTreeMap<String, EmailChange>,
     created: usize,
+    /// Created records' names from the scenario's own run (B18: the
+    /// compared run names the records both create alike, and its own
+    /// `b_new1`, `b_new2`, …).
+    known: Option<BTreeMap<RecordId, String>>,
+    /// The ids of the records the steps created, in order.
+    created_ids: Vec<RecordId>,
 }
 
 impl World {
@@ -383,7 +588,33 @@ impl Scenario {
     /// The errors of [`PolicySpec::resolve`]. A step that fails is reported in
     /// the [`Report`], not returned.
     pub fn run(&self) -> Result<Report, ScenarioError> {
-        let policy = self.policy.resolve()?;
+        let (mut report, a) = self.play(&self.policy, None)?;
+        if let Some(spec) = &self.compare {
+            let known: BTreeMap<RecordId, String> = a
+                .created_ids
+                .iter()
+                .map(|id| (*id, a.record_name(*id)))
+                .collect();
+            let (other, b) = self.play(spec, Some(known))?;
+            let diff = NamedWhatIf::between(&report, &a, &other, &b);
+            report.what_if_mismatches = self
+                .expect_what_if
+                .as_ref()
+                .map(|x| diff.check(x))
+                .unwrap_or_default();
+            report.what_if = Some(diff);
+        }
+        Ok(report)
+    }
+
+    /// Plays the steps under `spec`'s policy; `known` names created
+    /// records after another run's (the compared run).
+    fn play(
+        &self,
+        spec: &PolicySpec,
+        known: Option<BTreeMap<RecordId, String>>,
+    ) -> Result<(Report, World), ScenarioError> {
+        let policy = spec.resolve()?;
         let engine = Engine::new(policy.clone())?;
         let mut w = World {
             store: InMemoryStore::with_normalization(policy.normalization),
@@ -395,6 +626,8 @@ impl Scenario {
             subject_names: BTreeMap::new(),
             email_change: BTreeMap::new(),
             created: 0,
+            known,
+            created_ids: Vec::new(),
         };
         for (i, r) in self.records.iter().enumerate() {
             let tenant = w.tenant(r.tenant.as_deref());
@@ -427,11 +660,16 @@ impl Scenario {
             }
         }
         records.sort_by(|a, b| (&a.tenant, &a.name).cmp(&(&b.tenant, &b.name)));
-        Ok(Report {
-            description: self.description.clone(),
-            steps,
-            records,
-        })
+        Ok((
+            Report {
+                description: self.description.clone(),
+                steps,
+                records,
+                what_if: None,
+                what_if_mismatches: Vec::new(),
+            },
+            w,
+        ))
     }
 
     fn step(
@@ -605,8 +843,18 @@ impl Scenario {
 
     fn record_plan(&self, w: &mut World, event: &Event, plan: &Plan, report: &mut StepReport) {
         for r in plan.created() {
-            w.created += 1;
-            let name = format!("new{}", w.created);
+            w.created_ids.push(r.id);
+            let name = match w.known.as_ref().map(|k| k.get(&r.id)) {
+                None => {
+                    w.created += 1;
+                    format!("new{}", w.created)
+                }
+                Some(Some(name)) => name.clone(),
+                Some(None) => {
+                    w.created += 1;
+                    format!("b_new{}", w.created)
+                }
+            };
             w.records.insert(name.clone(), r.id);
             w.record_names.insert(r.id, name);
             w.record_tenants.insert(r.id, r.tenant);
