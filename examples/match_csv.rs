@@ -5,7 +5,12 @@
 //!     --contacts contacts.csv --registrations registrations.csv \
 //!     [--preset doo|doo-sync|doo-external|salesforce-contact|salesforce-lead] \
 //!     [--format csv|jsonl] [--out decisions.csv] [--map HEADER=FIELD]... [--quiet] [--explain]
+//!     [--compare-preset NAME]
 //! ```
+//!
+//! With `--compare-preset NAME` (what-if, B18) the rows are only the
+//! subjects the two presets decide differently, with both decisions,
+//! records, rules and explanations, and the summary says how many.
 //!
 //! Both files need a header row. Columns are mapped by header name: a header
 //! becomes the field of the same name (`email`, `first_name`, `last_name`,
@@ -59,6 +64,11 @@ struct Args {
     /// Adds the explanation to CSV rows.
     #[arg(long)]
     explain: bool,
+    /// What-if (B18): also decides under this preset, prints how many
+    /// subjects it decides differently, and writes only those rows (both
+    /// sides, explained) instead of one row per subject.
+    #[arg(long, value_name = "NAME", value_parser = ["doo", "doo-sync", "doo-external", "salesforce-contact", "salesforce-lead"])]
+    compare_preset: Option<String>,
 }
 
 fn parse_map(v: &str) -> Result<(String, String), String> {
@@ -232,6 +242,9 @@ fn run(args: Args) -> Result<(), String> {
     let parse_s = t0.elapsed().as_secs_f64();
     let parse_mb = rss_mb();
 
+    if let Some(other) = &args.compare_preset {
+        return compare(&args, policy, other, contacts, regs);
+    }
     let t1 = Instant::now();
     let store = InMemoryStore::with_normalization(policy.normalization);
     let record_type = policy.matching.record_type;
@@ -246,22 +259,8 @@ fn run(args: Args) -> Result<(), String> {
     let build_s = t1.elapsed().as_secs_f64();
     let build_mb = rss_mb();
 
+    let events = events_of(&regs);
     let regs_bad = regs.bad;
-    let events: Vec<Event> = regs
-        .rows
-        .iter()
-        .map(|(_, id, f)| {
-            Event::Registered({
-                let mut r = Registration::new(
-                    EventId::new(*id),
-                    TENANT,
-                    vec![Subject::attendee(SubjectId::new(*id), f.clone())],
-                );
-                r.channel = Channel::Import;
-                r
-            })
-        })
-        .collect();
     drop(regs.rows);
 
     let t2 = Instant::now();
@@ -330,6 +329,123 @@ fn run(args: Args) -> Result<(), String> {
         build_s + plan_s
     );
     eprintln!("memory: rss_mb after parse={parse_mb} build={build_mb} plan={plan_mb}");
+    Ok(())
+}
+
+/// One registration with one attendee per row.
+fn events_of(regs: &Table) -> Vec<Event> {
+    regs.rows
+        .iter()
+        .map(|(_, id, f)| {
+            let mut r = Registration::new(
+                EventId::new(*id),
+                TENANT,
+                vec![Subject::attendee(SubjectId::new(*id), f.clone())],
+            );
+            r.channel = Channel::Import;
+            Event::Registered(r)
+        })
+        .collect()
+}
+
+/// What one policy decides for each subject, in order.
+fn decisions(
+    policy: Policy,
+    contacts: &Table,
+    events: &[Event],
+) -> Result<Vec<(SubjectId, Decision, Option<RecordId>, String, String)>, String> {
+    let store = InMemoryStore::with_normalization(policy.normalization);
+    let record_type = policy.matching.record_type;
+    store
+        .extend(
+            contacts
+                .rows
+                .iter()
+                .map(|(_, id, f)| Record::new(RecordId::new(*id), TENANT, record_type, f.clone())),
+        )
+        .map_err(|e| format!("contacts: {e}"))?;
+    let engine = Engine::new(policy).map_err(|e| contact_sync::error::chain(&e))?;
+    let mut out = Vec::with_capacity(events.len());
+    engine
+        .dry_run(&store, events, |d| {
+            for o in d.outcomes {
+                let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
+                out.push((
+                    o.subject,
+                    o.decision,
+                    o.record,
+                    rules.join(" "),
+                    o.explanation.clone(),
+                ));
+            }
+        })
+        .map_err(|e| contact_sync::error::chain(&e))?;
+    Ok(out)
+}
+
+/// B18: decides under both presets and writes the subjects they decide
+/// differently (another decision or record), both sides explained.
+fn compare(
+    args: &Args,
+    policy: Policy,
+    other: &str,
+    contacts: Table,
+    regs: Table,
+) -> Result<(), String> {
+    let events = events_of(&regs);
+    let a = decisions(policy, &contacts, &events)?;
+    let b = decisions(self::policy(other)?, &contacts, &events)?;
+    let out: Box<dyn Write> = match &args.out {
+        Some(p) => Box::new(File::create(p).map_err(|e| format!("{p}: {e}"))?),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut w = csv::Writer::from_writer(BufWriter::new(out));
+    let fail = |e: csv::Error| format!("writing rows: {e}");
+    w.write_record([
+        "subject",
+        "decision_a",
+        "record_a",
+        "rules_a",
+        "explanation_a",
+        "decision_b",
+        "record_b",
+        "rules_b",
+        "explanation_b",
+    ])
+    .map_err(fail)?;
+    let name = |d: Decision| format!("{d:?}").to_lowercase();
+    let record = |r: Option<RecordId>| r.map(|r| r.to_string()).unwrap_or_default();
+    let mut differ = 0usize;
+    for (x, y) in a.iter().zip(&b) {
+        if (x.1, x.2) == (y.1, y.2) {
+            continue;
+        }
+        differ += 1;
+        w.write_record([
+            x.0.to_string(),
+            name(x.1),
+            record(x.2),
+            x.3.clone(),
+            x.4.clone(),
+            name(y.1),
+            record(y.2),
+            y.3.clone(),
+            y.4.clone(),
+        ])
+        .map_err(fail)?;
+    }
+    w.flush().map_err(|e| format!("writing rows: {e}"))?;
+    if !args.quiet {
+        eprintln!(
+            "compare: {differ} of {} subjects decided differently under {} (A) and {other} (B)",
+            a.len(),
+            args.preset
+        );
+        eprintln!(
+            "  bad rows skipped: {}",
+            contacts.bad.len() + regs.bad.len()
+        );
+    }
     Ok(())
 }
 

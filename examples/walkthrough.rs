@@ -62,6 +62,7 @@ pub fn render(db: Option<PathBuf>) -> String {
     say!("{LEGEND}");
     doo_scenarios();
     salesforce_scenarios();
+    what_if_section();
     say!("\n##### The rules cited above (the glossary on `RuleId`)");
     let cited = STATE.with(|s| s.borrow().cited.clone());
     for r in cited {
@@ -824,6 +825,43 @@ fn salesforce_scenarios() {
         existing(),
         vec![reg()],
     );
+}
+
+/// B18: one booking under both presets, and what differs.
+fn what_if_section() {
+    say!("\n##### Beyond both products: what-if (B18)");
+    say!("\n=== B18/D4/A7: one booking under doo and under the Salesforce preset");
+    let records = vec![
+        contact(1, &[("email", "team@example.org"), ("company", "Acme")]),
+        contact(2, &[("email", "team@example.org"), ("company", "Acme")]),
+    ];
+    let events = vec![in_scenario(
+        0xB18,
+        booking(
+            100,
+            vec![person(10, Role::Attendee, &[("email", "team@example.org")])],
+        ),
+    )];
+    let sf = salesforce(RecordType::Contact);
+    let diff = contact_sync::whatif::what_if(&records, &events, &Policy::doo(), &sf)
+        .expect("valid policies");
+    say!("  what_if(A = Policy::doo(), B = Policy::salesforce(Contact)):");
+    say!("      rules: B18");
+    say!("  {}", diff.to_string().lines().next().unwrap_or_default());
+    for d in &diff.subjects {
+        say!("  subject {}:", d.subject);
+        for (side, s) in [("A", &d.a), ("B", &d.b)] {
+            let decision = s.decision.map_or("failed".into(), |x| format!("{x:?}"));
+            let rules: Vec<&str> = s.rules.iter().map(|r| r.as_str()).collect();
+            STATE.with(|st| st.borrow_mut().cited.extend(s.rules.iter().copied()));
+            say!(
+                "    {side}: {decision}\n      {}\n      rules: {}",
+                s.explanation,
+                rules.join(" ")
+            );
+        }
+    }
+    STATE.with(|st| st.borrow_mut().cited.insert(RuleId::B18));
 }
 
 /// The rule outcomes of both presets, explained.
