@@ -246,16 +246,7 @@ fn run(args: Args) -> Result<(), String> {
         return compare(&args, policy, other, contacts, regs);
     }
     let t1 = Instant::now();
-    let store = InMemoryStore::with_normalization(policy.normalization);
-    let record_type = policy.matching.record_type;
-    store
-        .extend(
-            contacts
-                .rows
-                .into_iter()
-                .map(|(_, id, f)| Record::new(RecordId::new(id), TENANT, record_type, f)),
-        )
-        .map_err(|e| format!("contacts: {e}"))?;
+    let store = store_of(&policy, contacts.rows.into_iter().map(|(_, id, f)| (id, f)))?;
     let build_s = t1.elapsed().as_secs_f64();
     let build_mb = rss_mb();
 
@@ -348,22 +339,31 @@ fn events_of(regs: &Table) -> Vec<Event> {
         .collect()
 }
 
-/// What one policy decides for each subject, in order.
-fn decisions(
-    policy: Policy,
-    contacts: &Table,
-    events: &[Event],
-) -> Result<Vec<(SubjectId, Decision, Option<RecordId>, String, String)>, String> {
+/// A store holding the contacts, as records of the policy's type.
+fn store_of(
+    policy: &Policy,
+    rows: impl IntoIterator<Item = (uuid::Uuid, Fields)>,
+) -> Result<InMemoryStore, String> {
     let store = InMemoryStore::with_normalization(policy.normalization);
     let record_type = policy.matching.record_type;
     store
         .extend(
-            contacts
-                .rows
-                .iter()
-                .map(|(_, id, f)| Record::new(RecordId::new(*id), TENANT, record_type, f.clone())),
+            rows.into_iter()
+                .map(|(id, f)| Record::new(RecordId::new(id), TENANT, record_type, f)),
         )
         .map_err(|e| format!("contacts: {e}"))?;
+    Ok(store)
+}
+
+/// Per subject, in order: its id, decision, record, rules and explanation.
+type Decisions = Vec<(SubjectId, Decision, Option<RecordId>, String, String)>;
+
+/// What one policy decides for each subject, in order.
+fn decisions(policy: Policy, contacts: &Table, events: &[Event]) -> Result<Decisions, String> {
+    let store = store_of(
+        &policy,
+        contacts.rows.iter().map(|(_, id, f)| (*id, f.clone())),
+    )?;
     let engine = Engine::new(policy).map_err(|e| contact_sync::error::chain(&e))?;
     let mut out = Vec::with_capacity(events.len());
     engine
