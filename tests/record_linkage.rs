@@ -246,7 +246,7 @@ fn b19_d2_an_email_finding_one_record_decides_as_without_linkage() {
     assert_eq!(o.decision, Decision::Created);
     assert!(o.linkage.is_none());
     assert!(
-        o.explanation.contains("no contact sharing a blocking key"),
+        o.explanation.contains("found none sharing a blocking key"),
         "{}",
         o.explanation
     );

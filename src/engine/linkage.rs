@@ -64,8 +64,8 @@ impl<S: Source> Decider<'_, S> {
             ));
         }
         let Some((score, record, agreements)) = best else {
-            t.say_fmt(format_args!(
-                "Record linkage found no {noun} sharing a blocking key, so a new one is created."
+            t.cite(self.cite(D3, A3)).say_fmt(format_args!(
+                "No {noun} has this email, and record linkage found none sharing a blocking key, so a new one is created."
             ));
             return self.create_keyed(ctx, s, fields, key, t);
         };
@@ -119,7 +119,7 @@ impl<S: Source> Decider<'_, S> {
                 Ok(())
             }
             Band::Create => {
-                t.say_fmt(format_args!(
+                t.cite(self.cite(D3, A3)).say_fmt(format_args!(
                     "Below the review threshold: not the same party, so a new {noun} is created."
                 ));
                 self.create_keyed(ctx, s, fields, key, t)

@@ -433,6 +433,9 @@ fn write_blocks(
     n: &Normalization,
     b: &Blocking,
 ) -> Result<(), SqliteError> {
+    if b.is_empty() {
+        return Ok(());
+    }
     conn.prepare_cached("DELETE FROM record_blocks WHERE record = ?1")?
         .execute(params![blob(r.id.0)])?;
     for k in b.keys(&r.fields, n) {
