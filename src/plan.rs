@@ -328,9 +328,10 @@ pub struct Outcome {
     /// A sentence for an event manager.
     pub explanation: String,
     /// The record-linkage score behind the decision (B19), when the policy
-    /// matches by record linkage and a candidate was scored.
+    /// matches by record linkage and a candidate was scored (boxed: most
+    /// outcomes have none, and a plan holds one outcome per subject).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub linkage: Option<crate::linkage::LinkScore>,
+    pub linkage: Option<Box<crate::linkage::LinkScore>>,
 }
 
 /// Something the host should look at; the plan is still valid.

@@ -70,7 +70,7 @@ impl<S: Source> Decider<'_, S> {
             return self.create_keyed(ctx, s, fields, key, t);
         };
         let band = l.band(score);
-        self.score = Some(LinkScore {
+        self.score = Some(Box::new(LinkScore {
             record,
             score,
             link_at: l.link_at,
@@ -78,7 +78,7 @@ impl<S: Source> Decider<'_, S> {
             band,
             candidates: scored,
             fields: agreements,
-        });
+        }));
         t.say_fmt(format_args!(
             "No {noun} has this email; record linkage scored {scored} candidate(s) sharing a blocking key, the best {noun} {record} at {:.3} bits (link at {:.3}, review at {:.3}).",
             bits(score),

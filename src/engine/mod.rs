@@ -148,7 +148,7 @@ struct Decider<'p, S> {
     warnings: Vec<Warning>,
     events: Vec<EventId>,
     /// The record-linkage score the next outcome carries (B19).
-    score: Option<crate::linkage::LinkScore>,
+    score: Option<Box<crate::linkage::LinkScore>>,
 }
 
 /// Decides, deterministically and explainably, what events do to records.
