@@ -57,6 +57,19 @@ impl Submitter {
             Submitter::Import => "import",
         }
     }
+
+    /// The level named `name` ([`Submitter::name`]), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Submitter::VerifiedLogin,
+            Submitter::Organizer,
+            Submitter::SelfServiceToken,
+            Submitter::AnonymousForm,
+            Submitter::Import,
+        ]
+        .into_iter()
+        .find(|s| s.name() == name)
+    }
 }
 
 /// Which person-shaped part of a booking a subject is.

@@ -206,5 +206,7 @@ pub fn plan_merge(tenant: TenantId, group: &[Record], policy: &MergePolicy) -> R
             .collect(),
         outcomes: Vec::new(),
         warnings: Vec::new(),
+        effect_ends: Vec::new(),
+        submitters: Vec::new(),
     })
 }

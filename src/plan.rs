@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::EmailKey;
 pub use crate::event::EventDigest;
-use crate::event::{CampaignId, Role};
+use crate::event::{CampaignId, Role, Submitter};
 use crate::fields::{FieldName, FieldValue};
 use crate::linkage::BlockKey;
 use crate::policy::NameGuard;
@@ -412,9 +412,110 @@ pub struct Plan {
     pub outcomes: Vec<Outcome>,
     /// Warnings, in the order they arose.
     pub warnings: Vec<Warning>,
+    /// Where each event's effects end (B17): event `i` of `events` made
+    /// `effects[ends[i - 1]..ends[i]]`. Empty in plans built by hand.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effect_ends: Vec<u32>,
+    /// Who submitted the data of the events that say so (B14, B17), by
+    /// position in `events`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub submitters: Vec<(u32, Submitter)>,
+}
+
+/// One field change as a history keeps it (B17): the record and field, the
+/// value before (`None`: the record was created) and after, the event and
+/// rule that changed it, and who submitted the data when the event said.
+/// `Debug` shows values by their size only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct HistoryEntry {
+    /// The record.
+    pub record: RecordId,
+    /// The field.
+    pub field: FieldName,
+    /// Its value before; `None` when the change created the record.
+    pub old: Option<FieldValue>,
+    /// Its value after.
+    pub new: FieldValue,
+    /// The event that made the change (`None` in plans built by hand).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<EventId>,
+    /// The rule that made it.
+    pub rule: RuleId,
+    /// Who submitted the data (B14), when the event said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitter: Option<Submitter>,
+}
+
+/// The rule a created record's fields cite in its history: the creating
+/// rule its outcome names (doo's D6, the Salesforce article's A4 and its
+/// variants), D6 when none does.
+fn creation_rule(rules: &[RuleId]) -> RuleId {
+    [
+        RuleId::D6,
+        RuleId::A4,
+        RuleId::A21,
+        RuleId::A22,
+        RuleId::A25,
+        RuleId::A1,
+    ]
+    .into_iter()
+    .find(|r| rules.contains(r))
+    .unwrap_or(RuleId::D6)
 }
 
 impl Plan {
+    /// The history entries of this plan (B17): every field a created record
+    /// gets and every field change, in effect order, each with its event,
+    /// rule and submitter where the plan knows them. Merges are not field
+    /// changes and add none.
+    pub fn history(&self) -> Vec<HistoryEntry> {
+        let mut out = Vec::new();
+        for (i, e) in self.effects.iter().enumerate() {
+            let at = (!self.effect_ends.is_empty())
+                .then(|| self.effect_ends.partition_point(|end| (*end as usize) <= i));
+            let event = at.and_then(|a| self.events.get(a)).copied();
+            let submitter = at.and_then(|a| {
+                let a = u32::try_from(a).ok()?;
+                let p = self.submitters.binary_search_by_key(&a, |(p, _)| *p).ok()?;
+                self.submitters.get(p).map(|(_, s)| *s)
+            });
+            match e {
+                Effect::CreateRecord { record } => {
+                    let rules = self
+                        .outcomes
+                        .iter()
+                        .find(|o| o.record == Some(record.id) && o.decision == Decision::Created)
+                        .map(|o| o.rules.to_vec())
+                        .unwrap_or_default();
+                    let rule = creation_rule(&rules);
+                    out.extend(record.fields.iter().map(|(n, v)| HistoryEntry {
+                        record: record.id,
+                        field: n.clone(),
+                        old: None,
+                        new: v.clone(),
+                        event,
+                        rule,
+                        submitter,
+                    }));
+                }
+                Effect::UpdateRecord { record, changes } => {
+                    out.extend(changes.iter().map(|c| HistoryEntry {
+                        record: *record,
+                        field: c.field.clone(),
+                        old: c.old.clone(),
+                        new: c.new.clone(),
+                        event,
+                        rule: c.rule,
+                        submitter,
+                    }));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// An empty plan of `tenant`: no events, effects, preconditions,
     /// outcomes or warnings. For plans built by hand (a host's own
     /// migration, a test); the engine builds the others.
@@ -426,6 +527,8 @@ impl Plan {
             preconditions: Vec::new(),
             outcomes: Vec::new(),
             warnings: Vec::new(),
+            effect_ends: Vec::new(),
+            submitters: Vec::new(),
         }
     }
 

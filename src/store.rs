@@ -7,7 +7,7 @@
 use crate::email::{EmailKey, Normalization};
 use crate::error::ApplyError;
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{EventDigest, Plan};
+use crate::plan::{EventDigest, HistoryEntry, Plan};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
 pub mod asynchronous;
@@ -89,6 +89,21 @@ pub trait ContactStore {
         record: RecordId,
     ) -> Result<Vec<CampaignMember>, Self::Error>;
 
+    /// The field history of `record` in `tenant` (B17): the entries of
+    /// every plan applied ([`Plan::history`]), oldest first, kept
+    /// append-only (also for a record merged away). The default keeps none.
+    ///
+    /// # Errors
+    /// The store's own error.
+    fn record_history(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<HistoryEntry>, Self::Error> {
+        let _ = (tenant, record);
+        Ok(Vec::new())
+    }
+
     /// The blocking the store indexes records by (B19): a policy that
     /// matches by record linkage must use the same (the engine checks).
     /// The default indexes nothing.
@@ -159,6 +174,13 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
     }
     fn blocking(&self) -> Blocking {
         (**self).blocking()
+    }
+    fn record_history(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<HistoryEntry>, Self::Error> {
+        (**self).record_history(tenant, record)
     }
     fn records_by_block(
         &self,

@@ -21,6 +21,7 @@ mod fuzzy;
 mod glossary;
 mod hardening;
 mod heal;
+mod history;
 mod linkage;
 mod model;
 mod parsers;

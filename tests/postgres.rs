@@ -720,3 +720,34 @@ fn b19_postgres_indexes_blocks_and_the_bulk_fetch_finds_them() {
         e.plan_and_apply_async(&store, &ev, 3).await.unwrap();
     });
 }
+
+/// B17 on PostgreSQL: the field history reads back as the in-memory
+/// store's for the same plans, oldest first, with events and rules.
+#[test]
+fn b17_postgres_keeps_the_field_history() {
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        let store = fresh(&url, 4).await;
+        let ann = [("email", "ann@example.org"), ("company", "Acme")];
+        store.insert(&contact(1, &ann)).await.unwrap();
+        let memory = store_with(vec![contact(1, &ann)]);
+        let e = engine(Policy::doo().with_sync(true));
+        for (n, company) in [(1, "Globex"), (2, "Initech")] {
+            let ev = registration(
+                n,
+                vec![booker(
+                    10,
+                    &[("email", "ann@example.org"), ("company", company)],
+                )],
+            );
+            e.plan_and_apply_async(&store, &ev, 3).await.unwrap();
+            memory.apply(&e.plan(&memory, &ev).unwrap()).unwrap();
+        }
+        let h = AsyncContactStore::record_history(&store, T, rid(1))
+            .await
+            .unwrap();
+        assert_eq!(h, memory.record_history(T, rid(1)).unwrap());
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].event, Some(eid(1)));
+    });
+}

@@ -545,6 +545,8 @@ impl Engine {
             score: None,
         };
         let mut scratch = Vec::with_capacity(256);
+        let mut effect_ends: Vec<u32> = Vec::new();
+        let mut submitters = Vec::new();
         for (at, e) in events.iter().enumerate() {
             let bad = self.survivable(e)?;
             d.events.push(e.id());
@@ -576,6 +578,17 @@ impl Engine {
             }
             if let Some(sink) = sink.as_mut() {
                 d.hand_over(e.id(), sink);
+            } else {
+                // B17: which event made which effects, and who submitted it.
+                effect_ends.push(u32::try_from(d.effects.len()).unwrap_or(u32::MAX));
+                let submitter = match e {
+                    Event::Registered(r) => r.submitter,
+                    Event::Edited(x) => x.submitter,
+                    Event::Relinked(_) | Event::RecordChanged(_) => None,
+                };
+                if let (Some(s), Ok(at)) = (submitter, u32::try_from(at)) {
+                    submitters.push((at, s));
+                }
             }
             d.ov.end_event();
         }
@@ -587,6 +600,8 @@ impl Engine {
                 outcomes: Vec::new(),
                 warnings: Vec::new(),
                 preconditions: Vec::new(),
+                effect_ends: Vec::new(),
+                submitters: Vec::new(),
             });
         }
         let plan = Plan {
@@ -596,6 +611,8 @@ impl Engine {
             outcomes: d.outcomes,
             warnings: d.warnings,
             preconditions: d.ov.into_preconditions(events),
+            effect_ends,
+            submitters,
         };
         telemetry::planned(&plan);
         Ok(plan)

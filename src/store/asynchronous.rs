@@ -18,7 +18,7 @@ use std::future::Future;
 use crate::email::{EmailKey, Normalization};
 use crate::error::ApplyError;
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{EventDigest, Plan};
+use crate::plan::{EventDigest, HistoryEntry, Plan};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore};
 
@@ -32,6 +32,17 @@ pub trait AsyncContactStore: Sync {
     /// the policy's (the engine checks).
     fn normalization(&self) -> Normalization {
         Normalization::default()
+    }
+
+    /// The field history of `record` (B17), oldest first; see
+    /// [`ContactStore::record_history`]. The default keeps none.
+    fn record_history(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> impl Future<Output = Result<Vec<HistoryEntry>, Self::Error>> + Send {
+        let _ = (tenant, record);
+        std::future::ready(Ok(Vec::new()))
     }
 
     /// The blocking the store indexes records by (B19); see
@@ -135,6 +146,14 @@ impl<S: ContactStore + Sync> AsyncContactStore for Ready<S> {
 
     fn blocking(&self) -> Blocking {
         self.0.blocking()
+    }
+
+    fn record_history(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> impl Future<Output = Result<Vec<HistoryEntry>, S::Error>> + Send {
+        std::future::ready(self.0.record_history(tenant, record))
     }
 
     fn records_by_block(

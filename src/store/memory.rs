@@ -13,7 +13,7 @@ use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, Plan, Precondition};
+use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore};
 
@@ -181,6 +181,8 @@ struct Inner {
     campaigns: BTreeMap<(TenantId, CampaignId, RecordId), Option<FieldValue>>,
     /// Events applied, with their payload digests (B7).
     events: HashMap<(TenantId, EventId), EventDigest>,
+    /// Each record's field history (B17), oldest first.
+    history: BTreeMap<(TenantId, RecordId), Vec<HistoryEntry>>,
 }
 
 /// Records in memory, shared between threads (`&self` everywhere; an
@@ -1019,6 +1021,19 @@ impl ContactStore for InMemoryStore {
             .collect())
     }
 
+    fn record_history(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<HistoryEntry>, Infallible> {
+        Ok(self
+            .read()
+            .history
+            .get(&(tenant, record))
+            .cloned()
+            .unwrap_or_default())
+    }
+
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {
         Ok(self.read().get(tenant, id))
     }
@@ -1092,6 +1107,13 @@ impl InMemoryStore {
             if let Precondition::EventNew { event, digest } = p {
                 inner.events.insert((plan.tenant, *event), *digest);
             }
+        }
+        for h in plan.history() {
+            inner
+                .history
+                .entry((plan.tenant, h.record))
+                .or_default()
+                .push(h);
         }
         Ok(())
     }

@@ -39,13 +39,13 @@ use crate::error::{ApplyError, Conflict, Echo};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, Plan, Precondition};
+use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 use crate::store::CampaignMember;
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// What can go wrong in the PostgreSQL store.
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +156,21 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX record_blocks_by_record ON record_blocks (record);
     CREATE TABLE contact_sync_settings (name text PRIMARY KEY, value text NOT NULL);
+",
+    "
+    -- 5: every applied field change, append-only (B17).
+    CREATE TABLE field_history (
+        seq bigserial PRIMARY KEY,
+        tenant uuid NOT NULL,
+        record uuid NOT NULL,
+        field text NOT NULL,
+        old text,
+        new text NOT NULL,
+        event uuid,
+        rule text NOT NULL,
+        submitter text
+    );
+    CREATE INDEX field_history_by_record ON field_history (tenant, record, seq);
 ",
 ];
 
@@ -629,6 +644,40 @@ impl AsyncContactStore for PostgresStore {
 
     fn blocking(&self) -> Blocking {
         self.blocking.clone()
+    }
+
+    async fn record_history(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<HistoryEntry>, PostgresError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT field, old, new, event, rule, submitter FROM field_history
+                 WHERE tenant = $1 AND record = $2 ORDER BY seq",
+                &[&tenant.0, &record.0],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let rule: String = r.try_get(4)?;
+            let submitter: Option<String> = r.try_get(5)?;
+            out.push(HistoryEntry {
+                record,
+                field: FieldName::new(r.try_get::<_, &str>(0)?),
+                old: r.try_get::<_, Option<&str>>(1)?.map(FieldValue::new),
+                new: FieldValue::new(r.try_get::<_, &str>(2)?),
+                event: r.try_get::<_, Option<Uuid>>(3)?.map(EventId::new),
+                rule: rule.parse().map_err(|_| PostgresError::Corrupt(record))?,
+                submitter: submitter
+                    .map(|s| {
+                        crate::event::Submitter::from_name(&s).ok_or(PostgresError::Corrupt(record))
+                    })
+                    .transpose()?,
+            });
+        }
+        Ok(out)
     }
 
     async fn records_by_block(
@@ -1225,6 +1274,24 @@ async fn apply_in(
                 _ => store_err(e),
             })?;
         }
+    }
+    for h in plan.history() {
+        tx.execute(
+            "INSERT INTO field_history (tenant, record, field, old, new, event, rule, submitter)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &t.0,
+                &h.record.0,
+                &h.field.as_str(),
+                &h.old.as_ref().map(FieldValue::as_str),
+                &h.new.as_str(),
+                &h.event.map(|e| e.0),
+                &h.rule.as_str(),
+                &h.submitter.map(crate::event::Submitter::name),
+            ],
+        )
+        .await
+        .map_err(store_err)?;
     }
     Ok(())
 }

@@ -24,12 +24,12 @@ use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, Plan, Precondition};
+use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore};
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long a connection waits for another one's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -241,6 +241,24 @@ impl SqliteStore {
                  CREATE INDEX record_blocks_by_record ON record_blocks (record);
                  CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
                  PRAGMA user_version = 4;",
+            )?;
+        }
+        if version < 5 {
+            // 5: every applied field change, append-only (B17).
+            tx.execute_batch(
+                "CREATE TABLE field_history (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    tenant BLOB NOT NULL,
+                    record BLOB NOT NULL,
+                    field TEXT NOT NULL,
+                    old TEXT,
+                    new TEXT NOT NULL,
+                    event BLOB,
+                    rule TEXT NOT NULL,
+                    submitter TEXT
+                 );
+                 CREATE INDEX field_history_by_record ON field_history (tenant, record, seq);
+                 PRAGMA user_version = 5;",
             )?;
         }
         let blocking = tx
@@ -540,6 +558,53 @@ impl ContactStore for SqliteStore {
         self.blocking.clone()
     }
 
+    fn record_history(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Vec<HistoryEntry>, SqliteError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(
+            "SELECT field, old, new, event, rule, submitter FROM field_history
+             WHERE tenant = ?1 AND record = ?2 ORDER BY seq",
+        )?;
+        let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<Vec<u8>>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (field, old, new, event, rule, submitter) = row?;
+            let rule = rule.parse().map_err(|_| SqliteError::Corrupt(record))?;
+            let submitter = submitter
+                .map(|s| crate::event::Submitter::from_name(&s).ok_or(SqliteError::Corrupt(record)))
+                .transpose()?;
+            let event = event
+                .map(|b| {
+                    record_id(&b)
+                        .map(|r| EventId::new(r.0))
+                        .ok_or(SqliteError::Corrupt(record))
+                })
+                .transpose()?;
+            out.push(HistoryEntry {
+                record,
+                field: FieldName::new(&field),
+                old: old.as_deref().map(FieldValue::new),
+                new: FieldValue::new(&new),
+                event,
+                rule,
+                submitter,
+            });
+        }
+        Ok(out)
+    }
+
     fn records_by_block(
         &self,
         tenant: TenantId,
@@ -821,6 +886,25 @@ fn apply_in(
                 .and_then(|mut st| st.execute(params![blob(t.0), blob(event.0), blob(digest.0)]))
                 .map_err(store_err)?;
         }
+    }
+    for h in plan.history() {
+        tx.prepare_cached(
+            "INSERT INTO field_history (tenant, record, field, old, new, event, rule, submitter)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![
+                blob(t.0),
+                blob(h.record.0),
+                h.field.as_str(),
+                h.old.as_ref().map(FieldValue::as_str),
+                h.new.as_str(),
+                h.event.map(|e| blob(e.0)),
+                h.rule.as_str(),
+                h.submitter.map(crate::event::Submitter::name),
+            ])
+        })
+        .map_err(store_err)?;
     }
     Ok(())
 }

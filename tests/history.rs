@@ -1,0 +1,177 @@
+//! A field history a host can store (B17): every applied plan's field
+//! changes, append-only, read back per record in order.
+
+use crate::common::*;
+use contact_sync::*;
+
+fn acme() -> InMemoryStore {
+    store_with(vec![contact(
+        1,
+        &[("email", "ann@example.org"), ("company", "Acme")],
+    )])
+}
+
+fn company(n: u128, value: &str) -> Event {
+    registration(
+        n,
+        vec![booker(
+            10,
+            &[("email", "ann@example.org"), ("company", value)],
+        )],
+    )
+}
+
+/// An entry as field, old value, new value, event and rule.
+type Row<'a> = (&'a str, Option<&'a str>, &'a str, Option<EventId>, RuleId);
+
+fn entries(h: &[HistoryEntry]) -> Vec<Row<'_>> {
+    h.iter()
+        .map(|e| {
+            (
+                e.field.as_str(),
+                e.old.as_ref().map(FieldValue::as_str),
+                e.new.as_str(),
+                e.event,
+                e.rule,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn b17_d18_an_overwritten_value_is_recovered_from_the_history() {
+    let store = acme();
+    let sync = Policy::doo().with_sync(true);
+    run(&sync, &store, &company(1, "Globex"));
+    run(&sync, &store, &company(2, "Initech"));
+    // D18: the record holds only the last value...
+    assert_eq!(text(&store, rid(1), "company"), "Initech");
+    // ...and the history every value it had, oldest first.
+    let h = store.record_history(T, rid(1)).unwrap();
+    assert_eq!(
+        entries(&h),
+        [
+            ("company", Some("Acme"), "Globex", Some(eid(1)), RuleId::D13),
+            (
+                "company",
+                Some("Globex"),
+                "Initech",
+                Some(eid(2)),
+                RuleId::D13
+            ),
+        ]
+    );
+    assert!(
+        store.record_history(OTHER, rid(1)).unwrap().is_empty(),
+        "per tenant"
+    );
+    // Entries show values by their size only.
+    assert!(!format!("{h:?}").contains("Acme"), "{h:?}");
+}
+
+#[test]
+fn b17_a_created_record_enters_the_history_with_its_creating_rule() {
+    for (policy, rule) in [
+        (Policy::doo(), RuleId::D6),
+        (sf(RecordType::Contact), RuleId::A4),
+    ] {
+        let store = InMemoryStore::new();
+        let plan = run(
+            &policy,
+            &store,
+            &registration(
+                1,
+                vec![attendee(
+                    10,
+                    &[("email", "kim@example.org"), ("first_name", "Kim")],
+                )],
+            ),
+        );
+        let id = plan.created().next().unwrap().id;
+        let h = store.record_history(T, id).unwrap();
+        assert_eq!(
+            entries(&h),
+            [
+                ("email", None, "kim@example.org", Some(eid(1)), rule),
+                ("first_name", None, "Kim", Some(eid(1)), rule),
+            ]
+        );
+    }
+}
+
+#[test]
+fn b14_b17_the_submitter_is_kept_where_the_event_says() {
+    let store = acme();
+    let event = match company(1, "Globex") {
+        Event::Registered(r) => Event::Registered(r.submitter(Submitter::Import)),
+        other => other,
+    };
+    let p = Policy::doo().with_sync(true);
+    run(&p, &store, &event);
+    run(&p, &store, &company(2, "Initech"));
+    let h = store.record_history(T, rid(1)).unwrap();
+    let who: Vec<Option<Submitter>> = h.iter().map(|e| e.submitter).collect();
+    assert_eq!(who, [Some(Submitter::Import), None]);
+}
+
+#[test]
+fn b5_b17_a_batch_attributes_each_change_to_its_event() {
+    let store = acme();
+    let events = [
+        company(1, "Globex"),
+        registration(2, vec![attendee(20, &[("email", "bo@example.org")])]),
+        company(3, "Initech"),
+    ];
+    let plan = engine(Policy::doo().with_sync(true))
+        .plan_batch(&store, &events)
+        .unwrap();
+    assert_eq!(plan.effect_ends.len(), 3);
+    let h = plan.history();
+    let by_event: Vec<(Option<EventId>, &str)> =
+        h.iter().map(|e| (e.event, e.field.as_str())).collect();
+    assert_eq!(
+        by_event,
+        [
+            (Some(eid(1)), "company"),
+            (Some(eid(2)), "email"),
+            (Some(eid(3)), "company")
+        ]
+    );
+    // A plan's history survives its JSON.
+    let back: Plan = serde_json::from_str(&plan.to_json()).unwrap();
+    assert_eq!(back.history(), h);
+    // A plan built by hand knows no events.
+    let mut bare = plan.clone();
+    bare.effect_ends.clear();
+    assert!(bare.history().iter().all(|e| e.event.is_none()));
+}
+
+#[cfg(feature = "sqlite")]
+#[test]
+fn b17_sqlite_keeps_the_history_across_reopening() {
+    let path = std::env::temp_dir().join(format!("contact-sync-b17-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let sync = Policy::doo().with_sync(true);
+    let memory = acme();
+    {
+        let s = SqliteStore::open(&path, Normalization::default()).unwrap();
+        s.insert(&contact(
+            1,
+            &[("email", "ann@example.org"), ("company", "Acme")],
+        ))
+        .unwrap();
+        for (n, v) in [(1, "Globex"), (2, "Initech")] {
+            let e = company(n, v);
+            let plan = engine(sync.clone()).plan(&s, &e).unwrap();
+            s.apply(&plan).unwrap();
+            run(&sync, &memory, &e);
+        }
+    }
+    let s = SqliteStore::open(&path, Normalization::default()).unwrap();
+    assert_eq!(
+        s.record_history(T, rid(1)).unwrap(),
+        memory.record_history(T, rid(1)).unwrap()
+    );
+    assert_eq!(s.record_history(T, rid(1)).unwrap().len(), 2);
+    let _ = std::fs::remove_file(&path);
+}
