@@ -62,6 +62,7 @@ pub fn render(db: Option<PathBuf>) -> String {
     say!("{LEGEND}");
     doo_scenarios();
     salesforce_scenarios();
+    history_section();
     what_if_section();
     say!("\n##### The rules cited above (the glossary on `RuleId`)");
     let cited = STATE.with(|s| s.borrow().cited.clone());
@@ -825,6 +826,62 @@ fn salesforce_scenarios() {
         existing(),
         vec![reg()],
     );
+}
+
+/// B17: the field history keeps what D18 overwrites.
+fn history_section() {
+    say!("\n##### Beyond both products: a field history (B17)");
+    say!("\n=== B17/D18/D13: sync overwrites the company twice; the history keeps every value");
+    let store = InMemoryStore::new();
+    store.seed(vec![contact(
+        1,
+        &[("email", "ann@example.org"), ("company", "Acme")],
+    )]);
+    let engine = Engine::new(Policy::doo().with_sync(true)).expect("a valid policy");
+    for (n, company) in [(1u128, "Globex"), (2, "Initech")] {
+        let event = in_scenario(
+            0xB17,
+            booking(
+                100 + n,
+                vec![person(
+                    10,
+                    Role::Booker,
+                    &[("email", "ann@example.org"), ("company", company)],
+                )],
+            ),
+        );
+        let plan = engine.plan(&store, &event).expect("a plan");
+        store.apply(&plan).expect("applied");
+    }
+    say!(
+        "  the contact now: company={} (D18: a new value replaces the old)",
+        store
+            .record(T, RecordId::from_u128(1))
+            .ok()
+            .flatten()
+            .map(|r| r.fields.text("company").to_owned())
+            .unwrap_or_default()
+    );
+    say!("  record_history(contact 1) (B17):");
+    let history = store
+        .record_history(T, RecordId::from_u128(1))
+        .unwrap_or_default();
+    for h in &history {
+        say!(
+            "    {}: {} -> {}",
+            h.field,
+            h.old.as_ref().map_or("(none)", FieldValue::as_str),
+            h.new.as_str()
+        );
+    }
+    let mut rules: Vec<&str> = history.iter().map(|h| h.rule.as_str()).collect();
+    rules.dedup();
+    say!("      rules: {} B17 D18", rules.join(" "));
+    STATE.with(|st| {
+        let mut st = st.borrow_mut();
+        st.cited.extend(history.iter().map(|h| h.rule));
+        st.cited.extend([RuleId::B17, RuleId::D18]);
+    });
 }
 
 /// B18: one booking under both presets, and what differs.

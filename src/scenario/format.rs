@@ -297,6 +297,11 @@ pub struct Expect {
     /// The step fails with an error containing this text.
     #[serde(default)]
     pub error: Option<String>,
+    /// Per record name, its whole field history after the step (B17),
+    /// oldest first, each entry `"field: old -> new (RULE)"` (`old` is
+    /// `(none)` when the field had no value before).
+    #[serde(default)]
+    pub history: BTreeMap<String, Vec<String>>,
 }
 
 impl fmt::Debug for Expect {
@@ -313,6 +318,7 @@ impl fmt::Debug for Expect {
             .field("links", &self.links)
             .field("warnings", &self.warnings)
             .field("error", &self.error)
+            .field("history", &self.history.keys().collect::<Vec<_>>())
             .finish()
     }
 }

@@ -59,7 +59,10 @@
 //!   subject name, the record it is linked to after the step, or `"none"`),
 //!   `warnings` (the warning kinds, in order: `shared_email`, `ambiguous`,
 //!   `record_email_overwritten`), `error` (the step must fail with an error
-//!   whose message contains this text).
+//!   whose message contains this text), and `history` (per record name,
+//!   its field history after the step, B17: each entry
+//!   `"field: old -> new (RULE)"`, `(none)` when the field had no value
+//!   before).
 //! * `compare` (B18, what-if): a second policy, in the form of `policy`.
 //!   The steps are played again under it, and the report's `what_if` says
 //!   which subjects were decided differently (with both explanations),
@@ -85,7 +88,7 @@ use crate::fields::{FieldName, FieldValue, Fields, Redacted};
 use crate::plan::{Decision, Plan, RuleId, Warning};
 use crate::policy::{EmailChange, Policy};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-use crate::store::{ApplyPlan, InMemoryStore};
+use crate::store::{ApplyPlan, ContactStore, InMemoryStore};
 
 const NAMESPACE: Uuid = Uuid::from_u128(0x51a1_7c0e_42d1_4c6b_8a37_0f55_2b9d_e6a4);
 

@@ -559,6 +559,33 @@ fn check_expect(w: &World, tenant: TenantId, x: &Expect, plan: Option<&Plan>, r:
             }
         }
     }
+    for (rname, want) in &x.history {
+        let Some(id) = w.records.get(rname) else {
+            miss(format!("record `{rname}` does not exist"));
+            continue;
+        };
+        let t = w.record_tenants.get(id).copied().unwrap_or(tenant);
+        let got: Vec<String> = w
+            .store
+            .record_history(t, *id)
+            .unwrap_or_default()
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}: {} -> {} ({})",
+                    h.field,
+                    h.old.as_ref().map_or("(none)", FieldValue::as_str),
+                    h.new.as_str(),
+                    h.rule
+                )
+            })
+            .collect();
+        if &got != want {
+            miss(format!(
+                "record `{rname}`: history {got:?}, expected {want:?}"
+            ));
+        }
+    }
     for (sname, want) in &x.links {
         let Some((t, s)) = w.subjects.get(sname) else {
             miss(format!("subject `{sname}` does not exist"));
