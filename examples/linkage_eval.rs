@@ -12,6 +12,11 @@
 //! `dataset=febrl3 precision=0.998 recall=0.990 f1=0.994 match_s=0.120`
 //! (pairwise against the true links; `match_s`: blocking, comparing,
 //! fitting and classifying, after the files are read).
+//!
+//! `--tf` adjusts the name comparisons for term frequency; with
+//! `LINKAGE_PHASES=1` each data set's phases (blocking, preparing,
+//! comparing, fitting) are timed on standard error. Blocking and
+//! comparing use every core.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
