@@ -175,3 +175,59 @@ fn b17_sqlite_keeps_the_history_across_reopening() {
     assert_eq!(s.record_history(T, rid(1)).unwrap().len(), 2);
     let _ = std::fs::remove_file(&path);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_history() -> impl Strategy<Value = Vec<Event>> {
+        let email = prop_oneof![
+            Just("ann@example.org"),
+            Just("ANN@example.org"),
+            Just("bo@example.org"),
+        ];
+        let company = prop_oneof![Just("Acme"), Just("Globex"), Just("")];
+        let city = prop_oneof![Just("Graz"), Just(""), Just("Linz")];
+        prop::collection::vec((email, company, city, 0u128..3), 1..8).prop_map(|rows| {
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, (e, c, t, who))| {
+                    registration(
+                        i as u128 + 1,
+                        vec![booker(
+                            10 + who,
+                            &[("email", e), ("company", c), ("city", t)],
+                        )],
+                    )
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        /// B17: a record's history is a chain: each entry's old value is
+        /// the value before it, and replaying the entries over the record
+        /// as it was gives the record as it is.
+        #[test]
+        fn b17_replaying_the_history_gives_the_record(
+            history in any_history(),
+            sync in any::<bool>(),
+        ) {
+            let store = acme();
+            let p = Policy::doo().with_sync(sync);
+            for e in &history {
+                run(&p, &store, e);
+            }
+            let before = contact(1, &[("email", "ann@example.org"), ("company", "Acme")]);
+            for r in store.records(T) {
+                let mut replayed = if r.id == before.id { before.fields.clone() } else { Fields::new() };
+                for h in store.record_history(T, r.id).unwrap() {
+                    prop_assert_eq!(h.record, r.id);
+                    prop_assert_eq!(replayed.get(h.field.as_str()), h.old.as_ref(), "{:?}", h.field);
+                    replayed.set(h.field.clone(), h.new.clone());
+                }
+                prop_assert_eq!(&replayed, &r.fields);
+            }
+        }
+    }
+}
