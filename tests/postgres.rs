@@ -751,3 +751,14 @@ fn b17_postgres_keeps_the_field_history() {
         assert_eq!(h[0].event, Some(eid(1)));
     });
 }
+
+/// B17: PostgreSQL passes the testkit's history check.
+#[cfg(feature = "testkit")]
+#[test]
+fn b17_postgres_passes_field_history() {
+    let Some(url) = url() else { return };
+    let factory = || fresh(&url, 4);
+    if let Err(f) = runtime().block_on(testkit::field_history_async(&factory)) {
+        panic!("{f:#?}");
+    }
+}

@@ -393,3 +393,28 @@ fn b7_a_store_keeping_the_default_event_digest_passes_the_suite() {
         panic!("{f:#?}");
     }
 }
+
+/// B17: a store that keeps no history (the trait's default) passes the
+/// suite but fails the history check, which names what it read back.
+#[test]
+fn b17_a_store_keeping_no_history_fails_field_history() {
+    let failure = testkit::field_history(&|| Forgetful(InMemoryStore::new()))
+        .expect_err("a store without history passed");
+    assert_eq!(failure.check, "field_history");
+    assert!(
+        failure.message.contains("read back 0"),
+        "{}",
+        failure.message
+    );
+}
+
+/// B17: the bundled stores keep the field history the suite checks.
+#[test]
+fn b17_the_bundled_stores_pass_field_history() {
+    testkit::field_history(&InMemoryStore::new).unwrap();
+    let factory = || std::future::ready(Ready(InMemoryStore::new()));
+    pollster::block_on(testkit::field_history_async(&factory)).unwrap();
+    #[cfg(feature = "sqlite")]
+    testkit::field_history(&|| SqliteStore::open_in_memory(Normalization::default()).unwrap())
+        .unwrap();
+}
