@@ -193,12 +193,16 @@ impl Level {
 /// The first [`MAX_COMPARED_CHARS`] characters of `s`, trimmed and
 /// lowercased: every comparison is bounded (here and in B10's criteria).
 pub(crate) fn head(s: &str) -> String {
-    let s = s.trim();
-    let end = s
+    cut(s.trim()).to_lowercase()
+}
+
+/// The first [`MAX_COMPARED_CHARS`] characters of `v`.
+fn cut(v: &str) -> &str {
+    let end = v
         .char_indices()
         .nth(MAX_COMPARED_CHARS)
-        .map_or(s.len(), |(i, _)| i);
-    s.get(..end).unwrap_or(s).to_lowercase()
+        .map_or(v.len(), |(i, _)| i);
+    v.get(..end).unwrap_or(v)
 }
 
 fn by_distance(d: usize, close: u32, far: u32) -> Level {
@@ -311,6 +315,14 @@ impl Prepared {
         };
         Prepared { text, parsed }
     }
+}
+
+/// `f`'s values prepared for each of `comparisons`, in order.
+fn prepare_all(comparisons: &[Comparison], f: &Fields) -> Vec<Prepared> {
+    comparisons
+        .iter()
+        .map(|c| Prepared::new(c.compare, f.text(c.field.as_str())))
+        .collect()
 }
 
 /// The level of values `a` and `b` under `c`.
@@ -481,10 +493,7 @@ impl Model {
     /// A record's values prepared for each comparison, in order: prepare
     /// each record once, then compare pairs with [`Model::levels_prepared`].
     pub fn prepare(&self, f: &Fields) -> Vec<Prepared> {
-        self.comparisons
-            .iter()
-            .map(|c| Prepared::new(c.compare, f.text(c.field.as_str())))
-            .collect()
+        prepare_all(&self.comparisons, f)
     }
 
     /// The levels of a pair of prepared records ([`Model::prepare`]): what

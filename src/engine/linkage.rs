@@ -39,6 +39,8 @@ impl<S: Source> Decider<'_, S> {
         ids.dedup();
         let max = usize::try_from(l.max_candidates).unwrap_or(usize::MAX);
         let cut = ids.len() > max;
+        // The subject's values are prepared once, not once per candidate.
+        let input = l.prepare(fields);
         let mut scored = 0u32;
         let mut best: Option<(i32, RecordId, Vec<crate::linkage::FieldAgreement>)> = None;
         for id in ids.iter().take(max) {
@@ -49,7 +51,7 @@ impl<S: Source> Decider<'_, S> {
                 continue;
             }
             scored = scored.saturating_add(1);
-            let (score, agreements) = l.score(fields, &rec.fields);
+            let (score, agreements) = l.score_prepared(&input, &l.prepare(&rec.fields));
             // Ids come sorted: a tie keeps the smaller id.
             if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
                 best = Some((score, *id, agreements));

@@ -38,7 +38,7 @@ use std::fmt;
 use rphonetic::{DoubleMetaphone, Encoder, Nysiis, Soundex};
 use serde::{Deserialize, Serialize};
 
-use super::{days, head};
+use super::{cut, days, head};
 use crate::email::{EmailKey, Normalization};
 use crate::fields::{FieldName, Fields, Redacted};
 
@@ -114,15 +114,6 @@ impl Transform {
         };
         (!out.is_empty()).then_some(out)
     }
-}
-
-/// `v` cut to the compared length.
-fn cut(v: &str) -> &str {
-    let end = v
-        .char_indices()
-        .nth(crate::policy::MAX_COMPARED_CHARS)
-        .map_or(v.len(), |(i, _)| i);
-    v.get(..end).unwrap_or(v)
 }
 
 /// A phonetic code of the value's letters (ASCII letters only: the codes

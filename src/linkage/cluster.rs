@@ -80,11 +80,12 @@ pub fn duplicate_groups_by_score<'a>(
     }
     pairs.sort_unstable();
     pairs.dedup();
+    // Each record's values are prepared once, not once per pair.
+    let prepared: Vec<_> = records.iter().map(|r| linkage.prepare(&r.fields)).collect();
     let mut links: Vec<(i32, usize, usize)> = pairs
         .into_iter()
         .filter_map(|(x, y)| {
-            let (a, b) = (records.get(x)?, records.get(y)?);
-            let (score, _) = linkage.score(&a.fields, &b.fields);
+            let (score, _) = linkage.score_prepared(prepared.get(x)?, prepared.get(y)?);
             (score >= threshold).then_some((score, x, y))
         })
         .collect();

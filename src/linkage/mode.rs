@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Blocking, Comparison, Level, Model};
+use super::{compare_prepared, Blocking, Comparison, Level, Model, Prepared};
+
 use crate::error::PolicyError;
 use crate::fields::{FieldName, Fields};
 use crate::record::{RecordId, SubjectId};
@@ -170,18 +171,38 @@ impl Linkage {
     /// The score of `input` (a subject's fields) against `record`: the
     /// prior plus each comparison's weight, with what each field did.
     pub fn score(&self, input: &Fields, record: &Fields) -> (i32, Vec<FieldAgreement>) {
+        self.score_prepared(&self.prepare(input), &self.prepare(record))
+    }
+
+    /// `f`'s values prepared for each comparison, in order: prepare a
+    /// subject or record once, then score it against many with
+    /// [`Linkage::score_prepared`].
+    pub fn prepare(&self, f: &Fields) -> Vec<Prepared> {
+        super::prepare_all(&self.comparisons, f)
+    }
+
+    /// [`Linkage::score`] on values prepared by [`Linkage::prepare`].
+    pub fn score_prepared(
+        &self,
+        input: &[Prepared],
+        record: &[Prepared],
+    ) -> (i32, Vec<FieldAgreement>) {
         let mut total = self.prior;
         let mut fields = Vec::with_capacity(self.comparisons.len());
-        for (i, c) in self.comparisons.iter().enumerate() {
-            let level = c.level(input, record);
+        for (i, (c, (x, y))) in self
+            .comparisons
+            .iter()
+            .zip(input.iter().zip(record))
+            .enumerate()
+        {
+            let level = compare_prepared(c.compare, x, y);
             let weight = self.weight(i, level);
             total = total.saturating_add(weight);
-            let blank = |f: &Fields| f.text(c.field.as_str()).trim().is_empty();
             let agreement = match level {
                 Level::Exact => Agreement::Same,
                 Level::Close | Level::Far => Agreement::Similar { level },
                 Level::Else => Agreement::Different,
-                Level::Null => match (blank(input), blank(record)) {
+                Level::Null => match (x.text.is_empty(), y.text.is_empty()) {
                     (true, true) => Agreement::BothBlank,
                     (true, false) => Agreement::InputAbsent,
                     _ => Agreement::RecordBlank,
