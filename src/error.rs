@@ -318,6 +318,18 @@ pub enum Conflict {
     /// The event id was applied with a different payload.
     #[error("event {0} was applied with a different payload")]
     EventPayloadChanged(EventId),
+    /// A record's fields changed (or it is gone) (B16).
+    #[error("the fields of record {0} changed since planning")]
+    FieldsChanged(RecordId),
+    /// A subject's link changed (B16).
+    #[error("the link of subject {0} changed since planning")]
+    SubjectLinkChanged(SubjectId),
+    /// The subjects linked to a record changed (B16).
+    #[error("the subjects linked to record {0} changed since planning")]
+    LinksChanged(RecordId),
+    /// A record's campaign memberships changed (B16).
+    #[error("the campaign memberships of record {0} changed since planning")]
+    MembershipsChanged(RecordId),
     /// The database could not order this plan with a concurrent one (a
     /// serialization failure or deadlock): nothing was applied; re-plan.
     #[error("a concurrent change touched what the plan relies on (serialization failure)")]

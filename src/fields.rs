@@ -269,6 +269,14 @@ impl Fields {
         Fields(Arc::new(Vec::with_capacity(n)))
     }
 
+    /// True when both hold the same non-blank values (a blank value and a
+    /// missing field read alike, as in a store).
+    pub fn same_values(&self, other: &Fields) -> bool {
+        let a = self.0.iter().filter(|(_, v)| !v.is_blank());
+        let b = other.0.iter().filter(|(_, v)| !v.is_blank());
+        a.eq(b)
+    }
+
     /// Builds fields from pairs; a later pair replaces an earlier one of the same name.
     pub fn from_pairs<N: Into<FieldName>, V: Into<FieldValue>>(
         pairs: impl IntoIterator<Item = (N, V)>,

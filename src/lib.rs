@@ -116,6 +116,7 @@ mod telemetry;
 #[cfg(feature = "testkit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
+pub mod undo;
 pub mod whatif;
 
 pub use candidates::{Candidates, Needs};
@@ -143,14 +144,14 @@ pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;
 pub use rules::{RuleSource, UnknownRule};
 pub use scenario::{Report, Scenario, ScenarioError};
-pub use store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
+pub use store::asynchronous::{AsyncApplyPlan, AsyncContactStore, AsyncUndoStore};
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::SqliteStore;
-pub use store::{ApplyPlan, CampaignMember, ContactStore, InMemoryStore};
+pub use store::{ApplyPlan, CampaignMember, ContactStore, InMemoryStore, Tombstone, UndoStore};
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

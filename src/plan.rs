@@ -195,6 +195,31 @@ pub enum Effect {
         /// The record that stays.
         into: RecordId,
     },
+    /// Undo of a `CreateRecord` (B16): delete the record, with its links
+    /// and campaign memberships (an inverse plan pins them first with
+    /// [`Precondition::Links`] and [`Precondition::Memberships`]). Its field
+    /// history stays.
+    DeleteRecord {
+        /// The record.
+        record: RecordId,
+    },
+    /// Undo of an `AddCampaignMember` (B16): the record leaves the campaign.
+    RemoveCampaignMember {
+        /// The record.
+        record: RecordId,
+        /// The campaign.
+        campaign: CampaignId,
+    },
+    /// Undo of a `MergeRecord` (B16): store the merged-away record again as
+    /// given (its fields as they were, its version one above the
+    /// tombstone's, so no plan decided before the merge applies to it) and
+    /// drop the store's tombstone of it. Its links and memberships come
+    /// back through the `Link`, `AddCampaignMember` and
+    /// `RemoveCampaignMember` effects that follow.
+    RestoreRecord {
+        /// The record as it comes back.
+        record: Record,
+    },
     /// Two-way integration (A20): change the registration's data.
     UpdateSubject {
         /// The subject.
@@ -251,6 +276,40 @@ pub enum Precondition {
         key: BlockKey,
         /// The records, sorted.
         records: Vec<RecordId>,
+    },
+    /// The record exists and holds exactly these values (blank values and
+    /// missing fields read alike; B16: an inverse plan relies on the
+    /// values its plan left, whatever the record's version is since an
+    /// undo of a later plan).
+    RecordFields {
+        /// The record.
+        record: RecordId,
+        /// Its fields.
+        fields: crate::fields::Fields,
+    },
+    /// Exactly these subjects are linked to the record (B16: a reversible
+    /// plan and its inverse rely on the links they restore).
+    Links {
+        /// The record (of the plan's tenant; one that does not exist has none).
+        record: RecordId,
+        /// The subjects, sorted.
+        subjects: Vec<SubjectId>,
+    },
+    /// The subject is linked to this record (`None`: to none) (B16).
+    SubjectLink {
+        /// The subject.
+        subject: SubjectId,
+        /// Its record.
+        record: Option<RecordId>,
+    },
+    /// The record has exactly these campaign memberships, with these ticket
+    /// ids (B16).
+    Memberships {
+        /// The record.
+        record: RecordId,
+        /// The memberships, sorted by campaign, as
+        /// [`crate::ContactStore::campaign_memberships`] reads them.
+        members: Vec<crate::store::CampaignMember>,
     },
 }
 

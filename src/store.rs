@@ -208,6 +208,7 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
 /// One record's membership in a campaign (A5), with the ticket id mapped on
 /// it (A30). `Debug` shows the ticket id's size only.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct CampaignMember {
     /// The campaign.
     pub campaign: crate::event::CampaignId,
@@ -215,6 +216,76 @@ pub struct CampaignMember {
     pub record: RecordId,
     /// The ticket id mapped on the membership, if any.
     pub ticket: Option<crate::fields::FieldValue>,
+}
+
+/// What a store keeps of a record merged away (B16): the record as it was,
+/// the record it went into, the subjects that were linked to it, its
+/// campaign memberships, and the memberships `into` held in those campaigns
+/// before the merge. [`crate::undo::unmerge`] brings it back from this.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Tombstone {
+    /// The record as it was when it was merged away (its losing values).
+    pub record: Record,
+    /// The record it was merged into.
+    pub into: RecordId,
+    /// The subjects linked to it then, sorted.
+    pub subjects: Vec<SubjectId>,
+    /// Its campaign memberships then, sorted by campaign.
+    pub memberships: Vec<CampaignMember>,
+    /// The memberships `into` held then in the same campaigns, sorted.
+    pub into_memberships: Vec<CampaignMember>,
+}
+
+impl Tombstone {
+    /// A tombstone (for stores that keep their own: build it from what the
+    /// store held just before the merge).
+    pub fn new(
+        record: Record,
+        into: RecordId,
+        subjects: Vec<SubjectId>,
+        memberships: Vec<CampaignMember>,
+        into_memberships: Vec<CampaignMember>,
+    ) -> Self {
+        Tombstone {
+            record,
+            into,
+            subjects,
+            memberships,
+            into_memberships,
+        }
+    }
+}
+
+/// A store whose applied plans can be undone (B16): it answers which record
+/// a subject is linked to, keeps a [`Tombstone`] of every record merged
+/// away, and applies the effects and preconditions of inverse plans
+/// ([`crate::Effect::DeleteRecord`], [`crate::Effect::RemoveCampaignMember`],
+/// [`crate::Effect::RestoreRecord`], [`crate::Precondition::Links`],
+/// [`crate::Precondition::Memberships`]). [`crate::undo::apply_reversible`]
+/// applies a plan and returns its inverse; `testkit::undo` checks a host's
+/// store.
+pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Error> {
+    /// The record `subject` of `tenant` is linked to, if any.
+    ///
+    /// # Errors
+    /// The store's own error.
+    fn subject_link(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Option<RecordId>, <Self as ContactStore>::Error>;
+
+    /// The tombstone of `record` of `tenant`, merged away and not restored
+    /// since, if any.
+    ///
+    /// # Errors
+    /// The store's own error.
+    fn tombstone(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Option<Tombstone>, <Self as ContactStore>::Error>;
 }
 
 /// Applies plans atomically (B6).
@@ -239,6 +310,10 @@ pub struct CampaignMember {
 /// | `TicketId { ticket, records }` | the ids of the tenant's records whose `ticket_id` field, trimmed, equals `ticket` trimmed (exact, case-sensitive), sorted, equal `records` | [`crate::Conflict::TicketChanged`] |
 /// | `RecordVersion { record, version }` | the tenant's record `record` is at `version` (a missing record or another tenant's counts as version 0) | [`crate::Conflict::VersionChanged`] with the actual version |
 /// | `RecordAbsent { record }` | no record of **any** tenant has the id (ids are global, see [`crate::RecordId`]) | [`crate::Conflict::RecordExists`] |
+/// | `RecordFields { record, fields }` | the tenant's record `record` exists and its non-blank fields equal those of `fields` ([`crate::Fields::same_values`]; B16) | [`crate::Conflict::FieldsChanged`] |
+/// | `Links { record, subjects }` | the subjects of the tenant linked to `record`, sorted, equal `subjects` (B16) | [`crate::Conflict::LinksChanged`] |
+/// | `SubjectLink { subject, record }` | the tenant's subject is linked to `record` (`None`: to none; B16) | [`crate::Conflict::SubjectLinkChanged`] |
+/// | `Memberships { record, members }` | the record's campaign memberships, as [`ContactStore::campaign_memberships`] reads them, equal `members` (B16) | [`crate::Conflict::MembershipsChanged`] |
 /// | `EventNew { event, digest }` | the store has not recorded `event` for the tenant; a store that records events ([`ContactStore::event_digest`]) answers [`crate::Conflict::EventApplied`] when it holds the same digest and [`crate::Conflict::EventPayloadChanged`] when it holds another | as said |
 ///
 /// **Effects**, in plan order (a later effect sees the earlier ones):
@@ -250,7 +325,10 @@ pub struct CampaignMember {
 /// | `Link { subject, record }` | the subject's link becomes `record` (replacing any) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
 /// | `Unlink { subject, record }` | removes the subject's link if it is `record`; otherwise nothing | never |
 /// | `AddCampaignMember { record, campaign, ticket }` | makes the record a member (once); a `Some` ticket replaces the membership's ticket id, `None` keeps it (A30) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
-/// | `MergeRecord { record, into }` | deletes `record` (no lookup finds it by its email or aliases any more); every subject linked to it is linked to `into`; its memberships move to `into` (where `into` is a member already, `into`'s ticket id stays unless it has none). `into`'s version does not change (its fields change only through `UpdateRecord` effects, which [`crate::plan_merge`] puts first) | [`ApplyError::InvalidPlan`] if either is unknown or they are the same |
+/// | `MergeRecord { record, into }` | deletes `record` (no lookup finds it by its email or aliases any more); every subject linked to it is linked to `into`; its memberships move to `into` (where `into` is a member already, `into`'s ticket id stays unless it has none). `into`'s version does not change (its fields change only through `UpdateRecord` effects, which [`crate::plan_merge`] puts first). A store that undoes plans ([`UndoStore`]) keeps a [`Tombstone`] of `record` | [`ApplyError::InvalidPlan`] if either is unknown or they are the same |
+/// | `DeleteRecord { record }` | deletes the record, its links and its memberships (B16, the undo of a creation); its field history stays | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
+/// | `RemoveCampaignMember { record, campaign }` | the record leaves the campaign (if it was a member) | never |
+/// | `RestoreRecord { record }` | stores the record as given and drops the tombstone of its id (B16, the undo of a merge) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id |
 /// | `UpdateSubject { subject, changes }` | the registration's own data (A20): the host applies it to its registrations; a store without them ignores it | never |
 ///
 /// **Events.** After the effects, a store that records events stores

@@ -118,6 +118,10 @@ fn conflict_kind(c: &Conflict) -> &'static str {
         Conflict::BlockChanged => "block_changed",
         Conflict::EventApplied(_) => "event_applied",
         Conflict::EventPayloadChanged(_) => "event_payload_changed",
+        Conflict::FieldsChanged(_) => "fields_changed",
+        Conflict::LinksChanged(_) => "links_changed",
+        Conflict::SubjectLinkChanged(_) => "subject_link_changed",
+        Conflict::MembershipsChanged(_) => "memberships_changed",
         Conflict::Serialization => "serialization",
     }
 }

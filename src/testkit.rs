@@ -44,8 +44,8 @@ use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{Effect, Plan, Precondition};
 use crate::policy::Policy;
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore, Ready};
-use crate::store::{ApplyPlan, ContactStore};
+use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore, AsyncUndoStore, Ready};
+use crate::store::{ApplyPlan, ContactStore, UndoStore};
 
 /// Makes fresh, empty stores (default normalization) for the checks.
 pub trait StoreFactory {
@@ -156,6 +156,19 @@ async fn seed<S: AsyncApplyPlan>(check: &'static str, store: &S, records: &[Reco
         .map_err(|e| fail(check, format!("seeding failed: {}", chain(&e))))
 }
 
+/// A fresh store holding tenant A's records 1 and 2 with emails `one`
+/// and `two`.
+async fn fresh_pair<F: AsyncStoreFactory>(
+    check: &'static str,
+    f: &F,
+    one: &str,
+    two: &str,
+) -> Result<F::Store, Failure> {
+    let s = f.fresh().await;
+    seed(check, &s, &[record(1, A, one), record(2, A, two)]).await?;
+    Ok(s)
+}
+
 fn key(check: &'static str, s: &str) -> Result<EmailKey, Failure> {
     EmailKey::parse(s, &Normalization::default())
         .ok()
@@ -208,16 +221,7 @@ fn engine(check: &'static str) -> Result<Engine, Failure> {
 /// the store did.
 pub async fn key_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "key_lookups";
-    let s = f.fresh().await;
-    seed(
-        C,
-        &s,
-        &[
-            record(1, A, "Jose\u{301}.Lee@BÜCHER.example"),
-            record(2, A, "straße@example.org"),
-        ],
-    )
-    .await?;
+    let s = fresh_pair(C, f, "Jose\u{301}.Lee@BÜCHER.example", "straße@example.org").await?;
     for spelling in [
         "josé.lee@bücher.example",
         "JOSÉ.LEE@xn--bcher-kva.example",
@@ -726,16 +730,7 @@ pub async fn idempotent_reapply_async<F: AsyncStoreFactory>(f: &F) -> Check {
 /// the store did.
 pub async fn merges_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "merges";
-    let s = f.fresh().await;
-    seed(
-        C,
-        &s,
-        &[
-            record(1, A, "dup@example.org"),
-            record(2, A, "DUP@example.org"),
-        ],
-    )
-    .await?;
+    let s = fresh_pair(C, f, "dup@example.org", "DUP@example.org").await?;
     let e = engine(C)?;
     let mut link = seed_plan(&[]);
     link.effects.push(Effect::Link {
@@ -786,6 +781,15 @@ fn rid(n: u128) -> RecordId {
 
 fn sid(n: u128) -> SubjectId {
     SubjectId::from_u128(n)
+}
+
+/// `AddCampaignMember` of tenant A's record `r` in campaign `c`.
+fn member(r: u128, c: &str, ticket: Option<&str>) -> Effect {
+    Effect::AddCampaignMember {
+        record: rid(r),
+        campaign: crate::event::CampaignId(c.into()),
+        ticket: ticket.map(Into::into),
+    }
 }
 
 /// Applies `plan`, which must succeed; the failure names what was applied.
@@ -1060,11 +1064,7 @@ pub async fn campaign_membership_async<F: AsyncStoreFactory>(f: &F) -> Check {
         vec![("camp-a", Some("T-2")), ("camp-b", None)],
     )
     .await?;
-    let unknown = Effect::AddCampaignMember {
-        record: rid(99),
-        campaign: crate::event::CampaignId("camp-a".into()),
-        ticket: None,
-    };
+    let unknown = member(99, "camp-a", None);
     must_refuse(
         C,
         &s,
@@ -1096,16 +1096,7 @@ pub async fn field_history_async<F: AsyncStoreFactory>(f: &F) -> Check {
     use crate::event::Submitter;
     use crate::plan::{FieldChange, HistoryEntry, RuleId};
     const C: &str = "field_history";
-    let s = f.fresh().await;
-    seed(
-        C,
-        &s,
-        &[
-            record(1, A, "kit@example.org"),
-            record(2, A, "sam@example.org"),
-        ],
-    )
-    .await?;
+    let s = fresh_pair(C, f, "kit@example.org", "sam@example.org").await?;
     let change = |n: u128, field: &str, old: &str, new: &str, rule: RuleId| Effect::UpdateRecord {
         record: rid(n),
         changes: vec![FieldChange {
@@ -1214,6 +1205,276 @@ pub async fn field_history_async<F: AsyncStoreFactory>(f: &F) -> Check {
         &read(A, 2).await?,
         &want2,
     )
+}
+
+/// What the undo check compares: each record's fields (blank left out),
+/// each subject's link and each record's memberships.
+type UndoState = Vec<(
+    RecordId,
+    Option<Vec<(String, String)>>,
+    Vec<SubjectId>,
+    Vec<(String, Option<String>)>,
+)>;
+
+async fn undo_state<S: AsyncUndoStore>(
+    check: &'static str,
+    s: &S,
+    subjects: &[u128],
+) -> Result<(UndoState, Vec<Option<RecordId>>), Failure> {
+    let err = |what: &'static str| {
+        move |e: <S as AsyncContactStore>::Error| {
+            fail(check, format!("{what} failed: {}", chain(&e)))
+        }
+    };
+    let mut out = Vec::new();
+    for n in 1..=4 {
+        let r = AsyncContactStore::record(s, A, rid(n))
+            .await
+            .map_err(err("record"))?;
+        let fields = r.map(|r| {
+            r.fields
+                .iter()
+                .filter(|(_, v)| !v.is_blank())
+                .map(|(k, v)| (k.as_str().to_owned(), v.as_str().to_owned()))
+                .collect()
+        });
+        let linked = s
+            .linked_subjects(A, rid(n))
+            .await
+            .map_err(err("linked_subjects"))?;
+        out.push((rid(n), fields, linked, members(check, s, A, rid(n)).await?));
+    }
+    let mut links = Vec::new();
+    for n in subjects {
+        links.push(
+            s.subject_link(A, sid(*n))
+                .await
+                .map_err(err("subject_link"))?,
+        );
+    }
+    Ok((out, links))
+}
+
+/// Undo (B16), for stores that implement [`UndoStore`] (not in
+/// [`run_all`]): a plan that creates a record, links subjects to it, moves a
+/// link, changes and adds fields, changes a membership's ticket id, adds a
+/// membership and merges a record away, applied with
+/// [`crate::undo::apply_reversible`], then its inverse, leaves the records'
+/// fields, links and memberships as they were; the store keeps a
+/// [`crate::Tombstone`] of the merged record until the inverse restores
+/// it; an inverse applied after a restored record changed, or after a
+/// subject was linked to a record it deletes, is a conflict that changes
+/// nothing; and [`crate::undo::unmerge`] brings a merged record back from
+/// its tombstone alone.
+///
+/// # Errors
+/// A [`Failure`] saying what was applied, what was expected and what the
+/// store did.
+pub async fn undo_async<F: AsyncStoreFactory>(f: &F) -> Check
+where
+    F::Store: AsyncUndoStore,
+{
+    use crate::plan::{FieldChange, RuleId};
+    use crate::undo;
+    const C: &str = "undo";
+    let s = fresh_pair(C, f, "kit@example.org", "sam@example.org").await?;
+    let add = member;
+    let link = |subject: u128, n: u128| Effect::Link {
+        subject: sid(subject),
+        record: rid(n),
+    };
+    must_apply(
+        C,
+        &s,
+        "links of subjects 10 (r1) and 11 (r2), memberships of r1 and r2",
+        &effects_plan(
+            A,
+            vec![
+                link(10, 1),
+                link(11, 2),
+                add(1, "camp-a", None),
+                add(2, "camp-a", Some("T-2")),
+                add(2, "camp-b", Some("T-3")),
+            ],
+            vec![],
+        ),
+    )
+    .await?;
+    let subjects = [10, 11, 12, 13];
+    let before = undo_state(C, &s, &subjects).await?;
+    let plan = effects_plan(
+        A,
+        vec![
+            Effect::CreateRecord {
+                record: record(3, A, "new@example.org"),
+            },
+            link(12, 3),
+            link(10, 3),
+            Effect::UpdateRecord {
+                record: rid(1),
+                changes: vec![
+                    FieldChange {
+                        field: "first_name".into(),
+                        old: Some("Kit".into()),
+                        new: "Kat".into(),
+                        rule: RuleId::D13,
+                    },
+                    FieldChange {
+                        field: "phone".into(),
+                        old: None,
+                        new: "555".into(),
+                        rule: RuleId::D13,
+                    },
+                ],
+            },
+            add(3, "camp-a", Some("T-9")),
+            add(1, "camp-c", Some("T-1")),
+            Effect::MergeRecord {
+                record: rid(2),
+                into: rid(1),
+            },
+        ],
+        vec![Precondition::RecordAbsent { record: rid(3) }],
+    );
+    let inverse = undo::apply_reversible_async(&s, &plan).await.map_err(|e| {
+        fail(C, format!("apply_reversible of a plan that creates, links, updates, adds members and merges: expected Ok, the store returned {}", chain(&e)))
+    })?;
+    let applied = undo_state(C, &s, &subjects).await?;
+    ensure(C, applied != before, || {
+        "the plan changed nothing the check reads".to_owned()
+    })?;
+    let tomb = s
+        .tombstone(A, rid(2))
+        .await
+        .map_err(|e| fail(C, format!("tombstone failed: {}", chain(&e))))?;
+    ensure(
+        C,
+        tomb.as_ref().is_some_and(|t| {
+            t.into == rid(1)
+                && t.subjects == [sid(11)]
+                && t.memberships.len() == 2
+                && t.record.fields == record(2, A, "sam@example.org").fields
+        }),
+        || {
+            format!("after merging r2 into r1: expected a tombstone of r2 (into r1, subject 11, two memberships, its fields), got {tomb:?}")
+        },
+    )?;
+    must_apply(C, &s, "the inverse of that plan", &inverse).await?;
+    let undone = undo_state(C, &s, &subjects).await?;
+    ensure(C, undone == before, || {
+        format!("after the plan and its inverse: expected the state before {before:?}, the store holds {undone:?}")
+    })?;
+    let tomb = s
+        .tombstone(A, rid(2))
+        .await
+        .map_err(|e| fail(C, format!("tombstone failed: {}", chain(&e))))?;
+    ensure(C, tomb.is_none(), || {
+        "r2 was restored but its tombstone is still there".to_owned()
+    })?;
+
+    // Stale inverses: a record restored by it changed since; a subject was
+    // linked to a record it deletes.
+    let inverse = undo::apply_reversible_async(&s, &plan).await.map_err(|e| {
+        fail(
+            C,
+            format!(
+                "the plan again after its undo: expected Ok, got {}",
+                chain(&e)
+            ),
+        )
+    })?;
+    let edit = effects_plan(
+        A,
+        vec![Effect::UpdateRecord {
+            record: rid(1),
+            changes: vec![FieldChange {
+                field: "first_name".into(),
+                old: Some("Kat".into()),
+                new: "Kim".into(),
+                rule: RuleId::D13,
+            }],
+        }],
+        vec![],
+    );
+    must_apply(C, &s, "an edit of r1 after the plan", &edit).await?;
+    must_refuse(
+        C,
+        &s,
+        "the inverse after r1 was edited",
+        &inverse,
+        "Conflict::FieldsChanged",
+        |e| matches!(e, ApplyError::Conflict(Conflict::FieldsChanged(_))),
+        async || undo_state(C, &s, &subjects).await,
+    )
+    .await?;
+    let s = f.fresh().await;
+    let create = effects_plan(
+        A,
+        vec![
+            Effect::CreateRecord {
+                record: record(3, A, "new@example.org"),
+            },
+            link(12, 3),
+        ],
+        vec![],
+    );
+    let inverse = undo::apply_reversible_async(&s, &create)
+        .await
+        .map_err(|e| {
+            fail(
+                C,
+                format!("a creation and a link: expected Ok, got {}", chain(&e)),
+            )
+        })?;
+    must_apply(
+        C,
+        &s,
+        "a link of subject 13 to the created r3",
+        &effects_plan(A, vec![link(13, 3)], vec![]),
+    )
+    .await?;
+    must_refuse(
+        C,
+        &s,
+        "the inverse (deleting r3) after subject 13 was linked to r3",
+        &inverse,
+        "Conflict::LinksChanged",
+        |e| matches!(e, ApplyError::Conflict(Conflict::LinksChanged(_))),
+        async || undo_state(C, &s, &subjects).await,
+    )
+    .await?;
+
+    // Undo from the tombstone alone.
+    let s = fresh_pair(C, f, "kit@example.org", "sam@example.org").await?;
+    must_apply(
+        C,
+        &s,
+        "a link of subject 11 to r2 and r2 in camp-b",
+        &effects_plan(A, vec![link(11, 2), add(2, "camp-b", Some("T-3"))], vec![]),
+    )
+    .await?;
+    let before = undo_state(C, &s, &subjects).await?;
+    merge_2_into_1(C, &s).await?;
+    let plan = undo::unmerge_async(&s, A, rid(2))
+        .await
+        .map_err(|e| fail(C, format!("unmerge failed: {}", chain(&e))))?
+        .ok_or_else(|| fail(C, "after a plain merge of r2 into r1: expected a tombstone of r2, the store holds none"))?;
+    must_apply(C, &s, "the unmerge of r2 from its tombstone", &plan).await?;
+    let after = undo_state(C, &s, &subjects).await?;
+    ensure(C, after == before, || {
+        format!("after the merge and the unmerge: expected {before:?}, the store holds {after:?}")
+    })
+}
+
+/// [`undo_async`] for a synchronous store.
+///
+/// # Errors
+/// A [`Failure`] saying what did not hold.
+pub fn undo<F: StoreFactory>(f: &F) -> Check
+where
+    F::Store: UndoStore,
+{
+    at_once("undo", undo_async(&Synced(f)))
 }
 
 /// Ticket lookups (A28) compare trimmed values exactly, per tenant, and the
@@ -1747,21 +2008,7 @@ pub async fn updates_and_versions_async<F: AsyncStoreFactory>(f: &F) -> Check {
 /// the store did.
 pub async fn merges_move_links_and_members_async<F: AsyncStoreFactory>(f: &F) -> Check {
     const C: &str = "merges_move_links_and_members";
-    let s = f.fresh().await;
-    seed(
-        C,
-        &s,
-        &[
-            record(1, A, "dup@example.org"),
-            record(2, A, "dup@example.org"),
-        ],
-    )
-    .await?;
-    let member = |r: u128, c: &str, t: Option<&str>| Effect::AddCampaignMember {
-        record: rid(r),
-        campaign: crate::event::CampaignId(c.into()),
-        ticket: t.map(Into::into),
-    };
+    let s = fresh_pair(C, f, "dup@example.org", "dup@example.org").await?;
     must_apply(
         C,
         &s,

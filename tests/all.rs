@@ -44,5 +44,6 @@ mod strategies;
 mod telemetry;
 mod testkit_contract;
 mod trust;
+mod undo;
 mod walkthrough;
 mod what_if;

@@ -114,6 +114,17 @@ impl ApplyPlan for Blocking {
     }
 }
 
+impl UndoStore for Blocking {
+    fn subject_link(&self, t: TenantId, s: SubjectId) -> Result<Option<RecordId>, PostgresError> {
+        self.rt
+            .block_on(AsyncUndoStore::subject_link(&self.store, t, s))
+    }
+    fn tombstone(&self, t: TenantId, r: RecordId) -> Result<Option<Tombstone>, PostgresError> {
+        self.rt
+            .block_on(AsyncUndoStore::tombstone(&self.store, t, r))
+    }
+}
+
 #[cfg(feature = "testkit")]
 #[test]
 fn b6_postgres_store_passes_the_conformance_suite() {
@@ -761,4 +772,43 @@ fn b17_postgres_passes_field_history() {
     if let Err(f) = runtime().block_on(testkit::field_history_async(&factory)) {
         panic!("{f:#?}");
     }
+}
+
+/// B16: PostgreSQL passes the testkit's undo check, through the async
+/// traits and through the blocking wrapper.
+#[cfg(feature = "testkit")]
+#[test]
+fn b16_postgres_passes_undo() {
+    let Some(url) = url() else { return };
+    let factory = || fresh(&url, 4);
+    if let Err(f) = runtime().block_on(testkit::undo_async(&factory)) {
+        panic!("{f:#?}");
+    }
+}
+
+/// B16's property on PostgreSQL: registrations applied reversibly, then
+/// their inverses in reverse order, leave the store as it was.
+#[test]
+fn b16_apply_then_inverse_restores_the_postgres_store() {
+    use proptest::test_runner::{Config, TestRunner};
+    let Some(url) = url() else { return };
+    let rt = runtime();
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = (crate::undo::any_steps(), 0usize..4);
+    runner
+        .run(&strategy, |(steps, p)| {
+            let store = Blocking {
+                store: rt.block_on(fresh(&url, 2)),
+                rt: rt.handle().clone(),
+            };
+            for r in crate::undo::seeds() {
+                rt.block_on(store.store.insert(&r)).unwrap();
+            }
+            crate::undo::round_trip(&store, &crate::undo::policies()[p], &steps)
+        })
+        .unwrap();
 }

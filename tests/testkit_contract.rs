@@ -383,6 +383,16 @@ impl ApplyPlan for Forgetful {
     }
 }
 
+/// It undoes plans but keeps no tombstones.
+impl UndoStore for Forgetful {
+    fn subject_link(&self, t: TenantId, s: SubjectId) -> Result<Option<RecordId>, Infallible> {
+        self.0.subject_link(t, s)
+    }
+    fn tombstone(&self, _: TenantId, _: RecordId) -> Result<Option<Tombstone>, Infallible> {
+        Ok(None)
+    }
+}
+
 #[test]
 fn b7_a_store_keeping_the_default_event_digest_passes_the_suite() {
     if let Err(f) = testkit::run_all(&|| Forgetful(InMemoryStore::new())) {
@@ -417,4 +427,28 @@ fn b17_the_bundled_stores_pass_field_history() {
     #[cfg(feature = "sqlite")]
     testkit::field_history(&|| SqliteStore::open_in_memory(Normalization::default()).unwrap())
         .unwrap();
+}
+
+/// B16: a store that keeps no tombstones fails the undo check, which says
+/// what it expected.
+#[test]
+fn b16_a_store_keeping_no_tombstones_fails_undo() {
+    let failure = testkit::undo(&|| Forgetful(InMemoryStore::new()))
+        .expect_err("a store without tombstones passed");
+    assert_eq!(failure.check, "undo");
+    assert!(
+        failure.message.contains("expected a tombstone of r2"),
+        "{}",
+        failure.message
+    );
+}
+
+/// B16: the bundled stores undo plans as the undo check expects.
+#[test]
+fn b16_the_bundled_stores_pass_undo() {
+    testkit::undo(&InMemoryStore::new).unwrap();
+    let factory = || std::future::ready(Ready(InMemoryStore::new()));
+    pollster::block_on(testkit::undo_async(&factory)).unwrap();
+    #[cfg(feature = "sqlite")]
+    testkit::undo(&|| SqliteStore::open_in_memory(Normalization::default()).unwrap()).unwrap();
 }

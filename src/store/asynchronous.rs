@@ -20,7 +20,7 @@ use crate::error::ApplyError;
 use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{EventDigest, HistoryEntry, Plan};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
-use crate::store::{ApplyPlan, CampaignMember, ContactStore};
+use crate::store::{ApplyPlan, CampaignMember, ContactStore, Tombstone, UndoStore};
 
 /// Read access to a tenant's records, asynchronously: the methods of
 /// [`ContactStore`], each returning a `Send` future.
@@ -125,6 +125,26 @@ pub trait AsyncApplyPlan: Sync {
     ) -> impl Future<Output = Result<(), ApplyError<Self::Error>>> + Send;
 }
 
+/// A store whose applied plans can be undone (B16), asynchronously: the
+/// methods of [`UndoStore`], each returning a `Send` future.
+pub trait AsyncUndoStore:
+    AsyncContactStore + AsyncApplyPlan<Error = <Self as AsyncContactStore>::Error>
+{
+    /// The record `subject` of `tenant` is linked to, if any.
+    fn subject_link(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> impl Future<Output = Result<Option<RecordId>, <Self as AsyncContactStore>::Error>> + Send;
+
+    /// The tombstone of `record`, merged away and not restored since.
+    fn tombstone(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> impl Future<Output = Result<Option<Tombstone>, <Self as AsyncContactStore>::Error>> + Send;
+}
+
 /// A synchronous store behind the async traits: every future is ready at
 /// once. For tests of async hosts on the bundled stores, and for stores
 /// that answer from memory.
@@ -218,5 +238,23 @@ impl<S: ApplyPlan + Sync> AsyncApplyPlan for Ready<S> {
 
     fn apply(&self, plan: &Plan) -> impl Future<Output = Result<(), ApplyError<S::Error>>> + Send {
         std::future::ready(self.0.apply(plan))
+    }
+}
+
+impl<S: UndoStore + Sync> AsyncUndoStore for Ready<S> {
+    fn subject_link(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> impl Future<Output = Result<Option<RecordId>, <S as ContactStore>::Error>> + Send {
+        std::future::ready(self.0.subject_link(tenant, subject))
+    }
+
+    fn tombstone(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> impl Future<Output = Result<Option<Tombstone>, <S as ContactStore>::Error>> + Send {
+        std::future::ready(self.0.tombstone(tenant, record))
     }
 }

@@ -15,7 +15,7 @@ use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-use crate::store::{ApplyPlan, CampaignMember, ContactStore};
+use crate::store::{ApplyPlan, CampaignMember, ContactStore, Tombstone, UndoStore};
 
 /// Why a record could not be inserted into an [`InMemoryStore`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,6 +183,8 @@ struct Inner {
     events: HashMap<(TenantId, EventId), EventDigest>,
     /// Each record's field history (B17), oldest first.
     history: BTreeMap<(TenantId, RecordId), Vec<HistoryEntry>>,
+    /// Records merged away (B16).
+    tombstones: BTreeMap<(TenantId, RecordId), Tombstone>,
 }
 
 /// Records in memory, shared between threads (`&self` everywhere; an
@@ -621,6 +623,29 @@ impl Inner {
                         return Err(Conflict::TicketChanged.into());
                     }
                 }
+                Precondition::RecordFields { record, fields } => {
+                    if !self
+                        .get(t, *record)
+                        .is_some_and(|r| r.fields.same_values(fields))
+                    {
+                        return Err(Conflict::FieldsChanged(*record).into());
+                    }
+                }
+                Precondition::Links { record, subjects } => {
+                    if self.linked_to(t, *record) != *subjects {
+                        return Err(Conflict::LinksChanged(*record).into());
+                    }
+                }
+                Precondition::SubjectLink { subject, record } => {
+                    if self.links.get(&(t, *subject)) != record.as_ref() {
+                        return Err(Conflict::SubjectLinkChanged(*subject).into());
+                    }
+                }
+                Precondition::Memberships { record, members } => {
+                    if self.memberships(t, *record) != *members {
+                        return Err(Conflict::MembershipsChanged(*record).into());
+                    }
+                }
             }
         }
         // Effects must name records that exist (or that the plan creates
@@ -635,7 +660,7 @@ impl Inner {
                 !retired.contains(id) && (created.contains(id) || self.slot_of(t, id).is_some())
             };
             match e {
-                Effect::CreateRecord { record } => {
+                Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
                     if record.tenant != t {
                         return Err(ApplyError::InvalidPlan("record of another tenant"));
                     }
@@ -681,7 +706,15 @@ impl Inner {
                     }
                     retired.insert(*record);
                 }
-                Effect::Unlink { .. } | Effect::UpdateSubject { .. } => {}
+                Effect::DeleteRecord { record } => {
+                    if !known(record) {
+                        return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                    }
+                    retired.insert(*record);
+                }
+                Effect::Unlink { .. }
+                | Effect::UpdateSubject { .. }
+                | Effect::RemoveCampaignMember { .. } => {}
             }
         }
         Ok(())
@@ -692,6 +725,19 @@ impl Inner {
             Effect::CreateRecord { record } => {
                 // Checked before any effect was applied: the id is free.
                 let _ = self.add(record.clone(), n);
+            }
+            Effect::RestoreRecord { record } => {
+                let _ = self.add(record.clone(), n);
+                self.tombstones.remove(&(t, record.id));
+            }
+            Effect::DeleteRecord { record } => {
+                self.retire(t, *record, n);
+                self.links.retain(|(lt, _), r| !(*lt == t && r == record));
+                self.campaigns
+                    .retain(|(ct, _, r), _| !(*ct == t && r == record));
+            }
+            Effect::RemoveCampaignMember { record, campaign } => {
+                self.campaigns.remove(&(t, campaign.clone(), *record));
             }
             Effect::UpdateRecord { record, changes } => {
                 let Some(slot) = self.slot_of(t, record) else {
@@ -772,8 +818,32 @@ impl Inner {
         }
     }
 
-    /// B9: removes `record`, moving its links and campaign memberships to `into`.
-    fn merge(&mut self, t: TenantId, record: RecordId, into: RecordId, n: &Normalization) {
+    /// The subjects of `t` linked to `record`, sorted (a scan of the
+    /// tenant's links).
+    fn linked_to(&self, t: TenantId, record: RecordId) -> Vec<SubjectId> {
+        self.links
+            .range((t, SubjectId::from_u128(0))..=(t, SubjectId::from_u128(u128::MAX)))
+            .filter(|(_, r)| **r == record)
+            .map(|((_, s), _)| *s)
+            .collect()
+    }
+
+    /// The campaign memberships of `record`, sorted by campaign.
+    fn memberships(&self, t: TenantId, record: RecordId) -> Vec<CampaignMember> {
+        self.campaigns
+            .iter()
+            .filter(|((ct, _, r), _)| *ct == t && *r == record)
+            .map(|((_, c, r), ticket)| CampaignMember {
+                campaign: c.clone(),
+                record: *r,
+                ticket: ticket.clone(),
+            })
+            .collect()
+    }
+
+    /// Removes `record` from the records and their indexes (its links and
+    /// memberships stay).
+    fn retire(&mut self, t: TenantId, record: RecordId, n: &Normalization) {
         let Some(slot) = self.slot_of(t, &record) else {
             return;
         };
@@ -793,6 +863,29 @@ impl Inner {
             x.blob = Box::default();
         }
         self.live = self.live.saturating_sub(1);
+    }
+
+    /// B9: removes `record`, moving its links and campaign memberships to
+    /// `into`, and keeps its tombstone (B16).
+    fn merge(&mut self, t: TenantId, record: RecordId, into: RecordId, n: &Normalization) {
+        let Some(gone) = self.get(t, record) else {
+            return;
+        };
+        let memberships = self.memberships(t, record);
+        let into_memberships = self
+            .memberships(t, into)
+            .into_iter()
+            .filter(|m| memberships.iter().any(|c| c.campaign == m.campaign))
+            .collect();
+        let tomb = Tombstone::new(
+            gone,
+            into,
+            self.linked_to(t, record),
+            memberships,
+            into_memberships,
+        );
+        self.tombstones.insert((t, record), tomb);
+        self.retire(t, record, n);
         for (_, r) in self
             .links
             .iter_mut()
@@ -1059,13 +1152,7 @@ impl ContactStore for InMemoryStore {
         tenant: TenantId,
         record: RecordId,
     ) -> Result<Vec<SubjectId>, Infallible> {
-        Ok(self
-            .read()
-            .links
-            .range((tenant, SubjectId::from_u128(0))..=(tenant, SubjectId::from_u128(u128::MAX)))
-            .filter(|(_, r)| **r == record)
-            .map(|((_, s), _)| *s)
-            .collect())
+        Ok(self.read().linked_to(tenant, record))
     }
 
     fn campaign_memberships(
@@ -1073,17 +1160,25 @@ impl ContactStore for InMemoryStore {
         tenant: TenantId,
         record: RecordId,
     ) -> Result<Vec<CampaignMember>, Infallible> {
-        Ok(self
-            .read()
-            .campaigns
-            .iter()
-            .filter(|((t, _, r), _)| *t == tenant && *r == record)
-            .map(|((_, c, r), ticket)| CampaignMember {
-                campaign: c.clone(),
-                record: *r,
-                ticket: ticket.clone(),
-            })
-            .collect())
+        Ok(self.read().memberships(tenant, record))
+    }
+}
+
+impl UndoStore for InMemoryStore {
+    fn subject_link(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Option<RecordId>, Infallible> {
+        Ok(self.link_of(tenant, subject))
+    }
+
+    fn tombstone(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Option<Tombstone>, Infallible> {
+        Ok(self.read().tombstones.get(&(tenant, record)).cloned())
     }
 }
 

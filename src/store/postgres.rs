@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{IsolationLevel, NoTls, Row, Transaction};
+use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row, Transaction};
 use uuid::Uuid;
 
 use crate::candidates::{Candidates, Needs};
@@ -41,11 +41,11 @@ use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
-use crate::store::CampaignMember;
+use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore, AsyncUndoStore};
+use crate::store::{CampaignMember, Tombstone};
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// What can go wrong in the PostgreSQL store.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +171,14 @@ const MIGRATIONS: &[&str] = &[
         submitter text
     );
     CREATE INDEX field_history_by_record ON field_history (tenant, record, seq);
+",
+    "
+    -- 6: the records merged away, to undo a merge (B16).
+    CREATE TABLE tombstones (
+        record uuid PRIMARY KEY,
+        tenant uuid NOT NULL,
+        data text NOT NULL
+    );
 ",
 ];
 
@@ -762,13 +770,7 @@ impl AsyncContactStore for PostgresStore {
         record: RecordId,
     ) -> Result<Vec<SubjectId>, PostgresError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT subject FROM links WHERE tenant = $1 AND record = $2 ORDER BY subject",
-                &[&tenant.0, &record.0],
-            )
-            .await?;
-        Ok(rows.iter().map(|r| SubjectId::new(r.get(0))).collect())
+        Ok(linked(&**client, tenant, record).await?)
     }
 
     async fn campaign_memberships(
@@ -777,21 +779,115 @@ impl AsyncContactStore for PostgresStore {
         record: RecordId,
     ) -> Result<Vec<CampaignMember>, PostgresError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                "SELECT campaign, ticket FROM campaign_members WHERE tenant = $1 AND record = $2 ORDER BY campaign",
+        Ok(memberships(&**client, tenant, record).await?)
+    }
+}
+
+impl AsyncUndoStore for PostgresStore {
+    async fn subject_link(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Option<RecordId>, PostgresError> {
+        self.link_of(tenant, subject).await
+    }
+
+    async fn tombstone(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Option<Tombstone>, PostgresError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                "SELECT data FROM tombstones WHERE tenant = $1 AND record = $2",
                 &[&tenant.0, &record.0],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| CampaignMember {
-                campaign: CampaignId(r.get(0)),
-                record,
-                ticket: r.get::<_, Option<String>>(1).map(FieldValue::from),
-            })
-            .collect())
+        row.map(|r| {
+            serde_json::from_str(r.get::<_, &str>(0)).map_err(|_| PostgresError::Corrupt(record))
+        })
+        .transpose()
     }
+}
+
+async fn linked<C: GenericClient>(
+    c: &C,
+    tenant: TenantId,
+    record: RecordId,
+) -> Result<Vec<SubjectId>, tokio_postgres::Error> {
+    let rows = c
+        .query(
+            "SELECT subject FROM links WHERE tenant = $1 AND record = $2 ORDER BY subject",
+            &[&tenant.0, &record.0],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| SubjectId::new(r.get(0))).collect())
+}
+
+async fn memberships<C: GenericClient>(
+    c: &C,
+    tenant: TenantId,
+    record: RecordId,
+) -> Result<Vec<CampaignMember>, tokio_postgres::Error> {
+    let rows = c
+        .query(
+            "SELECT campaign, ticket FROM campaign_members WHERE tenant = $1 AND record = $2 ORDER BY campaign",
+            &[&tenant.0, &record.0],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| CampaignMember {
+            campaign: CampaignId(r.get(0)),
+            record,
+            ticket: r.get::<_, Option<String>>(1).map(FieldValue::from),
+        })
+        .collect())
+}
+
+/// What the store holds of `record` before merging it into `into` (B16).
+async fn tombstone_of(
+    tx: &Transaction<'_>,
+    t: TenantId,
+    record: RecordId,
+    into: RecordId,
+) -> Result<Tombstone, ApplyError<PostgresError>> {
+    let gone = get(tx, t, record).await?.ok_or(ApplyError::InvalidPlan(
+        "merge of unknown or identical records",
+    ))?;
+    let moved = memberships(tx, t, record).await.map_err(store_err)?;
+    let into_memberships = memberships(tx, t, into)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .filter(|m| moved.iter().any(|c| c.campaign == m.campaign))
+        .collect();
+    let subjects = linked(tx, t, record).await.map_err(store_err)?;
+    Ok(Tombstone::new(
+        gone,
+        into,
+        subjects,
+        moved,
+        into_memberships,
+    ))
+}
+
+/// Deletes record `id` of `t` with its alias and block index entries (its
+/// links and memberships stay).
+async fn delete_record(
+    tx: &Transaction<'_>,
+    t: TenantId,
+    id: RecordId,
+) -> Result<(), tokio_postgres::Error> {
+    for sql in [
+        "DELETE FROM records WHERE id = $2 AND tenant = $1",
+        "DELETE FROM record_aliases WHERE record = $2 AND tenant = $1",
+        "DELETE FROM record_blocks WHERE record = $2 AND tenant = $1",
+    ] {
+        tx.execute(sql, &[&t.0, &id.0]).await?;
+    }
+    Ok(())
 }
 
 impl AsyncApplyPlan for PostgresStore {
@@ -860,6 +956,18 @@ async fn lock_keys(
                 locks.push(lock_number(t, 2, &event.to_string()));
             }
             Precondition::BlockKey { key, .. } => locks.push(lock_number(t, 3, key.as_str())),
+            // B16: the links and memberships of a record, and each subject
+            // whose link the plan relies on.
+            Precondition::Links { record, subjects } => {
+                locks.push(lock_number(t, 4, &record.to_string()));
+                locks.extend(subjects.iter().map(|s| lock_number(t, 5, &s.to_string())));
+            }
+            Precondition::Memberships { record, .. } => {
+                locks.push(lock_number(t, 4, &record.to_string()));
+            }
+            Precondition::SubjectLink { subject, .. } => {
+                locks.push(lock_number(t, 5, &subject.to_string()));
+            }
             _ => {}
         }
     }
@@ -892,6 +1000,21 @@ async fn lock_keys(
                         locks.push(lock_number(t, 1, c.new.as_str().trim()));
                     }
                 }
+            }
+            // What a `Links` or `Memberships` precondition of another plan
+            // checks cannot change before that plan commits.
+            Effect::Link { subject, record } | Effect::Unlink { subject, record } => {
+                locks.push(lock_number(t, 4, &record.to_string()));
+                locks.push(lock_number(t, 5, &subject.to_string()));
+            }
+            Effect::AddCampaignMember { record, .. }
+            | Effect::RemoveCampaignMember { record, .. }
+            | Effect::DeleteRecord { record } => {
+                locks.push(lock_number(t, 4, &record.to_string()));
+            }
+            Effect::MergeRecord { record, into } => {
+                locks.push(lock_number(t, 4, &record.to_string()));
+                locks.push(lock_number(t, 4, &into.to_string()));
             }
             _ => {}
         }
@@ -1099,11 +1222,42 @@ async fn apply_in(
                     return Err(Conflict::RecordExists(*record).into());
                 }
             }
+            Precondition::RecordFields { record, fields } => {
+                if !get(tx, t, *record)
+                    .await?
+                    .is_some_and(|r| r.fields.same_values(fields))
+                {
+                    return Err(Conflict::FieldsChanged(*record).into());
+                }
+            }
+            Precondition::Links { record, subjects } => {
+                if linked(tx, t, *record).await.map_err(store_err)? != *subjects {
+                    return Err(Conflict::LinksChanged(*record).into());
+                }
+            }
+            Precondition::SubjectLink { subject, record } => {
+                let now = tx
+                    .query_opt(
+                        "SELECT record FROM links WHERE tenant = $1 AND subject = $2",
+                        &[&t.0, &subject.0],
+                    )
+                    .await
+                    .map_err(store_err)?
+                    .map(|r| RecordId::new(r.get(0)));
+                if now != *record {
+                    return Err(Conflict::SubjectLinkChanged(*subject).into());
+                }
+            }
+            Precondition::Memberships { record, members } => {
+                if memberships(tx, t, *record).await.map_err(store_err)? != *members {
+                    return Err(Conflict::MembershipsChanged(*record).into());
+                }
+            }
         }
     }
     for e in &plan.effects {
         match e {
-            Effect::CreateRecord { record } => {
+            Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
                 if record.tenant != t {
                     return Err(ApplyError::InvalidPlan("record of another tenant"));
                 }
@@ -1132,6 +1286,33 @@ async fn apply_in(
                 }
                 write_aliases(tx, record, n).await.map_err(store_err)?;
                 write_blocks(tx, record, n, b).await.map_err(store_err)?;
+                if matches!(e, Effect::RestoreRecord { .. }) {
+                    tx.execute("DELETE FROM tombstones WHERE record = $1", &[&record.id.0])
+                        .await
+                        .map_err(store_err)?;
+                }
+            }
+            Effect::DeleteRecord { record } => {
+                if !exists_in(tx, t, *record).await? {
+                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                }
+                delete_record(tx, t, *record).await.map_err(store_err)?;
+                for sql in [
+                    "DELETE FROM links WHERE tenant = $1 AND record = $2",
+                    "DELETE FROM campaign_members WHERE tenant = $1 AND record = $2",
+                ] {
+                    tx.execute(sql, &[&t.0, &record.0])
+                        .await
+                        .map_err(store_err)?;
+                }
+            }
+            Effect::RemoveCampaignMember { record, campaign } => {
+                tx.execute(
+                    "DELETE FROM campaign_members WHERE tenant = $1 AND campaign = $2 AND record = $3",
+                    &[&t.0, &campaign.0, &record.0],
+                )
+                .await
+                .map_err(store_err)?;
             }
             Effect::UpdateRecord { record, changes } => {
                 let Some(mut r) = get(tx, t, *record).await? else {
@@ -1233,10 +1414,18 @@ async fn apply_in(
                         "merge of unknown or identical records",
                     ));
                 }
+                let tomb = tombstone_of(tx, t, *record, *into).await?;
+                let data = serde_json::to_string(&tomb)
+                    .map_err(|_| ApplyError::Store(PostgresError::Corrupt(*record)))?;
+                tx.execute(
+                    "INSERT INTO tombstones (record, tenant, data) VALUES ($1, $2, $3)
+                     ON CONFLICT (record) DO UPDATE SET tenant = excluded.tenant, data = excluded.data",
+                    &[&record.0, &t.0, &data],
+                )
+                .await
+                .map_err(store_err)?;
+                delete_record(tx, t, *record).await.map_err(store_err)?;
                 for (sql, params) in [
-                    ("DELETE FROM records WHERE id = $2 AND tenant = $1", 2),
-                    ("DELETE FROM record_aliases WHERE record = $2 AND tenant = $1", 2),
-                    ("DELETE FROM record_blocks WHERE record = $2 AND tenant = $1", 2),
                     ("UPDATE links SET record = $3 WHERE tenant = $1 AND record = $2", 3),
                     (
                         "INSERT INTO campaign_members (tenant, campaign, record, ticket)

@@ -26,10 +26,10 @@ use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-use crate::store::{ApplyPlan, CampaignMember, ContactStore};
+use crate::store::{ApplyPlan, CampaignMember, ContactStore, Tombstone, UndoStore};
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long a connection waits for another one's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -259,6 +259,17 @@ impl SqliteStore {
                  );
                  CREATE INDEX field_history_by_record ON field_history (tenant, record, seq);
                  PRAGMA user_version = 5;",
+            )?;
+        }
+        if version < 6 {
+            // 6: the records merged away, to undo a merge (B16).
+            tx.execute_batch(
+                "CREATE TABLE tombstones (
+                    record BLOB PRIMARY KEY,
+                    tenant BLOB NOT NULL,
+                    data TEXT NOT NULL
+                 ) WITHOUT ROWID;
+                 PRAGMA user_version = 6;",
             )?;
         }
         let blocking = tx
@@ -637,21 +648,7 @@ impl ContactStore for SqliteStore {
         tenant: TenantId,
         record: RecordId,
     ) -> Result<Vec<SubjectId>, SqliteError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT subject FROM links WHERE tenant = ?1 AND record = ?2 ORDER BY subject",
-        )?;
-        let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
-            r.get::<_, Vec<u8>>(0)
-        })?;
-        let mut out = Vec::new();
-        for r in rows {
-            let b = r?;
-            out.push(SubjectId::new(
-                uuid::Uuid::from_slice(&b).map_err(|_| SqliteError::Corrupt(record))?,
-            ));
-        }
-        Ok(out)
+        linked(&self.conn(), tenant, record)
     }
 
     fn campaign_memberships(
@@ -659,24 +656,89 @@ impl ContactStore for SqliteStore {
         tenant: TenantId,
         record: RecordId,
     ) -> Result<Vec<CampaignMember>, SqliteError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT campaign, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2 ORDER BY campaign",
-        )?;
-        let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
-        })?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (campaign, ticket) = r?;
-            out.push(CampaignMember {
-                campaign: CampaignId(campaign),
-                record,
-                ticket: ticket.map(FieldValue::from),
-            });
-        }
-        Ok(out)
+        memberships(&self.conn(), tenant, record)
     }
+}
+
+impl UndoStore for SqliteStore {
+    fn subject_link(
+        &self,
+        tenant: TenantId,
+        subject: SubjectId,
+    ) -> Result<Option<RecordId>, SqliteError> {
+        self.link_of(tenant, subject)
+    }
+
+    fn tombstone(
+        &self,
+        tenant: TenantId,
+        record: RecordId,
+    ) -> Result<Option<Tombstone>, SqliteError> {
+        let data: Option<String> = self
+            .conn()
+            .query_row(
+                "SELECT data FROM tombstones WHERE tenant = ?1 AND record = ?2",
+                params![blob(tenant.0), blob(record.0)],
+                |r| r.get(0),
+            )
+            .optional()?;
+        data.map(|d| serde_json::from_str(&d).map_err(|_| SqliteError::Corrupt(record)))
+            .transpose()
+    }
+}
+
+fn linked(
+    conn: &Connection,
+    tenant: TenantId,
+    record: RecordId,
+) -> Result<Vec<SubjectId>, SqliteError> {
+    let mut st = conn.prepare_cached(
+        "SELECT subject FROM links WHERE tenant = ?1 AND record = ?2 ORDER BY subject",
+    )?;
+    let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
+        r.get::<_, Vec<u8>>(0)
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let b = r?;
+        out.push(SubjectId::new(
+            uuid::Uuid::from_slice(&b).map_err(|_| SqliteError::Corrupt(record))?,
+        ));
+    }
+    Ok(out)
+}
+
+fn memberships(
+    conn: &Connection,
+    tenant: TenantId,
+    record: RecordId,
+) -> Result<Vec<CampaignMember>, SqliteError> {
+    let mut st = conn.prepare_cached(
+        "SELECT campaign, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2 ORDER BY campaign",
+    )?;
+    let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (campaign, ticket) = r?;
+        out.push(CampaignMember {
+            campaign: CampaignId(campaign),
+            record,
+            ticket: ticket.map(FieldValue::from),
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes record `id` with its alias and block index entries (its links
+/// and memberships stay).
+fn delete_record(conn: &Connection, id: RecordId) -> rusqlite::Result<()> {
+    let b = blob(id.0);
+    conn.execute("DELETE FROM records WHERE id = ?1", params![b])?;
+    conn.execute("DELETE FROM record_aliases WHERE record = ?1", params![b])?;
+    conn.execute("DELETE FROM record_blocks WHERE record = ?1", params![b])?;
+    Ok(())
 }
 
 impl ApplyPlan for SqliteStore {
@@ -754,11 +816,41 @@ fn apply_in(
                     return Err(Conflict::RecordExists(*record).into());
                 }
             }
+            Precondition::RecordFields { record, fields } => {
+                if !get(tx, t, *record)
+                    .map_err(store_err)?
+                    .is_some_and(|r| r.fields.same_values(fields))
+                {
+                    return Err(Conflict::FieldsChanged(*record).into());
+                }
+            }
+            Precondition::Links { record, subjects } => {
+                if linked(tx, t, *record).map_err(store_err)? != *subjects {
+                    return Err(Conflict::LinksChanged(*record).into());
+                }
+            }
+            Precondition::SubjectLink { subject, record } => {
+                let now: Option<Vec<u8>> = tx
+                    .prepare_cached("SELECT record FROM links WHERE tenant = ?1 AND subject = ?2")
+                    .and_then(|mut st| {
+                        st.query_row(params![blob(t.0), blob(subject.0)], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(store_err)?;
+                if now.as_deref().and_then(record_id) != *record {
+                    return Err(Conflict::SubjectLinkChanged(*subject).into());
+                }
+            }
+            Precondition::Memberships { record, members } => {
+                if memberships(tx, t, *record).map_err(store_err)? != *members {
+                    return Err(Conflict::MembershipsChanged(*record).into());
+                }
+            }
         }
     }
     for e in &plan.effects {
         match e {
-            Effect::CreateRecord { record } => {
+            Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
                 if record.tenant != t {
                     return Err(ApplyError::InvalidPlan("record of another tenant"));
                 }
@@ -769,6 +861,40 @@ fn apply_in(
                     return Err(ApplyError::VersionOverflow(record.id));
                 }
                 insert_record(tx, record, n, b).map_err(store_err)?;
+                if matches!(e, Effect::RestoreRecord { .. }) {
+                    tx.execute(
+                        "DELETE FROM tombstones WHERE record = ?1",
+                        params![blob(record.id.0)],
+                    )
+                    .map_err(store_err)?;
+                }
+            }
+            Effect::DeleteRecord { record } => {
+                if !exists_in(tx, t, *record).map_err(store_err)? {
+                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
+                }
+                let (tb, rb) = (blob(t.0), blob(record.0));
+                delete_record(tx, *record)
+                    .and_then(|_| {
+                        tx.execute(
+                            "DELETE FROM links WHERE tenant = ?1 AND record = ?2",
+                            params![tb, rb],
+                        )
+                    })
+                    .and_then(|_| {
+                        tx.execute(
+                            "DELETE FROM campaign_members WHERE tenant = ?1 AND record = ?2",
+                            params![tb, rb],
+                        )
+                    })
+                    .map_err(store_err)?;
+            }
+            Effect::RemoveCampaignMember { record, campaign } => {
+                tx.execute(
+                    "DELETE FROM campaign_members WHERE tenant = ?1 AND campaign = ?2 AND record = ?3",
+                    params![blob(t.0), campaign.0, blob(record.0)],
+                )
+                .map_err(store_err)?;
             }
             Effect::UpdateRecord { record, changes } => {
                 let Some(mut r) = get(tx, t, *record).map_err(store_err)? else {
@@ -860,9 +986,15 @@ fn apply_in(
                     ));
                 }
                 let (tb, rb, ib) = (blob(t.0), blob(record.0), blob(into.0));
-                tx.execute("DELETE FROM records WHERE id = ?1", params![rb])
-                    .and_then(|_| tx.execute("DELETE FROM record_aliases WHERE record = ?1", params![rb]))
-                    .and_then(|_| tx.execute("DELETE FROM record_blocks WHERE record = ?1", params![rb]))
+                let tomb = tombstone_of(tx, t, *record, *into).map_err(store_err)?;
+                let data = serde_json::to_string(&tomb)
+                    .map_err(|_| store_err(SqliteError::Corrupt(*record)))?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO tombstones (record, tenant, data) VALUES (?1, ?2, ?3)",
+                    params![rb, tb, data],
+                )
+                .map_err(store_err)?;
+                delete_record(tx, *record)
                     .and_then(|_| tx.execute("UPDATE links SET record = ?3 WHERE tenant = ?1 AND record = ?2", params![tb, rb, ib]))
                     .and_then(|_| {
                         // The survivor's own ticket id stays; a missing one is taken over.
@@ -907,6 +1039,28 @@ fn apply_in(
         .map_err(store_err)?;
     }
     Ok(())
+}
+
+/// What the store holds of `record` before merging it into `into` (B16).
+fn tombstone_of(
+    conn: &Connection,
+    t: TenantId,
+    record: RecordId,
+    into: RecordId,
+) -> Result<Tombstone, SqliteError> {
+    let gone = get(conn, t, record)?.ok_or(SqliteError::Corrupt(record))?;
+    let moved = memberships(conn, t, record)?;
+    let into_memberships = memberships(conn, t, into)?
+        .into_iter()
+        .filter(|m| moved.iter().any(|c| c.campaign == m.campaign))
+        .collect();
+    Ok(Tombstone::new(
+        gone,
+        into,
+        linked(conn, t, record)?,
+        moved,
+        into_memberships,
+    ))
 }
 
 fn event_digest(
