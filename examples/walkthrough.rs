@@ -63,6 +63,7 @@ pub fn render(db: Option<PathBuf>) -> String {
     doo_scenarios();
     salesforce_scenarios();
     history_section();
+    undo_section();
     what_if_section();
     say!("\n##### The rules cited above (the glossary on `RuleId`)");
     let cited = STATE.with(|s| s.borrow().cited.clone());
@@ -881,6 +882,92 @@ fn history_section() {
         let mut st = st.borrow_mut();
         st.cited.extend(history.iter().map(|h| h.rule));
         st.cited.extend([RuleId::B17, RuleId::D18]);
+    });
+}
+
+/// B16: a plan applied reversibly, then undone; a merge undone.
+fn undo_section() {
+    say!("\n##### Beyond both products: undo (B16)");
+    say!("\n=== B16/D13: a booking overwrites the company; its inverse restores it");
+    let store = InMemoryStore::new();
+    store.seed(vec![contact(
+        1,
+        &[("email", "ann@example.org"), ("company", "Acme")],
+    )]);
+    let engine = Engine::new(Policy::doo().with_sync(true)).expect("a valid policy");
+    let event = in_scenario(
+        0xB16,
+        booking(
+            100,
+            vec![person(
+                10,
+                Role::Booker,
+                &[("email", "ann@example.org"), ("company", "Globex")],
+            )],
+        ),
+    );
+    let plan = engine.plan(&store, &event).expect("a plan");
+    let company = |store: &InMemoryStore, n: u128| {
+        store
+            .record(T, RecordId::from_u128(n))
+            .ok()
+            .flatten()
+            .map_or("(gone)".to_owned(), |r| r.fields.text("company").to_owned())
+    };
+    let inverse = contact_sync::undo::apply_reversible(&store, &plan).expect("applied");
+    say!(
+        "  undo::apply_reversible(plan): company={}",
+        company(&store, 1)
+    );
+    say!(
+        "  its inverse: {} effect(s), {} precondition(s) (the values and links the plan left)",
+        inverse.effects.len(),
+        inverse.preconditions.len()
+    );
+    store.apply(&inverse).expect("undone");
+    say!(
+        "  after the inverse: company={}, booker linked to {}",
+        company(&store, 1),
+        store
+            .link_of(T, SubjectId::from_u128(10))
+            .map_or("nothing".to_owned(), |r| r.to_string())
+    );
+    say!("      rules: B16 D13");
+
+    say!("\n=== B16/B9: two duplicates merged, then the merge undone");
+    let store = InMemoryStore::new();
+    store.seed(vec![
+        contact(1, &[("email", "bo@example.org"), ("company", "Acme")]),
+        contact(2, &[("email", "bo@example.org"), ("phone", "555")]),
+    ]);
+    let merge = contact_sync::plan_merge(T, &store.all(), &contact_sync::MergePolicy::default())
+        .expect("a duplicate group");
+    let inverse = contact_sync::undo::apply_reversible(&store, &merge).expect("merged");
+    say!(
+        "  merged: {} record(s); tombstone of contact 2 kept: {}",
+        store.all().len(),
+        store
+            .tombstone(T, RecordId::from_u128(2))
+            .ok()
+            .flatten()
+            .is_some()
+    );
+    store.apply(&inverse).expect("unmerged");
+    say!(
+        "  after the inverse: {} record(s); contact 2 phone={}",
+        store.all().len(),
+        store
+            .record(T, RecordId::from_u128(2))
+            .ok()
+            .flatten()
+            .map(|r| r.fields.text("phone").to_owned())
+            .unwrap_or_default()
+    );
+    say!("      rules: B16 B9");
+    STATE.with(|st| {
+        st.borrow_mut()
+            .cited
+            .extend([RuleId::B16, RuleId::D13, RuleId::B9]);
     });
 }
 

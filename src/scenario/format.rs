@@ -115,6 +115,15 @@ pub struct Step {
     /// A record changed in the contact system (A20).
     #[serde(default)]
     pub record_change: Option<RecordChangeSpec>,
+    /// Merge these duplicate records (B9, [`crate::plan_merge`] with the
+    /// default merge policy), by name.
+    #[serde(default)]
+    pub merge: Option<Vec<String>>,
+    /// Undo the plan of the step at this position (B16): apply the inverse
+    /// the step's plan yielded (every step's plan is applied reversibly,
+    /// undo steps' too).
+    #[serde(default)]
+    pub undo: Option<usize>,
     /// What the step must do.
     #[serde(default)]
     pub expect: Option<Expect>,
@@ -291,6 +300,10 @@ pub struct Expect {
     /// Links per subject name after the step (`"none"`: unlinked).
     #[serde(default)]
     pub links: BTreeMap<String, String>,
+    /// Records (by name) that must not exist after the step (B16: an undo
+    /// deleted them; B9: a merge retired them).
+    #[serde(default)]
+    pub absent: Vec<String>,
     /// Warning kinds, in order.
     #[serde(default)]
     pub warnings: Option<Vec<String>>,
@@ -316,6 +329,7 @@ impl fmt::Debug for Expect {
             .field("created", &self.created)
             .field("fields", &fields)
             .field("links", &self.links)
+            .field("absent", &self.absent)
             .field("warnings", &self.warnings)
             .field("error", &self.error)
             .field("history", &self.history.keys().collect::<Vec<_>>())
@@ -462,6 +476,8 @@ impl Scenario {
                 st.change_email.is_some(),
                 st.relink.is_some(),
                 st.record_change.is_some(),
+                st.merge.is_some(),
+                st.undo.is_some(),
             ];
             if actions.iter().filter(|a| **a).count() != 1 {
                 return Err(ScenarioError::StepShape(format!("steps[{i}]")));

@@ -51,7 +51,12 @@
 //!   * `change_email`: `subject`, `email`, `source`, `email_change`: an edit
 //!     of the email only;
 //!   * `relink`: `subject`, `to` (a record name);
-//!   * `record_change`: `record`, `fields` (the record's new fields): A20.
+//!   * `record_change`: `record`, `fields` (the record's new fields): A20;
+//!   * `merge`: record names, a duplicate group merged with the default
+//!     merge policy (B9);
+//!   * `undo`: the position of an earlier step, whose inverse is applied
+//!     (B16: every step's plan is applied reversibly, undo steps' too; an
+//!     inverse whose preconditions no longer hold is the step's error).
 //! * `expect`: `outcomes` (per subject name: `decision`, `record` (a record
 //!   name, `new1`…, or `"none"`), `rules` (each must have fired),
 //!   `explanation_contains`), `created` (records created by the step),
@@ -62,7 +67,8 @@
 //!   whose message contains this text), and `history` (per record name,
 //!   its field history after the step, B17: each entry
 //!   `"field: old -> new (RULE)"`, `(none)` when the field had no value
-//!   before).
+//!   before), and `absent` (record names that must not exist after the
+//!   step).
 //! * `compare` (B18, what-if): a second policy, in the form of `policy`.
 //!   The steps are played again under it, and the report's `what_if` says
 //!   which subjects were decided differently (with both explanations),
@@ -88,7 +94,7 @@ use crate::fields::{FieldName, FieldValue, Fields, Redacted};
 use crate::plan::{Decision, Plan, RuleId, Warning};
 use crate::policy::{EmailChange, Policy};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-use crate::store::{ApplyPlan, ContactStore, InMemoryStore};
+use crate::store::{ContactStore, InMemoryStore};
 
 const NAMESPACE: Uuid = Uuid::from_u128(0x51a1_7c0e_42d1_4c6b_8a37_0f55_2b9d_e6a4);
 
@@ -139,7 +145,7 @@ pub enum ScenarioError {
     },
     /// A step has no action, or several.
     #[error(
-        "{0}: a step needs exactly one of register, edit, change_email, relink, record_change"
+        "{0}: a step needs exactly one of register, edit, change_email, relink, record_change, merge, undo"
     )]
     StepShape(String),
 }

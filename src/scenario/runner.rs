@@ -356,6 +356,8 @@ struct World {
     known: Option<BTreeMap<RecordId, String>>,
     /// The ids of the records the steps created, in order.
     created_ids: Vec<RecordId>,
+    /// The inverse of each step's applied plan, by step position (B16).
+    inverses: BTreeMap<usize, Plan>,
 }
 
 impl World {
@@ -586,6 +588,16 @@ fn check_expect(w: &World, tenant: TenantId, x: &Expect, plan: Option<&Plan>, r:
             ));
         }
     }
+    for rname in &x.absent {
+        let id = w.records.get(rname);
+        let t = id
+            .and_then(|id| w.record_tenants.get(id))
+            .copied()
+            .unwrap_or(tenant);
+        if id.is_some_and(|id| w.store.record(t, *id).ok().flatten().is_some()) {
+            miss(format!("record `{rname}` exists, expected it absent"));
+        }
+    }
     for (sname, want) in &x.links {
         let Some((t, s)) = w.subjects.get(sname) else {
             miss(format!("subject `{sname}` does not exist"));
@@ -604,6 +616,21 @@ fn check_expect(w: &World, tenant: TenantId, x: &Expect, plan: Option<&Plan>, r:
         let got: Vec<&str> = plan.warnings.iter().map(warning_kind).collect();
         if got != *want {
             miss(format!("warnings {got:?}, expected {want:?}"));
+        }
+    }
+}
+
+impl StepReport {
+    /// The report of step `index`, before anything happened.
+    fn new(index: usize, action: String, st: &Step) -> Self {
+        StepReport {
+            index,
+            action,
+            note: st.note.clone(),
+            outcomes: Vec::new(),
+            warnings: Vec::new(),
+            error: None,
+            mismatches: Vec::new(),
         }
     }
 }
@@ -655,6 +682,7 @@ impl Scenario {
             created: 0,
             known,
             created_ids: Vec::new(),
+            inverses: BTreeMap::new(),
         };
         for (i, r) in self.records.iter().enumerate() {
             let tenant = w.tenant(r.tenant.as_deref());
@@ -707,6 +735,9 @@ impl Scenario {
         st: &Step,
     ) -> Result<StepReport, ScenarioError> {
         let path = format!("steps[{i}]");
+        if st.merge.is_some() || st.undo.is_some() {
+            return self.direct_step(w, i, st, &path);
+        }
         let event_id = |id: &Option<String>| {
             EventId::new(named(
                 "event",
@@ -836,19 +867,14 @@ impl Scenario {
             return Err(ScenarioError::StepShape(path));
         };
 
-        let mut report = StepReport {
-            index: i,
-            action,
-            note: st.note.clone(),
-            outcomes: Vec::new(),
-            warnings: Vec::new(),
-            error: None,
-            mismatches: Vec::new(),
-        };
+        let mut report = StepReport::new(i, action, st);
         let planned = engine.plan(&w.store, &event);
         let plan = match planned {
-            Ok(plan) => match w.store.apply(&plan) {
-                Ok(()) => Some(plan),
+            Ok(plan) => match crate::undo::apply_reversible(&w.store, &plan) {
+                Ok(inverse) => {
+                    w.inverses.insert(i, inverse);
+                    Some(plan)
+                }
                 Err(e) => {
                     report.error = Some(crate::error::chain(&e));
                     None
@@ -862,6 +888,59 @@ impl Scenario {
         if let Some(plan) = &plan {
             self.record_plan(w, &event, plan, &mut report);
         }
+        if let Some(x) = &st.expect {
+            check_expect(w, tenant, x, plan.as_ref(), &mut report);
+        }
+        Ok(report)
+    }
+
+    /// A step that applies a plan of its own, not an event's: a merge of
+    /// duplicates (B9) or the undo of an earlier step (B16).
+    fn direct_step(
+        &self,
+        w: &mut World,
+        i: usize,
+        st: &Step,
+        path: &str,
+    ) -> Result<StepReport, ScenarioError> {
+        let (plan, action) = if let Some(names) = &st.merge {
+            let mut records = Vec::with_capacity(names.len());
+            for n in names {
+                let id = w.record(path, n)?;
+                let t = w.record_tenants.get(&id).copied().unwrap_or_default();
+                records.extend(w.store.record(t, id).ok().flatten());
+            }
+            let tenant = records.first().map(|r| r.tenant).unwrap_or_default();
+            let plan =
+                crate::heal::plan_merge(tenant, &records, &crate::heal::MergePolicy::default())
+                    .map_err(|e| crate::error::chain(&e));
+            (plan, format!("merge {}", names.join(", ")))
+        } else {
+            let n = st.undo.unwrap_or_default();
+            let plan = w
+                .inverses
+                .get(&n)
+                .cloned()
+                .ok_or_else(|| format!("step {n} applied no plan to undo"));
+            (plan, format!("undo step {n}"))
+        };
+        let mut report = StepReport::new(i, action, st);
+        let tenant = plan.as_ref().map(|p| p.tenant).unwrap_or_default();
+        let applied = plan.and_then(|p| {
+            crate::undo::apply_reversible(&w.store, &p)
+                .map(|inverse| (p, inverse))
+                .map_err(|e| crate::error::chain(&e))
+        });
+        let plan = match applied {
+            Ok((p, inverse)) => {
+                w.inverses.insert(i, inverse);
+                Some(p)
+            }
+            Err(e) => {
+                report.error = Some(w.names(&e));
+                None
+            }
+        };
         if let Some(x) = &st.expect {
             check_expect(w, tenant, x, plan.as_ref(), &mut report);
         }
