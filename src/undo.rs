@@ -171,6 +171,50 @@ impl State {
         self.members.insert(id, BTreeMap::new());
     }
 
+    /// The records and subjects whose state `e` reads or changes.
+    fn touched(&self, e: &Effect) -> (Vec<RecordId>, Vec<SubjectId>) {
+        match e {
+            Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
+                (vec![record.id], Vec::new())
+            }
+            Effect::Link { subject, record } | Effect::Unlink { subject, record } => {
+                let mut records = vec![*record];
+                records.extend(self.links.get(subject).copied().flatten());
+                (records, vec![*subject])
+            }
+            Effect::UpdateRecord { record, .. }
+            | Effect::AddCampaignMember { record, .. }
+            | Effect::RemoveCampaignMember { record, .. }
+            | Effect::DeleteRecord { record } => (vec![*record], Vec::new()),
+            Effect::MergeRecord { record, into } => (vec![*record, *into], Vec::new()),
+            _ => (Vec::new(), Vec::new()),
+        }
+    }
+
+    /// A copy of the state of `records` (with their linked subjects'
+    /// links) and of `subjects`' links.
+    fn part(&self, records: &[RecordId], subjects: &[SubjectId]) -> State {
+        let mut out = State::default();
+        for id in records {
+            if let Some(r) = self.records.get(id) {
+                out.records.insert(*id, r.clone());
+            }
+            if let Some(set) = self.linked.get(id) {
+                out.links.extend(set.iter().map(|s| (*s, Some(*id))));
+                out.linked.insert(*id, set.clone());
+            }
+            if let Some(m) = self.members.get(id) {
+                out.members.insert(*id, m.clone());
+            }
+        }
+        for s in subjects {
+            if let Some(l) = self.links.get(s) {
+                out.links.insert(*s, *l);
+            }
+        }
+        out
+    }
+
     /// Applies `e` (as a store would) to what was read.
     fn apply(&mut self, e: &Effect) {
         match e {
@@ -450,9 +494,13 @@ fn build(plan: &Plan, before: &State) -> Reversible {
     let mut state = before.clone();
     let mut groups: Vec<Vec<Effect>> = Vec::with_capacity(plan.effects.len());
     for e in &plan.effects {
-        let was = state.clone();
+        // Only what the effect touches is compared, so a large plan costs
+        // no copy of the whole state per effect.
+        let (records, subjects) = state.touched(e);
+        let was = state.part(&records, &subjects);
         state.apply(e);
-        groups.push(undo_effect(e, &was, &state, &created));
+        let is = state.part(&records, &subjects);
+        groups.push(undo_effect(e, &was, &is, &created));
     }
     let after = state;
     let mut inverse = Plan::new(plan.tenant);

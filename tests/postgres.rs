@@ -774,8 +774,8 @@ fn b17_postgres_passes_field_history() {
     }
 }
 
-/// B16: PostgreSQL passes the testkit's undo check, through the async
-/// traits and through the blocking wrapper.
+/// B16: PostgreSQL passes the testkit's undo check through the async
+/// traits.
 #[cfg(feature = "testkit")]
 #[test]
 fn b16_postgres_passes_undo() {
