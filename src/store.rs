@@ -53,6 +53,26 @@ pub trait ContactStore {
         key: &EmailKey,
     ) -> Result<Vec<Record>, Self::Error>;
 
+    /// The ids of the records [`ContactStore::records_by_email`] finds,
+    /// sorted. The default reads the records; a store that can answer with
+    /// the ids alone should (the threaded dry run asks it once per key).
+    ///
+    /// # Errors
+    /// The store's own error.
+    fn record_ids_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<RecordId>, Self::Error> {
+        let mut ids: Vec<RecordId> = self
+            .records_by_email(tenant, key)?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     /// The record `id` of `tenant`, or `None` (also when it belongs to another tenant).
     ///
     /// # Errors
@@ -157,6 +177,13 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
     }
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
         (**self).record(tenant, id)
+    }
+    fn record_ids_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<RecordId>, Self::Error> {
+        (**self).record_ids_by_email(tenant, key)
     }
     fn records_by_ticket(
         &self,

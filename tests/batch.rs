@@ -265,3 +265,102 @@ fn b5_dry_run_of_a_group_booking_sharing_one_email_equals_the_plan() {
         "the company is filled by the first attendee only"
     );
 }
+
+/// Batches of every kind of event: registrations (some linked to or
+/// prefilled from a stored record), edits of earlier subjects, relinks to
+/// stored or created records, record changes (which may change a record's
+/// email) and repeated events.
+fn mixed_events() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec(
+        (
+            0u8..6,
+            any::<prop::sample::Index>(),
+            prop::sample::select(POOL),
+            prop::sample::select(&["", "Ann", "Ben"][..]),
+            0u128..5,
+        ),
+        1..16,
+    )
+    .prop_map(|v| {
+        let mut out: Vec<Event> = Vec::new();
+        let mut subjects: Vec<Subject> = Vec::new();
+        for (i, (kind, pick, e, n, r)) in v.into_iter().enumerate() {
+            let ev = 1000 + i as u128;
+            let earlier =
+                (!subjects.is_empty()).then(|| subjects[pick.index(subjects.len())].clone());
+            match (kind, earlier) {
+                (1, Some(s)) => out.push(edit(
+                    ev,
+                    s,
+                    &[("email", e), ("first_name", n)],
+                    EditSource::SelfService,
+                )),
+                (2, Some(s)) => {
+                    let to = if r == 0 {
+                        derive_record_id(T, eid(1000), sid(100), Role::Attendee)
+                    } else {
+                        rid(r)
+                    };
+                    out.push(Event::Relinked(Relink::new(eid(ev), T, s, to)));
+                }
+                (3, _) if r > 0 => out.push(Event::RecordChanged(RecordChange::new(
+                    eid(ev),
+                    T,
+                    rid(r),
+                    fields(&[("email", e), ("first_name", n)]),
+                    vec![],
+                ))),
+                (4, _) if !out.is_empty() => {
+                    let again = out[pick.index(out.len())].clone();
+                    out.push(again);
+                }
+                (k, _) => {
+                    let mut s = attendee(100 + i as u128, &[("email", e), ("first_name", n)]);
+                    if k == 5 && r > 0 {
+                        s.link = Some(rid(r));
+                    } else if k == 3 && r > 0 {
+                        s.prefill = Some(rid(r));
+                    }
+                    subjects.push(s.clone());
+                    out.push(registration(ev, vec![s]));
+                }
+            }
+        }
+        out
+    })
+}
+
+fn collected(
+    r: Result<(), PlanError<std::convert::Infallible>>,
+    got: Vec<String>,
+) -> (Vec<String>, Option<String>) {
+    (got, r.err().map(|e| format!("{e:?}")))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// B5: the threaded dry run hands over exactly what one thread hands
+    /// over, in the same order, for any number of threads (and fails at
+    /// the same event with the same error).
+    #[test]
+    fn b5_the_threaded_dry_run_equals_one_thread(
+        p in contact_sync::strategies::policy(),
+        evs in prop_oneof![events(), events_with_edits(), mixed_events()],
+        threads in 2usize..5,
+    ) {
+        let e = engine(p);
+        let store = store_with(vec![
+            contact(1, &[("email", "b@example.org"), ("first_name", "Bo")]),
+            contact(2, &[("email", "c@example.org")]),
+            contact(3, &[("email", "C@example.org")]),
+            lead(4, &[("email", "a@example.org")]),
+        ]);
+        let show = |d: &Decided<'_>| format!("{:?} {:?} {:?} {:?}", d.event, d.outcomes, d.effects, d.warnings);
+        let mut one = Vec::new();
+        let r1 = e.dry_run(&store, &evs, |d| one.push(show(d)));
+        let mut many = Vec::new();
+        let rn = e.dry_run_threads(&store, &evs, threads, |d| many.push(show(d)));
+        prop_assert_eq!(collected(r1, one), collected(rn, many));
+    }
+}

@@ -43,6 +43,7 @@ mod edit;
 mod email_change;
 mod explain;
 mod linkage;
+mod parallel;
 mod record_change;
 mod registration;
 mod relink;

@@ -1090,6 +1090,14 @@ impl ContactStore for InMemoryStore {
         Ok(found)
     }
 
+    fn record_ids_by_email(
+        &self,
+        tenant: TenantId,
+        key: &EmailKey,
+    ) -> Result<Vec<RecordId>, Infallible> {
+        Ok(self.read().ids_by_key(tenant, key))
+    }
+
     fn blocking(&self) -> Blocking {
         self.read().blocking.clone()
     }
