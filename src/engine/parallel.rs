@@ -76,14 +76,14 @@ impl Parts {
         }
     }
 
-    /// The node of `t`, and whether it is new.
-    fn token(&mut self, t: Token) -> (u32, bool) {
+    /// The node of `t`.
+    fn token(&mut self, t: Token) -> u32 {
         if let Some(&n) = self.tokens.get(&t) {
-            return (n, false);
+            return n;
         }
         let n = self.node();
         self.tokens.insert(t, n);
-        (n, true)
+        n
     }
 }
 
@@ -251,12 +251,12 @@ impl Engine {
         for edges in found {
             let edges = edges?;
             for (at, t) in edges.touches {
-                let (tn, _) = parts.token(t);
+                let tn = parts.token(t);
                 parts.union(at, tn);
             }
             for (a, b) in edges.holds {
-                let (an, _) = parts.token(a);
-                let (bn, _) = parts.token(b);
+                let an = parts.token(a);
+                let bn = parts.token(b);
                 parts.union(an, bn);
             }
         }
