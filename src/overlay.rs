@@ -321,16 +321,16 @@ impl<S: Source> Overlay<S> {
     /// What is known of the batch's event number `at` before deciding it
     /// (B7); when nothing is, marks it decided by this plan, with its
     /// `digest` when the caller computed it (one lookup for both).
-    pub(crate) fn applied_or_decide(
+    pub(crate) fn applied_or_decide<B: Batch + ?Sized>(
         &mut self,
-        batch: &[Event],
+        batch: &B,
         at: usize,
         digest: Option<EventDigest>,
     ) -> Result<Seen, PlanError<S::Error>> {
-        let Some(event) = batch.get(at).map(Event::id) else {
+        let Some(event) = batch.at(at).map(Event::id) else {
             return Ok(Seen::New);
         };
-        let id_at = |p: &usize| batch.get(*p).map(Event::id);
+        let id_at = |p: &usize| batch.at(*p).map(Event::id);
         let hasher = &self.hasher;
         let entry = self.events.entry(
             hasher.hash_one(event),
@@ -549,7 +549,7 @@ impl<S: Source> Overlay<S> {
     /// ticket ids, then versions of the records the plan depends on, each in
     /// the order the plan first met them; then the ids the plan creates and
     /// the events it decides, in order.
-    pub(crate) fn into_preconditions(self, batch: &[Event]) -> Vec<Precondition> {
+    pub(crate) fn into_preconditions<B: Batch + ?Sized>(self, batch: &B) -> Vec<Precondition> {
         let mut out = Vec::with_capacity(
             self.keys.len() + self.tickets.len() + self.records.len() + self.digests.len(),
         );
@@ -589,11 +589,38 @@ impl<S: Source> Overlay<S> {
         }));
         out.extend(self.digests.into_iter().filter_map(|(at, digest)| {
             Some(Precondition::EventNew {
-                event: batch.get(at)?.id(),
+                event: batch.at(at)?.id(),
                 digest,
             })
         }));
         out
+    }
+}
+
+/// The events of a batch, by number: a slice of events, or of references
+/// to them (a thread's share of a batch, picked without copying).
+pub(crate) trait Batch {
+    /// How many events.
+    fn len(&self) -> usize;
+    /// The event numbered `at`.
+    fn at(&self, at: usize) -> Option<&Event>;
+}
+
+impl Batch for [Event] {
+    fn len(&self) -> usize {
+        <[Event]>::len(self)
+    }
+    fn at(&self, at: usize) -> Option<&Event> {
+        self.get(at)
+    }
+}
+
+impl Batch for [&Event] {
+    fn len(&self) -> usize {
+        <[&Event]>::len(self)
+    }
+    fn at(&self, at: usize) -> Option<&Event> {
+        self.get(at).copied()
     }
 }
 

@@ -19,7 +19,7 @@ use crate::event::{
     Subject, Submitter,
 };
 use crate::fields::{FieldClass, FieldName, Fields};
-use crate::overlay::{Overlay, Seen, Source, StoreSource};
+use crate::overlay::{Batch, Overlay, Seen, Source, StoreSource};
 use crate::plan::{
     Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Rules, Warning,
 };
@@ -501,23 +501,28 @@ impl Engine {
         Ok(())
     }
 
-    fn run<S: Source>(&self, src: S, events: &[Event]) -> Result<Plan, PlanError<S::Error>> {
+    fn run<S: Source, B: Batch + ?Sized>(
+        &self,
+        src: S,
+        events: &B,
+    ) -> Result<Plan, PlanError<S::Error>> {
         self.run_with(src, events, None)
     }
 
     /// Decides `events`; with a sink, hands each event's part over and
     /// keeps nothing (the returned plan is then empty).
-    fn run_with<S: Source>(
+    fn run_with<S: Source, B: Batch + ?Sized>(
         &self,
         src: S,
-        events: &[Event],
+        events: &B,
         mut sink: Option<&mut dyn FnMut(&Decided<'_>)>,
     ) -> Result<Plan, PlanError<S::Error>> {
-        let tenant = match events.first() {
+        let all = || (0..events.len()).filter_map(|at| events.at(at));
+        let tenant = match events.at(0) {
             Some(e) => e.tenant(),
             None => TenantId::from_u128(0),
         };
-        if events.iter().any(|e| e.tenant() != tenant) {
+        if all().any(|e| e.tenant() != tenant) {
             return Err(Error::MixedTenants.into());
         }
         let _span = telemetry::plan_span(tenant, events.len(), sink.is_some());
@@ -548,7 +553,7 @@ impl Engine {
         let mut scratch = Vec::with_capacity(256);
         let mut effect_ends: Vec<u32> = Vec::new();
         let mut submitters = Vec::new();
-        for (at, e) in events.iter().enumerate() {
+        for (at, e) in all().enumerate() {
             let bad = self.survivable(e)?;
             d.events.push(e.id());
             // B7: a redelivered event is a no-op; a reused id with another
@@ -559,7 +564,7 @@ impl Engine {
             let before = match d.ov.applied_or_decide(events, at, digest)? {
                 Seen::New => None,
                 Seen::Applied(x) | Seen::Earlier(_, Some(x)) => Some(x),
-                Seen::Earlier(p, None) => events.get(p).map(|x| x.digest_with(&mut scratch)),
+                Seen::Earlier(p, None) => events.at(p).map(|x| x.digest_with(&mut scratch)),
             };
             if let Some(before) = before {
                 let mine = digest.unwrap_or_else(|| e.digest_with(&mut scratch));

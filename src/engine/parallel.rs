@@ -3,8 +3,6 @@
 //! parallel, and the results are handed over in event order, exactly as
 //! one thread hands them over.
 
-use std::collections::HashMap;
-
 use crate::email::{EmailKey, Normalization};
 use crate::error::{Error, PlanError};
 use crate::event::Event;
@@ -28,26 +26,16 @@ const RECORD: u8 = 2;
 const EMAIL: u8 = 3;
 const TICKET: u8 = 4;
 
-/// Union-find over event positions and tokens.
+/// Union-find over event positions.
 struct Parts {
     parent: Vec<u32>,
-    tokens: foldhash::HashMap<Token, u32>,
-    hasher: foldhash::fast::RandomState,
 }
 
 impl Parts {
     fn new(events: usize) -> Self {
         Parts {
-            parent: Vec::with_capacity(events * 3),
-            tokens: foldhash::HashMap::with_capacity_and_hasher(events * 2, Default::default()),
-            hasher: foldhash::fast::RandomState::default(),
+            parent: (0..u32::try_from(events).unwrap_or(u32::MAX)).collect(),
         }
-    }
-
-    fn node(&mut self) -> u32 {
-        let n = u32::try_from(self.parent.len()).unwrap_or(u32::MAX);
-        self.parent.push(n);
-        n
     }
 
     fn find(&mut self, mut x: u32) -> u32 {
@@ -68,23 +56,18 @@ impl Parts {
     fn union(&mut self, a: u32, b: u32) {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra != rb {
-            // The smaller root wins: deterministic.
+            // The smaller root wins: a part's root is its first event.
             let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
             if let Some(slot) = self.parent.get_mut(hi as usize) {
                 *slot = lo;
             }
         }
     }
+}
 
-    /// The node of `t`.
-    fn token(&mut self, t: Token) -> u32 {
-        if let Some(&n) = self.tokens.get(&t) {
-            return n;
-        }
-        let n = self.node();
-        self.tokens.insert(t, n);
-        n
-    }
+/// The shard of `t` among `shards` (a range reduction of the hash).
+fn shard(t: Token, shards: usize) -> usize {
+    ((u128::from(t) * shards as u128) >> 64) as usize
 }
 
 /// A key an event looks records up by.
@@ -107,13 +90,8 @@ fn email_keys(f: &Fields, n: &Normalization, out: &mut Vec<Lookup>) {
     }
 }
 
-/// What one thread found: (event position, token) and (key token,
-/// record token) pairs.
-#[derive(Default)]
-struct Edges {
-    touches: Vec<(u32, Token)>,
-    holds: Vec<(Token, Token)>,
-}
+/// What a run of events touches: (event position, token), in event order.
+type Touches = Vec<(u32, Token)>;
 
 /// A thread's events (by position), what it handed over, and its error.
 type Share<E> = (Vec<usize>, Vec<Owned>, Option<PlanError<E>>);
@@ -191,52 +169,87 @@ impl Engine {
         S::Error: Send,
     {
         let tenant = events.first().map(Event::tenant).unwrap_or_default();
-        let mut parts = Parts::new(events.len());
-        // What each event touches, and the records the store holds under
-        // each key it looks up, found on every thread; the union after.
-        let chunk = events.len().div_ceil(threads.max(1)).max(1);
-        let hasher = &parts.hasher.clone();
-        let found: Vec<Result<Edges, S::Error>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = events
-                .chunks(chunk)
-                .enumerate()
-                .map(|(c, evs)| {
-                    scope.spawn(move || {
-                        let hash = |kind: u8, v: &[u8]| -> Token {
-                            use std::hash::BuildHasher;
-                            hasher.hash_one((kind, v))
-                        };
-                        let mut out = Edges::default();
-                        let (mut ids, mut keys) = (Vec::new(), Vec::new());
-                        for (i, e) in evs.iter().enumerate() {
-                            let at = u32::try_from(c * chunk + i).unwrap_or(u32::MAX);
-                            self.touches(e, &mut ids, &mut keys);
-                            for (kind, id) in ids.drain(..) {
-                                out.touches.push((at, hash(kind, &id.to_le_bytes())));
-                            }
-                            for k in keys.drain(..) {
-                                let (t, ids) = match &k {
-                                    Lookup::Email(k) => (
-                                        hash(EMAIL, k.as_str().as_bytes()),
-                                        store.record_ids_by_email(tenant, k)?,
-                                    ),
-                                    Lookup::Ticket(x) => (
-                                        hash(TICKET, x.as_bytes()),
-                                        store
-                                            .records_by_ticket(tenant, x)?
-                                            .into_iter()
-                                            .map(|r| r.id)
-                                            .collect(),
-                                    ),
-                                };
-                                out.touches.push((at, t));
-                                out.holds
-                                    .extend(ids.into_iter().map(|id| {
-                                        (t, hash(RECORD, &id.0.as_u128().to_le_bytes()))
+        let threads = threads.max(1);
+        // 1. What each event touches, as (event, token) pairs in event
+        // order, found on every thread. A record the store holds under a
+        // key the event looks up is touched by the event itself: it joins
+        // the same events as joining the key to the record would.
+        let chunk = events.len().div_ceil(threads).max(1);
+        let hasher = &foldhash::fast::RandomState::default();
+        let found: Vec<Result<Touches, S::Error>> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                events
+                    .chunks(chunk)
+                    .enumerate()
+                    .map(|(c, evs)| {
+                        scope.spawn(move || {
+                            let hash = |kind: u8, v: &[u8]| -> Token {
+                                use std::hash::BuildHasher;
+                                hasher.hash_one((kind, v))
+                            };
+                            let mut out = Vec::with_capacity(evs.len() * 5);
+                            let (mut ids, mut keys) = (Vec::new(), Vec::new());
+                            for (i, e) in evs.iter().enumerate() {
+                                let at = u32::try_from(c * chunk + i).unwrap_or(u32::MAX);
+                                self.touches(e, &mut ids, &mut keys);
+                                for (kind, id) in ids.drain(..) {
+                                    out.push((at, hash(kind, &id.to_le_bytes())));
+                                }
+                                for k in keys.drain(..) {
+                                    let (t, ids) = match &k {
+                                        Lookup::Email(k) => (
+                                            hash(EMAIL, k.as_str().as_bytes()),
+                                            store.record_ids_by_email(tenant, k)?,
+                                        ),
+                                        Lookup::Ticket(x) => (
+                                            hash(TICKET, x.as_bytes()),
+                                            store
+                                                .records_by_ticket(tenant, x)?
+                                                .into_iter()
+                                                .map(|r| r.id)
+                                                .collect(),
+                                        ),
+                                    };
+                                    out.push((at, t));
+                                    out.extend(ids.into_iter().map(|id| {
+                                        (at, hash(RECORD, &id.0.as_u128().to_le_bytes()))
                                     }));
+                                }
+                            }
+                            Ok(out)
+                        })
+                    })
+                    .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        let found = found.into_iter().collect::<Result<Vec<_>, _>>()?;
+        // 2. Per shard of the tokens, on every thread: the first event
+        // that touches each token; every later one is joined to it.
+        let total: usize = found.iter().map(Vec::len).sum();
+        let found = &found;
+        let joins: Vec<Vec<(u32, u32)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|k| {
+                    scope.spawn(move || {
+                        let mut first: foldhash::HashMap<Token, u32> =
+                            foldhash::HashMap::with_capacity_and_hasher(
+                                total / threads + 16,
+                                Default::default(),
+                            );
+                        let mut out = Vec::new();
+                        for &(at, t) in found.iter().flatten() {
+                            if shard(t, threads) != k {
+                                continue;
+                            }
+                            let f = *first.entry(t).or_insert(at);
+                            if f != at {
+                                out.push((at, f));
                             }
                         }
-                        Ok(out)
+                        out
                     })
                 })
                 .collect();
@@ -245,20 +258,10 @@ impl Engine {
                 .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
-        for _ in events {
-            parts.node();
-        }
-        for edges in found {
-            let edges = edges?;
-            for (at, t) in edges.touches {
-                let tn = parts.token(t);
-                parts.union(at, tn);
-            }
-            for (a, b) in edges.holds {
-                let an = parts.token(a);
-                let bn = parts.token(b);
-                parts.union(an, bn);
-            }
+        // 3. The parts: union-find over the events alone.
+        let mut parts = Parts::new(events.len());
+        for &(a, b) in joins.iter().flatten() {
+            parts.union(a, b);
         }
         Ok((0..u32::try_from(events.len()).unwrap_or(u32::MAX))
             .map(|n| parts.find(n))
@@ -303,29 +306,39 @@ impl Engine {
             .partition(store, events, threads)
             .map_err(PlanError::Store)?;
         // Parts to threads: the largest first, each to the least loaded.
-        let mut sizes: HashMap<u32, usize> = HashMap::new();
+        // A part is numbered by its first event, so tables by event serve.
+        let mut sizes = vec![0u32; events.len()];
         for p in &part_of {
-            *sizes.entry(*p).or_default() += 1;
+            if let Some(n) = sizes.get_mut(*p as usize) {
+                *n += 1;
+            }
         }
-        let mut by_size: Vec<(u32, usize)> = sizes.into_iter().collect();
+        let mut by_size: Vec<(u32, u32)> = (0u32..)
+            .zip(&sizes)
+            .filter(|(_, n)| **n > 0)
+            .map(|(p, n)| (p, *n))
+            .collect();
         by_size.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         let mut load = vec![0usize; threads];
-        let mut thread_of: HashMap<u32, usize> = HashMap::with_capacity(by_size.len());
+        let mut thread_of = vec![0u32; events.len()];
         for (p, size) in by_size {
             let t = (0..threads)
                 .min_by_key(|t| (load.get(*t).copied().unwrap_or(usize::MAX), *t))
                 .unwrap_or(0);
             if let Some(l) = load.get_mut(t) {
-                *l += size;
+                *l += size as usize;
             }
-            thread_of.insert(p, t);
+            if let Some(slot) = thread_of.get_mut(p as usize) {
+                *slot = u32::try_from(t).unwrap_or(0);
+            }
         }
-        let mut shares: Vec<(Vec<usize>, Vec<Event>)> = vec![(Vec::new(), Vec::new()); threads];
+        // Each thread's events, by reference, in event order.
+        let mut shares: Vec<(Vec<usize>, Vec<&Event>)> = vec![(Vec::new(), Vec::new()); threads];
         for (i, (e, p)) in events.iter().zip(&part_of).enumerate() {
-            let t = thread_of.get(p).copied().unwrap_or(0);
-            if let Some((at, evs)) = shares.get_mut(t) {
+            let t = thread_of.get(*p as usize).copied().unwrap_or(0);
+            if let Some((at, evs)) = shares.get_mut(t as usize) {
                 at.push(i);
-                evs.push(e.clone());
+                evs.push(e);
             }
         }
         let results: Vec<Share<S::Error>> = std::thread::scope(|scope| {
@@ -336,7 +349,7 @@ impl Engine {
                         let mut got = Vec::with_capacity(evs.len());
                         let r = self.run_with(
                             StoreSource(store),
-                            &evs,
+                            evs.as_slice(),
                             Some(&mut |d: &Decided<'_>| {
                                 got.push(Owned {
                                     event: d.event,
