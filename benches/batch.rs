@@ -1,7 +1,8 @@
 //! Store build, `plan_batch` (with and without explanations) and the
-//! streaming `dry_run` for n registrations against n records, both presets.
+//! streaming `dry_run` (on one thread and on every core) for n
+//! registrations against n records, both presets, at 10k, 100k and 1M.
 //!
-//! `cargo bench --bench batch` (add `CONTACT_SYNC_BENCH_1M=1` for 1M).
+//! `cargo bench --bench batch` (add `CONTACT_SYNC_BENCH_10M=1` for 10M).
 
 use std::time::Duration;
 
@@ -9,6 +10,11 @@ use contact_sync::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 mod common;
+
+/// The allocator of the benchmark, as of `match_csv`: see `mimalloc` in
+/// Cargo.toml.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn presets() -> Vec<(&'static str, Policy)> {
     let mut sf = Policy::salesforce(RecordType::Contact);
@@ -63,6 +69,23 @@ fn bench(c: &mut Criterion) {
                         let mut outcomes = 0usize;
                         engine
                             .dry_run(&store, events, |d| outcomes += d.outcomes.len())
+                            .unwrap();
+                        outcomes
+                    })
+                },
+            );
+            // The same on every core (`match_csv`'s default).
+            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+            g.bench_with_input(
+                BenchmarkId::new(format!("dry_run_threads_{name}"), n),
+                &events,
+                |b, events| {
+                    b.iter(|| {
+                        let mut outcomes = 0usize;
+                        engine
+                            .dry_run_threads(&store, events, threads, |d| {
+                                outcomes += d.outcomes.len()
+                            })
                             .unwrap();
                         outcomes
                     })

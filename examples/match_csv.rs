@@ -5,7 +5,7 @@
 //!     --contacts contacts.csv --registrations registrations.csv \
 //!     [--preset doo|doo-sync|doo-external|salesforce-contact|salesforce-lead] \
 //!     [--format csv|jsonl] [--out decisions.csv] [--map HEADER=FIELD]... [--quiet] [--explain]
-//!     [--compare-preset NAME]
+//!     [--compare-preset NAME] [--threads N]
 //! ```
 //!
 //! With `--compare-preset NAME` (what-if, B18) the rows are only the
@@ -30,6 +30,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use contact_sync::*;
+
+/// The allocator of this binary: see `mimalloc` in Cargo.toml.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TENANT: TenantId = TenantId::from_u128(1);
 const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x3c1e_57a0_9f6b_4d8e_b0a2_1d4c_7e55_0c31);
@@ -70,15 +74,16 @@ struct Args {
     #[arg(long, value_name = "NAME", value_parser = ["doo", "doo-sync", "doo-external", "salesforce-contact", "salesforce-lead"])]
     compare_preset: Option<String>,
     /// Threads that decide the batch (`Engine::dry_run_threads`); the rows
-    /// are the same for any number. Default 1: on the 1M data the serial
-    /// partition still costs more than a second thread saves.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    threads: usize,
+    /// are the same for any number. Default: every core.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
-/// The threads to plan with (`--threads`, at least one).
+/// The threads to plan with: `--threads`, else every core (at least one).
 fn threads(args: &Args) -> usize {
-    args.threads.max(1)
+    args.threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
 }
 
 fn parse_map(v: &str) -> Result<(String, String), String> {

@@ -171,11 +171,12 @@ pub fn data(n: usize, m: usize, record_type: RecordType) -> (Vec<Record>, Vec<Ev
     (records, events)
 }
 
-/// Sizes to run: 10k and 100k always; 1M when `CONTACT_SYNC_BENCH_1M` is set.
+/// Sizes to run: 10k, 100k and 1M; 10M as well when
+/// `CONTACT_SYNC_BENCH_10M` is set (about 12 GB of memory).
 pub fn sizes() -> Vec<usize> {
-    let mut v = vec![10_000, 100_000];
-    if std::env::var_os("CONTACT_SYNC_BENCH_1M").is_some() {
-        v.push(1_000_000);
+    let mut v = vec![10_000, 100_000, 1_000_000];
+    if std::env::var_os("CONTACT_SYNC_BENCH_10M").is_some() {
+        v.push(10_000_000);
     }
     v
 }
