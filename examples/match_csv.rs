@@ -5,7 +5,7 @@
 //!     --contacts contacts.csv --registrations registrations.csv \
 //!     [--preset doo|doo-sync|doo-external|salesforce-contact|salesforce-lead] \
 //!     [--format csv|jsonl] [--out decisions.csv] [--map HEADER=FIELD]... [--quiet] [--explain]
-//!     [--compare-preset NAME] [--threads N]
+//!     [--compare-preset NAME] [--threads N] [--plan-batch]
 //! ```
 //!
 //! With `--compare-preset NAME` (what-if, B18) the rows are only the
@@ -77,6 +77,11 @@ struct Args {
     /// are the same for any number. Default: every core.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Plans with `Engine::plan_batch` (one thread; the plan holds its
+    /// preconditions and effects, as a plan to apply does) instead of the
+    /// streaming dry run, then writes the same rows from the plan.
+    #[arg(long)]
+    plan_batch: bool,
 }
 
 /// The threads to plan with: `--threads`, else every core (at least one).
@@ -291,23 +296,31 @@ fn run(args: Args) -> Result<(), String> {
     let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
     let (mut subjects, mut warnings) = (0usize, 0usize);
     let mut failed: Option<io::Error> = None;
-    engine
-        .dry_run_threads(&store, &events, threads(&args), |d| {
-            progress.tick("events planned");
-            subjects += d.outcomes.len();
-            warnings += d.warnings.len();
-            for o in d.outcomes {
-                *counts.entry(category(o)).or_default() += 1;
+    let mut each = |d: &Decided<'_>| {
+        progress.tick("events planned");
+        subjects += d.outcomes.len();
+        warnings += d.warnings.len();
+        for o in d.outcomes {
+            *counts.entry(category(o)).or_default() += 1;
+        }
+        if failed.is_none() {
+            let t = Instant::now();
+            if let Err(e) = rows.write(d) {
+                failed = Some(e);
             }
-            if failed.is_none() {
-                let t = Instant::now();
-                if let Err(e) = rows.write(d) {
-                    failed = Some(e);
-                }
-                write_s += t.elapsed().as_secs_f64();
-            }
-        })
-        .map_err(|e| contact_sync::error::chain(&e))?;
+            write_s += t.elapsed().as_secs_f64();
+        }
+    };
+    if args.plan_batch {
+        let plan = engine
+            .plan_batch(&store, &events)
+            .map_err(|e| contact_sync::error::chain(&e))?;
+        hand_over(&plan, &mut each);
+    } else {
+        engine
+            .dry_run_threads(&store, &events, threads(&args), &mut each)
+            .map_err(|e| contact_sync::error::chain(&e))?;
+    }
     progress.done();
     if let Some(e) = failed {
         return Err(format!("writing rows: {e}"));
@@ -336,6 +349,41 @@ fn run(args: Args) -> Result<(), String> {
     );
     eprintln!("memory: rss_mb after parse={parse_mb} build={build_mb} plan={plan_mb}");
     Ok(())
+}
+
+/// A plan's parts, event by event, as the dry run hands them over: each
+/// event's effects (`Plan::effect_ends`) and outcomes (in event order);
+/// the warnings all with the last event.
+fn hand_over(plan: &Plan, each: &mut impl FnMut(&Decided<'_>)) {
+    let (mut effects_at, mut outcomes_at) = (0usize, 0usize);
+    let last = plan.events.len().saturating_sub(1);
+    for (i, event) in plan.events.iter().enumerate() {
+        let end = plan
+            .effect_ends
+            .get(i)
+            .map_or(plan.effects.len(), |e| *e as usize);
+        let effects = plan.effects.get(effects_at..end).unwrap_or_default();
+        effects_at = end;
+        let n = plan
+            .outcomes
+            .get(outcomes_at..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|o| o.event == *event)
+            .count();
+        let outcomes = plan
+            .outcomes
+            .get(outcomes_at..outcomes_at + n)
+            .unwrap_or_default();
+        outcomes_at += n;
+        let warnings = if i == last { &plan.warnings[..] } else { &[] };
+        each(&Decided {
+            event: *event,
+            outcomes,
+            effects,
+            warnings,
+        });
+    }
 }
 
 /// One registration with one attendee per row.
