@@ -87,35 +87,108 @@ struct Stored {
     record_type: RecordType,
     /// Merged away (B9): the slot stays so that other slots keep their numbers.
     dead: bool,
-    /// `[n][key_len]`, then `n` times `[name][value_len]` (u32, little
-    /// endian), then the values, then the email key (`key_len` 0: none).
+    /// `[n][key]`, then `n` times `[name][value_len]` (each a LEB128
+    /// varint, one byte below 128), then the values, then the email key's
+    /// bytes when stored apart. `key` is 0 for none, `2 * len` for a key of
+    /// `len` bytes at the end, `2 * i + 1` for a key equal to the value of
+    /// field `i` (the usual case: an email already in its key form), so
+    /// most records hold their email once.
     blob: Box<[u8]>,
 }
 
-fn read_u32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .and_then(|x| <[u8; 4]>::try_from(x).ok())
-        .map_or(0, u32::from_le_bytes)
+/// Appends `x` as a LEB128 varint (7 bits a byte, low first).
+fn put_varint(b: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        b.push((x & 0x7f) as u8 | 0x80);
+        x >>= 7;
+    }
+    b.push(x as u8);
+}
+
+/// Reads the varint at `*at` and moves past it (what there is past the
+/// end; a u64 takes at most ten bytes, so longer runs stop there).
+fn get_varint(b: &[u8], at: &mut usize) -> u64 {
+    let mut x = 0u64;
+    for shift in (0..70).step_by(7) {
+        let Some(&byte) = b.get(*at) else { break };
+        *at += 1;
+        x |= u64::from(byte & 0x7f).checked_shl(shift).unwrap_or(0);
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    x
 }
 
 impl Stored {
+    /// The field count, the key's tag, and where the field headers start.
+    fn header(&self) -> (usize, u64, usize) {
+        let mut at = 0;
+        let n = usize::try_from(get_varint(&self.blob, &mut at)).unwrap_or(0);
+        let key = get_varint(&self.blob, &mut at);
+        (n, key, at)
+    }
+
     fn field_count(&self) -> usize {
-        read_u32(&self.blob, 0) as usize
+        self.header().0
+    }
+
+    /// The length of the key stored apart at the end (0: none or a field's).
+    fn key_len(tag: u64) -> usize {
+        if tag.is_multiple_of(2) {
+            usize::try_from(tag / 2).unwrap_or(0)
+        } else {
+            0
+        }
     }
 
     /// The stored email key's bytes (empty: none).
     fn key(&self) -> &[u8] {
-        let len = read_u32(&self.blob, 4) as usize;
+        let (n, tag, mut at) = self.header();
+        if tag % 2 == 1 {
+            // Field `i`'s bytes: its offset in the values, which start
+            // after the last header.
+            let i = usize::try_from(tag / 2).unwrap_or(usize::MAX);
+            let (mut offset, mut len) = (0usize, 0usize);
+            for j in 0..n {
+                get_varint(&self.blob, &mut at);
+                let l = usize::try_from(get_varint(&self.blob, &mut at)).unwrap_or(0);
+                match j.cmp(&i) {
+                    std::cmp::Ordering::Less => offset = offset.saturating_add(l),
+                    std::cmp::Ordering::Equal => len = l,
+                    std::cmp::Ordering::Greater => {}
+                }
+            }
+            let from = at.saturating_add(offset);
+            return self
+                .blob
+                .get(from..from.saturating_add(len))
+                .unwrap_or_default();
+        }
         self.blob
-            .get(self.blob.len().saturating_sub(len)..)
+            .get(self.blob.len().saturating_sub(Stored::key_len(tag))..)
             .unwrap_or_default()
     }
 
     /// Field names (as numbers) and values, in name order.
     fn fields(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
-        let n = self.field_count();
-        let start = 8 + 8 * n;
-        let key_len = read_u32(&self.blob, 4) as usize;
+        let (n, tag, mut heads) = self.header();
+        let key_len = Stored::key_len(tag);
+        // The values start after the 2n header varints: each ends with the
+        // one byte of its run whose high bit is clear.
+        let mut start = heads;
+        let mut ends = 0;
+        while ends < 2 * n {
+            match self.blob.get(start) {
+                Some(byte) => {
+                    if byte & 0x80 == 0 {
+                        ends += 1;
+                    }
+                    start += 1;
+                }
+                None => break,
+            }
+        }
         // The values are one run of text, checked once (they were text when
         // stored; a cut at a non-boundary yields an empty value, never a panic).
         let text = self
@@ -124,9 +197,9 @@ impl Stored {
             .and_then(|b| std::str::from_utf8(b).ok())
             .unwrap_or_default();
         let mut at = 0;
-        (0..n).map(move |i| {
-            let name = read_u32(&self.blob, 8 + 8 * i);
-            let len = read_u32(&self.blob, 12 + 8 * i) as usize;
+        (0..n).map(move |_| {
+            let name = u32::try_from(get_varint(&self.blob, &mut heads)).unwrap_or(NONE);
+            let len = usize::try_from(get_varint(&self.blob, &mut heads)).unwrap_or(0);
             let v = text.get(at..at + len).unwrap_or_default();
             at += len;
             (name, v)
@@ -195,8 +268,9 @@ struct Inner {
 ///
 /// Records are stored compactly (fields and email key in one allocation,
 /// field names numbered once per store, indexes holding 4-byte slots), so a
-/// million records with five fields take well under 300 bytes each beyond
-/// their text; reads build [`Record`] values from that form.
+/// million records with five fields take about 130 bytes each beyond their
+/// text, the email held once when it is already in its key form; reads
+/// build [`Record`] values from that form.
 #[derive(Default)]
 pub struct InMemoryStore {
     normalization: Normalization,
@@ -288,18 +362,33 @@ impl Inner {
     fn encode(&mut self, r: &Record, key: &[u8]) -> Box<[u8]> {
         let n = r.fields.len();
         let text: usize = r.fields.iter().map(|(_, v)| v.len()).sum();
-        let mut b = Vec::with_capacity(8 + 8 * n + text + key.len());
-        let len32 = |x: usize| u32::try_from(x).unwrap_or(NONE).to_le_bytes();
-        b.extend_from_slice(&len32(n));
-        b.extend_from_slice(&len32(key.len()));
+        let in_field = (!key.is_empty())
+            .then(|| {
+                r.fields
+                    .iter()
+                    .position(|(_, v)| v.as_str().as_bytes() == key)
+            })
+            .flatten();
+        let apart = if in_field.is_some() { 0 } else { key.len() };
+        let mut b = Vec::with_capacity(20 + 4 * n + text + apart);
+        let wide = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+        put_varint(&mut b, wide(n));
+        put_varint(
+            &mut b,
+            in_field.map_or(wide(key.len()).saturating_mul(2), |i| {
+                wide(i).saturating_mul(2) + 1
+            }),
+        );
         for (name, v) in r.fields.iter() {
-            b.extend_from_slice(&self.names.id(name).to_le_bytes());
-            b.extend_from_slice(&len32(v.len()));
+            put_varint(&mut b, u64::from(self.names.id(name)));
+            put_varint(&mut b, wide(v.len()));
         }
         for (_, v) in r.fields.iter() {
             b.extend_from_slice(v.as_str().as_bytes());
         }
-        b.extend_from_slice(key);
+        if in_field.is_none() {
+            b.extend_from_slice(key);
+        }
         b.into_boxed_slice()
     }
 
@@ -1219,5 +1308,37 @@ impl InMemoryStore {
                 .push(h);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{get_varint, put_varint};
+
+    #[test]
+    fn varints_round_trip_at_every_width() {
+        for x in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            16_383,
+            16_384,
+            1 << 21,
+            1 << 28,
+            u64::MAX,
+        ] {
+            let mut b = vec![7];
+            put_varint(&mut b, x);
+            b.push(9);
+            let mut at = 1;
+            assert_eq!(get_varint(&b, &mut at), x);
+            assert_eq!(b.get(at), Some(&9), "{x} read past its bytes");
+        }
+        // Cut short: what is there, never a panic.
+        let mut at = 0;
+        assert_eq!(get_varint(&[0x80 | 5], &mut at), 5);
+        assert_eq!(at, 1);
     }
 }
