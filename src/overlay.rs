@@ -278,6 +278,19 @@ impl<S: Source> Overlay<S> {
         }
     }
 
+    /// Makes room for every event of `batch`: each new one is kept by its
+    /// number, and growing that table would look up and hash again every
+    /// event kept so far.
+    pub(crate) fn reserve_events<B: Batch + ?Sized>(&mut self, batch: &B) {
+        let hasher = &self.hasher;
+        self.events.reserve(batch.len(), |p| {
+            batch
+                .at(*p)
+                .map(Event::id)
+                .map_or(0, |id| hasher.hash_one(id))
+        });
+    }
+
     /// Ends an event: records read for it and not changed are let go (a
     /// dry run keeps no reads between events).
     pub(crate) fn end_event(&mut self) {

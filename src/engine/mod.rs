@@ -550,6 +550,7 @@ impl Engine {
             events: Vec::with_capacity(events.len()),
             score: None,
         };
+        d.ov.reserve_events(events);
         let mut scratch = Vec::with_capacity(256);
         let mut effect_ends: Vec<u32> = Vec::new();
         let mut submitters = Vec::new();
