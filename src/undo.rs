@@ -101,7 +101,8 @@ fn records_of(plan: &Plan, links: &BTreeMap<SubjectId, Option<RecordId>>) -> BTr
                 out.insert(*record);
                 out.insert(*into);
             }
-            _ => {}
+            // The host's registration data: no record state.
+            Effect::UpdateSubject { .. } => {}
         }
     }
     out
@@ -174,9 +175,10 @@ impl State {
     /// The records and subjects whose state `e` reads or changes.
     fn touched(&self, e: &Effect) -> (Vec<RecordId>, Vec<SubjectId>) {
         match e {
-            Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
-                (vec![record.id], Vec::new())
-            }
+            // Undone by deleting the record: no state before it is needed.
+            Effect::CreateRecord { .. }
+            | Effect::RestoreRecord { .. }
+            | Effect::UpdateSubject { .. } => (Vec::new(), Vec::new()),
             Effect::Link { subject, record } | Effect::Unlink { subject, record } => {
                 let mut records = vec![*record];
                 records.extend(self.links.get(subject).copied().flatten());
@@ -187,7 +189,6 @@ impl State {
             | Effect::RemoveCampaignMember { record, .. }
             | Effect::DeleteRecord { record } => (vec![*record], Vec::new()),
             Effect::MergeRecord { record, into } => (vec![*record, *into], Vec::new()),
-            _ => (Vec::new(), Vec::new()),
         }
     }
 
@@ -230,10 +231,11 @@ impl State {
                 }
             }
             Effect::Link { subject, record } => self.link(*subject, Some(*record)),
-            Effect::Unlink { subject, record }
-                if self.links.get(subject) == Some(&Some(*record)) =>
-            {
-                self.link(*subject, None);
+            // A store unlinks only a subject linked to this record.
+            Effect::Unlink { subject, record } => {
+                if self.links.get(subject) == Some(&Some(*record)) {
+                    self.link(*subject, None);
+                }
             }
             Effect::AddCampaignMember {
                 record,
@@ -270,7 +272,8 @@ impl State {
                 self.records.insert(*record, None);
             }
             Effect::DeleteRecord { record } => self.remove_record(*record),
-            _ => {}
+            // The host's registration data: no record state.
+            Effect::UpdateSubject { .. } => {}
         }
     }
 }
@@ -336,7 +339,7 @@ fn undo_effect(
         Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
             vec![Effect::DeleteRecord { record: record.id }]
         }
-        // A record the plan creates is deleted whole.
+        // A record the plan creates or restores is deleted whole.
         Effect::UpdateRecord { record, .. } if created.contains(record) => Vec::new(),
         Effect::UpdateRecord { record, changes } => {
             let (Some(Some(old)), Some(Some(new))) =
@@ -475,19 +478,57 @@ fn tombstone(before: &State, record: RecordId, into: RecordId) -> Option<Tombsto
     ))
 }
 
-fn push_unique(out: &mut Vec<Precondition>, p: Precondition) {
-    if !out.contains(&p) {
-        out.push(p);
+/// What a precondition [`build`] adds is about: a record's version, links
+/// or memberships, or a subject's link. Two preconditions can be equal only
+/// when their pins are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Pin {
+    Version(RecordId),
+    Links(RecordId),
+    Memberships(RecordId),
+    Subject(SubjectId),
+}
+
+fn pin(p: &Precondition) -> Option<Pin> {
+    match p {
+        Precondition::RecordVersion { record, .. } => Some(Pin::Version(*record)),
+        Precondition::Links { record, .. } => Some(Pin::Links(*record)),
+        Precondition::Memberships { record, .. } => Some(Pin::Memberships(*record)),
+        Precondition::SubjectLink { subject, .. } => Some(Pin::Subject(*subject)),
+        _ => None,
     }
+}
+
+/// Appends each of `added` to `out` unless `out` holds it already, in
+/// linear time: `added` holds each pin once, so only the preconditions
+/// `out` held before are compared, and only those of the same pin.
+fn append_new(out: &mut Vec<Precondition>, added: Vec<Precondition>) {
+    let mut held: BTreeMap<Pin, Vec<usize>> = BTreeMap::new();
+    for (i, p) in out.iter().enumerate() {
+        if let Some(k) = pin(p) {
+            held.entry(k).or_default().push(i);
+        }
+    }
+    let kept: Vec<Precondition> = added
+        .into_iter()
+        .filter(|p| {
+            pin(p)
+                .and_then(|k| held.get(&k))
+                .is_none_or(|at| !at.iter().any(|i| out[*i] == *p))
+        })
+        .collect();
+    out.extend(kept);
 }
 
 /// The plan to apply and its inverse, from the state read before.
 fn build(plan: &Plan, before: &State) -> Reversible {
+    // The records the plan brings into being (created or restored): the
+    // inverse deletes them whole.
     let created: BTreeSet<RecordId> = plan
         .effects
         .iter()
         .filter_map(|e| match e {
-            Effect::CreateRecord { record } => Some(record.id),
+            Effect::CreateRecord { record } | Effect::RestoreRecord { record } => Some(record.id),
             _ => None,
         })
         .collect();
@@ -561,10 +602,18 @@ fn build(plan: &Plan, before: &State) -> Reversible {
     }
     // A record the plan relies on at another version, or creates, keeps
     // the plan's own precondition.
+    let own: BTreeSet<RecordId> = pinned
+        .preconditions
+        .iter()
+        .filter_map(|q| match q {
+            Precondition::RecordVersion { record, .. } | Precondition::RecordAbsent { record } => {
+                Some(*record)
+            }
+            _ => None,
+        })
+        .collect();
     forward.retain(|p| {
-        !matches!(p, Precondition::RecordVersion { record, .. }
-            if pinned.preconditions.iter().any(|q| matches!(q,
-                Precondition::RecordVersion { record: r, .. } | Precondition::RecordAbsent { record: r } if r == record)))
+        !matches!(p, Precondition::RecordVersion { record, .. } if own.contains(record))
     });
     for (s, was) in &before.links {
         let is = after.links.get(s).copied().flatten();
@@ -579,9 +628,7 @@ fn build(plan: &Plan, before: &State) -> Reversible {
             });
         }
     }
-    for p in forward {
-        push_unique(&mut pinned.preconditions, p);
-    }
+    append_new(&mut pinned.preconditions, forward);
     inverse.preconditions = back;
     Reversible {
         plan: pinned,

@@ -45,5 +45,6 @@ mod telemetry;
 mod testkit_contract;
 mod trust;
 mod undo;
+mod undo_model;
 mod walkthrough;
 mod what_if;
