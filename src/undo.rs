@@ -612,9 +612,9 @@ fn build(plan: &Plan, before: &State) -> Reversible {
             _ => None,
         })
         .collect();
-    forward.retain(|p| {
-        !matches!(p, Precondition::RecordVersion { record, .. } if own.contains(record))
-    });
+    forward.retain(
+        |p| !matches!(p, Precondition::RecordVersion { record, .. } if own.contains(record)),
+    );
     for (s, was) in &before.links {
         let is = after.links.get(s).copied().flatten();
         if *was != is {

@@ -129,9 +129,11 @@ fn b16_undo_of_a_restore_refuses_once_the_record_was_edited() {
 #[test]
 fn b16_undo_of_a_delete_restores_the_record_its_links_and_memberships() {
     let store = linked_member();
-    let inverse =
-        undo::apply_reversible(&store, &plan_of(vec![Effect::DeleteRecord { record: rid(1) }]))
-            .unwrap();
+    let inverse = undo::apply_reversible(
+        &store,
+        &plan_of(vec![Effect::DeleteRecord { record: rid(1) }]),
+    )
+    .unwrap();
     assert!(store.record(T, rid(1)).unwrap().is_none());
     assert_eq!(store.link_of(T, sid(10)), None);
     assert!(inverse
@@ -149,9 +151,11 @@ fn b16_undo_of_a_delete_restores_the_record_its_links_and_memberships() {
 #[test]
 fn b16_undo_of_a_delete_refuses_when_a_subject_it_relinks_moved_since() {
     let store = linked_member();
-    let inverse =
-        undo::apply_reversible(&store, &plan_of(vec![Effect::DeleteRecord { record: rid(1) }]))
-            .unwrap();
+    let inverse = undo::apply_reversible(
+        &store,
+        &plan_of(vec![Effect::DeleteRecord { record: rid(1) }]),
+    )
+    .unwrap();
     store
         .apply(&plan_of(vec![Effect::Link {
             subject: sid(10),
@@ -209,7 +213,11 @@ fn b16_an_unlink_from_a_record_the_subject_left_is_undone_by_nothing() {
     .unwrap();
     assert_eq!(store.link_of(T, sid(10)), Some(rid(1)));
     assert!(inverse.effects.is_empty(), "{:?}", inverse.effects);
-    assert!(inverse.preconditions.is_empty(), "{:?}", inverse.preconditions);
+    assert!(
+        inverse.preconditions.is_empty(),
+        "{:?}",
+        inverse.preconditions
+    );
     store.apply(&inverse).unwrap();
     assert_eq!(store.link_of(T, sid(10)), Some(rid(1)));
 }
@@ -268,7 +276,11 @@ fn b16_b9_undoing_a_merge_leaves_a_survivors_membership_the_merge_kept_alone() {
     );
     store.apply(&reversible.plan).unwrap();
     let unmerge = undo::unmerge(&store, T, rid(1)).unwrap().unwrap();
-    assert!(!survivor_membership_touched(&unmerge), "{:?}", unmerge.effects);
+    assert!(
+        !survivor_membership_touched(&unmerge),
+        "{:?}",
+        unmerge.effects
+    );
     store.apply(&unmerge).unwrap();
     let tickets = |r| {
         store
@@ -517,7 +529,9 @@ where
         for ((s, was), is) in subjects.iter().zip(&before.1).zip(&after.1) {
             if was != is {
                 prop_assert!(
-                    pinned(&|p| matches!(p, Precondition::SubjectLink { subject, .. } if subject == s)),
+                    pinned(
+                        &|p| matches!(p, Precondition::SubjectLink { subject, .. } if subject == s)
+                    ),
                     "subject {s} moved unpinned by {:?}",
                     plan.effects
                 );
