@@ -96,7 +96,253 @@ fn record_id(b: &[u8]) -> Option<RecordId> {
     uuid::Uuid::from_slice(b).ok().map(RecordId::new)
 }
 
-const RECORD_COLUMNS: &str = "id, tenant, record_type, fields, version";
+/// The columns a record is read from, in [`read_record`]'s order.
+macro_rules! record_columns {
+    () => {
+        "id, tenant, record_type, fields, version"
+    };
+}
+const RECORD_COLUMNS: &str = record_columns!();
+
+/// Records by email key or by alias key (B15), each once, by id: each
+/// half through its own index (`records_by_key`, `record_aliases`'s key),
+/// then united. An `OR` of the two kept SQLite on the tenant prefix of
+/// `records_by_ticket`, walking every record of the tenant.
+const RECORDS_BY_KEY: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE tenant = ?1 AND email_key = ?2
+     UNION SELECT r.id, r.tenant, r.record_type, r.fields, r.version
+     FROM record_aliases a CROSS JOIN records r ON r.id = a.record
+     WHERE a.tenant = ?1 AND a.alias_key = ?2 AND r.tenant = ?1
+     ORDER BY id"
+);
+/// Records by blocking key (B19), by id: the key's rows first, then each
+/// record by its primary key.
+const RECORDS_BY_BLOCK: &str = "SELECT r.id, r.tenant, r.record_type, r.fields, r.version
+     FROM record_blocks b CROSS JOIN records r ON r.id = b.record
+     WHERE b.tenant = ?1 AND b.block_key = ?2 AND r.tenant = ?1
+     ORDER BY r.id";
+/// Records by ticket id (A28), by id.
+const RECORDS_BY_TICKET: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE tenant = ?1 AND ticket = ?2 ORDER BY id"
+);
+/// One record by id, in its tenant.
+const RECORD_BY_ID: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE id = ?1 AND tenant = ?2"
+);
+/// The subjects linked to a record, sorted.
+const SUBJECTS_BY_RECORD: &str =
+    "SELECT subject FROM links WHERE tenant = ?1 AND record = ?2 ORDER BY subject";
+/// A subject's link.
+const LINK_OF_SUBJECT: &str = "SELECT record FROM links WHERE tenant = ?1 AND subject = ?2";
+/// A record's campaign memberships, by campaign. `INDEXED BY`: left to
+/// itself, SQLite reads the primary key's tenant prefix (it is already in
+/// campaign order), walking every membership of the tenant.
+const MEMBERSHIPS_BY_RECORD: &str = "SELECT campaign, ticket FROM campaign_members
+     INDEXED BY campaign_members_by_record
+     WHERE tenant = ?1 AND record = ?2 ORDER BY campaign";
+/// An applied event's digest (B7).
+const EVENT_DIGEST: &str = "SELECT digest FROM events WHERE tenant = ?1 AND id = ?2";
+/// A record's field history (B17), oldest first.
+const HISTORY_BY_RECORD: &str = "SELECT field, old, new, event, rule, submitter FROM field_history
+     WHERE tenant = ?1 AND record = ?2 ORDER BY seq";
+/// A merged record's tombstone (B16).
+const TOMBSTONE_OF: &str = "SELECT data FROM tombstones WHERE tenant = ?1 AND record = ?2";
+
+/// A record's block index entries (B19), dropped.
+const DELETE_BLOCKS_OF_RECORD: &str = "DELETE FROM record_blocks WHERE record = ?1";
+/// A record's alias index entries (B15), dropped.
+const DELETE_ALIASES_OF_RECORD: &str = "DELETE FROM record_aliases WHERE record = ?1";
+/// A record, deleted by id.
+const DELETE_RECORD: &str = "DELETE FROM records WHERE id = ?1";
+/// A restored record's tombstone (B16), dropped.
+const DELETE_TOMBSTONE: &str = "DELETE FROM tombstones WHERE record = ?1";
+/// The links to a deleted record, dropped.
+const DELETE_LINKS_OF_RECORD: &str = "DELETE FROM links WHERE tenant = ?1 AND record = ?2";
+/// A deleted or merged record's memberships, dropped.
+const DELETE_MEMBERSHIPS_OF_RECORD: &str = "DELETE FROM campaign_members
+     INDEXED BY campaign_members_by_record WHERE tenant = ?1 AND record = ?2";
+/// One campaign membership, removed.
+const DELETE_MEMBERSHIP: &str =
+    "DELETE FROM campaign_members WHERE tenant = ?1 AND campaign = ?2 AND record = ?3";
+/// A record's fields, keys and version, written.
+const UPDATE_RECORD: &str =
+    "UPDATE records SET email_key = ?2, ticket = ?3, fields = ?4, version = ?5 WHERE id = ?1";
+/// A subject's link to one record, dropped.
+const UNLINK: &str = "DELETE FROM links WHERE tenant = ?1 AND subject = ?2 AND record = ?3";
+/// A merged record's links, moved to the survivor (B9).
+const MOVE_LINKS: &str = "UPDATE links SET record = ?3 WHERE tenant = ?1 AND record = ?2";
+/// A merged record's memberships, taken over by the survivor: its own
+/// ticket id stays, a missing one is taken over (B9).
+const MOVE_MEMBERSHIPS: &str = "INSERT INTO campaign_members (tenant, campaign, record, ticket)
+     SELECT tenant, campaign, ?3, ticket FROM campaign_members INDEXED BY campaign_members_by_record
+     WHERE tenant = ?1 AND record = ?2
+     ON CONFLICT (tenant, campaign, record) DO UPDATE SET ticket = COALESCE(ticket, excluded.ticket)";
+/// A campaign's members, by record.
+const MEMBERS_OF_CAMPAIGN: &str =
+    "SELECT record FROM campaign_members WHERE tenant = ?1 AND campaign = ?2 ORDER BY record";
+/// Whether a record of the tenant exists.
+const RECORD_EXISTS_IN: &str = "SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2";
+/// Whether a record exists in any tenant.
+const RECORD_EXISTS: &str = "SELECT 1 FROM records WHERE id = ?1";
+
+/// Every lookup and write the store runs per key or id, by name, with the index
+/// each table in it must be searched by (the tests check each with
+/// `EXPLAIN QUERY PLAN`: a lookup that walks a table, or a tenant, shows
+/// up there before it shows up in a profile).
+#[cfg(test)]
+const LOOKUPS: &[(&str, &str, &[&str])] = &[
+    (
+        "records by email key",
+        RECORDS_BY_KEY,
+        &[
+            "records USING INDEX records_by_key (tenant=? AND email_key=?)",
+            "a USING PRIMARY KEY (tenant=? AND alias_key=?)",
+            "r USING PRIMARY KEY (id=?)",
+        ],
+    ),
+    (
+        "record ids by email key",
+        IDS_BY_KEY,
+        &[
+            "records USING COVERING INDEX records_by_key (tenant=? AND email_key=?)",
+            "record_aliases USING PRIMARY KEY (tenant=? AND alias_key=?)",
+        ],
+    ),
+    (
+        "records by block",
+        RECORDS_BY_BLOCK,
+        &[
+            "b USING PRIMARY KEY (tenant=? AND block_key=?)",
+            "r USING PRIMARY KEY (id=?)",
+        ],
+    ),
+    (
+        "record ids by block",
+        IDS_BY_BLOCK,
+        &["record_blocks USING PRIMARY KEY (tenant=? AND block_key=?)"],
+    ),
+    (
+        "records by ticket",
+        RECORDS_BY_TICKET,
+        &["records USING INDEX records_by_ticket (tenant=? AND ticket=?)"],
+    ),
+    (
+        "record ids by ticket",
+        IDS_BY_TICKET,
+        &["records USING COVERING INDEX records_by_ticket (tenant=? AND ticket=?)"],
+    ),
+    (
+        "record by id",
+        RECORD_BY_ID,
+        &["records USING PRIMARY KEY (id=?)"],
+    ),
+    (
+        "subjects by record",
+        SUBJECTS_BY_RECORD,
+        &["links USING COVERING INDEX links_by_record (tenant=? AND record=?)"],
+    ),
+    (
+        "link of a subject",
+        LINK_OF_SUBJECT,
+        &["links USING PRIMARY KEY (tenant=? AND subject=?)"],
+    ),
+    (
+        "memberships by record",
+        MEMBERSHIPS_BY_RECORD,
+        &["campaign_members USING INDEX campaign_members_by_record (tenant=? AND record=?)"],
+    ),
+    (
+        "event digest",
+        EVENT_DIGEST,
+        &["events USING PRIMARY KEY (tenant=? AND id=?)"],
+    ),
+    (
+        "history by record",
+        HISTORY_BY_RECORD,
+        &["field_history USING INDEX field_history_by_record (tenant=? AND record=?)"],
+    ),
+    (
+        "tombstone",
+        TOMBSTONE_OF,
+        &["tombstones USING PRIMARY KEY (record=?)"],
+    ),
+    (
+        "delete blocks of record",
+        DELETE_BLOCKS_OF_RECORD,
+        &["record_blocks USING COVERING INDEX record_blocks_by_record (record=?)"],
+    ),
+    (
+        "delete aliases of record",
+        DELETE_ALIASES_OF_RECORD,
+        &["record_aliases USING COVERING INDEX record_aliases_by_record (record=?)"],
+    ),
+    (
+        "delete record",
+        DELETE_RECORD,
+        &["records USING PRIMARY KEY (id=?)"],
+    ),
+    (
+        "delete tombstone",
+        DELETE_TOMBSTONE,
+        &["tombstones USING PRIMARY KEY (record=?)"],
+    ),
+    (
+        "delete links of record",
+        DELETE_LINKS_OF_RECORD,
+        &["links USING COVERING INDEX links_by_record (tenant=? AND record=?)"],
+    ),
+    (
+        "delete memberships of record",
+        DELETE_MEMBERSHIPS_OF_RECORD,
+        &["campaign_members USING INDEX campaign_members_by_record (tenant=? AND record=?)"],
+    ),
+    (
+        "delete membership",
+        DELETE_MEMBERSHIP,
+        &["campaign_members USING PRIMARY KEY (tenant=? AND campaign=? AND record=?)"],
+    ),
+    (
+        "update record",
+        UPDATE_RECORD,
+        &["records USING PRIMARY KEY (id=?)"],
+    ),
+    (
+        "unlink",
+        UNLINK,
+        &["links USING PRIMARY KEY (tenant=? AND subject=?)"],
+    ),
+    (
+        "move links",
+        MOVE_LINKS,
+        &["links USING COVERING INDEX links_by_record (tenant=? AND record=?)"],
+    ),
+    (
+        "move memberships",
+        MOVE_MEMBERSHIPS,
+        &["campaign_members USING INDEX campaign_members_by_record (tenant=? AND record=?)"],
+    ),
+    (
+        "members of campaign",
+        MEMBERS_OF_CAMPAIGN,
+        &["campaign_members USING PRIMARY KEY (tenant=? AND campaign=?)"],
+    ),
+    (
+        "record exists in",
+        RECORD_EXISTS_IN,
+        &["records USING PRIMARY KEY (id=?)"],
+    ),
+    (
+        "record exists",
+        RECORD_EXISTS,
+        &["records USING PRIMARY KEY (id=?)"],
+    ),
+];
 
 /// A record row as stored: id, tenant, type, fields JSON, version.
 type RawRecord = (Vec<u8>, Vec<u8>, String, String, i64);
@@ -370,7 +616,7 @@ impl SqliteStore {
         let conn = self.conn();
         let b: Option<Vec<u8>> = conn
             .query_row(
-                "SELECT record FROM links WHERE tenant = ?1 AND subject = ?2",
+                LINK_OF_SUBJECT,
                 params![blob(tenant.0), blob(subject.0)],
                 |r| r.get(0),
             )
@@ -388,9 +634,7 @@ impl SqliteStore {
         campaign: &CampaignId,
     ) -> Result<Vec<RecordId>, SqliteError> {
         let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT record FROM campaign_members WHERE tenant = ?1 AND campaign = ?2 ORDER BY record",
-        )?;
+        let mut st = conn.prepare_cached(MEMBERS_OF_CAMPAIGN)?;
         let rows = st.query_map(params![blob(tenant.0), campaign.0], |r| {
             r.get::<_, Vec<u8>>(0)
         })?;
@@ -405,7 +649,7 @@ impl SqliteStore {
 /// True when `id` is a record of `tenant` (without reading its fields).
 fn exists_in(conn: &Connection, tenant: TenantId, id: RecordId) -> Result<bool, SqliteError> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2")?
+        .prepare_cached(RECORD_EXISTS_IN)?
         .query_row(params![blob(id.0), blob(tenant.0)], |_| Ok(()))
         .optional()?
         .is_some())
@@ -413,11 +657,7 @@ fn exists_in(conn: &Connection, tenant: TenantId, id: RecordId) -> Result<bool, 
 
 fn exists(conn: &Connection, id: RecordId) -> Result<bool, SqliteError> {
     Ok(conn
-        .query_row(
-            "SELECT 1 FROM records WHERE id = ?1",
-            params![blob(id.0)],
-            |_| Ok(()),
-        )
+        .query_row(RECORD_EXISTS, params![blob(id.0)], |_| Ok(()))
         .optional()?
         .is_some())
 }
@@ -465,7 +705,7 @@ fn write_blocks(
     if b.is_empty() {
         return Ok(());
     }
-    conn.prepare_cached("DELETE FROM record_blocks WHERE record = ?1")?
+    conn.prepare_cached(DELETE_BLOCKS_OF_RECORD)?
         .execute(params![blob(r.id.0)])?;
     for k in b.keys(&r.fields, n) {
         conn.prepare_cached(
@@ -479,7 +719,7 @@ fn write_blocks(
 /// Indexes record `r` under the keys of its aliases (B15), replacing what
 /// it was indexed under.
 fn write_aliases(conn: &Connection, r: &Record, n: &Normalization) -> Result<(), SqliteError> {
-    conn.prepare_cached("DELETE FROM record_aliases WHERE record = ?1")?
+    conn.prepare_cached(DELETE_ALIASES_OF_RECORD)?
         .execute(params![blob(r.id.0)])?;
     for k in r.alias_keys(n) {
         conn.prepare_cached(
@@ -514,22 +754,18 @@ const IDS_BY_TICKET: &str = "SELECT id FROM records WHERE tenant = ?1 AND ticket
 
 fn records_where(
     conn: &Connection,
-    column: &str,
+    sql: &str,
     tenant: TenantId,
     value: &str,
 ) -> Result<Vec<Record>, SqliteError> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = ?1 AND {column} = ?2 ORDER BY id"
-    ))?;
+    let mut st = conn.prepare_cached(sql)?;
     let rows = st.query_map(params![blob(tenant.0), value], read_record)?;
     rows.map(|r| to_record(r?)).collect()
 }
 
 fn get(conn: &Connection, tenant: TenantId, id: RecordId) -> Result<Option<Record>, SqliteError> {
     let raw = conn
-        .prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE id = ?1 AND tenant = ?2"
-        ))?
+        .prepare_cached(RECORD_BY_ID)?
         .query_row(params![blob(id.0), blob(tenant.0)], read_record)
         .optional()?;
     raw.map(to_record).transpose()
@@ -555,14 +791,7 @@ impl ContactStore for SqliteStore {
         tenant: TenantId,
         key: &EmailKey,
     ) -> Result<Vec<Record>, SqliteError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = ?1 AND (email_key = ?2
-                OR id IN (SELECT record FROM record_aliases WHERE tenant = ?1 AND alias_key = ?2))
-             ORDER BY id"
-        ))?;
-        let rows = st.query_map(params![blob(tenant.0), key.as_str()], read_record)?;
-        rows.map(|r| to_record(r?)).collect()
+        records_where(&self.conn(), RECORDS_BY_KEY, tenant, key.as_str())
     }
 
     fn blocking(&self) -> Blocking {
@@ -575,10 +804,7 @@ impl ContactStore for SqliteStore {
         record: RecordId,
     ) -> Result<Vec<HistoryEntry>, SqliteError> {
         let conn = self.conn();
-        let mut st = conn.prepare_cached(
-            "SELECT field, old, new, event, rule, submitter FROM field_history
-             WHERE tenant = ?1 AND record = ?2 ORDER BY seq",
-        )?;
+        let mut st = conn.prepare_cached(HISTORY_BY_RECORD)?;
         let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -621,14 +847,7 @@ impl ContactStore for SqliteStore {
         tenant: TenantId,
         key: &BlockKey,
     ) -> Result<Vec<Record>, SqliteError> {
-        let conn = self.conn();
-        let mut st = conn.prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = ?1
-                AND id IN (SELECT record FROM record_blocks WHERE tenant = ?1 AND block_key = ?2)
-             ORDER BY id"
-        ))?;
-        let rows = st.query_map(params![blob(tenant.0), key.as_str()], read_record)?;
-        rows.map(|r| to_record(r?)).collect()
+        records_where(&self.conn(), RECORDS_BY_BLOCK, tenant, key.as_str())
     }
 
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, SqliteError> {
@@ -640,7 +859,7 @@ impl ContactStore for SqliteStore {
         tenant: TenantId,
         ticket: &str,
     ) -> Result<Vec<Record>, SqliteError> {
-        records_where(&self.conn(), "ticket", tenant, ticket.trim())
+        records_where(&self.conn(), RECORDS_BY_TICKET, tenant, ticket.trim())
     }
 
     fn linked_subjects(
@@ -676,11 +895,9 @@ impl UndoStore for SqliteStore {
     ) -> Result<Option<Tombstone>, SqliteError> {
         let data: Option<String> = self
             .conn()
-            .query_row(
-                "SELECT data FROM tombstones WHERE tenant = ?1 AND record = ?2",
-                params![blob(tenant.0), blob(record.0)],
-                |r| r.get(0),
-            )
+            .query_row(TOMBSTONE_OF, params![blob(tenant.0), blob(record.0)], |r| {
+                r.get(0)
+            })
             .optional()?;
         data.map(|d| serde_json::from_str(&d).map_err(|_| SqliteError::Corrupt(record)))
             .transpose()
@@ -692,9 +909,7 @@ fn linked(
     tenant: TenantId,
     record: RecordId,
 ) -> Result<Vec<SubjectId>, SqliteError> {
-    let mut st = conn.prepare_cached(
-        "SELECT subject FROM links WHERE tenant = ?1 AND record = ?2 ORDER BY subject",
-    )?;
+    let mut st = conn.prepare_cached(SUBJECTS_BY_RECORD)?;
     let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
         r.get::<_, Vec<u8>>(0)
     })?;
@@ -713,9 +928,7 @@ fn memberships(
     tenant: TenantId,
     record: RecordId,
 ) -> Result<Vec<CampaignMember>, SqliteError> {
-    let mut st = conn.prepare_cached(
-        "SELECT campaign, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2 ORDER BY campaign",
-    )?;
+    let mut st = conn.prepare_cached(MEMBERSHIPS_BY_RECORD)?;
     let rows = st.query_map(params![blob(tenant.0), blob(record.0)], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
     })?;
@@ -735,9 +948,9 @@ fn memberships(
 /// and memberships stay).
 fn delete_record(conn: &Connection, id: RecordId) -> rusqlite::Result<()> {
     let b = blob(id.0);
-    conn.execute("DELETE FROM records WHERE id = ?1", params![b])?;
-    conn.execute("DELETE FROM record_aliases WHERE record = ?1", params![b])?;
-    conn.execute("DELETE FROM record_blocks WHERE record = ?1", params![b])?;
+    conn.execute(DELETE_RECORD, params![b])?;
+    conn.execute(DELETE_ALIASES_OF_RECORD, params![b])?;
+    conn.execute(DELETE_BLOCKS_OF_RECORD, params![b])?;
     Ok(())
 }
 
@@ -831,7 +1044,7 @@ fn apply_in(
             }
             Precondition::SubjectLink { subject, record } => {
                 let now: Option<Vec<u8>> = tx
-                    .prepare_cached("SELECT record FROM links WHERE tenant = ?1 AND subject = ?2")
+                    .prepare_cached(LINK_OF_SUBJECT)
                     .and_then(|mut st| {
                         st.query_row(params![blob(t.0), blob(subject.0)], |r| r.get(0))
                             .optional()
@@ -862,11 +1075,8 @@ fn apply_in(
                 }
                 insert_record(tx, record, n, b).map_err(store_err)?;
                 if matches!(e, Effect::RestoreRecord { .. }) {
-                    tx.execute(
-                        "DELETE FROM tombstones WHERE record = ?1",
-                        params![blob(record.id.0)],
-                    )
-                    .map_err(store_err)?;
+                    tx.execute(DELETE_TOMBSTONE, params![blob(record.id.0)])
+                        .map_err(store_err)?;
                 }
             }
             Effect::DeleteRecord { record } => {
@@ -875,23 +1085,13 @@ fn apply_in(
                 }
                 let (tb, rb) = (blob(t.0), blob(record.0));
                 delete_record(tx, *record)
-                    .and_then(|_| {
-                        tx.execute(
-                            "DELETE FROM links WHERE tenant = ?1 AND record = ?2",
-                            params![tb, rb],
-                        )
-                    })
-                    .and_then(|_| {
-                        tx.execute(
-                            "DELETE FROM campaign_members WHERE tenant = ?1 AND record = ?2",
-                            params![tb, rb],
-                        )
-                    })
+                    .and_then(|_| tx.execute(DELETE_LINKS_OF_RECORD, params![tb, rb]))
+                    .and_then(|_| tx.execute(DELETE_MEMBERSHIPS_OF_RECORD, params![tb, rb]))
                     .map_err(store_err)?;
             }
             Effect::RemoveCampaignMember { record, campaign } => {
                 tx.execute(
-                    "DELETE FROM campaign_members WHERE tenant = ?1 AND campaign = ?2 AND record = ?3",
+                    DELETE_MEMBERSHIP,
                     params![blob(t.0), campaign.0, blob(record.0)],
                 )
                 .map_err(store_err)?;
@@ -910,19 +1110,17 @@ fn apply_in(
                     .ok_or(ApplyError::VersionOverflow(r.id))?;
                 let fields = serde_json::to_string(&r.fields)
                     .map_err(|_| store_err(SqliteError::Corrupt(r.id)))?;
-                tx.prepare_cached(
-                    "UPDATE records SET email_key = ?2, ticket = ?3, fields = ?4, version = ?5 WHERE id = ?1",
-                )
-                .and_then(|mut st| {
-                    st.execute(params![
-                        blob(r.id.0),
-                        r.email_key(n).map(String::from),
-                        ticket_of(&r),
-                        fields,
-                        version,
-                    ])
-                })
-                .map_err(store_err)?;
+                tx.prepare_cached(UPDATE_RECORD)
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            blob(r.id.0),
+                            r.email_key(n).map(String::from),
+                            ticket_of(&r),
+                            fields,
+                            version,
+                        ])
+                    })
+                    .map_err(store_err)?;
                 let rekeys = changes.iter().any(|c| {
                     matches!(
                         c.field.as_str(),
@@ -947,11 +1145,11 @@ fn apply_in(
                 .map_err(store_err)?;
             }
             Effect::Unlink { subject, record } => {
-                tx.prepare_cached(
-                    "DELETE FROM links WHERE tenant = ?1 AND subject = ?2 AND record = ?3",
-                )
-                .and_then(|mut st| st.execute(params![blob(t.0), blob(subject.0), blob(record.0)]))
-                .map_err(store_err)?;
+                tx.prepare_cached(UNLINK)
+                    .and_then(|mut st| {
+                        st.execute(params![blob(t.0), blob(subject.0), blob(record.0)])
+                    })
+                    .map_err(store_err)?;
             }
             Effect::AddCampaignMember {
                 record,
@@ -995,17 +1193,12 @@ fn apply_in(
                 )
                 .map_err(store_err)?;
                 delete_record(tx, *record)
-                    .and_then(|_| tx.execute("UPDATE links SET record = ?3 WHERE tenant = ?1 AND record = ?2", params![tb, rb, ib]))
+                    .and_then(|_| tx.execute(MOVE_LINKS, params![tb, rb, ib]))
                     .and_then(|_| {
                         // The survivor's own ticket id stays; a missing one is taken over.
-                        tx.execute(
-                            "INSERT INTO campaign_members (tenant, campaign, record, ticket)
-                             SELECT tenant, campaign, ?3, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2
-                             ON CONFLICT (tenant, campaign, record) DO UPDATE SET ticket = COALESCE(ticket, excluded.ticket)",
-                            params![tb, rb, ib],
-                        )
+                        tx.execute(MOVE_MEMBERSHIPS, params![tb, rb, ib])
                     })
-                    .and_then(|_| tx.execute("DELETE FROM campaign_members WHERE tenant = ?1 AND record = ?2", params![tb, rb]))
+                    .and_then(|_| tx.execute(DELETE_MEMBERSHIPS_OF_RECORD, params![tb, rb]))
                     .map_err(store_err)?;
             }
             // The registration's data lives in the host (A20).
@@ -1069,9 +1262,79 @@ fn event_digest(
     event: EventId,
 ) -> Result<Option<EventDigest>, SqliteError> {
     let b: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT digest FROM events WHERE tenant = ?1 AND id = ?2")?
+        .prepare_cached(EVENT_DIGEST)?
         .query_row(params![blob(tenant.0), blob(event.0)], |r| r.get(0))
         .optional()?;
     Ok(b.and_then(|b| uuid::Uuid::from_slice(&b).ok())
         .map(EventDigest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `EXPLAIN QUERY PLAN`'s detail lines for `sql`, its parameters bound
+    /// to placeholder values.
+    fn plan_of(store: &SqliteStore, sql: &str) -> Vec<String> {
+        let conn = store.conn();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let n = stmt.parameter_count();
+        let values: Vec<Vec<u8>> = (0..n).map(|_| vec![0u8; 16]).collect();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    /// What is wrong with `sql`'s plan: a table walked, or an index in
+    /// `expected` not searched by.
+    fn violations(store: &SqliteStore, name: &str, sql: &str, expected: &[&str]) -> Vec<String> {
+        let plan = plan_of(store, sql);
+        let mut out: Vec<String> = plan
+            .iter()
+            .filter(|line| line.contains("SCAN"))
+            .map(|line| format!("{name}: walks a table: {line}"))
+            .collect();
+        for want in expected {
+            if !plan.iter().any(|line| line.ends_with(want)) {
+                out.push(format!("{name}: no `{want}` in {plan:?}"));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn b15_b19_every_lookup_searches_by_its_index_and_never_scans() {
+        let store = SqliteStore::open_in_memory(Normalization::default()).unwrap();
+        let failures: Vec<String> = LOOKUPS
+            .iter()
+            .flat_map(|(name, sql, expected)| violations(&store, name, sql, expected))
+            .collect();
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn the_plan_check_sees_a_lookup_that_walks_the_tenant() {
+        // The query aliases (B15) first shipped with: the check must flag it.
+        let store = SqliteStore::open_in_memory(Normalization::default()).unwrap();
+        let walks = violations(
+            &store,
+            "records by email key, as first shipped",
+            "SELECT id FROM records WHERE tenant = ?1 AND (email_key = ?2 OR id IN
+             (SELECT record FROM record_aliases WHERE tenant = ?1 AND alias_key = ?2))",
+            &["records USING INDEX records_by_key (tenant=? AND email_key=?)"],
+        );
+        assert!(!walks.is_empty());
+        // And a membership lookup left to SQLite's choice.
+        let walks = violations(
+            &store,
+            "memberships by record, unforced",
+            "SELECT campaign, ticket FROM campaign_members
+             WHERE tenant = ?1 AND record = ?2 ORDER BY campaign",
+            &["campaign_members USING INDEX campaign_members_by_record (tenant=? AND record=?)"],
+        );
+        assert!(!walks.is_empty());
+    }
 }
