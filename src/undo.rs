@@ -503,10 +503,10 @@ fn pin(p: &Precondition) -> Option<Pin> {
 /// linear time: `added` holds each pin once, so only the preconditions
 /// `out` held before are compared, and only those of the same pin.
 fn append_new(out: &mut Vec<Precondition>, added: Vec<Precondition>) {
-    let mut held: BTreeMap<Pin, Vec<usize>> = BTreeMap::new();
-    for (i, p) in out.iter().enumerate() {
+    let mut held: BTreeMap<Pin, Vec<&Precondition>> = BTreeMap::new();
+    for p in out.iter() {
         if let Some(k) = pin(p) {
-            held.entry(k).or_default().push(i);
+            held.entry(k).or_default().push(p);
         }
     }
     let kept: Vec<Precondition> = added
@@ -514,7 +514,7 @@ fn append_new(out: &mut Vec<Precondition>, added: Vec<Precondition>) {
         .filter(|p| {
             pin(p)
                 .and_then(|k| held.get(&k))
-                .is_none_or(|at| !at.iter().any(|i| out[*i] == *p))
+                .is_none_or(|at| !at.contains(&p))
         })
         .collect();
     out.extend(kept);
