@@ -201,7 +201,142 @@ fn stored_version(version: u64) -> Option<i64> {
     i64::try_from(version).ok()
 }
 
-const RECORD_COLUMNS: &str = "id, tenant, record_type, fields, version";
+/// The columns a record is read from, in [`to_record`]'s order.
+macro_rules! record_columns {
+    () => {
+        "id, tenant, record_type, fields, version"
+    };
+}
+const RECORD_COLUMNS: &str = record_columns!();
+
+/// Records by email key or by alias key (B15), each once, by id: each
+/// half through its own index, then united (an `OR` of the two is planned
+/// as a walk of the tenant's records).
+const RECORDS_BY_KEY: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE tenant = $1 AND email_key = $2
+     UNION SELECT r.id, r.tenant, r.record_type, r.fields, r.version
+     FROM record_aliases a JOIN records r ON r.id = a.record
+     WHERE a.tenant = $1 AND a.alias_key = $2 AND r.tenant = $1
+     ORDER BY id"
+);
+/// Records by alias key (B15), for many keys, with the key: the bulk fetch.
+const RECORDS_BY_ALIASES: &str =
+    "SELECT r.id, r.tenant, r.record_type, r.fields, r.version, a.alias_key
+     FROM record_aliases a JOIN records r ON r.id = a.record
+     WHERE a.tenant = $1 AND a.alias_key = ANY($2) AND r.tenant = $1";
+/// Records by email key, for many keys, with the key, by id.
+const RECORDS_BY_KEYS: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    ", email_key FROM records WHERE tenant = $1 AND email_key = ANY($2) ORDER BY id"
+);
+/// Records by ticket id (A28), by id.
+const RECORDS_BY_TICKET: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE tenant = $1 AND ticket = $2 ORDER BY id"
+);
+/// Records by ticket id, for many tickets, with the ticket, by id.
+const RECORDS_BY_TICKETS: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    ", ticket FROM records WHERE tenant = $1 AND ticket = ANY($2) ORDER BY id"
+);
+/// Records by blocking key (B19), by id.
+const RECORDS_BY_BLOCK: &str = "SELECT r.id, r.tenant, r.record_type, r.fields, r.version
+     FROM record_blocks b JOIN records r ON r.id = b.record
+     WHERE b.tenant = $1 AND b.block_key = $2 AND r.tenant = $1
+     ORDER BY r.id";
+/// Records by blocking key, for many keys, with the key, by id.
+const RECORDS_BY_BLOCKS: &str =
+    "SELECT r.id, r.tenant, r.record_type, r.fields, r.version, b.block_key
+     FROM record_blocks b JOIN records r ON r.id = b.record
+     WHERE b.tenant = $1 AND b.block_key = ANY($2) AND r.tenant = $1
+     ORDER BY r.id";
+/// Records by id, for many ids.
+const RECORDS_BY_IDS: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE tenant = $1 AND id = ANY($2)"
+);
+/// One record by id, in its tenant.
+const RECORD_BY_ID: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE id = $1 AND tenant = $2"
+);
+/// One record by id, in its tenant, locked for the transaction.
+const RECORD_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE id = $1 AND tenant = $2 FOR UPDATE"
+);
+/// Whether a record of the tenant exists.
+const RECORD_EXISTS_IN: &str = "SELECT 1 FROM records WHERE id = $1 AND tenant = $2";
+/// Whether a record exists in any tenant.
+const RECORD_EXISTS: &str = "SELECT 1 FROM records WHERE id = $1";
+/// Record ids by email or alias key (B15), each once, sorted.
+const IDS_BY_KEY: &str = "SELECT id FROM records WHERE tenant = $1 AND email_key = $2
+     UNION SELECT record FROM record_aliases WHERE tenant = $1 AND alias_key = $2
+     ORDER BY 1";
+/// Record ids by ticket id, sorted.
+const IDS_BY_TICKET: &str = "SELECT id FROM records WHERE tenant = $1 AND ticket = $2 ORDER BY id";
+/// Record ids by blocking key, sorted.
+const IDS_BY_BLOCK: &str =
+    "SELECT record FROM record_blocks WHERE tenant = $1 AND block_key = $2 ORDER BY 1";
+/// Applied events' digests (B7), for many ids.
+const DIGESTS_BY_IDS: &str = "SELECT id, digest FROM events WHERE tenant = $1 AND id = ANY($2)";
+/// An applied event's digest (B7).
+const EVENT_DIGEST: &str = "SELECT digest FROM events WHERE tenant = $1 AND id = $2";
+/// A subject's link.
+const LINK_OF_SUBJECT: &str = "SELECT record FROM links WHERE tenant = $1 AND subject = $2";
+/// The subjects linked to a record, sorted.
+const SUBJECTS_BY_RECORD: &str =
+    "SELECT subject FROM links WHERE tenant = $1 AND record = $2 ORDER BY subject";
+/// A record's campaign memberships, by campaign.
+const MEMBERSHIPS_BY_RECORD: &str =
+    "SELECT campaign, ticket FROM campaign_members WHERE tenant = $1 AND record = $2 ORDER BY campaign";
+/// A record's field history (B17), oldest first.
+const HISTORY_BY_RECORD: &str = "SELECT field, old, new, event, rule, submitter FROM field_history
+     WHERE tenant = $1 AND record = $2 ORDER BY seq";
+/// A merged record's tombstone (B16).
+const TOMBSTONE_OF: &str = "SELECT data FROM tombstones WHERE tenant = $1 AND record = $2";
+/// A record, deleted (`$1` its tenant, `$2` its id).
+const DELETE_RECORD: &str = "DELETE FROM records WHERE id = $2 AND tenant = $1";
+/// A record's alias index entries (B15), dropped (`$1` tenant, `$2` record).
+const DELETE_ALIASES_OF_RECORD: &str =
+    "DELETE FROM record_aliases WHERE record = $2 AND tenant = $1";
+/// A record's block index entries (B19), dropped (`$1` tenant, `$2` record).
+const DELETE_BLOCKS_OF_RECORD: &str = "DELETE FROM record_blocks WHERE record = $2 AND tenant = $1";
+/// A record's alias index entries, dropped by record id alone.
+const DELETE_ALIASES_OF_RECORD_ID: &str = "DELETE FROM record_aliases WHERE record = $1";
+/// A record's block index entries, dropped by record id alone.
+const DELETE_BLOCKS_OF_RECORD_ID: &str = "DELETE FROM record_blocks WHERE record = $1";
+/// A restored record's tombstone (B16), dropped.
+const DELETE_TOMBSTONE: &str = "DELETE FROM tombstones WHERE record = $1";
+/// The links to a deleted record, dropped.
+const DELETE_LINKS_OF_RECORD: &str = "DELETE FROM links WHERE tenant = $1 AND record = $2";
+/// A deleted or merged record's memberships, dropped.
+const DELETE_MEMBERSHIPS_OF_RECORD: &str =
+    "DELETE FROM campaign_members WHERE tenant = $1 AND record = $2";
+/// One campaign membership, removed.
+const DELETE_MEMBERSHIP: &str =
+    "DELETE FROM campaign_members WHERE tenant = $1 AND campaign = $2 AND record = $3";
+/// A record's fields, keys and version, written.
+const UPDATE_RECORD: &str =
+    "UPDATE records SET email_key = $2, ticket = $3, fields = $4, version = $5 WHERE id = $1";
+/// A subject's link to one record, dropped.
+const UNLINK: &str = "DELETE FROM links WHERE tenant = $1 AND subject = $2 AND record = $3";
+/// A merged record's links, moved to the survivor (B9).
+const MOVE_LINKS: &str = "UPDATE links SET record = $3 WHERE tenant = $1 AND record = $2";
+/// A merged record's memberships, taken over by the survivor: its own
+/// ticket id stays, a missing one is taken over (B9).
+const MOVE_MEMBERSHIPS: &str = "INSERT INTO campaign_members (tenant, campaign, record, ticket)
+     SELECT tenant, campaign, $3, ticket FROM campaign_members WHERE tenant = $1 AND record = $2
+     ON CONFLICT (tenant, campaign, record)
+     DO UPDATE SET ticket = COALESCE(campaign_members.ticket, excluded.ticket)";
 
 fn to_record(row: &Row) -> Result<Record, PostgresError> {
     let id = RecordId::new(row.try_get::<_, Uuid>(0)?);
@@ -494,10 +629,7 @@ impl PostgresStore {
     ) -> Result<Option<RecordId>, PostgresError> {
         let client = self.pool.get().await?;
         let row = client
-            .query_opt(
-                "SELECT record FROM links WHERE tenant = $1 AND subject = $2",
-                &[&tenant.0, &subject.0],
-            )
+            .query_opt(LINK_OF_SUBJECT, &[&tenant.0, &subject.0])
             .await?;
         Ok(row.map(|r| RecordId::new(r.get(0))))
     }
@@ -513,18 +645,9 @@ impl PostgresStore {
         let t = needs.tenant;
         let mut c = Candidates::new(t);
         let keys: Vec<&str> = needs.email_keys.iter().map(EmailKey::as_str).collect();
-        let mut by_key = grouped(&client, "email_key", t, &keys).await?;
+        let mut by_key = grouped(&client, RECORDS_BY_KEYS, t, &keys).await?;
         // B15: and by their aliases, each record once per key.
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT {RECORD_COLUMNS}, alias_key FROM records JOIN (
-                        SELECT record, alias_key FROM record_aliases WHERE tenant = $1 AND alias_key = ANY($2)
-                     ) a ON a.record = records.id"
-                ),
-                &[&t.0, &keys],
-            )
-            .await?;
+        let rows = client.query(RECORDS_BY_ALIASES, &[&t.0, &keys]).await?;
         for row in &rows {
             let r = to_record(row)?;
             let group = by_key.entry(row.try_get::<_, String>(5)?).or_default();
@@ -538,14 +661,7 @@ impl PostgresStore {
         let ids: Vec<Uuid> = needs.records.iter().map(|r| r.0).collect();
         let mut by_id: BTreeMap<RecordId, Record> = BTreeMap::new();
         if !ids.is_empty() {
-            let rows = client
-                .query(
-                    &format!(
-                        "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1 AND id = ANY($2)"
-                    ),
-                    &[&t.0, &ids],
-                )
-                .await?;
+            let rows = client.query(RECORDS_BY_IDS, &[&t.0, &ids]).await?;
             for row in &rows {
                 let r = to_record(row)?;
                 by_id.insert(r.id, r);
@@ -555,7 +671,7 @@ impl PostgresStore {
             c.add_record(*id, by_id.remove(id));
         }
         let tickets: Vec<&str> = needs.tickets.iter().map(|s| s.trim()).collect();
-        let by_ticket = grouped(&client, "ticket", t, &tickets).await?;
+        let by_ticket = grouped(&client, RECORDS_BY_TICKETS, t, &tickets).await?;
         for ticket in &needs.tickets {
             c.add_ticket(
                 ticket,
@@ -565,16 +681,7 @@ impl PostgresStore {
         let blocks: Vec<&str> = needs.block_keys.iter().map(BlockKey::as_str).collect();
         let mut by_block: BTreeMap<String, Vec<Record>> = BTreeMap::new();
         if !blocks.is_empty() {
-            let rows = client
-                .query(
-                    &format!(
-                        "SELECT {RECORD_COLUMNS}, block_key FROM records JOIN (
-                            SELECT record, block_key FROM record_blocks WHERE tenant = $1 AND block_key = ANY($2)
-                         ) b ON b.record = records.id ORDER BY id"
-                    ),
-                    &[&t.0, &blocks],
-                )
-                .await?;
+            let rows = client.query(RECORDS_BY_BLOCKS, &[&t.0, &blocks]).await?;
             for row in &rows {
                 by_block
                     .entry(row.try_get::<_, String>(5)?)
@@ -587,12 +694,7 @@ impl PostgresStore {
         }
         let events: Vec<Uuid> = needs.events.iter().map(|e| e.0).collect();
         if !events.is_empty() {
-            let rows = client
-                .query(
-                    "SELECT id, digest FROM events WHERE tenant = $1 AND id = ANY($2)",
-                    &[&t.0, &events],
-                )
-                .await?;
+            let rows = client.query(DIGESTS_BY_IDS, &[&t.0, &events]).await?;
             for row in &rows {
                 c.add_applied_event(EventId::new(row.get(0)), EventDigest(row.get(1)));
             }
@@ -602,26 +704,22 @@ impl PostgresStore {
 
     async fn records_where(
         &self,
-        column: &str,
+        sql: &str,
         tenant: TenantId,
         value: &str,
     ) -> Result<Vec<Record>, PostgresError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query(
-                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1 AND {column} = $2 ORDER BY id"),
-                &[&tenant.0, &value],
-            )
-            .await?;
+        let rows = client.query(sql, &[&tenant.0, &value]).await?;
         rows.iter().map(to_record).collect()
     }
 }
 
-/// The tenant's records whose `column` (`email_key` or `ticket`) is one of
-/// `values`, grouped by that value, each group sorted by id: one query.
+/// The tenant's records whose key (email key or ticket, as `sql` selects
+/// it in its sixth column) is one of `values`, grouped by that value, each
+/// group sorted by id: one query.
 async fn grouped(
     client: &deadpool_postgres::Client,
-    column: &str,
+    sql: &str,
     tenant: TenantId,
     values: &[&str],
 ) -> Result<BTreeMap<String, Vec<Record>>, PostgresError> {
@@ -629,12 +727,7 @@ async fn grouped(
     if values.is_empty() {
         return Ok(out);
     }
-    let rows = client
-        .query(
-            &format!("SELECT {RECORD_COLUMNS}, {column} FROM records WHERE tenant = $1 AND {column} = ANY($2) ORDER BY id"),
-            &[&tenant.0, &values],
-        )
-        .await?;
+    let rows = client.query(sql, &[&tenant.0, &values]).await?;
     for row in &rows {
         out.entry(row.try_get::<_, String>(5)?)
             .or_default()
@@ -661,11 +754,7 @@ impl AsyncContactStore for PostgresStore {
     ) -> Result<Vec<HistoryEntry>, PostgresError> {
         let client = self.pool.get().await?;
         let rows = client
-            .query(
-                "SELECT field, old, new, event, rule, submitter FROM field_history
-                 WHERE tenant = $1 AND record = $2 ORDER BY seq",
-                &[&tenant.0, &record.0],
-            )
+            .query(HISTORY_BY_RECORD, &[&tenant.0, &record.0])
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -695,14 +784,7 @@ impl AsyncContactStore for PostgresStore {
     ) -> Result<Vec<Record>, PostgresError> {
         let client = self.pool.get().await?;
         let rows = client
-            .query(
-                &format!(
-                    "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1
-                        AND id IN (SELECT record FROM record_blocks WHERE tenant = $1 AND block_key = $2)
-                     ORDER BY id"
-                ),
-                &[&tenant.0, &key.as_str()],
-            )
+            .query(RECORDS_BY_BLOCK, &[&tenant.0, &key.as_str()])
             .await?;
         rows.iter().map(to_record).collect()
     }
@@ -714,14 +796,7 @@ impl AsyncContactStore for PostgresStore {
     ) -> Result<Vec<Record>, PostgresError> {
         let client = self.pool.get().await?;
         let rows = client
-            .query(
-                &format!(
-                    "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1 AND (email_key = $2
-                        OR id IN (SELECT record FROM record_aliases WHERE tenant = $1 AND alias_key = $2))
-                     ORDER BY id"
-                ),
-                &[&tenant.0, &key.as_str()],
-            )
+            .query(RECORDS_BY_KEY, &[&tenant.0, &key.as_str()])
             .await?;
         rows.iter().map(to_record).collect()
     }
@@ -732,12 +807,7 @@ impl AsyncContactStore for PostgresStore {
         id: RecordId,
     ) -> Result<Option<Record>, PostgresError> {
         let client = self.pool.get().await?;
-        let row = client
-            .query_opt(
-                &format!("SELECT {RECORD_COLUMNS} FROM records WHERE id = $1 AND tenant = $2"),
-                &[&id.0, &tenant.0],
-            )
-            .await?;
+        let row = client.query_opt(RECORD_BY_ID, &[&id.0, &tenant.0]).await?;
         row.as_ref().map(to_record).transpose()
     }
 
@@ -746,7 +816,8 @@ impl AsyncContactStore for PostgresStore {
         tenant: TenantId,
         ticket: &str,
     ) -> Result<Vec<Record>, PostgresError> {
-        self.records_where("ticket", tenant, ticket.trim()).await
+        self.records_where(RECORDS_BY_TICKET, tenant, ticket.trim())
+            .await
     }
 
     async fn event_digest(
@@ -756,10 +827,7 @@ impl AsyncContactStore for PostgresStore {
     ) -> Result<Option<EventDigest>, PostgresError> {
         let client = self.pool.get().await?;
         let row = client
-            .query_opt(
-                "SELECT digest FROM events WHERE tenant = $1 AND id = $2",
-                &[&tenant.0, &event.0],
-            )
+            .query_opt(EVENT_DIGEST, &[&tenant.0, &event.0])
             .await?;
         Ok(row.map(|r| EventDigest(r.get(0))))
     }
@@ -799,10 +867,7 @@ impl AsyncUndoStore for PostgresStore {
     ) -> Result<Option<Tombstone>, PostgresError> {
         let client = self.pool.get().await?;
         let row = client
-            .query_opt(
-                "SELECT data FROM tombstones WHERE tenant = $1 AND record = $2",
-                &[&tenant.0, &record.0],
-            )
+            .query_opt(TOMBSTONE_OF, &[&tenant.0, &record.0])
             .await?;
         row.map(|r| {
             serde_json::from_str(r.get::<_, &str>(0)).map_err(|_| PostgresError::Corrupt(record))
@@ -816,12 +881,7 @@ async fn linked<C: GenericClient>(
     tenant: TenantId,
     record: RecordId,
 ) -> Result<Vec<SubjectId>, tokio_postgres::Error> {
-    let rows = c
-        .query(
-            "SELECT subject FROM links WHERE tenant = $1 AND record = $2 ORDER BY subject",
-            &[&tenant.0, &record.0],
-        )
-        .await?;
+    let rows = c.query(SUBJECTS_BY_RECORD, &[&tenant.0, &record.0]).await?;
     Ok(rows.iter().map(|r| SubjectId::new(r.get(0))).collect())
 }
 
@@ -831,10 +891,7 @@ async fn memberships<C: GenericClient>(
     record: RecordId,
 ) -> Result<Vec<CampaignMember>, tokio_postgres::Error> {
     let rows = c
-        .query(
-            "SELECT campaign, ticket FROM campaign_members WHERE tenant = $1 AND record = $2 ORDER BY campaign",
-            &[&tenant.0, &record.0],
-        )
+        .query(MEMBERSHIPS_BY_RECORD, &[&tenant.0, &record.0])
         .await?;
     Ok(rows
         .iter()
@@ -881,9 +938,9 @@ async fn delete_record(
     id: RecordId,
 ) -> Result<(), tokio_postgres::Error> {
     for sql in [
-        "DELETE FROM records WHERE id = $2 AND tenant = $1",
-        "DELETE FROM record_aliases WHERE record = $2 AND tenant = $1",
-        "DELETE FROM record_blocks WHERE record = $2 AND tenant = $1",
+        DELETE_RECORD,
+        DELETE_ALIASES_OF_RECORD,
+        DELETE_BLOCKS_OF_RECORD,
     ] {
         tx.execute(sql, &[&t.0, &id.0]).await?;
     }
@@ -1034,15 +1091,12 @@ async fn lock_keys(
 
 async fn ids(
     tx: &Transaction<'_>,
-    column: &str,
+    sql: &str,
     tenant: TenantId,
     value: &str,
 ) -> Result<Vec<RecordId>, ApplyError<PostgresError>> {
     let rows = tx
-        .query(
-            &format!("SELECT id FROM records WHERE tenant = $1 AND {column} = $2 ORDER BY id"),
-            &[&tenant.0, &value],
-        )
+        .query(sql, &[&tenant.0, &value])
         .await
         .map_err(store_err)?;
     Ok(rows.iter().map(|r| RecordId::new(r.get(0))).collect())
@@ -1056,12 +1110,7 @@ async fn ids_by_key(
     key: &EmailKey,
 ) -> Result<Vec<RecordId>, ApplyError<PostgresError>> {
     let rows = tx
-        .query(
-            "SELECT id FROM records WHERE tenant = $1 AND email_key = $2
-             UNION SELECT record FROM record_aliases WHERE tenant = $1 AND alias_key = $2
-             ORDER BY 1",
-            &[&tenant.0, &key.as_str()],
-        )
+        .query(IDS_BY_KEY, &[&tenant.0, &key.as_str()])
         .await
         .map_err(store_err)?;
     Ok(rows.iter().map(|r| RecordId::new(r.get(0))).collect())
@@ -1078,8 +1127,7 @@ async fn write_blocks(
     if b.is_empty() {
         return Ok(());
     }
-    tx.execute("DELETE FROM record_blocks WHERE record = $1", &[&r.id.0])
-        .await?;
+    tx.execute(DELETE_BLOCKS_OF_RECORD_ID, &[&r.id.0]).await?;
     let keys: Vec<String> = b
         .keys(&r.fields, n)
         .iter()
@@ -1103,8 +1151,7 @@ async fn write_aliases(
     r: &Record,
     n: &Normalization,
 ) -> Result<(), tokio_postgres::Error> {
-    tx.execute("DELETE FROM record_aliases WHERE record = $1", &[&r.id.0])
-        .await?;
+    tx.execute(DELETE_ALIASES_OF_RECORD_ID, &[&r.id.0]).await?;
     let keys: Vec<String> = r.alias_keys(n).into_iter().map(String::from).collect();
     if !keys.is_empty() {
         tx.execute(
@@ -1123,12 +1170,7 @@ async fn get(
     id: RecordId,
 ) -> Result<Option<Record>, ApplyError<PostgresError>> {
     let row = tx
-        .query_opt(
-            &format!(
-                "SELECT {RECORD_COLUMNS} FROM records WHERE id = $1 AND tenant = $2 FOR UPDATE"
-            ),
-            &[&id.0, &tenant.0],
-        )
+        .query_opt(RECORD_FOR_UPDATE, &[&id.0, &tenant.0])
         .await
         .map_err(store_err)?;
     row.as_ref()
@@ -1139,7 +1181,7 @@ async fn get(
 
 async fn exists(tx: &Transaction<'_>, id: RecordId) -> Result<bool, ApplyError<PostgresError>> {
     Ok(tx
-        .query_opt("SELECT 1 FROM records WHERE id = $1", &[&id.0])
+        .query_opt(RECORD_EXISTS, &[&id.0])
         .await
         .map_err(store_err)?
         .is_some())
@@ -1151,10 +1193,7 @@ async fn exists_in(
     id: RecordId,
 ) -> Result<bool, ApplyError<PostgresError>> {
     Ok(tx
-        .query_opt(
-            "SELECT 1 FROM records WHERE id = $1 AND tenant = $2",
-            &[&id.0, &tenant.0],
-        )
+        .query_opt(RECORD_EXISTS_IN, &[&id.0, &tenant.0])
         .await
         .map_err(store_err)?
         .is_some())
@@ -1175,16 +1214,13 @@ async fn apply_in(
                 }
             }
             Precondition::TicketId { ticket, records } => {
-                if ids(tx, "ticket", t, ticket.as_str().trim()).await? != *records {
+                if ids(tx, IDS_BY_TICKET, t, ticket.as_str().trim()).await? != *records {
                     return Err(Conflict::TicketChanged.into());
                 }
             }
             Precondition::BlockKey { key, records } => {
                 let rows = tx
-                    .query(
-                        "SELECT record FROM record_blocks WHERE tenant = $1 AND block_key = $2 ORDER BY 1",
-                        &[&t.0, &key.as_str()],
-                    )
+                    .query(IDS_BY_BLOCK, &[&t.0, &key.as_str()])
                     .await
                     .map_err(store_err)?;
                 let now: Vec<RecordId> = rows.iter().map(|r| RecordId::new(r.get(0))).collect();
@@ -1205,10 +1241,7 @@ async fn apply_in(
             }
             Precondition::EventNew { event, digest } => {
                 let row = tx
-                    .query_opt(
-                        "SELECT digest FROM events WHERE tenant = $1 AND id = $2",
-                        &[&t.0, &event.0],
-                    )
+                    .query_opt(EVENT_DIGEST, &[&t.0, &event.0])
                     .await
                     .map_err(store_err)?;
                 match row.map(|r| EventDigest(r.get(0))) {
@@ -1237,10 +1270,7 @@ async fn apply_in(
             }
             Precondition::SubjectLink { subject, record } => {
                 let now = tx
-                    .query_opt(
-                        "SELECT record FROM links WHERE tenant = $1 AND subject = $2",
-                        &[&t.0, &subject.0],
-                    )
+                    .query_opt(LINK_OF_SUBJECT, &[&t.0, &subject.0])
                     .await
                     .map_err(store_err)?
                     .map(|r| RecordId::new(r.get(0)));
@@ -1287,7 +1317,7 @@ async fn apply_in(
                 write_aliases(tx, record, n).await.map_err(store_err)?;
                 write_blocks(tx, record, n, b).await.map_err(store_err)?;
                 if matches!(e, Effect::RestoreRecord { .. }) {
-                    tx.execute("DELETE FROM tombstones WHERE record = $1", &[&record.id.0])
+                    tx.execute(DELETE_TOMBSTONE, &[&record.id.0])
                         .await
                         .map_err(store_err)?;
                 }
@@ -1297,22 +1327,16 @@ async fn apply_in(
                     return Err(ApplyError::InvalidPlan("effect names an unknown record"));
                 }
                 delete_record(tx, t, *record).await.map_err(store_err)?;
-                for sql in [
-                    "DELETE FROM links WHERE tenant = $1 AND record = $2",
-                    "DELETE FROM campaign_members WHERE tenant = $1 AND record = $2",
-                ] {
+                for sql in [DELETE_LINKS_OF_RECORD, DELETE_MEMBERSHIPS_OF_RECORD] {
                     tx.execute(sql, &[&t.0, &record.0])
                         .await
                         .map_err(store_err)?;
                 }
             }
             Effect::RemoveCampaignMember { record, campaign } => {
-                tx.execute(
-                    "DELETE FROM campaign_members WHERE tenant = $1 AND campaign = $2 AND record = $3",
-                    &[&t.0, &campaign.0, &record.0],
-                )
-                .await
-                .map_err(store_err)?;
+                tx.execute(DELETE_MEMBERSHIP, &[&t.0, &campaign.0, &record.0])
+                    .await
+                    .map_err(store_err)?;
             }
             Effect::UpdateRecord { record, changes } => {
                 let Some(mut r) = get(tx, t, *record).await? else {
@@ -1329,7 +1353,7 @@ async fn apply_in(
                 let fields = serde_json::to_string(&r.fields)
                     .map_err(|_| ApplyError::Store(PostgresError::Corrupt(r.id)))?;
                 tx.execute(
-                    "UPDATE records SET email_key = $2, ticket = $3, fields = $4, version = $5 WHERE id = $1",
+                    UPDATE_RECORD,
                     &[
                         &r.id.0,
                         &r.email_key(n).map(String::from),
@@ -1381,12 +1405,9 @@ async fn apply_in(
                 .map_err(store_err)?;
             }
             Effect::Unlink { subject, record } => {
-                tx.execute(
-                    "DELETE FROM links WHERE tenant = $1 AND subject = $2 AND record = $3",
-                    &[&t.0, &subject.0, &record.0],
-                )
-                .await
-                .map_err(store_err)?;
+                tx.execute(UNLINK, &[&t.0, &subject.0, &record.0])
+                    .await
+                    .map_err(store_err)?;
             }
             Effect::AddCampaignMember {
                 record,
@@ -1426,15 +1447,9 @@ async fn apply_in(
                 .map_err(store_err)?;
                 delete_record(tx, t, *record).await.map_err(store_err)?;
                 for (sql, params) in [
-                    ("UPDATE links SET record = $3 WHERE tenant = $1 AND record = $2", 3),
-                    (
-                        "INSERT INTO campaign_members (tenant, campaign, record, ticket)
-                         SELECT tenant, campaign, $3, ticket FROM campaign_members WHERE tenant = $1 AND record = $2
-                         ON CONFLICT (tenant, campaign, record)
-                         DO UPDATE SET ticket = COALESCE(campaign_members.ticket, excluded.ticket)",
-                        3,
-                    ),
-                    ("DELETE FROM campaign_members WHERE tenant = $1 AND record = $2", 2),
+                    (MOVE_LINKS, 3),
+                    (MOVE_MEMBERSHIPS, 3),
+                    (DELETE_MEMBERSHIPS_OF_RECORD, 2),
                 ] {
                     let result = if params == 2 {
                         tx.execute(sql, &[&t.0, &record.0]).await
@@ -1483,4 +1498,243 @@ async fn apply_in(
         .map_err(store_err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_postgres::types::{ToSql, Type};
+
+    /// Every lookup and write the store runs per key or id, with what its
+    /// plan must show (`enable_seqscan = off`: an index that can serve the
+    /// query is chosen, so a query that no index serves shows a `Seq Scan`;
+    /// `a|b`: either index serves it).
+    const LOOKUPS: &[(&str, &str, &[&str])] = &[
+        (
+            "records by email key",
+            RECORDS_BY_KEY,
+            &["records_by_key", "record_aliases_pkey"],
+        ),
+        (
+            "records by alias keys",
+            RECORDS_BY_ALIASES,
+            &["record_aliases_pkey"],
+        ),
+        (
+            "records by email keys",
+            RECORDS_BY_KEYS,
+            &["records_by_key"],
+        ),
+        (
+            "records by ticket",
+            RECORDS_BY_TICKET,
+            &["records_by_ticket"],
+        ),
+        (
+            "records by tickets",
+            RECORDS_BY_TICKETS,
+            &["records_by_ticket"],
+        ),
+        (
+            "records by block",
+            RECORDS_BY_BLOCK,
+            &["record_blocks_pkey"],
+        ),
+        (
+            "records by blocks",
+            RECORDS_BY_BLOCKS,
+            &["record_blocks_pkey"],
+        ),
+        ("records by ids", RECORDS_BY_IDS, &["records_pkey"]),
+        ("record by id", RECORD_BY_ID, &["records_pkey"]),
+        ("record for update", RECORD_FOR_UPDATE, &["records_pkey"]),
+        ("record exists in", RECORD_EXISTS_IN, &["records_pkey"]),
+        ("record exists", RECORD_EXISTS, &["records_pkey"]),
+        (
+            "ids by key",
+            IDS_BY_KEY,
+            &["records_by_key", "record_aliases_pkey"],
+        ),
+        ("ids by ticket", IDS_BY_TICKET, &["records_by_ticket"]),
+        ("ids by block", IDS_BY_BLOCK, &["record_blocks_pkey"]),
+        ("digests by ids", DIGESTS_BY_IDS, &["events_pkey"]),
+        ("event digest", EVENT_DIGEST, &["events_pkey"]),
+        ("link of a subject", LINK_OF_SUBJECT, &["links_pkey"]),
+        (
+            "subjects by record",
+            SUBJECTS_BY_RECORD,
+            &["links_by_record"],
+        ),
+        (
+            "memberships by record",
+            MEMBERSHIPS_BY_RECORD,
+            &["campaign_members_by_record"],
+        ),
+        (
+            "history by record",
+            HISTORY_BY_RECORD,
+            &["field_history_by_record"],
+        ),
+        ("tombstone", TOMBSTONE_OF, &["tombstones_pkey"]),
+        ("delete record", DELETE_RECORD, &["records_pkey"]),
+        (
+            "delete aliases",
+            DELETE_ALIASES_OF_RECORD,
+            &["record_aliases_by_record"],
+        ),
+        (
+            "delete blocks",
+            DELETE_BLOCKS_OF_RECORD,
+            &["record_blocks_by_record"],
+        ),
+        (
+            "delete aliases by id",
+            DELETE_ALIASES_OF_RECORD_ID,
+            &["record_aliases_by_record"],
+        ),
+        (
+            "delete blocks by id",
+            DELETE_BLOCKS_OF_RECORD_ID,
+            &["record_blocks_by_record"],
+        ),
+        ("delete tombstone", DELETE_TOMBSTONE, &["tombstones_pkey"]),
+        (
+            "delete links of record",
+            DELETE_LINKS_OF_RECORD,
+            &["links_by_record"],
+        ),
+        (
+            "delete memberships of record",
+            DELETE_MEMBERSHIPS_OF_RECORD,
+            &["campaign_members_by_record"],
+        ),
+        (
+            "delete membership",
+            DELETE_MEMBERSHIP,
+            &["campaign_members_pkey|campaign_members_by_record"],
+        ),
+        ("update record", UPDATE_RECORD, &["records_pkey"]),
+        ("unlink", UNLINK, &["links_pkey|links_by_record"]),
+        ("move links", MOVE_LINKS, &["links_by_record"]),
+        (
+            "move memberships",
+            MOVE_MEMBERSHIPS,
+            &["campaign_members_by_record"],
+        ),
+    ];
+
+    /// 20,000 rows in each table, over two tenants (the nil one, which the
+    /// placeholders name, and another), then statistics.
+    const SEED: &str = "
+        CREATE TEMP TABLE n AS SELECT i,
+            CASE WHEN i % 2 = 0 THEN '00000000-0000-0000-0000-000000000000'::uuid
+                 ELSE md5('tenant')::uuid END AS t
+            FROM generate_series(1, 20000) i;
+        INSERT INTO records SELECT md5('r' || i)::uuid, t, 'contact', 'e' || i, 't' || i, '{}', 1 FROM n;
+        INSERT INTO record_aliases SELECT t, 'a' || i, md5('r' || i)::uuid FROM n;
+        INSERT INTO record_blocks SELECT t, 'b' || (i % 5000), md5('r' || i)::uuid FROM n;
+        INSERT INTO links SELECT t, md5('s' || i)::uuid, md5('r' || (i % 10000))::uuid FROM n;
+        INSERT INTO events (tenant, id, digest) SELECT t, md5('e' || i)::uuid, md5('d' || i)::uuid FROM n;
+        INSERT INTO campaign_members SELECT t, 'c' || (i % 50), md5('r' || i)::uuid, NULL FROM n;
+        INSERT INTO field_history (tenant, record, field, new, rule)
+            SELECT t, md5('r' || (i % 10000))::uuid, 'f', 'v', 'D1' FROM n;
+        INSERT INTO tombstones SELECT md5('x' || i)::uuid, t, '{}' FROM n;
+        DROP TABLE n;
+        ANALYZE;
+    ";
+
+    /// A value of `ty` for a query's parameter (the plan, not the rows,
+    /// is what the test reads).
+    fn placeholder(ty: &Type) -> Box<dyn ToSql + Sync> {
+        match *ty {
+            Type::UUID => Box::new(Uuid::nil()),
+            Type::UUID_ARRAY => Box::new(vec![Uuid::nil()]),
+            Type::TEXT_ARRAY => Box::new(vec![String::from("k")]),
+            Type::INT8 => Box::new(0_i64),
+            _ => Box::new(String::from("k")),
+        }
+    }
+
+    /// The plan of `sql` on `client`, one line per node.
+    async fn plan_of(client: &deadpool_postgres::Client, sql: &str) -> Vec<String> {
+        let explain = format!("EXPLAIN {sql}");
+        let stmt = client.prepare(&explain).await.unwrap();
+        let values: Vec<Box<dyn ToSql + Sync>> = stmt.params().iter().map(placeholder).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v).collect();
+        let rows = client.query(&stmt, &refs).await.unwrap();
+        rows.iter().map(|r| r.get::<_, String>(0)).collect()
+    }
+
+    /// What is wrong with `sql`'s plan: a table walked, or an index in
+    /// `expected` not used.
+    async fn violations(
+        client: &deadpool_postgres::Client,
+        name: &str,
+        sql: &str,
+        expected: &[&str],
+    ) -> Vec<String> {
+        let plan = plan_of(client, sql).await;
+        let mut out: Vec<String> = plan
+            .iter()
+            .filter(|l| l.contains("Seq Scan"))
+            .map(|l| format!("{name}: walks a table: {}", l.trim()))
+            .collect();
+        for want in expected {
+            let through = |index: &str| plan.iter().any(|l| l.contains(&format!(" {index} ")));
+            if !want.split('|').any(through) {
+                out.push(format!("{name}: not through `{want}`: {plan:#?}"));
+            }
+        }
+        out
+    }
+
+    fn url() -> Option<String> {
+        match std::env::var("CONTACT_SYNC_POSTGRES_URL") {
+            Ok(u) if !u.is_empty() => Some(u),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("CI runs the PostgreSQL tests: set CONTACT_SYNC_POSTGRES_URL")
+            }
+            _ => {
+                eprintln!("CONTACT_SYNC_POSTGRES_URL is not set: PostgreSQL tests not run");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn b15_b19_every_lookup_searches_by_its_index_and_never_scans_on_postgres() {
+        let Some(url) = url() else { return };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let schema = format!("plans_{}", std::process::id());
+            let store = PostgresStore::connect_in_schema(&url, &schema, Normalization::default(), 1)
+                .await
+                .unwrap();
+            let client = store.pool.get().await.unwrap();
+            // Enough rows, half of them in the tenant the lookups ask
+            // about, that an index walking the tenant costs more than one
+            // searched by the key.
+            client.batch_execute(SEED).await.unwrap();
+            client.batch_execute("SET enable_seqscan = off").await.unwrap();
+            let mut failures = Vec::new();
+            for (name, sql, expected) in LOOKUPS {
+                failures.extend(violations(&client, name, sql, expected).await);
+            }
+            // The check sees the lookup aliases first shipped with.
+            let walks = violations(
+                &client,
+                "records by email key, as first shipped",
+                "SELECT id FROM records WHERE tenant = $1 AND (email_key = $2
+                 OR id IN (SELECT record FROM record_aliases WHERE tenant = $1 AND alias_key = $2))",
+                &["records_by_key"],
+            )
+            .await;
+            client.batch_execute("RESET enable_seqscan").await.unwrap();
+            assert!(failures.is_empty(), "{}", failures.join("\n"));
+            assert!(!walks.is_empty(), "the check passed an OR of key and alias");
+        });
+    }
 }
