@@ -600,21 +600,9 @@ fn build(plan: &Plan, before: &State) -> Reversible {
             });
         }
     }
-    // A record the plan relies on at another version, or creates, keeps
-    // the plan's own precondition.
-    let own: BTreeSet<RecordId> = pinned
-        .preconditions
-        .iter()
-        .filter_map(|q| match q {
-            Precondition::RecordVersion { record, .. } | Precondition::RecordAbsent { record } => {
-                Some(*record)
-            }
-            _ => None,
-        })
-        .collect();
-    forward.retain(
-        |p| !matches!(p, Precondition::RecordVersion { record, .. } if own.contains(record)),
-    );
+    // A record the plan already pins (at the version it read, or absent)
+    // keeps that pin beside this one: both hold, or the apply is refused
+    // for the plan's own pin, which comes first.
     for (s, was) in &before.links {
         let is = after.links.get(s).copied().flatten();
         if *was != is {

@@ -557,6 +557,148 @@ where
     Ok(())
 }
 
+/// Each precondition of `plan` at most once.
+fn each_once(plan: &Plan) -> bool {
+    plan.preconditions
+        .iter()
+        .enumerate()
+        .all(|(i, p)| !plan.preconditions[..i].contains(p))
+}
+
+#[test]
+fn b16_the_pinned_plan_holds_each_precondition_once() {
+    let store = linked_member();
+    let rec = store.record(T, rid(1)).unwrap().unwrap();
+    // A plan that already pins everything the inverse relies on: the
+    // version it updates, the record's links and memberships, the subject
+    // it moves.
+    let mut plan = plan_of(vec![
+        set_company(rid(1), Some("Acme"), "Globex"),
+        Effect::Link {
+            subject: sid(10),
+            record: rid(2),
+        },
+        Effect::RemoveCampaignMember {
+            record: rid(1),
+            campaign: camp("C1"),
+        },
+    ]);
+    plan.preconditions = vec![
+        Precondition::RecordVersion {
+            record: rid(1),
+            version: rec.version,
+        },
+        Precondition::Links {
+            record: rid(1),
+            subjects: vec![sid(10)],
+        },
+        Precondition::Links {
+            record: rid(2),
+            subjects: vec![],
+        },
+        Precondition::Memberships {
+            record: rid(1),
+            members: store.campaign_memberships(T, rid(1)).unwrap(),
+        },
+        Precondition::SubjectLink {
+            subject: sid(10),
+            record: Some(rid(1)),
+        },
+    ];
+    let reversible = undo::prepare(&store, &plan).unwrap();
+    assert!(
+        each_once(&reversible.plan),
+        "{:?}",
+        reversible.plan.preconditions
+    );
+    assert_eq!(reversible.plan.preconditions, plan.preconditions);
+}
+
+#[test]
+fn b16_a_hand_built_plan_is_pinned_to_what_its_inverse_restores() {
+    let store = linked_member();
+    let version = store.record(T, rid(1)).unwrap().unwrap().version;
+    let plan = plan_of(vec![
+        set_company(rid(1), Some("Acme"), "Globex"),
+        Effect::Link {
+            subject: sid(10),
+            record: rid(2),
+        },
+    ]);
+    let reversible = undo::prepare(&store, &plan).unwrap();
+    let pins = &reversible.plan.preconditions;
+    for want in [
+        Precondition::RecordVersion {
+            record: rid(1),
+            version,
+        },
+        Precondition::Links {
+            record: rid(1),
+            subjects: vec![sid(10)],
+        },
+        Precondition::Links {
+            record: rid(2),
+            subjects: vec![],
+        },
+        Precondition::SubjectLink {
+            subject: sid(10),
+            record: Some(rid(1)),
+        },
+    ] {
+        assert!(pins.contains(&want), "{want:?} missing from {pins:?}");
+    }
+    assert!(each_once(&reversible.plan), "{pins:?}");
+}
+
+#[test]
+fn b16_an_effect_that_changes_nothing_is_undone_by_nothing() {
+    let store = linked_member();
+    // Record 1 is a member of C1 with T-1 already; record 2 is no member.
+    let plan = plan_of(vec![
+        Effect::AddCampaignMember {
+            record: rid(1),
+            campaign: camp("C1"),
+            ticket: Some("T-1".into()),
+        },
+        Effect::RemoveCampaignMember {
+            record: rid(2),
+            campaign: camp("C1"),
+        },
+    ]);
+    let reversible = undo::prepare(&store, &plan).unwrap();
+    assert!(
+        reversible.inverse.effects.is_empty(),
+        "{:?}",
+        reversible.inverse.effects
+    );
+    assert!(reversible.inverse.preconditions.is_empty());
+}
+
+#[test]
+fn b16_a_record_created_and_deleted_by_one_plan_leaves_no_trace_in_the_inverse() {
+    let store = linked_member();
+    let plan = plan_of(vec![
+        Effect::CreateRecord {
+            record: contact(7, &[("email", "dee@example.org")]),
+        },
+        Effect::DeleteRecord { record: rid(7) },
+    ]);
+    let reversible = undo::prepare(&store, &plan).unwrap();
+    let names_seven = |p: &Precondition| {
+        matches!(
+            p,
+            Precondition::RecordAbsent { record }
+            | Precondition::RecordFields { record, .. }
+            | Precondition::RecordVersion { record, .. }
+                if *record == rid(7)
+        )
+    };
+    assert!(
+        !reversible.inverse.preconditions.iter().any(names_seven),
+        "{:?}",
+        reversible.inverse.preconditions
+    );
+}
 mod properties {
     use super::*;
     use proptest::prelude::*;
