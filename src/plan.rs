@@ -507,15 +507,16 @@ pub struct HistoryEntry {
 }
 
 /// The rule a created record's fields cite in its history: the creating
-/// rule its outcome names (doo's D6, the Salesforce article's A4 and its
-/// variants), D6 when none does.
+/// rule its outcome names, the most specific first (the Salesforce
+/// article's toggles A21, A22 and A25 before A4, which every Salesforce
+/// creation cites; doo's D6), D6 when none does.
 fn creation_rule(rules: &[RuleId]) -> RuleId {
     [
-        RuleId::D6,
-        RuleId::A4,
         RuleId::A21,
         RuleId::A22,
         RuleId::A25,
+        RuleId::D6,
+        RuleId::A4,
         RuleId::A1,
     ]
     .into_iter()

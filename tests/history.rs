@@ -100,6 +100,36 @@ fn b17_a_created_record_enters_the_history_with_its_creating_rule() {
 }
 
 #[test]
+fn b17_a22_a4_each_record_of_one_order_cites_its_own_creating_rule() {
+    // One order creates the buyer's record although one has the buyer's
+    // email (A22), and the holder's, which matches none (A4): each
+    // record's history names the rule that created that record.
+    let store = store_with(vec![contact(1, &[("email", "buyer@example.org")])]);
+    let p = sf(RecordType::Contact).with_buyer_records(true);
+    let plan = run(
+        &p,
+        &store,
+        &order(
+            1,
+            vec![
+                booker(9, &[("email", "buyer@example.org")]),
+                attendee(10, &[("email", "holder@example.org")]),
+            ],
+        ),
+    );
+    for (subject, rule) in [(9, RuleId::A22), (10, RuleId::A4)] {
+        let id = outcome(&plan, subject).record.unwrap();
+        let h = store.record_history(T, id).unwrap();
+        assert!(!h.is_empty());
+        assert!(
+            h.iter().all(|e| e.rule == rule),
+            "subject {subject}: {:?}",
+            entries(&h)
+        );
+    }
+}
+
+#[test]
 fn b14_b17_the_submitter_is_kept_where_the_event_says() {
     let store = acme();
     let event = match company(1, "Globex") {

@@ -89,6 +89,83 @@ fn b18_d13_d14_sync_changes_fields_not_links() {
 }
 
 #[test]
+fn b18_a20_a_record_change_reaches_only_the_subjects_linked_to_the_record() {
+    // Subject 10 registers and is linked to record 1 on both sides; the
+    // change of record 1 lists 10 and 11, which was never linked. Only
+    // the two-way side updates a subject (A20), and only subject 10.
+    let records = vec![contact(
+        1,
+        &[("email", "jo@example.org"), ("job_title", "Dev")],
+    )];
+    let events = [
+        registration(1, vec![attendee(10, &[("email", "jo@example.org")])]),
+        Event::RecordChanged(RecordChange::new(
+            eid(2),
+            T,
+            rid(1),
+            fields(&[("email", "jo@example.org"), ("job_title", "VP")]),
+            vec![
+                attendee(10, &[("email", "jo@example.org")]),
+                attendee(11, &[("email", "jo@example.org")]),
+            ],
+        )),
+    ];
+    let one_way = sf(RecordType::Contact);
+    let mut two_way = sf(RecordType::Contact);
+    two_way.two_way = true;
+    let d = what_if(&records, &events, &one_way, &two_way).unwrap();
+    let changed: Vec<SubjectId> = d
+        .subjects
+        .iter()
+        .filter(|s| s.event == eid(2))
+        .map(|s| s.subject)
+        .collect();
+    assert_eq!(changed, [sid(10)], "{d}");
+    let s = d.subjects.iter().find(|s| s.event == eid(2)).unwrap();
+    assert_eq!(s.b.decision, Some(Decision::SubjectUpdated), "{d}");
+}
+
+#[test]
+fn b18_a_what_if_is_empty_only_when_no_part_differs() {
+    use contact_sync::whatif::{FieldDiff, WhatIf};
+    let events = [registration(
+        1,
+        vec![attendee(10, &[("email", "team@example.org")])],
+    )];
+    let full = what_if(&twins(), &events, &Policy::doo(), &sf(RecordType::Contact)).unwrap();
+    assert!(!full.subjects.is_empty() && !full.created_only_a.is_empty());
+    assert!(!full.is_empty());
+    let field = FieldDiff {
+        record: rid(1),
+        field: FieldName::new("company"),
+        a: Some(FieldValue::new("Acme")),
+        b: None,
+    };
+    let parts = [
+        WhatIf {
+            subjects: full.subjects.clone(),
+            ..WhatIf::default()
+        },
+        WhatIf {
+            created_only_a: vec![rid(5)],
+            ..WhatIf::default()
+        },
+        WhatIf {
+            created_only_b: vec![rid(5)],
+            ..WhatIf::default()
+        },
+        WhatIf {
+            fields: vec![field],
+            ..WhatIf::default()
+        },
+    ];
+    for (i, d) in parts.iter().enumerate() {
+        assert!(!d.is_empty(), "part {i} differs: {d}");
+    }
+    assert!(WhatIf::default().is_empty());
+}
+
+#[test]
 fn b18_d8_d9_later_events_follow_each_sides_links() {
     let events = [
         registration(1, vec![attendee(10, &[("email", "ann@example.org")])]),
