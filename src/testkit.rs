@@ -2079,6 +2079,68 @@ pub async fn merges_move_links_and_members_async<F: AsyncStoreFactory>(f: &F) ->
     .await
 }
 
+/// The parts of [`events_async`] for a store that records events: events
+/// are recorded per tenant (another tenant's event of the same id is new
+/// to this one), and a batch plan records every event it holds (B5, B7).
+async fn events_per_tenant_and_batch<F: AsyncStoreFactory>(f: &F, e: &Engine) -> Check {
+    const C: &str = "events";
+    let s = f.fresh().await;
+    let first = registration(1, 1, A, "new@example.org");
+    let plan = e
+        .plan_async(&s, &first)
+        .await
+        .map_err(|x| fail(C, chain(&x)))?;
+    must_apply(C, &s, "event 1 in tenant A", &plan).await?;
+    // Event 1 of tenant B: another payload, the same id.
+    let other = registration(1, 2, B, "other@example.org");
+    let plan = e.plan_async(&s, &other).await.map_err(|x| {
+        fail(
+            C,
+            format!(
+                "injected event 1 of tenant B after tenant A applied its own event 1: \
+                 expected a plan (events are per tenant), planning failed: {}",
+                chain(&x)
+            ),
+        )
+    })?;
+    ensure(C, !plan.effects.is_empty(), || {
+        "event 1 of tenant B planned no effects after tenant A applied its event 1: \
+         applied events must be recorded per tenant"
+            .into()
+    })?;
+    must_apply(
+        C,
+        &s,
+        "event 1 of tenant B after tenant A applied its own event 1 (events are per tenant)",
+        &plan,
+    )
+    .await?;
+    // A batch of two events: both recorded.
+    let batch = [
+        registration(2, 3, A, "two@example.org"),
+        registration(3, 4, A, "three@example.org"),
+    ];
+    let plan = e
+        .plan_batch_async(&s, &batch)
+        .await
+        .map_err(|x| fail(C, chain(&x)))?;
+    must_apply(C, &s, "a batch plan of events 2 and 3", &plan).await?;
+    for ev in &batch {
+        let d = s
+            .event_digest(A, ev.id())
+            .await
+            .map_err(|x| fail(C, chain(&x)))?;
+        ensure(C, d == Some(ev.digest()), || {
+            format!(
+                "injected a batch plan of events 2 and 3: expected each recorded with its \
+                 digest, event {} reads back {d:?}",
+                ev.id()
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// A store that records events (B7) answers [`Conflict::EventApplied`] for
 /// the same event and digest and [`Conflict::EventPayloadChanged`] for
 /// another digest; a store that keeps the default
@@ -2149,7 +2211,8 @@ pub async fn events_async<F: AsyncStoreFactory>(f: &F) -> Check {
                 .map_err(|x| fail(C, chain(&x)))?;
             ensure(C, again.effects.is_empty(), || {
                 "a redelivered event planned effects although the store recorded it".into()
-            })
+            })?;
+            events_per_tenant_and_batch(f, &e).await
         }
         None => {
             // Not recorded: the redelivery is planned again and must not

@@ -37,7 +37,14 @@ enum Fault {
     /// Block lookups answer what the record's keys were when it was
     /// created: an update never moves it between blocks.
     KeepsFirstBlocks,
+    /// Applied events are keyed by event id alone, without the tenant.
+    EventsWithoutTenant,
+    /// Only the first event of a batch plan is recorded as applied.
+    FirstEventOnly,
 }
+
+/// The suite's tenants.
+const TENANTS: [TenantId; 2] = [TenantId::from_u128(0xA), TenantId::from_u128(0xB)];
 
 struct Broken {
     store: InMemoryStore,
@@ -99,6 +106,15 @@ impl ContactStore for Broken {
         }
     }
     fn event_digest(&self, t: TenantId, e: EventId) -> Result<Option<EventDigest>, Infallible> {
+        if let Fault::EventsWithoutTenant = self.fault {
+            // Whichever tenant applied an event of this id.
+            for o in std::iter::once(t).chain(TENANTS) {
+                if let Some(d) = self.store.event_digest(o, e)? {
+                    return Ok(Some(d));
+                }
+            }
+            return Ok(None);
+        }
         self.store.event_digest(t, e)
     }
     fn linked_subjects(&self, t: TenantId, r: RecordId) -> Result<Vec<SubjectId>, Infallible> {
@@ -179,6 +195,26 @@ impl ApplyPlan for Broken {
                 p.preconditions.retain(
                     |c| !matches!(c, Precondition::RecordAbsent { record } if foreign(record)),
                 );
+            }
+            Fault::EventsWithoutTenant => {
+                for c in &p.preconditions {
+                    if let Precondition::EventNew { event, digest } = c {
+                        if let Ok(Some(d)) = self.event_digest(t, *event) {
+                            return Err(ApplyError::Conflict(if d == *digest {
+                                Conflict::EventApplied(*event)
+                            } else {
+                                Conflict::EventPayloadChanged(*event)
+                            }));
+                        }
+                    }
+                }
+            }
+            Fault::FirstEventOnly => {
+                let mut seen = false;
+                p.preconditions.retain(|c| match c {
+                    Precondition::EventNew { .. } => !std::mem::replace(&mut seen, true),
+                    _ => true,
+                });
             }
             Fault::NoTicketLookups | Fault::IgnoresAliases => {}
             Fault::KeepsFirstBlocks => {
@@ -344,6 +380,20 @@ fn b15_a_store_ignoring_aliases_fails_alias_lookups() {
         |f| testkit::alias_lookups(&f),
         "alias_lookups",
     );
+}
+
+#[test]
+fn b7_a_store_keying_events_without_the_tenant_fails_events() {
+    caught_by(
+        Fault::EventsWithoutTenant,
+        |f| testkit::events(&f),
+        "events",
+    );
+}
+
+#[test]
+fn b5_b7_a_store_recording_only_a_batchs_first_event_fails_events() {
+    caught_by(Fault::FirstEventOnly, |f| testkit::events(&f), "events");
 }
 
 /// A store that records no events (the default `event_digest`) is within
