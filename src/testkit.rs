@@ -239,6 +239,46 @@ pub async fn key_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     let got = lookup(C, &s, A, "STRAßE@example.org").await?;
     ensure(C, got == [RecordId::from_u128(2)], || {
         format!("`STRAßE` found {got:?}")
+    })?;
+    // Every record type: a policy of one type filters, the store does not.
+    let mut lead = record(4, A, "pat@example.org");
+    lead.record_type = RecordType::Lead;
+    seed(C, &s, &[record(3, A, "pat@example.org"), lead]).await?;
+    let got = lookup(C, &s, A, "pat@example.org").await?;
+    ensure(
+        C,
+        got == [RecordId::from_u128(3), RecordId::from_u128(4)],
+        || {
+            format!("a Contact (3) and a Lead (4) with one email: expected both, the store found {got:?}")
+        },
+    )
+}
+
+/// [`ContactStore::record_ids_by_email`] answers what
+/// [`ContactStore::records_by_email`] finds, sorted (synchronous stores:
+/// the async traits have no such method).
+///
+/// # Errors
+/// A [`Failure`] saying what was injected, what was expected and what
+/// the store did.
+pub fn record_ids_by_email<F: StoreFactory>(f: &F) -> Check {
+    const C: &str = "record_ids_by_email";
+    let s = f.fresh();
+    // Ids out of order on purpose: created 3, 1, 2.
+    let records = [
+        record(3, A, "sam@example.org"),
+        record(1, A, "sam@example.org"),
+        record(2, A, "Sam@Example.org"),
+    ];
+    ApplyPlan::apply(&s, &seed_plan(&records))
+        .map_err(|e| fail(C, format!("seeding failed: {}", chain(&e))))?;
+    let k = key(C, "sam@example.org")?;
+    let ids = s
+        .record_ids_by_email(A, &k)
+        .map_err(|e| fail(C, format!("record_ids_by_email failed: {}", chain(&e))))?;
+    let want = [rid(1), rid(2), rid(3)];
+    ensure(C, ids == want, || {
+        format!("records 3, 1, 2 created with one email: expected record_ids_by_email to answer {want:?}, the store answered {ids:?}")
     })
 }
 
@@ -1549,7 +1589,33 @@ pub async fn ticket_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
         |e| matches!(e, ApplyError::Conflict(Conflict::TicketChanged)),
         async || linked(C, &s, A, rid(1)).await,
     )
-    .await
+    .await?;
+    // An update of the ticket id moves the record in the index.
+    let moved = effects_plan(
+        A,
+        vec![Effect::UpdateRecord {
+            record: rid(3),
+            changes: vec![crate::plan::FieldChange {
+                field: crate::fields::FieldName::TICKET_ID.into(),
+                old: Some("t-1".into()),
+                new: "T-9".into(),
+                rule: crate::plan::RuleId::A28,
+            }],
+        }],
+        vec![],
+    );
+    must_apply(
+        C,
+        &s,
+        "an UpdateRecord of record 3's ticket id from \"t-1\" to \"T-9\"",
+        &moved,
+    )
+    .await?;
+    let now = found(A, "T-9").await?;
+    let before = found(A, "t-1").await?;
+    ensure(C, now == [rid(3)] && before.is_empty(), || {
+        format!("after an UpdateRecord of record 3's ticket id from \"t-1\" to \"T-9\": expected \"T-9\" to find record 3 and \"t-1\" none, the store found {now:?} and {before:?}")
+    })
 }
 
 /// Aliases (B15): `records_by_email` finds a record by its email and by
@@ -2356,8 +2422,9 @@ fn failures(results: impl IntoIterator<Item = Check>) -> Result<(), Vec<Failure>
 /// # Errors
 /// Every check that did not hold.
 pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
-    let checks: [fn(&F) -> Check; 17] = [
+    let checks: [fn(&F) -> Check; 18] = [
         key_lookups::<F>,
+        record_ids_by_email::<F>,
         tenant_isolation::<F>,
         record_ids_are_global::<F>,
         links_and_unlinks::<F>,

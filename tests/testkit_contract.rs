@@ -41,6 +41,12 @@ enum Fault {
     EventsWithoutTenant,
     /// Only the first event of a batch plan is recorded as applied.
     FirstEventOnly,
+    /// Email lookups find Contacts only.
+    ContactsOnly,
+    /// Ticket lookups answer the ticket ids records were created with.
+    KeepsFirstTickets,
+    /// `record_ids_by_email` answers in reverse order.
+    UnsortedIds,
 }
 
 /// The suite's tenants.
@@ -94,7 +100,17 @@ impl ContactStore for Broken {
             let n = Normalization::default();
             found.retain(|r| r.email_key(&n).as_ref() == Some(k));
         }
+        if let Fault::ContactsOnly = self.fault {
+            found.retain(|r| r.record_type == RecordType::Contact);
+        }
         Ok(found)
+    }
+    fn record_ids_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<RecordId>, Infallible> {
+        let mut ids = self.store.record_ids_by_email(t, k)?;
+        if let Fault::UnsortedIds = self.fault {
+            ids.reverse();
+        }
+        Ok(ids)
     }
     fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Infallible> {
         self.store.record(t, id)
@@ -102,6 +118,16 @@ impl ContactStore for Broken {
     fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, Infallible> {
         match self.fault {
             Fault::NoTicketLookups => Ok(vec![]),
+            Fault::KeepsFirstTickets => Ok(self
+                .first
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| {
+                    r.tenant == t && r.fields.text(FieldName::TICKET_ID).trim() == ticket.trim()
+                })
+                .filter_map(|r| self.store.record(t, r.id).unwrap())
+                .collect()),
             _ => self.store.records_by_ticket(t, ticket),
         }
     }
@@ -216,8 +242,11 @@ impl ApplyPlan for Broken {
                     _ => true,
                 });
             }
-            Fault::NoTicketLookups | Fault::IgnoresAliases => {}
-            Fault::KeepsFirstBlocks => {
+            Fault::NoTicketLookups
+            | Fault::IgnoresAliases
+            | Fault::ContactsOnly
+            | Fault::UnsortedIds => {}
+            Fault::KeepsFirstBlocks | Fault::KeepsFirstTickets => {
                 let created = p.effects.iter().filter_map(|e| match e {
                     Effect::CreateRecord { record } => Some(record.clone()),
                     _ => None,
@@ -394,6 +423,33 @@ fn b7_a_store_keying_events_without_the_tenant_fails_events() {
 #[test]
 fn b5_b7_a_store_recording_only_a_batchs_first_event_fails_events() {
     caught_by(Fault::FirstEventOnly, |f| testkit::events(&f), "events");
+}
+
+#[test]
+fn a1_a7_a_store_finding_one_record_type_fails_key_lookups() {
+    caught_by(
+        Fault::ContactsOnly,
+        |f| testkit::key_lookups(&f),
+        "key_lookups",
+    );
+}
+
+#[test]
+fn a28_a_store_not_moving_a_changed_ticket_id_fails_ticket_lookups() {
+    caught_by(
+        Fault::KeepsFirstTickets,
+        |f| testkit::ticket_lookups(&f),
+        "ticket_lookups",
+    );
+}
+
+#[test]
+fn d4_a_store_answering_unsorted_record_ids_fails_record_ids_by_email() {
+    let factory = move || Broken::new(Fault::UnsortedIds);
+    let failure = testkit::record_ids_by_email(&factory).expect_err("unsorted ids passed");
+    assert_eq!(failure.check, "record_ids_by_email");
+    assert!(failure.message.contains("answered"), "{}", failure.message);
+    assert!(failing_checks(Fault::UnsortedIds).contains(&"record_ids_by_email"));
 }
 
 /// A store that records no events (the default `event_digest`) is within
