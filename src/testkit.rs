@@ -332,7 +332,76 @@ pub async fn tenant_isolation_async<F: AsyncStoreFactory>(f: &F) -> Check {
         .map(|r| (r.version, r.fields.text("first_name").to_owned()));
     ensure(C, b == Some((1, "Kit".into())), || {
         format!("tenant B's record changed: {b:?}")
-    })
+    })?;
+    // Every effect that names a record refuses another tenant's.
+    let mut foreign = record(3, B, "cy@example.org");
+    foreign.version = 1;
+    let hostile: [(&str, Effect); 6] = [
+        (
+            "Link of a subject to tenant B's record 2",
+            Effect::Link {
+                subject: sid(1),
+                record: rid(2),
+            },
+        ),
+        (
+            "AddCampaignMember of tenant B's record 2",
+            member(2, "C", None),
+        ),
+        (
+            "MergeRecord of record 1 into tenant B's record 2",
+            Effect::MergeRecord {
+                record: rid(1),
+                into: rid(2),
+            },
+        ),
+        (
+            "MergeRecord of tenant B's record 2 into record 1",
+            Effect::MergeRecord {
+                record: rid(2),
+                into: rid(1),
+            },
+        ),
+        (
+            "DeleteRecord of tenant B's record 2",
+            Effect::DeleteRecord { record: rid(2) },
+        ),
+        (
+            "CreateRecord of a record of tenant B",
+            Effect::CreateRecord { record: foreign },
+        ),
+    ];
+    for (what, effect) in hostile {
+        let plan = effects_plan(A, vec![effect], vec![]);
+        ensure(C, s.apply(&plan).await.is_err(), || {
+            format!("injected a plan of tenant A with a {what}: expected it refused, the store applied it")
+        })?;
+        let state = (
+            s.record(B, rid(2))
+                .await
+                .map_err(|e| fail(C, chain(&e)))?
+                .map(|r| r.version),
+            s.record(A, rid(1))
+                .await
+                .map_err(|e| fail(C, chain(&e)))?
+                .is_some(),
+            s.record(B, rid(3))
+                .await
+                .map_err(|e| fail(C, chain(&e)))?
+                .is_some(),
+            s.linked_subjects(B, rid(2))
+                .await
+                .map_err(|e| fail(C, chain(&e)))?,
+            s.campaign_memberships(B, rid(2))
+                .await
+                .map_err(|e| fail(C, chain(&e)))?
+                .len(),
+        );
+        ensure(C, state == (Some(1), true, false, vec![], 0), || {
+            format!("after a refused {what}: expected records 1 and 2 as they were, no record 3 and nothing linked to record 2, the store holds (version of 2, record 1 held, record 3 held, subjects of 2, memberships of 2) = {state:?}")
+        })?;
+    }
+    Ok(())
 }
 
 /// The ids and versions of the records with one key.

@@ -47,6 +47,9 @@ enum Fault {
     KeepsFirstTickets,
     /// `record_ids_by_email` answers in reverse order.
     UnsortedIds,
+    /// Effects other than `Link` and `UpdateRecord` that name another
+    /// tenant's record are skipped as if applied.
+    AcceptsForeignRecords,
 }
 
 /// The suite's tenants.
@@ -239,6 +242,21 @@ impl ApplyPlan for Broken {
                 let mut seen = false;
                 p.preconditions.retain(|c| match c {
                     Precondition::EventNew { .. } => !std::mem::replace(&mut seen, true),
+                    _ => true,
+                });
+            }
+            Fault::AcceptsForeignRecords => {
+                let foreign = |id: &RecordId| {
+                    TENANTS
+                        .iter()
+                        .any(|o| *o != t && matches!(self.store.record(*o, *id), Ok(Some(_))))
+                };
+                p.effects.retain(|e| match e {
+                    Effect::AddCampaignMember { record, .. } | Effect::DeleteRecord { record } => {
+                        !foreign(record)
+                    }
+                    Effect::MergeRecord { record, into } => !foreign(record) && !foreign(into),
+                    Effect::CreateRecord { record } => record.tenant == t,
                     _ => true,
                 });
             }
@@ -450,6 +468,15 @@ fn d4_a_store_answering_unsorted_record_ids_fails_record_ids_by_email() {
     assert_eq!(failure.check, "record_ids_by_email");
     assert!(failure.message.contains("answered"), "{}", failure.message);
     assert!(failing_checks(Fault::UnsortedIds).contains(&"record_ids_by_email"));
+}
+
+#[test]
+fn b8_a_store_accepting_another_tenants_record_fails_tenant_isolation() {
+    caught_by(
+        Fault::AcceptsForeignRecords,
+        |f| testkit::tenant_isolation(&f),
+        "tenant_isolation",
+    );
 }
 
 /// A store that records no events (the default `event_digest`) is within
