@@ -2131,7 +2131,80 @@ pub async fn updates_and_versions_async<F: AsyncStoreFactory>(f: &F) -> Check {
     let after = read().await?;
     ensure(C, after.as_ref() == Some(&now), || {
         "UpdateSubject changed a record".into()
-    })
+    })?;
+    versions_kept_never_clamped(f).await
+}
+
+/// The version part of [`updates_and_versions_async`]: `CreateRecord` keeps
+/// the version it is given (a restore or a host's import brings one), and
+/// the store refuses with [`ApplyError::VersionOverflow`], never clamps or
+/// wraps, at the largest version it holds (B6).
+async fn versions_kept_never_clamped<F: AsyncStoreFactory>(f: &F) -> Check {
+    const C: &str = "updates_and_versions";
+    let s = f.fresh().await;
+    let at = |n: u128, version: u64| {
+        let mut r = record(n, A, "v@example.org");
+        r.version = version;
+        r
+    };
+    let version_of = async |n: u128| -> Result<Option<u64>, Failure> {
+        Ok(s.record(A, rid(n))
+            .await
+            .map_err(|e| fail(C, chain(&e)))?
+            .map(|r| r.version))
+    };
+    let bump = |n: u128| {
+        effects_plan(
+            A,
+            vec![Effect::UpdateRecord {
+                record: rid(n),
+                changes: vec![],
+            }],
+            vec![],
+        )
+    };
+    seed(C, &s, &[at(1, 7)]).await?;
+    let got = version_of(1).await?;
+    ensure(C, got == Some(7), || {
+        format!("injected a CreateRecord at version 7: expected version 7 read back, the store holds {got:?}")
+    })?;
+    // The largest version: u64::MAX, or the store's own bound below it.
+    for (n, version) in [(2, u64::MAX), (3, i64::MAX as u64)] {
+        match s.apply(&seed_plan(&[at(n, version)])).await {
+            Err(ApplyError::VersionOverflow(r)) if r == rid(n) => continue,
+            Err(e) => {
+                return Err(fail(
+                    C,
+                    format!("injected a CreateRecord at version {version}: expected Ok or ApplyError::VersionOverflow, the store returned {}", chain(&e)),
+                ))
+            }
+            Ok(()) => {}
+        }
+        let got = version_of(n).await?;
+        ensure(C, got == Some(version), || {
+            format!("injected a CreateRecord at version {version}: expected it read back, the store holds {got:?}")
+        })?;
+        let result = s.apply(&bump(n)).await;
+        let after = version_of(n).await?;
+        let ok = match &result {
+            Err(ApplyError::VersionOverflow(r)) => *r == rid(n) && after == Some(version),
+            Ok(()) => version < u64::MAX && after == Some(version + 1),
+            Err(_) => false,
+        };
+        ensure(C, ok, || {
+            format!(
+                "injected an UpdateRecord of a record at version {version}: expected version {} or ApplyError::VersionOverflow with the record unchanged, the store returned {} and holds version {after:?}",
+                version.wrapping_add(1),
+                result.as_ref().map_or_else(|e| chain(e), |()| "Ok".into()),
+            )
+        })?;
+        return Ok(());
+    }
+    Err(fail(
+        C,
+        "the store refused a CreateRecord at version i64::MAX as well as u64::MAX: \
+         the contract asks for every version up to i64::MAX",
+    ))
 }
 
 /// A merge deletes the retired record and moves its links and memberships

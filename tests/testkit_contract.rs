@@ -50,6 +50,10 @@ enum Fault {
     /// Effects other than `Link` and `UpdateRecord` that name another
     /// tenant's record are skipped as if applied.
     AcceptsForeignRecords,
+    /// `CreateRecord` stores every record at version 1.
+    ResetsCreatedVersions,
+    /// A version at the store's largest stays there: the update "succeeds".
+    ClampsVersions,
 }
 
 /// The suite's tenants.
@@ -259,6 +263,19 @@ impl ApplyPlan for Broken {
                     Effect::CreateRecord { record } => record.tenant == t,
                     _ => true,
                 });
+            }
+            Fault::ResetsCreatedVersions => {
+                for e in &mut p.effects {
+                    if let Effect::CreateRecord { record } = e {
+                        record.version = 1;
+                    }
+                }
+            }
+            Fault::ClampsVersions => {
+                return match self.store.apply(&p) {
+                    Err(ApplyError::VersionOverflow(_)) => Ok(()),
+                    other => other,
+                };
             }
             Fault::NoTicketLookups
             | Fault::IgnoresAliases
@@ -476,6 +493,24 @@ fn b8_a_store_accepting_another_tenants_record_fails_tenant_isolation() {
         Fault::AcceptsForeignRecords,
         |f| testkit::tenant_isolation(&f),
         "tenant_isolation",
+    );
+}
+
+#[test]
+fn b6_a_store_resetting_created_versions_fails_updates_and_versions() {
+    caught_by(
+        Fault::ResetsCreatedVersions,
+        |f| testkit::updates_and_versions(&f),
+        "updates_and_versions",
+    );
+}
+
+#[test]
+fn b6_a_store_clamping_versions_fails_updates_and_versions() {
+    caught_by(
+        Fault::ClampsVersions,
+        |f| testkit::updates_and_versions(&f),
+        "updates_and_versions",
     );
 }
 
