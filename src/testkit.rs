@@ -2235,6 +2235,8 @@ pub async fn merges_move_links_and_members_async<F: AsyncStoreFactory>(f: &F) ->
                 member(1, "shared", Some("T-1")),
                 member(2, "shared", Some("T-2")),
                 member(2, "only-2", Some("T-9")),
+                member(1, "no-ticket", None),
+                member(2, "no-ticket", Some("T-5")),
             ],
             vec![],
         ),
@@ -2258,11 +2260,12 @@ pub async fn merges_move_links_and_members_async<F: AsyncStoreFactory>(f: &F) ->
     })?;
     let got = members(C, &s, A, rid(1)).await?;
     let want = vec![
+        ("no-ticket".to_owned(), Some("T-5".to_owned())),
         ("only-2".to_owned(), Some("T-9".to_owned())),
         ("shared".to_owned(), Some("T-1".to_owned())),
     ];
     ensure(C, got == want, || {
-        format!("after the merge: expected memberships {want:?} (the survivor's ticket id stays), the store has {got:?}")
+        format!("after the merge: expected memberships {want:?} (the survivor's ticket id stays; a survivor without one takes the merged record's), the store has {got:?}")
     })?;
     let left = members(C, &s, A, rid(2)).await?;
     ensure(C, left.is_empty(), || {

@@ -54,6 +54,8 @@ enum Fault {
     ResetsCreatedVersions,
     /// A version at the store's largest stays there: the update "succeeds".
     ClampsVersions,
+    /// A merge survivor that is a member without a ticket id stays without.
+    MergeKeepsNoTicket,
 }
 
 /// The suite's tenants.
@@ -263,6 +265,45 @@ impl ApplyPlan for Broken {
                     Effect::CreateRecord { record } => record.tenant == t,
                     _ => true,
                 });
+            }
+            Fault::MergeKeepsNoTicket => {
+                // Drop the survivor's ticketless memberships before the
+                // merge and add them back, still without, after it.
+                let mut back = Vec::new();
+                for e in &p.effects {
+                    if let Effect::MergeRecord { into, .. } = e {
+                        for m in self
+                            .store
+                            .campaign_memberships(t, *into)
+                            .unwrap_or_default()
+                        {
+                            if m.ticket.is_none() {
+                                back.push(Effect::AddCampaignMember {
+                                    record: *into,
+                                    campaign: m.campaign.clone(),
+                                    ticket: None,
+                                });
+                            }
+                        }
+                    }
+                }
+                if !back.is_empty() {
+                    self.store.apply(&p)?;
+                    let mut fix = Plan::new(t);
+                    for e in &back {
+                        if let Effect::AddCampaignMember {
+                            record, campaign, ..
+                        } = e
+                        {
+                            fix.effects.push(Effect::RemoveCampaignMember {
+                                record: *record,
+                                campaign: campaign.clone(),
+                            });
+                        }
+                    }
+                    fix.effects.extend(back);
+                    return self.store.apply(&fix);
+                }
             }
             Fault::ResetsCreatedVersions => {
                 for e in &mut p.effects {
@@ -511,6 +552,16 @@ fn b6_a_store_clamping_versions_fails_updates_and_versions() {
         Fault::ClampsVersions,
         |f| testkit::updates_and_versions(&f),
         "updates_and_versions",
+    );
+}
+
+#[test]
+fn b9_a30_a_merge_survivor_without_a_ticket_id_not_taking_one_fails_merges_move_links_and_members()
+{
+    caught_by(
+        Fault::MergeKeepsNoTicket,
+        |f| testkit::merges_move_links_and_members(&f),
+        "merges_move_links_and_members",
     );
 }
 
