@@ -1364,6 +1364,115 @@ async fn undo_state<S: AsyncUndoStore>(
     Ok((out, links))
 }
 
+/// The duties of [`undo_async`] a store meets apart from inverses (B16):
+/// `SubjectLink` and `Memberships` preconditions are checked, `DeleteRecord`
+/// drops the record's links, and `RestoreRecord` keeps the version the
+/// record is restored at.
+async fn undo_duties<F: AsyncStoreFactory>(f: &F) -> Check
+where
+    F::Store: AsyncUndoStore,
+{
+    const C: &str = "undo";
+    let s = fresh_pair(C, f, "kit@example.org", "sam@example.org").await?;
+    must_apply(
+        C,
+        &s,
+        "subject 10 linked to r1, r1 a member of camp-a",
+        &effects_plan(
+            A,
+            vec![
+                Effect::Link {
+                    subject: sid(10),
+                    record: rid(1),
+                },
+                member(1, "camp-a", None),
+            ],
+            vec![],
+        ),
+    )
+    .await?;
+    let link_of = async |n: u128| -> Result<Option<RecordId>, Failure> {
+        s.subject_link(A, sid(n))
+            .await
+            .map_err(|e| fail(C, chain(&e)))
+    };
+    must_refuse(
+        C,
+        &s,
+        "a SubjectLink precondition of subject 10 at r2 (it is at r1)",
+        &effects_plan(
+            A,
+            vec![Effect::Link {
+                subject: sid(10),
+                record: rid(2),
+            }],
+            vec![Precondition::SubjectLink {
+                subject: sid(10),
+                record: Some(rid(2)),
+            }],
+        ),
+        "Conflict::SubjectLinkChanged",
+        |e| matches!(e, ApplyError::Conflict(Conflict::SubjectLinkChanged(x)) if *x == sid(10)),
+        async || link_of(10).await,
+    )
+    .await?;
+    must_refuse(
+        C,
+        &s,
+        "a Memberships precondition of r1 with none (it is a member of camp-a)",
+        &effects_plan(
+            A,
+            vec![member(1, "camp-b", None)],
+            vec![Precondition::Memberships {
+                record: rid(1),
+                members: vec![],
+            }],
+        ),
+        "Conflict::MembershipsChanged",
+        |e| matches!(e, ApplyError::Conflict(Conflict::MembershipsChanged(x)) if *x == rid(1)),
+        async || members(C, &s, A, rid(1)).await,
+    )
+    .await?;
+    // A restore keeps the version it names.
+    let mut back = record(2, A, "sam@example.org");
+    back.version = 6;
+    must_apply(
+        C,
+        &s,
+        "DeleteRecord of r2",
+        &effects_plan(A, vec![Effect::DeleteRecord { record: rid(2) }], vec![]),
+    )
+    .await?;
+    must_apply(
+        C,
+        &s,
+        "RestoreRecord of the deleted r2 at version 6",
+        &effects_plan(A, vec![Effect::RestoreRecord { record: back }], vec![]),
+    )
+    .await?;
+    let version = s
+        .record(A, rid(2))
+        .await
+        .map_err(|e| fail(C, chain(&e)))?
+        .map(|r| r.version);
+    ensure(C, version == Some(6), || {
+        format!("injected a RestoreRecord of r2 at version 6: expected version 6 read back, the store holds {version:?}")
+    })?;
+    // A delete drops the record's links.
+    must_apply(
+        C,
+        &s,
+        "DeleteRecord of r1, to which subject 10 is linked",
+        &effects_plan(A, vec![Effect::DeleteRecord { record: rid(1) }], vec![]),
+    )
+    .await?;
+    let now = link_of(10).await?;
+    let left = linked(C, &s, A, rid(1)).await?;
+    ensure(C, now.is_none() && left.is_empty(), || {
+        format!("after a DeleteRecord of r1: expected subject 10 linked nowhere and no subject linked to r1, the store links subject 10 to {now:?} and r1 to {left:?}")
+    })
+}
+
 /// Undo (B16), for stores that implement [`UndoStore`] (not in
 /// [`run_all`]): a plan that creates a record, links subjects to it, moves a
 /// link, changes and adds fields, changes a membership's ticket id, adds a
@@ -1374,7 +1483,9 @@ async fn undo_state<S: AsyncUndoStore>(
 /// it; an inverse applied after a restored record changed, or after a
 /// subject was linked to a record it deletes, is a conflict that changes
 /// nothing; and [`crate::undo::unmerge`] brings a merged record back from
-/// its tombstone alone.
+/// its tombstone alone. Before that, the duties undo relies on:
+/// `SubjectLink` and `Memberships` preconditions are checked, `DeleteRecord`
+/// drops the record's links, `RestoreRecord` keeps the version it names.
 ///
 /// # Errors
 /// A [`Failure`] saying what was applied, what was expected and what the
@@ -1386,6 +1497,7 @@ where
     use crate::plan::{FieldChange, RuleId};
     use crate::undo;
     const C: &str = "undo";
+    undo_duties(f).await?;
     let s = fresh_pair(C, f, "kit@example.org", "sam@example.org").await?;
     let add = member;
     let link = |subject: u128, n: u128| Effect::Link {

@@ -56,6 +56,14 @@ enum Fault {
     ClampsVersions,
     /// A merge survivor that is a member without a ticket id stays without.
     MergeKeepsNoTicket,
+    /// `SubjectLink` preconditions are not checked (B16).
+    SkipsSubjectLinkPrecondition,
+    /// `Memberships` preconditions are not checked (B16).
+    SkipsMembershipsPrecondition,
+    /// `RestoreRecord` stores the record at version 1 (B16).
+    RestoreResetsVersion,
+    /// `DeleteRecord` keeps the links to the record (B16).
+    DeleteKeepsLinks,
 }
 
 /// The suite's tenants.
@@ -66,6 +74,8 @@ struct Broken {
     fault: Fault,
     /// Every record as created (for `KeepsFirstBlocks`).
     first: std::sync::Mutex<Vec<Record>>,
+    /// The links of deleted records, kept (for `DeleteKeepsLinks`).
+    kept: std::sync::Mutex<Vec<(SubjectId, RecordId)>>,
 }
 
 impl Broken {
@@ -74,6 +84,7 @@ impl Broken {
             store: InMemoryStore::new().with_blocking(testkit::blocking()),
             fault,
             first: std::sync::Mutex::default(),
+            kept: std::sync::Mutex::default(),
         }
     }
 }
@@ -153,7 +164,11 @@ impl ContactStore for Broken {
         self.store.event_digest(t, e)
     }
     fn linked_subjects(&self, t: TenantId, r: RecordId) -> Result<Vec<SubjectId>, Infallible> {
-        self.store.linked_subjects(t, r)
+        let mut out = self.store.linked_subjects(t, r)?;
+        let kept = self.kept.lock().unwrap();
+        out.extend(kept.iter().filter(|(_, k)| *k == r).map(|(s, _)| *s));
+        out.sort_unstable();
+        Ok(out)
     }
     fn campaign_memberships(
         &self,
@@ -303,6 +318,28 @@ impl ApplyPlan for Broken {
                     }
                     fix.effects.extend(back);
                     return self.store.apply(&fix);
+                }
+            }
+            Fault::SkipsSubjectLinkPrecondition => p
+                .preconditions
+                .retain(|c| !matches!(c, Precondition::SubjectLink { .. })),
+            Fault::SkipsMembershipsPrecondition => p
+                .preconditions
+                .retain(|c| !matches!(c, Precondition::Memberships { .. })),
+            Fault::DeleteKeepsLinks => {
+                for e in &p.effects {
+                    if let Effect::DeleteRecord { record } = e {
+                        for s in self.store.linked_subjects(t, *record).unwrap_or_default() {
+                            self.kept.lock().unwrap().push((s, *record));
+                        }
+                    }
+                }
+            }
+            Fault::RestoreResetsVersion => {
+                for e in &mut p.effects {
+                    if let Effect::RestoreRecord { record } = e {
+                        record.version = 1;
+                    }
                 }
             }
             Fault::ResetsCreatedVersions => {
@@ -563,6 +600,57 @@ fn b9_a30_a_merge_survivor_without_a_ticket_id_not_taking_one_fails_merges_move_
         |f| testkit::merges_move_links_and_members(&f),
         "merges_move_links_and_members",
     );
+}
+
+impl UndoStore for Broken {
+    fn subject_link(&self, t: TenantId, s: SubjectId) -> Result<Option<RecordId>, Infallible> {
+        let kept = self.kept.lock().unwrap();
+        if let Some((_, r)) = kept.iter().rev().find(|(k, _)| *k == s) {
+            return Ok(Some(*r));
+        }
+        drop(kept);
+        self.store.subject_link(t, s)
+    }
+    fn tombstone(&self, t: TenantId, r: RecordId) -> Result<Option<Tombstone>, Infallible> {
+        self.store.tombstone(t, r)
+    }
+}
+
+#[track_caller]
+fn caught_by_undo(fault: Fault) {
+    let factory = move || Broken::new(fault);
+    let failure = testkit::undo(&factory).expect_err("the broken store passed the undo check");
+    assert_eq!(failure.check, "undo");
+    assert!(
+        failure.message.len() > 30,
+        "{fault:?}: an unhelpful message: {}",
+        failure.message
+    );
+    let factory = move || std::future::ready(Ready(Broken::new(fault)));
+    assert!(
+        pollster::block_on(testkit::undo_async(&factory)).is_err(),
+        "{fault:?}: the async undo check missed it"
+    );
+}
+
+#[test]
+fn b16_a_store_skipping_subject_link_preconditions_fails_undo() {
+    caught_by_undo(Fault::SkipsSubjectLinkPrecondition);
+}
+
+#[test]
+fn b16_a_store_skipping_memberships_preconditions_fails_undo() {
+    caught_by_undo(Fault::SkipsMembershipsPrecondition);
+}
+
+#[test]
+fn b16_a_store_keeping_a_deleted_records_links_fails_undo() {
+    caught_by_undo(Fault::DeleteKeepsLinks);
+}
+
+#[test]
+fn b16_a_store_restoring_records_at_version_1_fails_undo() {
+    caught_by_undo(Fault::RestoreResetsVersion);
 }
 
 /// A store that records no events (the default `event_digest`) is within
