@@ -320,7 +320,8 @@ pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Er
 /// An implementation checks every [`crate::Precondition`] of the plan and applies
 /// all of its effects, or, when anything fails, none of them. The caller
 /// re-plans on a [`crate::Conflict`] (see [`crate::Engine::plan_and_apply`]).
-/// `testkit::run_all` checks every entry below against a host's store.
+/// `testkit::run_all_undo` (`testkit::run_all` for a store without undo)
+/// checks every entry below against a host's store.
 ///
 /// # The contract
 ///

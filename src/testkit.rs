@@ -6,7 +6,8 @@
 //! ```
 //! # #[cfg(feature = "testkit")] {
 //! use contact_sync::{testkit, InMemoryStore};
-//! testkit::run_all(&|| InMemoryStore::new()).unwrap();
+//! // The in-memory store keeps everything, undo included.
+//! testkit::run_all_undo(&|| InMemoryStore::new()).unwrap();
 //! # }
 //! ```
 //!
@@ -47,12 +48,104 @@ use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore, AsyncUndoStore, Ready};
 use crate::store::{ApplyPlan, ContactStore, UndoStore};
 
+/// What a store keeps beyond the core contract, as its factory declares it
+/// ([`StoreFactory::keeps`]): [`run_all`] runs every check the declaration
+/// implies, so a store cannot pass "the whole contract" by leaving a part
+/// out unsaid. The default declares everything; a store that keeps less
+/// says so with [`declare`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Keeps {
+    /// A field history (B17): [`field_history`] runs.
+    pub history: bool,
+    /// What undo needs (B16: tombstones, the undo preconditions): [`undo`]
+    /// runs, through [`run_all_undo`] (the store must be an
+    /// [`UndoStore`]); [`run_all`] fails a factory declaring it.
+    pub undo: bool,
+}
+
+impl Keeps {
+    /// Everything: the history and undo (the default declaration).
+    pub const fn everything() -> Self {
+        Keeps {
+            history: true,
+            undo: true,
+        }
+    }
+
+    /// The core contract alone: no history, no undo.
+    pub const fn core() -> Self {
+        Keeps {
+            history: false,
+            undo: false,
+        }
+    }
+
+    /// With or without a field history.
+    #[must_use]
+    pub const fn with_history(mut self, history: bool) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// With or without undo.
+    #[must_use]
+    pub const fn with_undo(mut self, undo: bool) -> Self {
+        self.undo = undo;
+        self
+    }
+}
+
+impl Default for Keeps {
+    fn default() -> Self {
+        Keeps::everything()
+    }
+}
+
 /// Makes fresh, empty stores (default normalization) for the checks.
 pub trait StoreFactory {
     /// The store under test.
     type Store: ContactStore + ApplyPlan + Sync;
     /// A new, empty store.
     fn fresh(&self) -> Self::Store;
+    /// What the stores keep beyond the core contract: everything unless
+    /// declared otherwise (see [`declare`]).
+    fn keeps(&self) -> Keeps {
+        Keeps::everything()
+    }
+}
+
+/// A factory with a declaration: `declare(Keeps::core(), || MyStore::new())`.
+#[derive(Debug, Clone, Copy)]
+pub struct Declared<F> {
+    keeps: Keeps,
+    factory: F,
+}
+
+/// `factory`, declaring that its stores keep `keeps` (for [`run_all`] and
+/// [`run_all_async`]).
+pub fn declare<F>(keeps: Keeps, factory: F) -> Declared<F> {
+    Declared { keeps, factory }
+}
+
+impl<F: StoreFactory> StoreFactory for Declared<F> {
+    type Store = F::Store;
+    fn fresh(&self) -> F::Store {
+        self.factory.fresh()
+    }
+    fn keeps(&self) -> Keeps {
+        self.keeps
+    }
+}
+
+impl<F: AsyncStoreFactory> AsyncStoreFactory for Declared<F> {
+    type Store = F::Store;
+    fn fresh(&self) -> impl Future<Output = F::Store> {
+        self.factory.fresh()
+    }
+    fn keeps(&self) -> Keeps {
+        self.keeps
+    }
 }
 
 impl<F, S> StoreFactory for F
@@ -73,6 +166,11 @@ pub trait AsyncStoreFactory {
     type Store: AsyncContactStore + AsyncApplyPlan;
     /// A new, empty store.
     fn fresh(&self) -> impl Future<Output = Self::Store>;
+    /// What the stores keep beyond the core contract: everything unless
+    /// declared otherwise (see [`declare`]).
+    fn keeps(&self) -> Keeps {
+        Keeps::everything()
+    }
 }
 
 impl<F, Fut, S> AsyncStoreFactory for F
@@ -1190,8 +1288,8 @@ pub async fn campaign_membership_async<F: AsyncStoreFactory>(f: &F) -> Check {
     })
 }
 
-/// Field history (B17), for stores that keep one (not in [`run_all`]:
-/// [`ContactStore::record_history`] may keep none). Applying plans appends
+/// Field history (B17), for stores that keep one (in [`run_all`] unless the
+/// factory declares none: [`ContactStore::record_history`] may keep none). Applying plans appends
 /// their [`Plan::history`] and `record_history` reads it back: a created
 /// record's fields first, then each change in the order applied, with
 /// event, rule and submitter as the plan gives them; per tenant; still
@@ -1473,8 +1571,8 @@ where
     })
 }
 
-/// Undo (B16), for stores that implement [`UndoStore`] (not in
-/// [`run_all`]): a plan that creates a record, links subjects to it, moves a
+/// Undo (B16), for stores that implement [`UndoStore`] (in
+/// [`run_all_undo`] unless the factory declares none): a plan that creates a record, links subjects to it, moves a
 /// link, changes and adds fields, changes a membership's ticket id, adds a
 /// membership and merges a record away, applied with
 /// [`crate::undo::apply_reversible`], then its inverse, leaves the records'
@@ -2629,6 +2727,9 @@ impl<F: StoreFactory> AsyncStoreFactory for Synced<'_, F> {
     fn fresh(&self) -> impl Future<Output = Self::Store> {
         std::future::ready(Ready(self.0.fresh()))
     }
+    fn keeps(&self) -> Keeps {
+        self.0.keeps()
+    }
 }
 
 /// The synchronous form of each async check: the same check over the
@@ -2674,11 +2775,19 @@ fn failures(results: impl IntoIterator<Item = Check>) -> Result<(), Vec<Failure>
     }
 }
 
-/// Runs every check on a synchronous store; returns all failures.
-///
-/// # Errors
-/// Every check that did not hold.
-pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
+/// The failure of a factory declaring undo run without it.
+fn undo_declared() -> Failure {
+    fail(
+        "undo",
+        "the factory declares undo (the default declaration): run testkit::run_all_undo \
+         (the store must be an UndoStore), or declare what the store keeps with \
+         testkit::declare(Keeps::everything().with_undo(false), ..)",
+    )
+}
+
+/// The checks every store runs, and those its declaration implies but
+/// undo.
+fn core_and_declared<F: StoreFactory>(f: &F) -> Vec<Check> {
     let checks: [fn(&F) -> Check; 18] = [
         key_lookups::<F>,
         record_ids_by_email::<F>,
@@ -2699,7 +2808,42 @@ pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
         idempotent_reapply::<F>,
         merges::<F>,
     ];
-    failures(checks.iter().map(|c| c(f)))
+    let mut out: Vec<Check> = checks.iter().map(|c| c(f)).collect();
+    if f.keeps().history {
+        out.push(field_history(f));
+    }
+    out
+}
+
+/// Runs every check on a synchronous store, and every check its
+/// declaration ([`StoreFactory::keeps`]) implies: [`field_history`] for a
+/// store keeping a history. A factory declaring undo (the default) fails:
+/// run [`run_all_undo`] for an [`UndoStore`], or [`declare`] less.
+///
+/// # Errors
+/// Every check that did not hold.
+pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
+    let mut results = core_and_declared(f);
+    if f.keeps().undo {
+        results.push(Err(undo_declared()));
+    }
+    failures(results)
+}
+
+/// [`run_all`] for a store that undoes plans: every check, [`undo`] too
+/// when the factory declares it (the default).
+///
+/// # Errors
+/// Every check that did not hold.
+pub fn run_all_undo<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>>
+where
+    F::Store: UndoStore,
+{
+    let mut results = core_and_declared(f);
+    if f.keeps().undo {
+        results.push(undo(f));
+    }
+    failures(results)
 }
 
 /// Runs every check on an async store, one after the other (the
@@ -2709,7 +2853,9 @@ pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
 /// ```
 /// # #[cfg(feature = "testkit")] {
 /// use contact_sync::{store::asynchronous::Ready, testkit, InMemoryStore};
-/// let factory = || std::future::ready(Ready(InMemoryStore::new()));
+/// // A store that keeps no undo says so; everything else runs.
+/// let keeps = testkit::Keeps::everything().with_undo(false);
+/// let factory = testkit::declare(keeps, || std::future::ready(Ready(InMemoryStore::new())));
 /// // In a host's test: `#[tokio::test]` and `.await`, or any executor.
 /// pollster::block_on(testkit::run_all_async(&factory)).unwrap();
 /// # }
@@ -2718,7 +2864,31 @@ pub fn run_all<F: StoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
 /// # Errors
 /// Every check that did not hold.
 pub async fn run_all_async<F: AsyncStoreFactory>(f: &F) -> Result<(), Vec<Failure>> {
-    failures([
+    let mut results = core_and_declared_async(f).await;
+    if f.keeps().undo {
+        results.push(Err(undo_declared()));
+    }
+    failures(results)
+}
+
+/// [`run_all_async`] for a store that undoes plans: every check,
+/// [`undo_async`] too when the factory declares it (the default).
+///
+/// # Errors
+/// Every check that did not hold.
+pub async fn run_all_undo_async<F: AsyncStoreFactory>(f: &F) -> Result<(), Vec<Failure>>
+where
+    F::Store: AsyncUndoStore,
+{
+    let mut results = core_and_declared_async(f).await;
+    if f.keeps().undo {
+        results.push(undo_async(f).await);
+    }
+    failures(results)
+}
+
+async fn core_and_declared_async<F: AsyncStoreFactory>(f: &F) -> Vec<Check> {
+    let mut out = vec![
         key_lookups_async(f).await,
         tenant_isolation_async(f).await,
         record_ids_are_global_async(f).await,
@@ -2736,5 +2906,9 @@ pub async fn run_all_async<F: AsyncStoreFactory>(f: &F) -> Result<(), Vec<Failur
         batches_async(f).await,
         idempotent_reapply_async(f).await,
         merges_async(f).await,
-    ])
+    ];
+    if f.keeps().history {
+        out.push(field_history_async(f).await);
+    }
+    out
 }

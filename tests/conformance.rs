@@ -9,7 +9,7 @@ use contact_sync::*;
 
 #[test]
 fn b6_in_memory_store_passes_the_conformance_suite() {
-    if let Err(f) = testkit::run_all(&InMemoryStore::new) {
+    if let Err(f) = testkit::run_all_undo(&InMemoryStore::new) {
         panic!("{f:#?}");
     }
 }
@@ -17,7 +17,7 @@ fn b6_in_memory_store_passes_the_conformance_suite() {
 #[test]
 fn b6_in_memory_store_passes_the_async_conformance_suite() {
     let factory = || std::future::ready(Ready(InMemoryStore::new()));
-    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
+    if let Err(f) = pollster::block_on(testkit::run_all_undo_async(&factory)) {
         panic!("{f:#?}");
     }
 }
@@ -30,7 +30,7 @@ fn b6_sqlite_store_passes_the_async_conformance_suite() {
             SqliteStore::open_in_memory(Normalization::default()).unwrap(),
         ))
     };
-    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
+    if let Err(f) = pollster::block_on(testkit::run_all_undo_async(&factory)) {
         panic!("{f:#?}");
     }
 }
@@ -39,11 +39,11 @@ fn b6_sqlite_store_passes_the_async_conformance_suite() {
 #[test]
 fn b6_b19_in_memory_store_with_a_blocking_passes_both_suites() {
     let blocked = || InMemoryStore::new().with_blocking(testkit::blocking());
-    if let Err(f) = testkit::run_all(&blocked) {
+    if let Err(f) = testkit::run_all_undo(&blocked) {
         panic!("{f:#?}");
     }
     let factory = || std::future::ready(Ready(blocked()));
-    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
+    if let Err(f) = pollster::block_on(testkit::run_all_undo_async(&factory)) {
         panic!("{f:#?}");
     }
 }
@@ -56,7 +56,7 @@ fn b6_b19_sqlite_store_with_a_blocking_passes_the_suite() {
         s.set_blocking(testkit::blocking()).unwrap();
         s
     };
-    if let Err(f) = testkit::run_all(&factory) {
+    if let Err(f) = testkit::run_all_undo(&factory) {
         panic!("{f:#?}");
     }
 }
@@ -83,7 +83,7 @@ fn b6_sqlite_store_passes_the_conformance_suite() {
         let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         SqliteStore::open(dir.join(format!("{i}.db")), Normalization::default()).unwrap()
     };
-    let result = testkit::run_all(&factory);
+    let result = testkit::run_all_undo(&factory);
     let _ = std::fs::remove_dir_all(&dir);
     if let Err(f) = result {
         panic!("{f:#?}");
@@ -99,4 +99,20 @@ fn b6_a_store_that_skips_preconditions_fails_the_suite() {
         checks.contains(&"concurrent_registrations"),
         "{failures:#?}"
     );
+}
+
+/// A factory declaring undo (the default) run through `run_all`, which
+/// cannot check undo, fails the suite: no part of the contract is skipped
+/// unsaid. Declared without undo, the same store passes it.
+#[test]
+fn b16_b17_run_all_runs_what_the_declaration_implies() {
+    let failures = testkit::run_all(&InMemoryStore::new).unwrap_err();
+    let checks: Vec<&str> = failures.iter().map(|f| f.check).collect();
+    assert_eq!(checks, ["undo"], "{failures:#?}");
+    assert!(failures[0].message.contains("run_all_undo"));
+    let declared = testkit::declare(
+        testkit::Keeps::everything().with_undo(false),
+        InMemoryStore::new,
+    );
+    testkit::run_all(&declared).unwrap();
 }

@@ -82,6 +82,14 @@ impl ContactStore for Blocking {
     fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, PostgresError> {
         self.rt.block_on(self.store.records_by_email(t, k))
     }
+    fn record_history(
+        &self,
+        t: TenantId,
+        r: RecordId,
+    ) -> Result<Vec<contact_sync::HistoryEntry>, PostgresError> {
+        self.rt
+            .block_on(AsyncContactStore::record_history(&self.store, t, r))
+    }
     fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, PostgresError> {
         self.rt
             .block_on(AsyncContactStore::record(&self.store, t, id))
@@ -134,7 +142,7 @@ fn b6_postgres_store_passes_the_conformance_suite() {
         store: rt.block_on(blocked(&url, 16)),
         rt: rt.handle().clone(),
     };
-    if let Err(f) = testkit::run_all(&factory) {
+    if let Err(f) = testkit::run_all_undo(&factory) {
         panic!("{f:#?}");
     }
 }
@@ -146,7 +154,7 @@ fn b6_postgres_store_passes_the_conformance_suite() {
 fn b6_postgres_store_passes_the_async_conformance_suite() {
     let Some(url) = url() else { return };
     let factory = || blocked(&url, 8);
-    if let Err(f) = runtime().block_on(testkit::run_all_async(&factory)) {
+    if let Err(f) = runtime().block_on(testkit::run_all_undo_async(&factory)) {
         panic!("{f:#?}");
     }
 }

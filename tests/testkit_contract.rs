@@ -387,7 +387,7 @@ impl ApplyPlan for Broken {
 
 fn failing_checks(fault: Fault) -> Vec<&'static str> {
     let factory = move || Broken::new(fault);
-    match testkit::run_all(&factory) {
+    match testkit::run_all_undo(&factory) {
         Ok(()) => vec![],
         Err(failures) => failures.iter().map(|f| f.check).collect(),
     }
@@ -396,7 +396,7 @@ fn failing_checks(fault: Fault) -> Vec<&'static str> {
 /// The checks the async suite fails for the store behind the async traits.
 fn failing_checks_async(fault: Fault) -> Vec<&'static str> {
     let factory = move || std::future::ready(Ready(Broken::new(fault)));
-    match pollster::block_on(testkit::run_all_async(&factory)) {
+    match pollster::block_on(testkit::run_all_undo_async(&factory)) {
         Ok(()) => vec![],
         Err(failures) => failures.iter().map(|f| f.check).collect(),
     }
@@ -631,6 +631,11 @@ fn caught_by_undo(fault: Fault) {
         pollster::block_on(testkit::undo_async(&factory)).is_err(),
         "{fault:?}: the async undo check missed it"
     );
+    assert!(failing_checks(fault).contains(&"undo"), "{fault:?}");
+    assert!(
+        failing_checks_async(fault).contains(&"undo"),
+        "{fault:?}: the async suite missed it"
+    );
 }
 
 #[test]
@@ -702,10 +707,14 @@ impl UndoStore for Forgetful {
 
 #[test]
 fn b7_a_store_keeping_the_default_event_digest_passes_the_suite() {
-    if let Err(f) = testkit::run_all(&|| Forgetful(InMemoryStore::new())) {
+    // It keeps no history and no tombstones, and says so.
+    let keeps = testkit::Keeps::core();
+    if let Err(f) = testkit::run_all(&testkit::declare(keeps, || Forgetful(InMemoryStore::new()))) {
         panic!("{f:#?}");
     }
-    let factory = || std::future::ready(Ready(Forgetful(InMemoryStore::new())));
+    let factory = testkit::declare(keeps, || {
+        std::future::ready(Ready(Forgetful(InMemoryStore::new())))
+    });
     if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
         panic!("{f:#?}");
     }
@@ -758,4 +767,15 @@ fn b16_the_bundled_stores_pass_undo() {
     pollster::block_on(testkit::undo_async(&factory)).unwrap();
     #[cfg(feature = "sqlite")]
     testkit::undo(&|| SqliteStore::open_in_memory(Normalization::default()).unwrap()).unwrap();
+}
+
+/// B17: a store keeping no history that does not say so fails `run_all`
+/// (the default declaration keeps one).
+#[test]
+fn b17_an_undeclared_missing_history_fails_run_all() {
+    let keeps = testkit::Keeps::core().with_history(true);
+    let failures =
+        testkit::run_all(&testkit::declare(keeps, || Forgetful(InMemoryStore::new()))).unwrap_err();
+    let checks: Vec<&str> = failures.iter().map(|f| f.check).collect();
+    assert_eq!(checks, ["field_history"], "{failures:#?}");
 }
