@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::fields::Fields;
 use crate::record::{EventId, RecordId, SubjectId, TenantId};
 
-/// A digest of an event's payload (UUIDv5 of its canonical JSON): the same
-/// event id must always come with the same digest (B7).
+/// A digest of an event's payload ([`Event::digest`]: XXH3-128 over a
+/// canonical binary encoding, held as a UUID): the same event id must always
+/// come with the same digest (B7). Stores keep it as given and compare it
+/// for equality only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(transparent)]

@@ -79,7 +79,12 @@ pub trait ContactStore {
     /// The store's own error.
     fn record(&self, tenant: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error>;
 
-    /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28).
+    /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28):
+    /// both trimmed of surrounding whitespace, then compared exactly (case
+    /// counts: `T-1` is not `t-1`). A blank `ticket` finds nothing (no
+    /// record is kept under a blank ticket id), and nor does a record whose
+    /// ticket id is blank. After an `UpdateRecord` of the ticket id the
+    /// record is found under the new one only. Any order.
     ///
     /// # Errors
     /// The store's own error.
@@ -330,12 +335,15 @@ pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Er
 /// (a database: one transaction; memory: check, then mutate). Everything is
 /// scoped to `plan.tenant` unless an entry says otherwise.
 ///
-/// **Preconditions**, in order; the first that fails is the error:
+/// **Preconditions**, in the plan's order; the first that fails is the
+/// error (when several fail, the one listed first in `plan.preconditions`
+/// is reported):
 ///
 /// | precondition | holds when | otherwise |
 /// | --- | --- | --- |
 /// | `EmailKey { key, records }` | the ids of the tenant's records (any type) whose email or an alias has `key` (B1 key under the store's [`ContactStore::normalization`]; aliases: B15), sorted, each once, equal `records` | [`crate::Conflict::EmailKeyChanged`] |
 /// | `TicketId { ticket, records }` | the ids of the tenant's records whose `ticket_id` field, trimmed, equals `ticket` trimmed (exact, case-sensitive), sorted, equal `records` | [`crate::Conflict::TicketChanged`] |
+/// | `BlockKey { key, records }` | the ids of the tenant's records whose blocking keys ([`crate::linkage::Blocking::keys`] of the store's [`ContactStore::blocking`] under its normalization; B19) include `key`, sorted, equal `records` (a store indexing no blocking: no records) | [`crate::Conflict::BlockChanged`] |
 /// | `RecordVersion { record, version }` | the tenant's record `record` is at `version` (a missing record or another tenant's counts as version 0) | [`crate::Conflict::VersionChanged`] with the actual version |
 /// | `RecordAbsent { record }` | no record of **any** tenant has the id (ids are global, see [`crate::RecordId`]) | [`crate::Conflict::RecordExists`] |
 /// | `RecordFields { record, fields }` | the tenant's record `record` exists and its non-blank fields equal those of `fields` ([`crate::Fields::same_values`]; B16) | [`crate::Conflict::FieldsChanged`] |
@@ -349,7 +357,7 @@ pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Er
 /// | effect | does | fails with |
 /// | --- | --- | --- |
 /// | `CreateRecord { record }` | stores the record as given (its `version`, usually 1) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id; [`ApplyError::VersionOverflow`] if the store cannot hold the version |
-/// | `UpdateRecord { record, changes }` | sets each field to its change's `new`, then raises the version by exactly one (one bump per effect, however many changes, even none: A18). A blank `new` may be stored blank or remove the field: both read back as blank ([`crate::Fields::is_empty_at`]). The record is found again under its new email key, alias keys and ticket id | [`ApplyError::InvalidPlan`] if no record of the tenant has the id (nor an earlier `CreateRecord`); [`ApplyError::VersionOverflow`] past the store's largest version |
+/// | `UpdateRecord { record, changes }` | sets each field to its change's `new`, then raises the version by exactly one (one bump per effect, however many changes, even none: A18). A blank `new` may be stored blank or remove the field: both read back as blank ([`crate::Fields::is_empty_at`]). The record is found again under its new email key, alias keys, ticket id and blocking keys (and no more under the old ones) | [`ApplyError::InvalidPlan`] if no record of the tenant has the id (nor an earlier `CreateRecord`); [`ApplyError::VersionOverflow`] past the store's largest version |
 /// | `Link { subject, record }` | the subject's link becomes `record` (replacing any) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
 /// | `Unlink { subject, record }` | removes the subject's link if it is `record`; otherwise nothing | never |
 /// | `AddCampaignMember { record, campaign, ticket }` | makes the record a member (once); a `Some` ticket replaces the membership's ticket id, `None` keeps it (A30) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
@@ -358,6 +366,18 @@ pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Er
 /// | `RemoveCampaignMember { record, campaign }` | the record leaves the campaign (if it was a member) | never |
 /// | `RestoreRecord { record }` | stores the record as given and drops the tombstone of its id (B16, the undo of a merge) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id |
 /// | `UpdateSubject { subject, changes }` | the registration's own data (A20): the host applies it to its registrations; a store without them ignores it | never |
+///
+/// **Versions.** A store holds every version up to `i64::MAX` (the SQL
+/// stores' bound; the in-memory store holds `u64::MAX`) and never clamps or
+/// wraps one: past its largest, the apply fails with
+/// [`ApplyError::VersionOverflow`] and changes nothing.
+///
+/// **What a store does not know.** [`crate::Precondition`] and
+/// [`crate::Effect`] are `#[non_exhaustive]`: a store matching them needs a
+/// catch-all arm, and that arm refuses the plan with
+/// [`ApplyError::InvalidPlan`] (a precondition it cannot check, or an effect
+/// it cannot apply, from a newer version of this crate); it never skips
+/// one.
 ///
 /// **Events.** After the effects, a store that records events stores
 /// `(tenant, event, digest)` for every `EventNew` precondition, in the same

@@ -1821,6 +1821,7 @@ pub async fn ticket_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
             with_ticket(1, A, "T-1"),
             with_ticket(2, A, " T-1 "),
             with_ticket(3, A, "t-1"),
+            with_ticket(6, A, " "),
         ],
     )
     .await?;
@@ -1836,6 +1837,10 @@ pub async fn ticket_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
         ids.sort_unstable();
         Ok(ids)
     };
+    let blank = found(A, "  ").await?;
+    ensure(C, blank.is_empty(), || {
+        format!("records_by_ticket(A, \"  \"): expected nothing for a blank ticket id, the store returned {blank:?}")
+    })?;
     let got = found(A, "T-1").await?;
     ensure(C, got == [rid(1), rid(2)], || {
         format!("records_by_ticket(A, \"T-1\") with tickets \"T-1\", \" T-1 \", \"t-1\" and tenant B's \"T-1\": expected records 1 and 2, the store returned {got:?}")

@@ -62,7 +62,10 @@ pub trait AsyncContactStore: Sync {
         std::future::ready(Ok(Vec::new()))
     }
 
-    /// All records of `tenant`, of any type, whose email has `key`.
+    /// All records of `tenant`, of any type, whose email or one of whose
+    /// aliases (B15, [`crate::FieldName::EMAIL_ALIASES`], keys from
+    /// [`Record::alias_keys`]) has `key`; each record once (as
+    /// [`crate::ContactStore::records_by_email`]).
     fn records_by_email(
         &self,
         tenant: TenantId,
@@ -76,7 +79,12 @@ pub trait AsyncContactStore: Sync {
         id: RecordId,
     ) -> impl Future<Output = Result<Option<Record>, Self::Error>> + Send;
 
-    /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28).
+    /// All records of `tenant` whose `ticket_id` field equals `ticket` (A28):
+    /// both trimmed of surrounding whitespace, then compared exactly (case
+    /// counts: `T-1` is not `t-1`). A blank `ticket` finds nothing (no
+    /// record is kept under a blank ticket id), and nor does a record whose
+    /// ticket id is blank. After an `UpdateRecord` of the ticket id the
+    /// record is found under the new one only. Any order.
     fn records_by_ticket(
         &self,
         tenant: TenantId,
