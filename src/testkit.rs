@@ -6,8 +6,8 @@
 //! ```
 //! # #[cfg(feature = "testkit")] {
 //! use contact_sync::{testkit, InMemoryStore};
-//! // The in-memory store keeps everything, undo included.
-//! testkit::run_all_undo(&|| InMemoryStore::new()).unwrap();
+//! // The in-memory store keeps everything: history, undo, blocks.
+//! testkit::run_all_undo(&|| InMemoryStore::new().with_blocking(testkit::blocking())).unwrap();
 //! # }
 //! ```
 //!
@@ -62,23 +62,38 @@ pub struct Keeps {
     /// runs, through [`run_all_undo`] (the store must be an
     /// [`UndoStore`]); [`run_all`] fails a factory declaring it.
     pub undo: bool,
+    /// An index of blocking keys (B19): [`block_lookups`] fails a store
+    /// whose [`ContactStore::blocking`] is empty, as is the trait's default
+    /// that a wrapper forwarding only the required methods inherits (the
+    /// engine would then decide without blocks). Build the stores with a
+    /// blocking ([`blocking`] or the host's own), or declare none.
+    pub blocks: bool,
 }
 
 impl Keeps {
-    /// Everything: the history and undo (the default declaration).
+    /// Everything: the history, undo and blocks (the default declaration).
     pub const fn everything() -> Self {
         Keeps {
             history: true,
             undo: true,
+            blocks: true,
         }
     }
 
-    /// The core contract alone: no history, no undo.
+    /// The core contract alone: no history, no undo, no blocks.
     pub const fn core() -> Self {
         Keeps {
             history: false,
             undo: false,
+            blocks: false,
         }
+    }
+
+    /// With or without an index of blocking keys.
+    #[must_use]
+    pub const fn with_blocks(mut self, blocks: bool) -> Self {
+        self.blocks = blocks;
+        self
     }
 
     /// With or without a field history.
@@ -2104,6 +2119,12 @@ pub async fn block_lookups_async<F: AsyncStoreFactory>(f: &F) -> Check {
     let s = f.fresh().await;
     let b = s.blocking();
     let n = s.normalization();
+    ensure(C, !(f.keeps().blocks && b.is_empty()), || {
+        "the factory declares blocks (the default) but the store's blocking() is empty: \
+         a store wrapping another must forward blocking() and records_by_block; a store \
+         without blocks declares so (testkit::declare(Keeps::everything().with_blocks(false), ..))"
+            .into()
+    })?;
     let person = |n: u128, t: TenantId, which: bool| {
         let mut r = record(
             n,
@@ -2858,8 +2879,8 @@ where
 /// ```
 /// # #[cfg(feature = "testkit")] {
 /// use contact_sync::{store::asynchronous::Ready, testkit, InMemoryStore};
-/// // A store that keeps no undo says so; everything else runs.
-/// let keeps = testkit::Keeps::everything().with_undo(false);
+/// // A store that keeps no undo and no blocks says so; everything else runs.
+/// let keeps = testkit::Keeps::everything().with_undo(false).with_blocks(false);
 /// let factory = testkit::declare(keeps, || std::future::ready(Ready(InMemoryStore::new())));
 /// // In a host's test: `#[tokio::test]` and `.await`, or any executor.
 /// pollster::block_on(testkit::run_all_async(&factory)).unwrap();

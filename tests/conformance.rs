@@ -7,16 +7,26 @@ use contact_sync::store::asynchronous::Ready;
 use contact_sync::testkit;
 use contact_sync::*;
 
+/// Everything but an index of blocking keys (the stores are built
+/// without a blocking).
+fn no_blocks() -> testkit::Keeps {
+    testkit::Keeps::everything().with_blocks(false)
+}
+
 #[test]
 fn b6_in_memory_store_passes_the_conformance_suite() {
-    if let Err(f) = testkit::run_all_undo(&InMemoryStore::new) {
+    // Without a blocking, declared: the block check wants no blocks found.
+    let plain = testkit::declare(no_blocks(), InMemoryStore::new);
+    if let Err(f) = testkit::run_all_undo(&plain) {
         panic!("{f:#?}");
     }
 }
 
 #[test]
 fn b6_in_memory_store_passes_the_async_conformance_suite() {
-    let factory = || std::future::ready(Ready(InMemoryStore::new()));
+    let factory = testkit::declare(no_blocks(), || {
+        std::future::ready(Ready(InMemoryStore::new()))
+    });
     if let Err(f) = pollster::block_on(testkit::run_all_undo_async(&factory)) {
         panic!("{f:#?}");
     }
@@ -25,11 +35,11 @@ fn b6_in_memory_store_passes_the_async_conformance_suite() {
 #[cfg(feature = "sqlite")]
 #[test]
 fn b6_sqlite_store_passes_the_async_conformance_suite() {
-    let factory = || {
+    let factory = testkit::declare(no_blocks(), || {
         std::future::ready(Ready(
             SqliteStore::open_in_memory(Normalization::default()).unwrap(),
         ))
-    };
+    });
     if let Err(f) = pollster::block_on(testkit::run_all_undo_async(&factory)) {
         panic!("{f:#?}");
     }
@@ -83,7 +93,7 @@ fn b6_sqlite_store_passes_the_conformance_suite() {
         let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         SqliteStore::open(dir.join(format!("{i}.db")), Normalization::default()).unwrap()
     };
-    let result = testkit::run_all_undo(&factory);
+    let result = testkit::run_all_undo(&testkit::declare(no_blocks(), factory));
     let _ = std::fs::remove_dir_all(&dir);
     if let Err(f) = result {
         panic!("{f:#?}");
@@ -106,13 +116,11 @@ fn b6_a_store_that_skips_preconditions_fails_the_suite() {
 /// unsaid. Declared without undo, the same store passes it.
 #[test]
 fn b16_b17_run_all_runs_what_the_declaration_implies() {
-    let failures = testkit::run_all(&InMemoryStore::new).unwrap_err();
+    let blocked = || InMemoryStore::new().with_blocking(testkit::blocking());
+    let failures = testkit::run_all(&blocked).unwrap_err();
     let checks: Vec<&str> = failures.iter().map(|f| f.check).collect();
     assert_eq!(checks, ["undo"], "{failures:#?}");
     assert!(failures[0].message.contains("run_all_undo"));
-    let declared = testkit::declare(
-        testkit::Keeps::everything().with_undo(false),
-        InMemoryStore::new,
-    );
+    let declared = testkit::declare(testkit::Keeps::everything().with_undo(false), blocked);
     testkit::run_all(&declared).unwrap();
 }

@@ -779,3 +779,20 @@ fn b17_an_undeclared_missing_history_fails_run_all() {
     let checks: Vec<&str> = failures.iter().map(|f| f.check).collect();
     assert_eq!(checks, ["field_history"], "{failures:#?}");
 }
+
+/// B19: a wrapper that forwards only the required methods inherits the
+/// default (empty) blocking, and the engine would decide without blocks:
+/// the block check tells it apart from a store that declares none.
+#[test]
+fn b19_a_wrapper_inheriting_the_default_blocking_fails_block_lookups() {
+    let wrapper = || Forgetful(InMemoryStore::new().with_blocking(testkit::blocking()));
+    let failure = testkit::block_lookups(&wrapper).expect_err("the inherited default passed");
+    assert_eq!(failure.check, "block_lookups");
+    assert!(
+        failure.message.contains("forward blocking()"),
+        "{}",
+        failure.message
+    );
+    let declared = testkit::declare(testkit::Keeps::everything().with_blocks(false), wrapper);
+    testkit::block_lookups(&declared).unwrap();
+}
