@@ -166,6 +166,21 @@ impl Subject {
         self
     }
 
+    /// Sets the current link, or none (as a host reads it from its own
+    /// registration row).
+    #[must_use]
+    pub fn with_link(mut self, link: Option<RecordId>) -> Self {
+        self.link = link;
+        self
+    }
+
+    /// Sets the prefill (D7), or none.
+    #[must_use]
+    pub fn with_prefill(mut self, prefill: Option<RecordId>) -> Self {
+        self.prefill = prefill;
+        self
+    }
+
     /// Sets the prefill (D7).
     pub fn prefilled_from(mut self, record: RecordId) -> Self {
         self.prefill = Some(record);
@@ -248,6 +263,13 @@ macro_rules! event_setters {
         /// Sets the event's campaign (A5).
         pub fn campaign(mut self, campaign: CampaignId) -> Self {
             self.campaign = Some(campaign);
+            self
+        }
+
+        /// Sets the event's campaign, or none (A5).
+        #[must_use]
+        pub fn with_campaign(mut self, campaign: Option<CampaignId>) -> Self {
+            self.campaign = campaign;
             self
         }
 
@@ -383,6 +405,13 @@ impl Edit {
     /// Sets the buyer's data (A12, A26).
     pub fn buyer(mut self, buyer: Fields) -> Self {
         self.buyer = Some(buyer);
+        self
+    }
+
+    /// Sets the buyer's data, or none (A12, A26).
+    #[must_use]
+    pub fn with_buyer(mut self, buyer: Option<Fields>) -> Self {
+        self.buyer = buyer;
         self
     }
 

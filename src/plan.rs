@@ -229,6 +229,70 @@ pub enum Effect {
     },
 }
 
+impl Effect {
+    /// [`Effect::CreateRecord`]. The constructors are the stable way to
+    /// build effects: a field added to a variant gets a default here (as
+    /// `ticket` did on `AddCampaignMember`), where a literal stops
+    /// compiling.
+    pub fn create_record(record: Record) -> Self {
+        Effect::CreateRecord { record }
+    }
+
+    /// [`Effect::UpdateRecord`].
+    pub fn update_record(record: RecordId, changes: Vec<FieldChange>) -> Self {
+        Effect::UpdateRecord { record, changes }
+    }
+
+    /// [`Effect::Link`].
+    pub fn link(subject: SubjectId, record: RecordId) -> Self {
+        Effect::Link { subject, record }
+    }
+
+    /// [`Effect::Unlink`].
+    pub fn unlink(subject: SubjectId, record: RecordId) -> Self {
+        Effect::Unlink { subject, record }
+    }
+
+    /// [`Effect::AddCampaignMember`], with the ticket id to keep on the
+    /// membership (`None`: leave the one held).
+    pub fn add_campaign_member(
+        record: RecordId,
+        campaign: CampaignId,
+        ticket: Option<FieldValue>,
+    ) -> Self {
+        Effect::AddCampaignMember {
+            record,
+            campaign,
+            ticket,
+        }
+    }
+
+    /// [`Effect::MergeRecord`]: `record` goes, `into` stays.
+    pub fn merge_record(record: RecordId, into: RecordId) -> Self {
+        Effect::MergeRecord { record, into }
+    }
+
+    /// [`Effect::DeleteRecord`].
+    pub fn delete_record(record: RecordId) -> Self {
+        Effect::DeleteRecord { record }
+    }
+
+    /// [`Effect::RemoveCampaignMember`].
+    pub fn remove_campaign_member(record: RecordId, campaign: CampaignId) -> Self {
+        Effect::RemoveCampaignMember { record, campaign }
+    }
+
+    /// [`Effect::RestoreRecord`].
+    pub fn restore_record(record: Record) -> Self {
+        Effect::RestoreRecord { record }
+    }
+
+    /// [`Effect::UpdateSubject`].
+    pub fn update_subject(subject: SubjectId, changes: Vec<FieldChange>) -> Self {
+        Effect::UpdateSubject { subject, changes }
+    }
+}
+
 /// A fact the plan was decided on; applying checks it first (B6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -391,6 +455,53 @@ pub struct Outcome {
     /// outcomes have none, and a plan holds one outcome per subject).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linkage: Option<Box<crate::linkage::LinkScore>>,
+}
+
+impl Outcome {
+    /// An outcome of `subject` (in `role`) in `event`: `decision`, no
+    /// record, no rules, no explanation; the setters fill the rest (for
+    /// hosts' tests and their own deciders; the engine builds the others).
+    pub fn new(event: EventId, subject: SubjectId, role: Role, decision: Decision) -> Self {
+        Outcome {
+            event,
+            subject,
+            role,
+            decision,
+            record: None,
+            no_record: None,
+            rules: Rules::default(),
+            explanation: String::new(),
+            linkage: None,
+        }
+    }
+
+    /// With the record the subject is linked to afterwards, or none.
+    #[must_use]
+    pub fn with_record(mut self, record: Option<RecordId>) -> Self {
+        self.record = record;
+        self
+    }
+
+    /// With why there is no record, or none.
+    #[must_use]
+    pub fn with_no_record(mut self, reason: Option<NoRecordReason>) -> Self {
+        self.no_record = reason;
+        self
+    }
+
+    /// With the rules that fired, in order.
+    #[must_use]
+    pub fn with_rules(mut self, rules: impl IntoIterator<Item = RuleId>) -> Self {
+        self.rules = rules.into_iter().collect();
+        self
+    }
+
+    /// With the sentence for an event manager.
+    #[must_use]
+    pub fn with_explanation(mut self, explanation: impl Into<String>) -> Self {
+        self.explanation = explanation.into();
+        self
+    }
 }
 
 /// Something the host should look at; the plan is still valid.
@@ -590,6 +701,23 @@ impl Plan {
             effect_ends: Vec::new(),
             submitters: Vec::new(),
         }
+    }
+
+    /// With `effects` appended, in order.
+    #[must_use]
+    pub fn with_effects(mut self, effects: impl IntoIterator<Item = Effect>) -> Self {
+        self.effects.extend(effects);
+        self
+    }
+
+    /// With `preconditions` appended, in order.
+    #[must_use]
+    pub fn with_preconditions(
+        mut self,
+        preconditions: impl IntoIterator<Item = Precondition>,
+    ) -> Self {
+        self.preconditions.extend(preconditions);
+        self
     }
 
     /// The outcome for `subject` (the last one, if it occurs in several events).

@@ -69,3 +69,116 @@ fn b6_a_plan_built_by_hand_starts_empty_and_applies() {
     store.apply(&p).unwrap();
     assert_eq!(store.records(T).len(), 1);
 }
+
+#[test]
+fn a5_a30_b16_effects_built_by_constructors_are_their_variants() {
+    let camp = CampaignId("spring".into());
+    let change = FieldChange {
+        field: FieldName::new("company"),
+        old: None,
+        new: FieldValue::new("Acme"),
+        rule: RuleId::D13,
+    };
+    let r = contact(1, &[("email", "a@example.org")]);
+    let built = [
+        Effect::create_record(r.clone()),
+        Effect::update_record(rid(1), vec![change.clone()]),
+        Effect::link(sid(1), rid(1)),
+        Effect::unlink(sid(1), rid(1)),
+        Effect::add_campaign_member(rid(1), camp.clone(), Some("T-1".into())),
+        Effect::merge_record(rid(2), rid(1)),
+        Effect::delete_record(rid(1)),
+        Effect::remove_campaign_member(rid(1), camp.clone()),
+        Effect::restore_record(r.clone()),
+        Effect::update_subject(sid(1), vec![change.clone()]),
+    ];
+    let literal = [
+        Effect::CreateRecord { record: r.clone() },
+        Effect::UpdateRecord {
+            record: rid(1),
+            changes: vec![change.clone()],
+        },
+        Effect::Link {
+            subject: sid(1),
+            record: rid(1),
+        },
+        Effect::Unlink {
+            subject: sid(1),
+            record: rid(1),
+        },
+        Effect::AddCampaignMember {
+            record: rid(1),
+            campaign: camp.clone(),
+            ticket: Some("T-1".into()),
+        },
+        Effect::MergeRecord {
+            record: rid(2),
+            into: rid(1),
+        },
+        Effect::DeleteRecord { record: rid(1) },
+        Effect::RemoveCampaignMember {
+            record: rid(1),
+            campaign: camp,
+        },
+        Effect::RestoreRecord { record: r },
+        Effect::UpdateSubject {
+            subject: sid(1),
+            changes: vec![change],
+        },
+    ];
+    assert_eq!(built, literal);
+    // A plan built by hand, effects and preconditions in order.
+    let plan = Plan::new(T)
+        .with_effects([Effect::link(sid(1), rid(1))])
+        .with_effects([Effect::delete_record(rid(2))])
+        .with_preconditions([Precondition::RecordAbsent { record: rid(3) }]);
+    assert_eq!(
+        plan.effects,
+        [Effect::link(sid(1), rid(1)), Effect::delete_record(rid(2))]
+    );
+    assert_eq!(
+        plan.preconditions,
+        [Precondition::RecordAbsent { record: rid(3) }]
+    );
+}
+
+#[test]
+fn d4_d12_an_outcome_built_by_hand_has_what_its_setters_gave() {
+    let bare = Outcome::new(eid(1), sid(2), Role::Attendee, Decision::Created);
+    assert_eq!(
+        (
+            bare.event,
+            bare.subject,
+            bare.role,
+            bare.decision,
+            bare.record
+        ),
+        (eid(1), sid(2), Role::Attendee, Decision::Created, None)
+    );
+    assert!(bare.rules.is_empty() && bare.explanation.is_empty() && bare.no_record.is_none());
+    let full = bare
+        .with_record(Some(rid(3)))
+        .with_rules([RuleId::D4, RuleId::D6])
+        .with_explanation("Several records have the email.");
+    assert_eq!(full.record, Some(rid(3)));
+    assert_eq!(full.rules, [RuleId::D4, RuleId::D6]);
+    assert_eq!(full.explanation, "Several records have the email.");
+}
+
+#[test]
+fn d7_a5_a12_optional_setters_take_what_a_host_row_holds() {
+    let s = attendee(1, &[("email", "a@example.org")])
+        .with_link(Some(rid(4)))
+        .with_prefill(Some(rid(5)));
+    assert_eq!((s.link, s.prefill), (Some(rid(4)), Some(rid(5))));
+    let s = s.with_link(None).with_prefill(None);
+    assert_eq!((s.link, s.prefill), (None, None));
+    let r =
+        Registration::new(eid(1), T, vec![s.clone()]).with_campaign(Some(CampaignId("c".into())));
+    assert_eq!(r.campaign, Some(CampaignId("c".into())));
+    assert_eq!(r.with_campaign(None).campaign, None);
+    let e = Edit::new(eid(2), T, s, fields(&[]), EditSource::SelfService)
+        .with_buyer(Some(fields(&[("email", "b@example.org")])));
+    assert!(e.buyer.is_some());
+    assert!(e.with_buyer(None).buyer.is_none());
+}

@@ -136,15 +136,13 @@ fn any_matching() -> impl Strategy<Value = Matching> {
 }
 
 fn merge_rules(classes: ClassRules, sync: bool, citations: Citations) -> MergeRules {
-    MergeRules {
-        classes,
-        sync,
-        entered: Entered::All,
-        freeze_generated: false,
-        on: MergeOn::Match,
-        citations,
-        trust: None,
-    }
+    MergeRules::new(classes)
+        .with_sync(sync)
+        .with_entered(Entered::All)
+        .with_freeze_generated(false)
+        .with_on(MergeOn::Match)
+        .with_citations(citations)
+        .with_trust(None)
 }
 
 /// The record's fields after the merge's changes.
@@ -295,20 +293,17 @@ proptest! {
         policy in any_email_change(),
         email_merge in any_merge(),
     ) {
-        let case = EmailChangeCase {
-            during,
-            linked,
-            record_has_email,
-            has_email,
-            changed,
-            event_setting: Some(event),
-            policy_setting: policy,
-            sync,
-            email_merge,
-            retained_email: RetainedEmail::Overwrite,
-        };
+        let case = EmailChangeCase::new(during, policy)
+            .with_linked(linked)
+            .with_record_has_email(record_has_email)
+            .with_has_email(has_email)
+            .with_changed(changed)
+            .with_event_setting(Some(event))
+            .with_sync(sync)
+            .with_email_merge(email_merge)
+            .with_retained_email(RetainedEmail::Overwrite);
         let with_event = email_change(&case);
-        let as_policy = email_change(&EmailChangeCase { event_setting: None, policy_setting: event, ..case });
+        let as_policy = email_change(&case.with_event_setting(None).with_policy_setting(event));
         prop_assert_eq!(with_event.action, as_policy.action);
         prop_assert_eq!(with_event.event_setting_used, with_event.behaviour.is_some());
         // D1: an unchanged email never consults a setting.
@@ -395,15 +390,13 @@ proptest! {
             &rec_fields,
             &entered,
             &policy.fields,
-            &MergeRules {
-                classes,
-                sync,
-                entered: Entered::All,
-                freeze_generated: false,
-                on: MergeOn::Match,
-                citations: policy.citations,
-                trust: None,
-            },
+            &MergeRules::new(classes)
+                .with_sync(sync)
+                .with_entered(Entered::All)
+                .with_freeze_generated(false)
+                .with_on(MergeOn::Match)
+                .with_citations(policy.citations)
+                .with_trust(None),
         );
         let got: Vec<FieldChange> = plan.changes_to(rid(1)).into_iter().cloned().collect();
         prop_assert_eq!(got, expected.changes);
@@ -434,18 +427,15 @@ proptest! {
         }
         let plan = engine.plan(&store, &ev).unwrap();
         let o = plan.outcome(sid(7)).unwrap();
-        let d = email_change(&EmailChangeCase {
-            during: During::Edit,
-            linked: true,
-            record_has_email: true,
-            has_email: !new_email.is_empty(),
-            changed: true,
-            event_setting,
-            policy_setting,
-            sync,
-            email_merge: policy.sync.on_update.email,
-            retained_email: policy.retained_email,
-        });
+        let d = email_change(&EmailChangeCase::new(During::Edit, policy_setting)
+            .with_linked(true)
+            .with_record_has_email(true)
+            .with_has_email(!new_email.is_empty())
+            .with_changed(true)
+            .with_event_setting(event_setting)
+            .with_sync(sync)
+            .with_email_merge(policy.sync.on_update.email)
+            .with_retained_email(policy.retained_email));
         prop_assert_eq!(d.event_setting_used, event_setting.is_some());
         prop_assert_eq!(o.rules.contains(&RuleId::D22), event_setting.is_some());
         match d.action {
@@ -480,32 +470,23 @@ proptest! {
 /// unless the behaviour is A23's new record.
 #[test]
 fn d21_email_change_completes_a_record_without_email() {
-    let case = EmailChangeCase {
-        during: During::Registration,
-        linked: true,
-        record_has_email: false,
-        has_email: true,
-        changed: true,
-        event_setting: None,
-        policy_setting: EmailChange::Retain,
-        sync: false,
-        email_merge: Merge::Overwrite,
-        retained_email: RetainedEmail::Overwrite,
-    };
+    let case = EmailChangeCase::new(During::Registration, EmailChange::Retain)
+        .with_linked(true)
+        .with_record_has_email(false)
+        .with_has_email(true)
+        .with_changed(true)
+        .with_event_setting(None)
+        .with_sync(false)
+        .with_email_merge(Merge::Overwrite)
+        .with_retained_email(RetainedEmail::Overwrite);
     assert_eq!(email_change(&case).action, EmailChangeAction::Complete);
-    let new_record = EmailChangeCase {
-        event_setting: Some(EmailChange::NewRecord),
-        ..case
-    };
+    let new_record = case.with_event_setting(Some(EmailChange::NewRecord));
     assert_eq!(
         email_change(&new_record).action,
         EmailChangeAction::NewRecord
     );
     // An edit never completes: the record's missing email is an ordinary change.
-    let edit = EmailChangeCase {
-        during: During::Edit,
-        ..case
-    };
+    let edit = case.with_during(During::Edit);
     assert!(matches!(
         email_change(&edit).action,
         EmailChangeAction::Retain { .. }
@@ -516,18 +497,15 @@ fn d21_email_change_completes_a_record_without_email() {
 /// the policy says so.
 #[test]
 fn b8_email_change_retain_keeps_the_record_email_by_policy() {
-    let case = EmailChangeCase {
-        during: During::Edit,
-        linked: true,
-        record_has_email: true,
-        has_email: true,
-        changed: true,
-        event_setting: None,
-        policy_setting: EmailChange::Retain,
-        sync: true,
-        email_merge: Merge::Overwrite,
-        retained_email: RetainedEmail::Keep,
-    };
+    let case = EmailChangeCase::new(During::Edit, EmailChange::Retain)
+        .with_linked(true)
+        .with_record_has_email(true)
+        .with_has_email(true)
+        .with_changed(true)
+        .with_event_setting(None)
+        .with_sync(true)
+        .with_email_merge(Merge::Overwrite)
+        .with_retained_email(RetainedEmail::Keep);
     assert_eq!(
         email_change(&case).action,
         EmailChangeAction::Retain {
@@ -535,10 +513,7 @@ fn b8_email_change_retain_keeps_the_record_email_by_policy() {
             keep_record_email: true
         }
     );
-    let no_sync = EmailChangeCase {
-        sync: false,
-        ..case
-    };
+    let no_sync = case.with_sync(false);
     assert_eq!(
         email_change(&no_sync).action,
         EmailChangeAction::Retain {
@@ -706,4 +681,32 @@ fn b14_a_field_kept_by_the_sync_rules_is_not_kept_by_trust() {
     let on = merge_fields(&record, &input, &FieldMap::default(), &r);
     assert_eq!(on.kept, [FieldName::new("company")]);
     assert_eq!(on.kept_by_trust, [FieldName::new("company")]);
+}
+
+#[test]
+fn d13_d14_d15_merge_rules_and_email_change_cases_built_by_constructors_have_the_documented_defaults(
+) {
+    let classes = Policy::doo().sync.on_match;
+    let m = MergeRules::new(classes);
+    assert!(m.sync && !m.freeze_generated && m.trust.is_none());
+    assert_eq!((m.entered.clone(), m.on), (Entered::All, MergeOn::Match));
+    assert_eq!(m.citations, Citations::default());
+    assert_eq!(m.effective(), classes);
+    // Sync off caps every class at filling empty fields (D14, D15).
+    assert_eq!(
+        m.with_sync(false).effective(),
+        classes.capped(Merge::FillEmpty)
+    );
+    let c = EmailChangeCase::new(During::Edit, EmailChange::Retain);
+    assert_eq!(
+        (c.during, c.policy_setting),
+        (During::Edit, EmailChange::Retain)
+    );
+    assert!(!c.linked && !c.record_has_email && !c.has_email && !c.changed && !c.sync);
+    assert_eq!(
+        (c.event_setting, c.email_merge, c.retained_email),
+        (None, Merge::FillEmpty, RetainedEmail::default())
+    );
+    // Not linked: no record whose email could have changed.
+    assert_eq!(email_change(&c).action, EmailChangeAction::Nothing);
 }

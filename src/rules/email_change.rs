@@ -20,6 +20,7 @@ pub enum During {
 /// The facts an email-change decision rests on: plain data, no store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EmailChangeCase {
     /// A registration or an edit.
     pub during: During,
@@ -43,6 +44,98 @@ pub struct EmailChangeCase {
     pub email_merge: Merge,
     /// Whether a retained record keeps its own email (B8).
     pub retained_email: RetainedEmail,
+}
+
+impl EmailChangeCase {
+    /// A case `during` a registration or an edit under the policy's
+    /// `policy_setting`: not linked, no email on either side, unchanged, no
+    /// event setting, sync off, the email class filling empty fields, the
+    /// retained record's email overwritten. The setters change one fact
+    /// each.
+    pub fn new(during: During, policy_setting: EmailChange) -> Self {
+        EmailChangeCase {
+            during,
+            linked: false,
+            record_has_email: false,
+            has_email: false,
+            changed: false,
+            event_setting: None,
+            policy_setting,
+            sync: false,
+            email_merge: Merge::FillEmpty,
+            retained_email: RetainedEmail::default(),
+        }
+    }
+
+    /// During a registration or an edit.
+    #[must_use]
+    pub fn with_during(mut self, during: During) -> Self {
+        self.during = during;
+        self
+    }
+
+    /// Linked to (or prefilled from) a record, or not.
+    #[must_use]
+    pub fn with_linked(mut self, linked: bool) -> Self {
+        self.linked = linked;
+        self
+    }
+
+    /// Whether the record has an email (D21).
+    #[must_use]
+    pub fn with_record_has_email(mut self, has: bool) -> Self {
+        self.record_has_email = has;
+        self
+    }
+
+    /// Whether the subject has an email now.
+    #[must_use]
+    pub fn with_has_email(mut self, has: bool) -> Self {
+        self.has_email = has;
+        self
+    }
+
+    /// Whether the email changed (as a match key).
+    #[must_use]
+    pub fn with_changed(mut self, changed: bool) -> Self {
+        self.changed = changed;
+        self
+    }
+
+    /// The event's own setting (D22), or none.
+    #[must_use]
+    pub fn with_event_setting(mut self, setting: Option<EmailChange>) -> Self {
+        self.event_setting = setting;
+        self
+    }
+
+    /// The policy's setting.
+    #[must_use]
+    pub fn with_policy_setting(mut self, setting: EmailChange) -> Self {
+        self.policy_setting = setting;
+        self
+    }
+
+    /// Sync on or off (D13, D17).
+    #[must_use]
+    pub fn with_sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// How the email class merges (before the sync cap).
+    #[must_use]
+    pub fn with_email_merge(mut self, merge: Merge) -> Self {
+        self.email_merge = merge;
+        self
+    }
+
+    /// Whether a retained record keeps its own email (B8).
+    #[must_use]
+    pub fn with_retained_email(mut self, retained: RetainedEmail) -> Self {
+        self.retained_email = retained;
+        self
+    }
 }
 
 /// What happens to the subject and its record.
@@ -106,24 +199,20 @@ pub struct EmailChangeDecision {
 /// use contact_sync::policy::{EmailChange, Merge, RetainedEmail};
 /// use contact_sync::rules::{email_change, During, EmailChangeAction, EmailChangeCase};
 ///
-/// let case = EmailChangeCase {
-///     during: During::Edit,
-///     linked: true,
-///     record_has_email: true,
-///     has_email: true,
-///     changed: true,
-///     event_setting: None,
-///     policy_setting: EmailChange::Reassign,
-///     sync: true,
-///     email_merge: Merge::Overwrite,
-///     retained_email: RetainedEmail::Overwrite,
-/// };
+/// let case = EmailChangeCase::new(During::Edit, EmailChange::Reassign)
+///     .with_linked(true)
+///     .with_record_has_email(true)
+///     .with_has_email(true)
+///     .with_changed(true)
+///     .with_sync(true)
+///     .with_email_merge(Merge::Overwrite)
+///     .with_retained_email(RetainedEmail::Overwrite);
 /// // D8: doo reassigns: the new email is looked up and matched again.
 /// assert_eq!(email_change(&case).action, EmailChangeAction::MatchAgain);
 ///
 /// // D22: this event retains the link instead; sync on overwrites the
 /// // record's email with the new one (D9).
-/// let retain = EmailChangeCase { event_setting: Some(EmailChange::Retain), ..case };
+/// let retain = case.with_event_setting(Some(EmailChange::Retain));
 /// let d = email_change(&retain);
 /// assert!(d.event_setting_used);
 /// assert_eq!(

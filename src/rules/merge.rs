@@ -45,6 +45,7 @@ pub enum MergeOn {
 /// Everything a field merge needs besides the two sets of fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct MergeRules {
     /// The merge per field class: the policy's [`crate::SyncRules::on_match`]
     /// or [`crate::SyncRules::on_update`].
@@ -69,6 +70,63 @@ pub struct MergeRules {
 }
 
 impl MergeRules {
+    /// A match merging by `classes` with sync on: every entered field new,
+    /// generated fields free to change, doo's citations, no submitter cap.
+    /// The setters change one part each; later fields get defaults here.
+    pub fn new(classes: ClassRules) -> Self {
+        MergeRules {
+            classes,
+            sync: true,
+            entered: Entered::All,
+            freeze_generated: false,
+            on: MergeOn::Match,
+            citations: Citations::default(),
+            trust: None,
+        }
+    }
+
+    /// With sync on or off (D13, D14, D17).
+    #[must_use]
+    pub fn with_sync(mut self, sync: bool) -> Self {
+        self.sync = sync;
+        self
+    }
+
+    /// With the entered fields that count as new.
+    #[must_use]
+    pub fn with_entered(mut self, entered: Entered) -> Self {
+        self.entered = entered;
+        self
+    }
+
+    /// With generated fields frozen or not (A19).
+    #[must_use]
+    pub fn with_freeze_generated(mut self, freeze: bool) -> Self {
+        self.freeze_generated = freeze;
+        self
+    }
+
+    /// On a match or an update.
+    #[must_use]
+    pub fn with_on(mut self, on: MergeOn) -> Self {
+        self.on = on;
+        self
+    }
+
+    /// Citing doo's or the Salesforce article's rule ids.
+    #[must_use]
+    pub fn with_citations(mut self, citations: Citations) -> Self {
+        self.citations = citations;
+        self
+    }
+
+    /// With what the submitter may write (B14), or no cap.
+    #[must_use]
+    pub fn with_trust(mut self, trust: Option<TrustRights>) -> Self {
+        self.trust = trust;
+        self
+    }
+
     /// The merge per class in effect: [`MergeRules::classes`], capped at
     /// [`Merge::FillEmpty`] when sync is off (D14, D15).
     pub fn effective(&self) -> ClassRules {
@@ -158,28 +216,19 @@ pub struct MergeResult {
 ///
 /// ```
 /// use contact_sync::policy::{ClassRules, FieldMap, Merge};
-/// use contact_sync::rules::{merge_fields, Entered, MergeOn, MergeRules};
+/// use contact_sync::rules::{merge_fields, MergeRules};
 /// use contact_sync::{Citations, Fields, RuleId};
 ///
 /// let record = Fields::from_pairs([("email", "ann@example.org"), ("company", "Old Co")]);
 /// let entered = Fields::from_pairs([("email", "ann@example.org"), ("company", "New Co"), ("city", "Graz")]);
-/// let mut rules = MergeRules {
-///     classes: ClassRules::all(Merge::Overwrite),
-///     sync: true,
-///     entered: Entered::All,
-///     freeze_generated: false,
-///     on: MergeOn::Match,
-///     citations: Citations::Doo,
-///     trust: None,
-/// };
+/// let rules = MergeRules::new(ClassRules::all(Merge::Overwrite)).with_citations(Citations::Doo);
 /// // D13: sync on overwrites the company and fills the empty city (D15).
 /// let on = merge_fields(&record, &entered, &FieldMap::default(), &rules);
 /// let changed: Vec<_> = on.changes.iter().map(|c| (c.field.as_str(), c.new.as_str(), c.rule)).collect();
 /// assert_eq!(changed, [("city", "Graz", RuleId::D15), ("company", "New Co", RuleId::D13)]);
 ///
 /// // D14: sync off only fills the empty city; the company is kept.
-/// rules.sync = false;
-/// let off = merge_fields(&record, &entered, &FieldMap::default(), &rules);
+/// let off = merge_fields(&record, &entered, &FieldMap::default(), &rules.with_sync(false));
 /// assert_eq!(off.changes.len(), 1);
 /// assert_eq!(off.kept[0].as_str(), "company");
 /// ```
