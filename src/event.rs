@@ -161,9 +161,8 @@ impl Subject {
     }
 
     /// Sets the current link.
-    pub fn linked_to(mut self, record: RecordId) -> Self {
-        self.link = Some(record);
-        self
+    pub fn linked_to(self, record: RecordId) -> Self {
+        self.with_link(Some(record))
     }
 
     /// Sets the current link, or none (as a host reads it from its own
@@ -182,9 +181,8 @@ impl Subject {
     }
 
     /// Sets the prefill (D7).
-    pub fn prefilled_from(mut self, record: RecordId) -> Self {
-        self.prefill = Some(record);
-        self
+    pub fn prefilled_from(self, record: RecordId) -> Self {
+        self.with_prefill(Some(record))
     }
 
     /// Sets the number of tickets held.
@@ -261,9 +259,8 @@ pub struct Registration {
 macro_rules! event_setters {
     () => {
         /// Sets the event's campaign (A5).
-        pub fn campaign(mut self, campaign: CampaignId) -> Self {
-            self.campaign = Some(campaign);
-            self
+        pub fn campaign(self, campaign: CampaignId) -> Self {
+            self.with_campaign(Some(campaign))
         }
 
         /// Sets the event's campaign, or none (A5).
@@ -403,9 +400,8 @@ impl Edit {
     }
 
     /// Sets the buyer's data (A12, A26).
-    pub fn buyer(mut self, buyer: Fields) -> Self {
-        self.buyer = Some(buyer);
-        self
+    pub fn buyer(self, buyer: Fields) -> Self {
+        self.with_buyer(Some(buyer))
     }
 
     /// Sets the buyer's data, or none (A12, A26).
