@@ -73,6 +73,12 @@ impl Registrations {
     }
 }
 
+/// A plan creating `records` (the store's fill, one transaction).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn load(records: &[Record]) -> Plan {
+    Plan::new(common::TENANT).with_effects(records.iter().cloned().map(Effect::create_record))
+}
+
 fn engine() -> Engine {
     Engine::new(Policy::doo_external_master()).unwrap()
 }
@@ -115,13 +121,7 @@ fn bench(c: &mut Criterion) {
             ));
             let _ = std::fs::remove_file(&dir);
             let sqlite = store::sqlite::SqliteStore::open(&dir, Normalization::default()).unwrap();
-            let mut load = Plan::new(common::TENANT);
-            load.effects = records
-                .iter()
-                .cloned()
-                .map(|record| Effect::CreateRecord { record })
-                .collect();
-            ApplyPlan::apply(&sqlite, &load).unwrap();
+            ApplyPlan::apply(&sqlite, &load(&records)).unwrap();
             let mut source = Registrations::new(&records);
             g.bench_function(BenchmarkId::new("sqlite", n), |b| {
                 b.iter_custom(|iters| timed(&engine, &sqlite, &source.take(iters)))
@@ -168,13 +168,8 @@ mod postgres {
             ))
             .unwrap();
         for chunk in records.chunks(5_000) {
-            let mut load = Plan::new(common::TENANT);
-            load.effects = chunk
-                .iter()
-                .cloned()
-                .map(|record| Effect::CreateRecord { record })
-                .collect();
-            rt.block_on(AsyncApplyPlan::apply(&store, &load)).unwrap();
+            rt.block_on(AsyncApplyPlan::apply(&store, &load(chunk)))
+                .unwrap();
         }
         let mut source = Registrations::new(records);
         g.bench_function(BenchmarkId::new("postgres", n), |b| {

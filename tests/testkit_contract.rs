@@ -89,6 +89,15 @@ impl Broken {
     }
 }
 
+impl Broken {
+    /// Whether another of the suite's tenants than `t` holds record `id`.
+    fn foreign(&self, t: TenantId, id: RecordId) -> bool {
+        TENANTS
+            .iter()
+            .any(|o| *o != t && matches!(self.store.record(*o, id), Ok(Some(_))))
+    }
+}
+
 impl ContactStore for Broken {
     type Error = Infallible;
     fn blocking(&self) -> contact_sync::linkage::Blocking {
@@ -234,11 +243,7 @@ impl ApplyPlan for Broken {
             }),
             Fault::IdsPerTenant => {
                 // An id another of the suite's tenants (A = 0xA, B = 0xB) holds.
-                let foreign = |id: &RecordId| {
-                    [TenantId::from_u128(0xA), TenantId::from_u128(0xB)]
-                        .iter()
-                        .any(|o| *o != t && matches!(self.store.record(*o, *id), Ok(Some(_))))
-                };
+                let foreign = |id: &RecordId| self.foreign(t, *id);
                 p.effects.retain(
                     |e| !matches!(e, Effect::CreateRecord { record } if foreign(&record.id)),
                 );
@@ -267,11 +272,7 @@ impl ApplyPlan for Broken {
                 });
             }
             Fault::AcceptsForeignRecords => {
-                let foreign = |id: &RecordId| {
-                    TENANTS
-                        .iter()
-                        .any(|o| *o != t && matches!(self.store.record(*o, *id), Ok(Some(_))))
-                };
+                let foreign = |id: &RecordId| self.foreign(t, *id);
                 p.effects.retain(|e| match e {
                     Effect::AddCampaignMember { record, .. } | Effect::DeleteRecord { record } => {
                         !foreign(record)

@@ -565,6 +565,29 @@ fn each_once(plan: &Plan) -> bool {
         .all(|(i, p)| !plan.preconditions[..i].contains(p))
 }
 
+/// What a plan updating record 1 (at `version`) and moving subject 10
+/// from record 1 to record 2 relies on, for its inverse.
+fn moving_subject_10_pins(version: u64) -> Vec<Precondition> {
+    vec![
+        Precondition::RecordVersion {
+            record: rid(1),
+            version,
+        },
+        Precondition::Links {
+            record: rid(1),
+            subjects: vec![sid(10)],
+        },
+        Precondition::Links {
+            record: rid(2),
+            subjects: vec![],
+        },
+        Precondition::SubjectLink {
+            subject: sid(10),
+            record: Some(rid(1)),
+        },
+    ]
+}
+
 #[test]
 fn b16_the_pinned_plan_holds_each_precondition_once() {
     let store = linked_member();
@@ -583,28 +606,11 @@ fn b16_the_pinned_plan_holds_each_precondition_once() {
             campaign: camp("C1"),
         },
     ]);
-    plan.preconditions = vec![
-        Precondition::RecordVersion {
-            record: rid(1),
-            version: rec.version,
-        },
-        Precondition::Links {
-            record: rid(1),
-            subjects: vec![sid(10)],
-        },
-        Precondition::Links {
-            record: rid(2),
-            subjects: vec![],
-        },
-        Precondition::Memberships {
-            record: rid(1),
-            members: store.campaign_memberships(T, rid(1)).unwrap(),
-        },
-        Precondition::SubjectLink {
-            subject: sid(10),
-            record: Some(rid(1)),
-        },
-    ];
+    plan.preconditions = moving_subject_10_pins(rec.version);
+    plan.preconditions.push(Precondition::Memberships {
+        record: rid(1),
+        members: store.campaign_memberships(T, rid(1)).unwrap(),
+    });
     let reversible = undo::prepare(&store, &plan).unwrap();
     assert!(
         each_once(&reversible.plan),
@@ -627,24 +633,7 @@ fn b16_a_hand_built_plan_is_pinned_to_what_its_inverse_restores() {
     ]);
     let reversible = undo::prepare(&store, &plan).unwrap();
     let pins = &reversible.plan.preconditions;
-    for want in [
-        Precondition::RecordVersion {
-            record: rid(1),
-            version,
-        },
-        Precondition::Links {
-            record: rid(1),
-            subjects: vec![sid(10)],
-        },
-        Precondition::Links {
-            record: rid(2),
-            subjects: vec![],
-        },
-        Precondition::SubjectLink {
-            subject: sid(10),
-            record: Some(rid(1)),
-        },
-    ] {
+    for want in moving_subject_10_pins(version) {
         assert!(pins.contains(&want), "{want:?} missing from {pins:?}");
     }
     assert!(each_once(&reversible.plan), "{pins:?}");
