@@ -29,7 +29,7 @@ use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore, Tombstone, UndoStore};
 
 /// The schema version this library writes.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// How long a connection waits for another one's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -140,12 +140,10 @@ const SUBJECTS_BY_RECORD: &str =
     "SELECT subject FROM links WHERE tenant = ?1 AND record = ?2 ORDER BY subject";
 /// A subject's link.
 const LINK_OF_SUBJECT: &str = "SELECT record FROM links WHERE tenant = ?1 AND subject = ?2";
-/// A record's campaign memberships, by campaign. `INDEXED BY`: left to
-/// itself, SQLite reads the primary key's tenant prefix (it is already in
-/// campaign order), walking every membership of the tenant.
-const MEMBERSHIPS_BY_RECORD: &str = "SELECT campaign, ticket FROM campaign_members
-     INDEXED BY campaign_members_by_record
-     WHERE tenant = ?1 AND record = ?2 ORDER BY campaign";
+/// A record's campaign memberships, by campaign (covered by
+/// `campaign_members_by_record`, schema 7).
+const MEMBERSHIPS_BY_RECORD: &str =
+    "SELECT campaign, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2 ORDER BY campaign";
 /// An applied event's digest (B7).
 const EVENT_DIGEST: &str = "SELECT digest FROM events WHERE tenant = ?1 AND id = ?2";
 /// A record's field history (B17), oldest first.
@@ -165,8 +163,8 @@ const DELETE_TOMBSTONE: &str = "DELETE FROM tombstones WHERE record = ?1";
 /// The links to a deleted record, dropped.
 const DELETE_LINKS_OF_RECORD: &str = "DELETE FROM links WHERE tenant = ?1 AND record = ?2";
 /// A deleted or merged record's memberships, dropped.
-const DELETE_MEMBERSHIPS_OF_RECORD: &str = "DELETE FROM campaign_members
-     INDEXED BY campaign_members_by_record WHERE tenant = ?1 AND record = ?2";
+const DELETE_MEMBERSHIPS_OF_RECORD: &str =
+    "DELETE FROM campaign_members WHERE tenant = ?1 AND record = ?2";
 /// One campaign membership, removed.
 const DELETE_MEMBERSHIP: &str =
     "DELETE FROM campaign_members WHERE tenant = ?1 AND campaign = ?2 AND record = ?3";
@@ -180,8 +178,7 @@ const MOVE_LINKS: &str = "UPDATE links SET record = ?3 WHERE tenant = ?1 AND rec
 /// A merged record's memberships, taken over by the survivor: its own
 /// ticket id stays, a missing one is taken over (B9).
 const MOVE_MEMBERSHIPS: &str = "INSERT INTO campaign_members (tenant, campaign, record, ticket)
-     SELECT tenant, campaign, ?3, ticket FROM campaign_members INDEXED BY campaign_members_by_record
-     WHERE tenant = ?1 AND record = ?2
+     SELECT tenant, campaign, ?3, ticket FROM campaign_members WHERE tenant = ?1 AND record = ?2
      ON CONFLICT (tenant, campaign, record) DO UPDATE SET ticket = COALESCE(ticket, excluded.ticket)";
 /// A campaign's members, by record.
 const MEMBERS_OF_CAMPAIGN: &str =
@@ -255,7 +252,7 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
     (
         "memberships by record",
         MEMBERSHIPS_BY_RECORD,
-        &["campaign_members USING INDEX campaign_members_by_record (tenant=? AND record=?)"],
+        &["campaign_members USING COVERING INDEX campaign_members_by_record (tenant=? AND record=?)"],
     ),
     (
         "event digest",
@@ -300,7 +297,7 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
     (
         "delete memberships of record",
         DELETE_MEMBERSHIPS_OF_RECORD,
-        &["campaign_members USING INDEX campaign_members_by_record (tenant=? AND record=?)"],
+        &["campaign_members USING COVERING INDEX campaign_members_by_record (tenant=? AND record=?)"],
     ),
     (
         "delete membership",
@@ -325,7 +322,7 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
     (
         "move memberships",
         MOVE_MEMBERSHIPS,
-        &["campaign_members USING INDEX campaign_members_by_record (tenant=? AND record=?)"],
+        &["campaign_members USING COVERING INDEX campaign_members_by_record (tenant=? AND record=?)"],
     ),
     (
         "members of campaign",
@@ -516,6 +513,17 @@ impl SqliteStore {
                     data TEXT NOT NULL
                  ) WITHOUT ROWID;
                  PRAGMA user_version = 6;",
+            )?;
+        }
+        if version < 7 {
+            // 7: a record's memberships covered by their record index, in
+            // campaign order (SQLite read the primary key's tenant prefix
+            // instead, walking every membership of the tenant).
+            tx.execute_batch(
+                "DROP INDEX campaign_members_by_record;
+                 CREATE INDEX campaign_members_by_record
+                     ON campaign_members (tenant, record, campaign, ticket);
+                 PRAGMA user_version = 7;",
             )?;
         }
         let blocking = tx
@@ -1327,12 +1335,19 @@ mod tests {
             &["records USING INDEX records_by_key (tenant=? AND email_key=?)"],
         );
         assert!(!walks.is_empty());
-        // And a membership lookup left to SQLite's choice.
+        // And the membership lookup on schema 6's index (tenant, record):
+        // SQLite reads the primary key's tenant prefix instead.
+        store
+            .conn()
+            .execute_batch(
+                "DROP INDEX campaign_members_by_record;
+                 CREATE INDEX campaign_members_by_record ON campaign_members (tenant, record);",
+            )
+            .unwrap();
         let walks = violations(
             &store,
-            "memberships by record, unforced",
-            "SELECT campaign, ticket FROM campaign_members
-             WHERE tenant = ?1 AND record = ?2 ORDER BY campaign",
+            "memberships by record, schema 6",
+            MEMBERSHIPS_BY_RECORD,
             &["campaign_members USING INDEX campaign_members_by_record (tenant=? AND record=?)"],
         );
         assert!(!walks.is_empty());
