@@ -558,7 +558,9 @@ impl<W: Write> Rows<W> {
                     .effects
                     .iter()
                     .filter_map(|e| match e {
-                        Effect::UpdateRecord { record, changes } if *record == r => Some(changes),
+                        Effect::UpdateRecord {
+                            record, changes, ..
+                        } if *record == r => Some(changes),
                         _ => None,
                     })
                     .flatten()

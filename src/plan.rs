@@ -141,12 +141,19 @@ pub struct FieldChange {
 }
 
 /// One thing to do to the store or the host's registrations.
+///
+/// The enum and each of its variants are `#[non_exhaustive]`: build
+/// effects with the constructors ([`Effect::create_record`],
+/// [`Effect::add_campaign_member`], ...) and match variants with `..`, so
+/// a field added to a variant (as `ticket` was to `AddCampaignMember`)
+/// breaks no host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Effect {
     /// Create this record (at version 1).
+    #[non_exhaustive]
     CreateRecord {
         /// The new record.
         record: Record,
@@ -154,6 +161,7 @@ pub enum Effect {
     /// Change fields of an existing record (its version goes up by one).
     /// `changes` may be empty when the update trigger writes without changes
     /// (A18).
+    #[non_exhaustive]
     UpdateRecord {
         /// The record.
         record: RecordId,
@@ -161,6 +169,7 @@ pub enum Effect {
         changes: Vec<FieldChange>,
     },
     /// Link the subject to the record (replacing any link it had).
+    #[non_exhaustive]
     Link {
         /// The subject.
         subject: SubjectId,
@@ -168,6 +177,7 @@ pub enum Effect {
         record: RecordId,
     },
     /// Remove the subject's link.
+    #[non_exhaustive]
     Unlink {
         /// The subject.
         subject: SubjectId,
@@ -175,6 +185,7 @@ pub enum Effect {
         record: RecordId,
     },
     /// Add the record to the event's campaign (A5).
+    #[non_exhaustive]
     AddCampaignMember {
         /// The record.
         record: RecordId,
@@ -189,6 +200,7 @@ pub enum Effect {
     /// Duplicate healing (B9): retire `record` into `into`. The subjects
     /// linked to `record` and its campaign memberships move to `into`;
     /// `record` is deleted.
+    #[non_exhaustive]
     MergeRecord {
         /// The record that goes.
         record: RecordId,
@@ -199,11 +211,13 @@ pub enum Effect {
     /// and campaign memberships (an inverse plan pins them first with
     /// [`Precondition::Links`] and [`Precondition::Memberships`]). Its field
     /// history stays.
+    #[non_exhaustive]
     DeleteRecord {
         /// The record.
         record: RecordId,
     },
     /// Undo of an `AddCampaignMember` (B16): the record leaves the campaign.
+    #[non_exhaustive]
     RemoveCampaignMember {
         /// The record.
         record: RecordId,
@@ -216,11 +230,13 @@ pub enum Effect {
     /// drop the store's tombstone of it. Its links and memberships come
     /// back through the `Link`, `AddCampaignMember` and
     /// `RemoveCampaignMember` effects that follow.
+    #[non_exhaustive]
     RestoreRecord {
         /// The record as it comes back.
         record: Record,
     },
     /// Two-way integration (A20): change the registration's data.
+    #[non_exhaustive]
     UpdateSubject {
         /// The subject.
         subject: SubjectId,

@@ -32,7 +32,7 @@
 //! fields.set(FieldName::new("email"), FieldValue::new("ann@example.com"));
 //! let record = Record::new(RecordId::new(uuid::Uuid::from_u128(2)), tenant, RecordType::Contact, fields);
 //! let mut plan = Plan::new(tenant);
-//! plan.effects.push(Effect::CreateRecord { record: record.clone() });
+//! plan.effects.push(Effect::create_record(record.clone()));
 //! let inverse = undo::apply_reversible(&store, &plan).unwrap();
 //! assert!(store.record(tenant, record.id).unwrap().is_some());
 //! contact_sync::ApplyPlan::apply(&store, &inverse).unwrap();

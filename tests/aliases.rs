@@ -313,16 +313,15 @@ fn without_aliases(plan: &Plan) -> Vec<Effect> {
     plan.effects
         .iter()
         .map(|e| match e {
-            Effect::UpdateRecord { record, changes } => {
+            Effect::UpdateRecord {
+                record, changes, ..
+            } => {
                 let changes: Vec<FieldChange> = changes
                     .iter()
                     .filter(|c| c.field.as_str() != FieldName::EMAIL_ALIASES)
                     .cloned()
                     .collect();
-                Effect::UpdateRecord {
-                    record: *record,
-                    changes,
-                }
+                Effect::update_record(*record, changes)
             }
             other => other.clone(),
         })

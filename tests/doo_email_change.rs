@@ -34,10 +34,7 @@ fn d8_reassign_rematches_on_new_email_to_an_existing_single_record() {
     assert_eq!(o.decision, Decision::Linked);
     assert_eq!(o.record, Some(rid(2)));
     assert_rules(o, &[RuleId::D8, RuleId::D2]);
-    assert!(plan.effects.contains(&Effect::Unlink {
-        subject: sid(10),
-        record: rid(1)
-    }));
+    assert!(plan.effects.contains(&Effect::unlink(sid(10), rid(1))));
     assert_eq!(
         text(&store, rid(1), "email"),
         "old@example.org",

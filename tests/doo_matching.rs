@@ -234,10 +234,7 @@ fn d11_manual_relink_sets_the_chosen_record_for_booking_or_attendee() {
     let o = outcome(&plan, 10);
     assert_eq!(o.decision, Decision::Relinked);
     assert_rules(o, &[RuleId::D11]);
-    assert!(plan.effects.contains(&Effect::Unlink {
-        subject: sid(10),
-        record: rid(1)
-    }));
+    assert!(plan.effects.contains(&Effect::unlink(sid(10), rid(1))));
     assert_eq!(store.link_of(T, sid(10)), Some(rid(2)));
     // Attendees too; no field flows on a relink.
     let plan = run(

@@ -183,7 +183,7 @@ mod sqlite {
         // A plan that creates such a record is refused too.
         let plan = {
             let mut p = Plan::new(T);
-            p.effects = vec![Effect::CreateRecord { record: big }];
+            p.effects = vec![Effect::create_record(big)];
             p
         };
         assert!(matches!(

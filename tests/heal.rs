@@ -70,14 +70,8 @@ fn b9_merge_keeps_a_deterministic_survivor_and_resolves_fields() {
         ),
         ("city", "Bonn", RuleId::B9)
     );
-    assert!(plan.effects.contains(&Effect::MergeRecord {
-        record: rid(1),
-        into: rid(2)
-    }));
-    assert!(plan.effects.contains(&Effect::MergeRecord {
-        record: rid(3),
-        into: rid(2)
-    }));
+    assert!(plan.effects.contains(&Effect::merge_record(rid(1), rid(2))));
+    assert!(plan.effects.contains(&Effect::merge_record(rid(3), rid(2))));
     // The same group in any order gives the same plan.
     let mut shuffled = group.clone();
     shuffled.reverse();

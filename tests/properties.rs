@@ -142,7 +142,7 @@ proptest! {
                 Effect::UpdateRecord { record, .. } | Effect::Link { record, .. } | Effect::AddCampaignMember { record, .. } => {
                     prop_assert!(!foreign.contains(record));
                 }
-                Effect::CreateRecord { record } => prop_assert_eq!(record.tenant, T),
+                Effect::CreateRecord { record, .. } => prop_assert_eq!(record.tenant, T),
                 _ => {}
             }
         }

@@ -389,15 +389,15 @@ fn b19_an_update_moves_a_record_between_blocks() {
     store
         .apply(&{
             let mut p = Plan::new(T);
-            p.effects = vec![Effect::UpdateRecord {
-                record: rid(2),
-                changes: vec![FieldChange {
+            p.effects = vec![Effect::update_record(
+                rid(2),
+                vec![FieldChange {
                     field: FieldName::new("last_name"),
                     old: Some(FieldValue::new("Smith")),
                     new: FieldValue::new("Meyer"),
                     rule: RuleId::D16,
                 }],
-            }];
+            )];
             p
         })
         .unwrap();

@@ -106,10 +106,7 @@ fn b6_apply_is_all_or_nothing() {
         )
         .unwrap();
     // Corrupt the last effect: it names a record that does not exist.
-    plan.effects.push(Effect::Link {
-        subject: sid(12),
-        record: rid(99),
-    });
+    plan.effects.push(Effect::link(sid(12), rid(99)));
     assert!(matches!(
         store.apply(&plan),
         Err(ApplyError::InvalidPlan(_))
@@ -331,20 +328,17 @@ proptest::proptest! {
                     .insert(Record::new(id, t, RecordType::Contact, fields(&[("email", emails[email]), ("ticket_id", "T1")])))
                     .unwrap(),
                 (1, true) => store
-                    .apply(&effects_plan(t, vec![Effect::UpdateRecord {
-                        record: id,
-                        changes: vec![FieldChange {
+                    .apply(&effects_plan(t, vec![Effect::update_record(id, vec![FieldChange {
                             field: FieldName::new("email"),
                             old: None,
                             new: FieldValue::new(emails[email]),
                             rule: RuleId::D9,
-                        }],
-                    }]))
+                        }])]))
                     .unwrap(),
                 (2, true) => {
                     let into = store.records(t).into_iter().map(|r| r.id).find(|x| *x != id);
                     if let Some(into) = into {
-                        store.apply(&effects_plan(t, vec![Effect::MergeRecord { record: id, into }])).unwrap();
+                        store.apply(&effects_plan(t, vec![Effect::merge_record(id, into)])).unwrap();
                     }
                 }
                 _ => {}

@@ -198,7 +198,10 @@ impl ApplyPlan for Broken {
             Fault::IgnoresLinks => p.effects.retain(|e| !matches!(e, Effect::Link { .. })),
             Fault::UnlinksAnyRecord => {
                 for e in &mut p.effects {
-                    if let Effect::Unlink { subject, record } = e {
+                    if let Effect::Unlink {
+                        subject, record, ..
+                    } = e
+                    {
                         if let Some(r) = self.store.link_of(t, *subject) {
                             *record = r;
                         }
@@ -227,7 +230,7 @@ impl ApplyPlan for Broken {
             }
             Fault::MergeDropsLinks => {
                 for e in &p.effects {
-                    if let Effect::MergeRecord { record, into } = e {
+                    if let Effect::MergeRecord { record, into, .. } = e {
                         merged.push((
                             *into,
                             self.store.linked_subjects(t, *record).unwrap_or_default(),
@@ -245,7 +248,7 @@ impl ApplyPlan for Broken {
                 // An id another of the suite's tenants (A = 0xA, B = 0xB) holds.
                 let foreign = |id: &RecordId| self.foreign(t, *id);
                 p.effects.retain(
-                    |e| !matches!(e, Effect::CreateRecord { record } if foreign(&record.id)),
+                    |e| !matches!(e, Effect::CreateRecord { record, .. } if foreign(&record.id)),
                 );
                 p.preconditions.retain(
                     |c| !matches!(c, Precondition::RecordAbsent { record } if foreign(record)),
@@ -274,11 +277,10 @@ impl ApplyPlan for Broken {
             Fault::AcceptsForeignRecords => {
                 let foreign = |id: &RecordId| self.foreign(t, *id);
                 p.effects.retain(|e| match e {
-                    Effect::AddCampaignMember { record, .. } | Effect::DeleteRecord { record } => {
-                        !foreign(record)
-                    }
-                    Effect::MergeRecord { record, into } => !foreign(record) && !foreign(into),
-                    Effect::CreateRecord { record } => record.tenant == t,
+                    Effect::AddCampaignMember { record, .. }
+                    | Effect::DeleteRecord { record, .. } => !foreign(record),
+                    Effect::MergeRecord { record, into, .. } => !foreign(record) && !foreign(into),
+                    Effect::CreateRecord { record, .. } => record.tenant == t,
                     _ => true,
                 });
             }
@@ -294,11 +296,11 @@ impl ApplyPlan for Broken {
                             .unwrap_or_default()
                         {
                             if m.ticket.is_none() {
-                                back.push(Effect::AddCampaignMember {
-                                    record: *into,
-                                    campaign: m.campaign.clone(),
-                                    ticket: None,
-                                });
+                                back.push(Effect::add_campaign_member(
+                                    *into,
+                                    m.campaign.clone(),
+                                    None,
+                                ));
                             }
                         }
                     }
@@ -311,10 +313,8 @@ impl ApplyPlan for Broken {
                             record, campaign, ..
                         } = e
                         {
-                            fix.effects.push(Effect::RemoveCampaignMember {
-                                record: *record,
-                                campaign: campaign.clone(),
-                            });
+                            fix.effects
+                                .push(Effect::remove_campaign_member(*record, campaign.clone()));
                         }
                     }
                     fix.effects.extend(back);
@@ -329,7 +329,7 @@ impl ApplyPlan for Broken {
                 .retain(|c| !matches!(c, Precondition::Memberships { .. })),
             Fault::DeleteKeepsLinks => {
                 for e in &p.effects {
-                    if let Effect::DeleteRecord { record } = e {
+                    if let Effect::DeleteRecord { record, .. } = e {
                         for s in self.store.linked_subjects(t, *record).unwrap_or_default() {
                             self.kept.lock().unwrap().push((s, *record));
                         }
@@ -338,14 +338,14 @@ impl ApplyPlan for Broken {
             }
             Fault::RestoreResetsVersion => {
                 for e in &mut p.effects {
-                    if let Effect::RestoreRecord { record } = e {
+                    if let Effect::RestoreRecord { record, .. } = e {
                         record.version = 1;
                     }
                 }
             }
             Fault::ResetsCreatedVersions => {
                 for e in &mut p.effects {
-                    if let Effect::CreateRecord { record } = e {
+                    if let Effect::CreateRecord { record, .. } = e {
                         record.version = 1;
                     }
                 }
@@ -362,7 +362,7 @@ impl ApplyPlan for Broken {
             | Fault::UnsortedIds => {}
             Fault::KeepsFirstBlocks | Fault::KeepsFirstTickets => {
                 let created = p.effects.iter().filter_map(|e| match e {
-                    Effect::CreateRecord { record } => Some(record.clone()),
+                    Effect::CreateRecord { record, .. } => Some(record.clone()),
                     _ => None,
                 });
                 self.first.lock().unwrap().extend(created);
@@ -372,10 +372,7 @@ impl ApplyPlan for Broken {
         for (into, subjects) in merged {
             let unlink: Vec<Effect> = subjects
                 .into_iter()
-                .map(|subject| Effect::Unlink {
-                    subject,
-                    record: into,
-                })
+                .map(|subject| Effect::unlink(subject, into))
                 .collect();
             let mut undo = p.clone();
             undo.effects = unlink;

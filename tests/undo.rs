@@ -74,11 +74,8 @@ fn b16_undo_of_a_creation_deletes_the_record_and_its_link() {
     assert_eq!(
         inverse.effects,
         [
-            Effect::Unlink {
-                subject: sid(11),
-                record: created
-            },
-            Effect::DeleteRecord { record: created }
+            Effect::unlink(sid(11), created),
+            Effect::delete_record(created)
         ]
     );
     store.apply(&inverse).unwrap();
@@ -143,15 +140,8 @@ fn duplicates() -> InMemoryStore {
     ]);
     let mut link = Plan::new(T);
     link.effects = vec![
-        Effect::Link {
-            subject: sid(20),
-            record: rid(2),
-        },
-        Effect::AddCampaignMember {
-            record: rid(2),
-            campaign: CampaignId("701-CAMP".into()),
-            ticket: Some("T-7".into()),
-        },
+        Effect::link(sid(20), rid(2)),
+        Effect::add_campaign_member(rid(2), CampaignId("701-CAMP".into()), Some("T-7".into())),
     ];
     store.apply(&link).unwrap();
     store
@@ -236,10 +226,7 @@ fn b16_a_plan_changed_between_reading_and_applying_conflicts() {
     // Subject 10 gets linked elsewhere before the plan applies: the pinned
     // links no longer hold, so the inverse cannot be wrong.
     let mut other = Plan::new(T);
-    other.effects = vec![Effect::Link {
-        subject: sid(10),
-        record: rid(2),
-    }];
+    other.effects = vec![Effect::link(sid(10), rid(2))];
     store.apply(&other).unwrap();
     let err = store.apply(&r.plan).unwrap_err();
     assert!(matches!(
@@ -261,10 +248,7 @@ fn b16_sqlite_undoes_a_merge_and_keeps_the_tombstone_across_reopening() {
             s.insert(&r).unwrap();
         }
         let mut link = Plan::new(T);
-        link.effects = vec![Effect::Link {
-            subject: sid(20),
-            record: rid(2),
-        }];
+        link.effects = vec![Effect::link(sid(20), rid(2))];
         s.apply(&link).unwrap();
         s.apply(&plan).unwrap();
     }

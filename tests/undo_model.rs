@@ -17,15 +17,15 @@ fn plan_of(effects: Vec<Effect>) -> Plan {
 }
 
 fn set_company(record: RecordId, from: Option<&str>, to: &str) -> Effect {
-    Effect::UpdateRecord {
+    Effect::update_record(
         record,
-        changes: vec![FieldChange {
+        vec![FieldChange {
             field: FieldName::new("company"),
             old: from.map(FieldValue::new),
             new: FieldValue::new(to),
             rule: RuleId::D18,
         }],
-    }
+    )
 }
 
 /// Two contacts; subject 10 linked to record 1, which is a member of
@@ -37,15 +37,8 @@ fn linked_member() -> InMemoryStore {
     ]);
     store
         .apply(&plan_of(vec![
-            Effect::Link {
-                subject: sid(10),
-                record: rid(1),
-            },
-            Effect::AddCampaignMember {
-                record: rid(1),
-                campaign: camp("C1"),
-                ticket: Some("T-1".into()),
-            },
+            Effect::link(sid(10), rid(1)),
+            Effect::add_campaign_member(rid(1), camp("C1"), Some("T-1".into())),
         ]))
         .unwrap();
     store
@@ -55,13 +48,8 @@ fn linked_member() -> InMemoryStore {
 fn b16_undo_of_a_creation_refuses_once_the_record_was_edited() {
     let store = linked_member();
     let new = contact(5, &[("email", "cy@example.org"), ("company", "Acme")]);
-    let inverse = undo::apply_reversible(
-        &store,
-        &plan_of(vec![Effect::CreateRecord {
-            record: new.clone(),
-        }]),
-    )
-    .unwrap();
+    let inverse =
+        undo::apply_reversible(&store, &plan_of(vec![Effect::create_record(new.clone())])).unwrap();
     assert!(inverse.preconditions.contains(&Precondition::RecordFields {
         record: rid(5),
         fields: new.fields.clone(),
@@ -83,10 +71,7 @@ fn b16_undo_of_a_creation_refuses_once_the_record_was_edited() {
 fn merged_and_restored() -> (InMemoryStore, Plan) {
     let store = linked_member();
     store
-        .apply(&plan_of(vec![Effect::MergeRecord {
-            record: rid(1),
-            into: rid(2),
-        }]))
+        .apply(&plan_of(vec![Effect::merge_record(rid(1), rid(2))]))
         .unwrap();
     let unmerge = undo::unmerge(&store, T, rid(1)).unwrap().unwrap();
     let inverse = undo::apply_reversible(&store, &unmerge).unwrap();
@@ -129,11 +114,8 @@ fn b16_undo_of_a_restore_refuses_once_the_record_was_edited() {
 #[test]
 fn b16_undo_of_a_delete_restores_the_record_its_links_and_memberships() {
     let store = linked_member();
-    let inverse = undo::apply_reversible(
-        &store,
-        &plan_of(vec![Effect::DeleteRecord { record: rid(1) }]),
-    )
-    .unwrap();
+    let inverse =
+        undo::apply_reversible(&store, &plan_of(vec![Effect::delete_record(rid(1))])).unwrap();
     assert!(store.record(T, rid(1)).unwrap().is_none());
     assert_eq!(store.link_of(T, sid(10)), None);
     assert!(inverse
@@ -151,16 +133,10 @@ fn b16_undo_of_a_delete_restores_the_record_its_links_and_memberships() {
 #[test]
 fn b16_undo_of_a_delete_refuses_when_a_subject_it_relinks_moved_since() {
     let store = linked_member();
-    let inverse = undo::apply_reversible(
-        &store,
-        &plan_of(vec![Effect::DeleteRecord { record: rid(1) }]),
-    )
-    .unwrap();
+    let inverse =
+        undo::apply_reversible(&store, &plan_of(vec![Effect::delete_record(rid(1))])).unwrap();
     store
-        .apply(&plan_of(vec![Effect::Link {
-            subject: sid(10),
-            record: rid(2),
-        }]))
+        .apply(&plan_of(vec![Effect::link(sid(10), rid(2))]))
         .unwrap();
     // Restoring would take subject 10 away from the record it moved to.
     let err = store.apply(&inverse).unwrap_err();
@@ -177,10 +153,7 @@ fn b16_undo_of_removing_a_campaign_member_adds_it_back_with_its_ticket() {
     let store = linked_member();
     let inverse = undo::apply_reversible(
         &store,
-        &plan_of(vec![Effect::RemoveCampaignMember {
-            record: rid(1),
-            campaign: camp("C1"),
-        }]),
+        &plan_of(vec![Effect::remove_campaign_member(rid(1), camp("C1"))]),
     )
     .unwrap();
     assert!(store.campaign_memberships(T, rid(1)).unwrap().is_empty());
@@ -203,14 +176,8 @@ fn b16_undo_of_removing_a_campaign_member_adds_it_back_with_its_ticket() {
 fn b16_an_unlink_from_a_record_the_subject_left_is_undone_by_nothing() {
     let store = linked_member();
     // Subject 10 is linked to record 1, not 2: the unlink changes nothing.
-    let inverse = undo::apply_reversible(
-        &store,
-        &plan_of(vec![Effect::Unlink {
-            subject: sid(10),
-            record: rid(2),
-        }]),
-    )
-    .unwrap();
+    let inverse =
+        undo::apply_reversible(&store, &plan_of(vec![Effect::unlink(sid(10), rid(2))])).unwrap();
     assert_eq!(store.link_of(T, sid(10)), Some(rid(1)));
     assert!(inverse.effects.is_empty(), "{:?}", inverse.effects);
     assert!(
@@ -225,22 +192,10 @@ fn b16_an_unlink_from_a_record_the_subject_left_is_undone_by_nothing() {
 #[test]
 fn b16_an_inverse_over_a_link_that_moved_links_it_back() {
     let store = linked_member();
-    let inverse = undo::apply_reversible(
-        &store,
-        &plan_of(vec![Effect::Link {
-            subject: sid(10),
-            record: rid(2),
-        }]),
-    )
-    .unwrap();
+    let inverse =
+        undo::apply_reversible(&store, &plan_of(vec![Effect::link(sid(10), rid(2))])).unwrap();
     assert_eq!(store.link_of(T, sid(10)), Some(rid(2)));
-    assert_eq!(
-        inverse.effects,
-        [Effect::Link {
-            subject: sid(10),
-            record: rid(1),
-        }]
-    );
+    assert_eq!(inverse.effects, [Effect::link(sid(10), rid(1))]);
     store.apply(&inverse).unwrap();
     assert_eq!(store.link_of(T, sid(10)), Some(rid(1)));
     assert_eq!(store.linked_subjects(T, rid(2)).unwrap(), []);
@@ -252,16 +207,13 @@ fn b16_b9_undoing_a_merge_leaves_a_survivors_membership_the_merge_kept_alone() {
     // undoing the merge has nothing to change on the survivor's membership.
     let store = linked_member();
     store
-        .apply(&plan_of(vec![Effect::AddCampaignMember {
-            record: rid(2),
-            campaign: camp("C1"),
-            ticket: Some("T-2".into()),
-        }]))
+        .apply(&plan_of(vec![Effect::add_campaign_member(
+            rid(2),
+            camp("C1"),
+            Some("T-2".into()),
+        )]))
         .unwrap();
-    let merge = plan_of(vec![Effect::MergeRecord {
-        record: rid(1),
-        into: rid(2),
-    }]);
+    let merge = plan_of(vec![Effect::merge_record(rid(1), rid(2))]);
     let survivor_membership_touched = |p: &Plan| {
         p.effects.iter().any(|e| {
             matches!(e, Effect::RemoveCampaignMember { record, .. }
@@ -299,11 +251,11 @@ fn b16_b17_undo_of_creating_and_updating_a_record_only_deletes_it() {
     let store = linked_member();
     let new = contact(5, &[("email", "cy@example.org"), ("company", "Acme")]);
     let plan = plan_of(vec![
-        Effect::CreateRecord { record: new },
+        Effect::create_record(new),
         set_company(rid(5), Some("Acme"), "Globex"),
     ]);
     let inverse = undo::apply_reversible(&store, &plan).unwrap();
-    assert_eq!(inverse.effects, [Effect::DeleteRecord { record: rid(5) }]);
+    assert_eq!(inverse.effects, [Effect::delete_record(rid(5))]);
     store.apply(&inverse).unwrap();
     assert!(store.record(T, rid(5)).unwrap().is_none());
     // The history keeps the creation and the change, and no undo of a
@@ -318,16 +270,16 @@ fn b16_b17_undo_of_restoring_and_updating_a_record_only_deletes_it() {
     let store = linked_member();
     let gone = record(&store, rid(2));
     store
-        .apply(&plan_of(vec![Effect::DeleteRecord { record: rid(2) }]))
+        .apply(&plan_of(vec![Effect::delete_record(rid(2))]))
         .unwrap();
     let mut back = gone;
     back.version += 1;
     let plan = plan_of(vec![
-        Effect::RestoreRecord { record: back },
+        Effect::restore_record(back),
         set_company(rid(2), None, "Globex"),
     ]);
     let inverse = undo::apply_reversible(&store, &plan).unwrap();
-    assert_eq!(inverse.effects, [Effect::DeleteRecord { record: rid(2) }]);
+    assert_eq!(inverse.effects, [Effect::delete_record(rid(2))]);
     store.apply(&inverse).unwrap();
     assert!(store.record(T, rid(2)).unwrap().is_none());
     let history = store.record_history(T, rid(2)).unwrap();
@@ -395,44 +347,32 @@ where
                     r.version = seen.version + 1;
                 }
                 exists.insert(ra);
-                Effect::CreateRecord { record: r }
+                Effect::create_record(r)
             }
             1 if exists.contains(&ra) => set_company(ra, None, company),
-            2 if exists.contains(&ra) => Effect::Link {
-                subject: s,
-                record: ra,
-            },
-            3 => Effect::Unlink {
-                subject: s,
-                record: ra,
-            },
-            4 if exists.contains(&ra) => Effect::AddCampaignMember {
-                record: ra,
+            2 if exists.contains(&ra) => Effect::link(s, ra),
+            3 => Effect::unlink(s, ra),
+            4 if exists.contains(&ra) => Effect::add_campaign_member(
+                ra,
                 campaign,
-                ticket: (c % 3 != 0).then(|| FieldValue::new(&format!("T-{c}"))),
-            },
-            5 => Effect::RemoveCampaignMember {
-                record: ra,
-                campaign,
-            },
+                (c % 3 != 0).then(|| FieldValue::new(&format!("T-{c}"))),
+            ),
+            5 => Effect::remove_campaign_member(ra, campaign),
             6 if ra != rb && exists.contains(&ra) && exists.contains(&rb) => {
                 exists.remove(&ra);
                 retired.insert(ra);
-                Effect::MergeRecord {
-                    record: ra,
-                    into: rb,
-                }
+                Effect::merge_record(ra, rb)
             }
             7 if exists.contains(&ra) => {
                 exists.remove(&ra);
                 retired.insert(ra);
-                Effect::DeleteRecord { record: ra }
+                Effect::delete_record(ra)
             }
             8 if !exists.contains(&ra) && !retired.contains(&ra) && last.contains_key(&ra) => {
                 let mut r = last[&ra].clone();
                 r.version += 1;
                 exists.insert(ra);
-                Effect::RestoreRecord { record: r }
+                Effect::restore_record(r)
             }
             _ => continue,
         };
@@ -538,7 +478,7 @@ where
             }
         }
         for e in &inverse.effects {
-            if let Effect::DeleteRecord { record } = e {
+            if let Effect::DeleteRecord { record, .. } = e {
                 prop_assert!(
                     !inverse.effects.iter().any(
                         |u| matches!(u, Effect::UpdateRecord { record: r, .. } if r == record)
@@ -597,14 +537,8 @@ fn b16_the_pinned_plan_holds_each_precondition_once() {
     // it moves.
     let mut plan = plan_of(vec![
         set_company(rid(1), Some("Acme"), "Globex"),
-        Effect::Link {
-            subject: sid(10),
-            record: rid(2),
-        },
-        Effect::RemoveCampaignMember {
-            record: rid(1),
-            campaign: camp("C1"),
-        },
+        Effect::link(sid(10), rid(2)),
+        Effect::remove_campaign_member(rid(1), camp("C1")),
     ]);
     plan.preconditions = moving_subject_10_pins(rec.version);
     plan.preconditions.push(Precondition::Memberships {
@@ -626,10 +560,7 @@ fn b16_a_hand_built_plan_is_pinned_to_what_its_inverse_restores() {
     let version = store.record(T, rid(1)).unwrap().unwrap().version;
     let plan = plan_of(vec![
         set_company(rid(1), Some("Acme"), "Globex"),
-        Effect::Link {
-            subject: sid(10),
-            record: rid(2),
-        },
+        Effect::link(sid(10), rid(2)),
     ]);
     let reversible = undo::prepare(&store, &plan).unwrap();
     let pins = &reversible.plan.preconditions;
@@ -644,15 +575,8 @@ fn b16_an_effect_that_changes_nothing_is_undone_by_nothing() {
     let store = linked_member();
     // Record 1 is a member of C1 with T-1 already; record 2 is no member.
     let plan = plan_of(vec![
-        Effect::AddCampaignMember {
-            record: rid(1),
-            campaign: camp("C1"),
-            ticket: Some("T-1".into()),
-        },
-        Effect::RemoveCampaignMember {
-            record: rid(2),
-            campaign: camp("C1"),
-        },
+        Effect::add_campaign_member(rid(1), camp("C1"), Some("T-1".into())),
+        Effect::remove_campaign_member(rid(2), camp("C1")),
     ]);
     let reversible = undo::prepare(&store, &plan).unwrap();
     assert!(
@@ -667,10 +591,8 @@ fn b16_an_effect_that_changes_nothing_is_undone_by_nothing() {
 fn b16_a_record_created_and_deleted_by_one_plan_leaves_no_trace_in_the_inverse() {
     let store = linked_member();
     let plan = plan_of(vec![
-        Effect::CreateRecord {
-            record: contact(7, &[("email", "dee@example.org")]),
-        },
-        Effect::DeleteRecord { record: rid(7) },
+        Effect::create_record(contact(7, &[("email", "dee@example.org")])),
+        Effect::delete_record(rid(7)),
     ]);
     let reversible = undo::prepare(&store, &plan).unwrap();
     let names_seven = |p: &Precondition| {
