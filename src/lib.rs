@@ -132,8 +132,8 @@ pub use heal::{
     duplicate_groups, plan_merge, DuplicateGroup, FieldResolution, MergePolicy, Survivor,
 };
 pub use plan::{
-    Decision, Effect, EventDigest, FieldChange, HistoryEntry, NoRecordReason, Outcome, Plan,
-    Precondition, RuleId, Rules, Warning,
+    Decision, Effect, EventDigest, FieldChange, HistoryEntry, NoRecordReason, Observe, Observed,
+    Outcome, Plan, Precondition, RuleId, Rules, Warning,
 };
 pub use policy::{
     Aliases, Ambiguity, Citations, ClassRules, Comparator, Criterion, EmailChange, FieldMap,

@@ -15,6 +15,8 @@ pub mod memory;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
@@ -337,7 +339,25 @@ pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Er
 ///
 /// **Preconditions**, in the plan's order; the first that fails is the
 /// error (when several fail, the one listed first in `plan.preconditions`
-/// is reported):
+/// is reported). The table is written once, as code:
+/// [`crate::Precondition::observe`] names what to read and
+/// [`crate::Precondition::check`] compares it and gives the conflict, so a
+/// store (every bundled one does) reads the [`crate::Observe`]d value
+/// inside its transaction and calls `check`:
+///
+/// ```
+/// # use contact_sync::{Conflict, Observe, Observed, Precondition, RecordId};
+/// fn check_one(p: &Precondition, version_of: impl Fn(RecordId) -> Option<u64>) -> Result<(), Conflict> {
+///     match p.observe() {
+///         Observe::Version(record) => p.check(Observed::Version(version_of(record))),
+///         // ... one read per kind; an unknown kind refuses the plan.
+///         _ => Ok(()),
+///     }
+/// }
+/// let p = Precondition::RecordVersion { record: RecordId::from_u128(7), version: 2 };
+/// assert!(check_one(&p, |_| Some(2)).is_ok());
+/// assert!(matches!(check_one(&p, |_| None), Err(Conflict::VersionChanged { actual: 0, .. })));
+/// ```
 ///
 /// | precondition | holds when | otherwise |
 /// | --- | --- | --- |

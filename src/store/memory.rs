@@ -13,7 +13,7 @@ use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
+use crate::plan::{Effect, EventDigest, HistoryEntry, Observe, Observed, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore, Tombstone, UndoStore};
 
@@ -667,75 +667,51 @@ impl Inner {
     fn check(&self, plan: &Plan) -> Result<(), ApplyError<Infallible>> {
         let t = plan.tenant;
         for p in &plan.preconditions {
-            match p {
-                Precondition::EmailKey { key, records } => {
-                    if self.ids_by_key(t, key) != *records {
-                        return Err(Conflict::EmailKeyChanged.into());
-                    }
+            let ids;
+            let subjects;
+            let members;
+            let fields;
+            let observed = match p.observe() {
+                Observe::EmailKey(key) => {
+                    ids = self.ids_by_key(t, key);
+                    Observed::Records(&ids)
                 }
-                Precondition::BlockKey { key, records } => {
-                    let now = self
+                Observe::TicketId(ticket) => {
+                    ids = self.ids_by_ticket(t, ticket);
+                    Observed::Records(&ids)
+                }
+                Observe::BlockKey(key) => {
+                    ids = self
                         .by_block
                         .get(&(t, key.clone()))
                         .map(Ids::sorted)
                         .unwrap_or_default();
-                    if now != *records {
-                        return Err(Conflict::BlockChanged.into());
-                    }
+                    Observed::Records(&ids)
                 }
-                Precondition::RecordVersion { record, version } => {
-                    let actual = self
-                        .slot_of(t, record)
+                Observe::Version(record) => Observed::Version(
+                    self.slot_of(t, &record)
                         .and_then(|s| self.stored(s))
-                        .map_or(0, |x| x.version);
-                    if actual != *version {
-                        return Err(Conflict::VersionChanged {
-                            record: *record,
-                            expected: *version,
-                            actual,
-                        }
-                        .into());
-                    }
+                        .map(|x| x.version),
+                ),
+                Observe::Exists(record) => Observed::Exists(self.contains(&record)),
+                Observe::Event(event) => Observed::Event(self.events.get(&(t, event))),
+                Observe::Fields(record) => {
+                    fields = self.get(t, record).map(|r| r.fields);
+                    Observed::Fields(fields.as_ref())
                 }
-                Precondition::EventNew { event, digest } => match self.events.get(&(t, *event)) {
-                    Some(d) if d == digest => return Err(Conflict::EventApplied(*event).into()),
-                    Some(_) => return Err(Conflict::EventPayloadChanged(*event).into()),
-                    None => {}
-                },
-                Precondition::RecordAbsent { record } => {
-                    if self.contains(record) {
-                        return Err(Conflict::RecordExists(*record).into());
-                    }
+                Observe::Links(record) => {
+                    subjects = self.linked_to(t, record);
+                    Observed::Subjects(&subjects)
                 }
-                Precondition::TicketId { ticket, records } => {
-                    if self.ids_by_ticket(t, ticket.as_str()) != *records {
-                        return Err(Conflict::TicketChanged.into());
-                    }
+                Observe::SubjectLink(subject) => {
+                    Observed::Link(self.links.get(&(t, subject)).copied())
                 }
-                Precondition::RecordFields { record, fields } => {
-                    if !self
-                        .get(t, *record)
-                        .is_some_and(|r| r.fields.same_values(fields))
-                    {
-                        return Err(Conflict::FieldsChanged(*record).into());
-                    }
+                Observe::Memberships(record) => {
+                    members = self.memberships(t, record);
+                    Observed::Memberships(&members)
                 }
-                Precondition::Links { record, subjects } => {
-                    if self.linked_to(t, *record) != *subjects {
-                        return Err(Conflict::LinksChanged(*record).into());
-                    }
-                }
-                Precondition::SubjectLink { subject, record } => {
-                    if self.links.get(&(t, *subject)) != record.as_ref() {
-                        return Err(Conflict::SubjectLinkChanged(*subject).into());
-                    }
-                }
-                Precondition::Memberships { record, members } => {
-                    if self.memberships(t, *record) != *members {
-                        return Err(Conflict::MembershipsChanged(*record).into());
-                    }
-                }
-            }
+            };
+            p.check(observed)?;
         }
         // Effects must name records that exist (or that the plan creates
         // first) in the plan's tenant, so that applying cannot fail halfway.

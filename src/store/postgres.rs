@@ -33,14 +33,17 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row, Transaction};
 use uuid::Uuid;
 
+use super::sql::{
+    record_columns, stored_version, ticket_of, type_from_name, type_name, RECORD_COLUMNS,
+};
 use crate::candidates::{Candidates, Needs};
 use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict, Echo};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
-use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
+use crate::plan::{Effect, EventDigest, HistoryEntry, Observe, Observed, Plan, Precondition};
+use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore, AsyncUndoStore};
 use crate::store::{CampaignMember, Tombstone};
 
@@ -185,30 +188,6 @@ const MIGRATIONS: &[&str] = &[
 /// The advisory lock migrations hold (any number; this one is ours).
 const MIGRATION_LOCK: i64 = 0x636f_6e74_6163_7473;
 
-fn type_name(t: RecordType) -> &'static str {
-    match t {
-        RecordType::Contact => "contact",
-        RecordType::Lead => "lead",
-    }
-}
-
-fn ticket_of(r: &Record) -> Option<String> {
-    let t = r.fields.text(FieldName::TICKET_ID).trim();
-    (!t.is_empty()).then(|| t.to_owned())
-}
-
-fn stored_version(version: u64) -> Option<i64> {
-    i64::try_from(version).ok()
-}
-
-/// The columns a record is read from, in [`to_record`]'s order.
-macro_rules! record_columns {
-    () => {
-        "id, tenant, record_type, fields, version"
-    };
-}
-const RECORD_COLUMNS: &str = record_columns!();
-
 /// Records by email key or by alias key (B15), each once, by id: each
 /// half through its own index, then united (an `OR` of the two is planned
 /// as a walk of the tenant's records).
@@ -337,11 +316,8 @@ const MOVE_MEMBERSHIPS: &str = "INSERT INTO campaign_members (tenant, campaign, 
 fn to_record(row: &Row) -> Result<Record, PostgresError> {
     let id = RecordId::new(row.try_get::<_, Uuid>(0)?);
     let tenant = TenantId::new(row.try_get::<_, Uuid>(1)?);
-    let record_type = match row.try_get::<_, &str>(2)? {
-        "contact" => RecordType::Contact,
-        "lead" => RecordType::Lead,
-        _ => return Err(PostgresError::Corrupt(id)),
-    };
+    let record_type =
+        type_from_name(row.try_get::<_, &str>(2)?).ok_or(PostgresError::Corrupt(id))?;
     let fields: Fields =
         serde_json::from_str(row.try_get::<_, &str>(3)?).map_err(|_| PostgresError::Corrupt(id))?;
     let version =
@@ -995,30 +971,23 @@ async fn lock_keys(
     let t = plan.tenant;
     let mut locks: Vec<i64> = Vec::new();
     for p in &plan.preconditions {
-        match p {
-            Precondition::EmailKey { key, .. } => locks.push(lock_number(t, 0, key.as_str())),
-            Precondition::TicketId { ticket, .. } => {
-                locks.push(lock_number(t, 1, ticket.as_str().trim()));
-            }
+        match p.observe() {
+            Observe::EmailKey(key) => locks.push(lock_number(t, 0, key.as_str())),
+            Observe::TicketId(ticket) => locks.push(lock_number(t, 1, ticket)),
             // A redelivery racing its first delivery waits for it, then
             // finds it applied.
-            Precondition::EventNew { event, .. } => {
-                locks.push(lock_number(t, 2, &event.to_string()));
-            }
-            Precondition::BlockKey { key, .. } => locks.push(lock_number(t, 3, key.as_str())),
+            Observe::Event(event) => locks.push(lock_number(t, 2, &event.to_string())),
+            Observe::BlockKey(key) => locks.push(lock_number(t, 3, key.as_str())),
             // B16: the links and memberships of a record, and each subject
             // whose link the plan relies on.
-            Precondition::Links { record, subjects } => {
-                locks.push(lock_number(t, 4, &record.to_string()));
-                locks.extend(subjects.iter().map(|s| lock_number(t, 5, &s.to_string())));
-            }
-            Precondition::Memberships { record, .. } => {
+            Observe::Links(record) | Observe::Memberships(record) => {
                 locks.push(lock_number(t, 4, &record.to_string()));
             }
-            Precondition::SubjectLink { subject, .. } => {
-                locks.push(lock_number(t, 5, &subject.to_string()));
-            }
-            _ => {}
+            Observe::SubjectLink(subject) => locks.push(lock_number(t, 5, &subject.to_string())),
+            Observe::Version(_) | Observe::Exists(_) | Observe::Fields(_) => {}
+        }
+        if let Precondition::Links { subjects, .. } = p {
+            locks.extend(subjects.iter().map(|s| lock_number(t, 5, &s.to_string())));
         }
     }
     for e in &plan.effects {
@@ -1200,83 +1169,56 @@ async fn apply_in(
 ) -> Result<(), ApplyError<PostgresError>> {
     let t = plan.tenant;
     for p in &plan.preconditions {
-        match p {
-            Precondition::EmailKey { key, records } => {
-                if ids_by_key(tx, t, key).await? != *records {
-                    return Err(Conflict::EmailKeyChanged.into());
-                }
+        let ids_now;
+        let subjects;
+        let members;
+        let fields;
+        let digest;
+        let observed = match p.observe() {
+            Observe::EmailKey(key) => {
+                ids_now = ids_by_key(tx, t, key).await?;
+                Observed::Records(&ids_now)
             }
-            Precondition::TicketId { ticket, records } => {
-                if ids(tx, IDS_BY_TICKET, t, ticket.as_str().trim()).await? != *records {
-                    return Err(Conflict::TicketChanged.into());
-                }
+            Observe::TicketId(ticket) => {
+                ids_now = ids(tx, IDS_BY_TICKET, t, ticket).await?;
+                Observed::Records(&ids_now)
             }
-            Precondition::BlockKey { key, records } => {
-                let rows = tx
-                    .query(IDS_BY_BLOCK, &[&t.0, &key.as_str()])
-                    .await
-                    .map_err(store_err)?;
-                let now: Vec<RecordId> = rows.iter().map(|r| RecordId::new(r.get(0))).collect();
-                if now != *records {
-                    return Err(Conflict::BlockChanged.into());
-                }
+            Observe::BlockKey(key) => {
+                ids_now = ids(tx, IDS_BY_BLOCK, t, key.as_str()).await?;
+                Observed::Records(&ids_now)
             }
-            Precondition::RecordVersion { record, version } => {
-                let actual = get(tx, t, *record).await?.map_or(0, |r| r.version);
-                if actual != *version {
-                    return Err(Conflict::VersionChanged {
-                        record: *record,
-                        expected: *version,
-                        actual,
-                    }
-                    .into());
-                }
+            Observe::Version(record) => {
+                Observed::Version(get(tx, t, record).await?.map(|r| r.version))
             }
-            Precondition::EventNew { event, digest } => {
-                let row = tx
+            Observe::Exists(record) => Observed::Exists(exists(tx, record).await?),
+            Observe::Event(event) => {
+                digest = tx
                     .query_opt(EVENT_DIGEST, &[&t.0, &event.0])
                     .await
-                    .map_err(store_err)?;
-                match row.map(|r| EventDigest(r.get(0))) {
-                    Some(d) if d == *digest => return Err(Conflict::EventApplied(*event).into()),
-                    Some(_) => return Err(Conflict::EventPayloadChanged(*event).into()),
-                    None => {}
-                }
+                    .map_err(store_err)?
+                    .map(|r| EventDigest(r.get(0)));
+                Observed::Event(digest.as_ref())
             }
-            Precondition::RecordAbsent { record } => {
-                if exists(tx, *record).await? {
-                    return Err(Conflict::RecordExists(*record).into());
-                }
+            Observe::Fields(record) => {
+                fields = get(tx, t, record).await?.map(|r| r.fields);
+                Observed::Fields(fields.as_ref())
             }
-            Precondition::RecordFields { record, fields } => {
-                if !get(tx, t, *record)
-                    .await?
-                    .is_some_and(|r| r.fields.same_values(fields))
-                {
-                    return Err(Conflict::FieldsChanged(*record).into());
-                }
+            Observe::Links(record) => {
+                subjects = linked(tx, t, record).await.map_err(store_err)?;
+                Observed::Subjects(&subjects)
             }
-            Precondition::Links { record, subjects } => {
-                if linked(tx, t, *record).await.map_err(store_err)? != *subjects {
-                    return Err(Conflict::LinksChanged(*record).into());
-                }
-            }
-            Precondition::SubjectLink { subject, record } => {
-                let now = tx
-                    .query_opt(LINK_OF_SUBJECT, &[&t.0, &subject.0])
+            Observe::SubjectLink(subject) => Observed::Link(
+                tx.query_opt(LINK_OF_SUBJECT, &[&t.0, &subject.0])
                     .await
                     .map_err(store_err)?
-                    .map(|r| RecordId::new(r.get(0)));
-                if now != *record {
-                    return Err(Conflict::SubjectLinkChanged(*subject).into());
-                }
+                    .map(|r| RecordId::new(r.get(0))),
+            ),
+            Observe::Memberships(record) => {
+                members = memberships(tx, t, record).await.map_err(store_err)?;
+                Observed::Memberships(&members)
             }
-            Precondition::Memberships { record, members } => {
-                if memberships(tx, t, *record).await.map_err(store_err)? != *members {
-                    return Err(Conflict::MembershipsChanged(*record).into());
-                }
-            }
-        }
+        };
+        p.check(observed)?;
     }
     for e in &plan.effects {
         match e {

@@ -19,13 +19,16 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::sql::{
+    record_columns, stored_version, ticket_of, type_from_name, type_name, RECORD_COLUMNS,
+};
 use crate::email::{EmailKey, Normalization};
 use crate::error::{ApplyError, Conflict};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, HistoryEntry, Plan, Precondition};
-use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
+use crate::plan::{Effect, EventDigest, HistoryEntry, Observe, Observed, Plan, Precondition};
+use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore, Tombstone, UndoStore};
 
 /// The schema version this library writes.
@@ -76,18 +79,6 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn type_name(t: RecordType) -> &'static str {
-    match t {
-        RecordType::Contact => "contact",
-        RecordType::Lead => "lead",
-    }
-}
-
-fn ticket_of(r: &Record) -> Option<String> {
-    let t = r.fields.text(FieldName::TICKET_ID).trim();
-    (!t.is_empty()).then(|| t.to_owned())
-}
-
 fn blob(id: uuid::Uuid) -> [u8; 16] {
     *id.as_bytes()
 }
@@ -95,14 +86,6 @@ fn blob(id: uuid::Uuid) -> [u8; 16] {
 fn record_id(b: &[u8]) -> Option<RecordId> {
     uuid::Uuid::from_slice(b).ok().map(RecordId::new)
 }
-
-/// The columns a record is read from, in [`read_record`]'s order.
-macro_rules! record_columns {
-    () => {
-        "id, tenant, record_type, fields, version"
-    };
-}
-const RECORD_COLUMNS: &str = record_columns!();
 
 /// Records by email key or by alias key (B15), each once, by id: each
 /// half through its own index (`records_by_key`, `record_aliases`'s key),
@@ -358,11 +341,7 @@ fn to_record(raw: RawRecord) -> Result<Record, SqliteError> {
     let (id, tenant, ty, fields, version) = raw;
     let rid = record_id(&id).ok_or(SqliteError::Corrupt(RecordId::from_u128(0)))?;
     let tenant = uuid::Uuid::from_slice(&tenant).map_err(|_| SqliteError::Corrupt(rid))?;
-    let record_type = match ty.as_str() {
-        "contact" => RecordType::Contact,
-        "lead" => RecordType::Lead,
-        _ => return Err(SqliteError::Corrupt(rid)),
-    };
+    let record_type = type_from_name(&ty).ok_or(SqliteError::Corrupt(rid))?;
     let fields: Fields = serde_json::from_str(&fields).map_err(|_| SqliteError::Corrupt(rid))?;
     Ok(Record {
         id: rid,
@@ -668,13 +647,6 @@ fn exists(conn: &Connection, id: RecordId) -> Result<bool, SqliteError> {
         .query_row(RECORD_EXISTS, params![blob(id.0)], |_| Ok(()))
         .optional()?
         .is_some())
-}
-
-/// A version as SQLite stores it (a signed 64-bit integer). Larger versions
-/// are refused, never clamped: a clamped version would stop changing, and a
-/// stale plan would apply (B6).
-fn stored_version(version: u64) -> Option<i64> {
-    i64::try_from(version).ok()
 }
 
 fn insert_record(
@@ -995,62 +967,41 @@ fn apply_in(
 ) -> Result<(), ApplyError<SqliteError>> {
     let t = plan.tenant;
     for p in &plan.preconditions {
-        match p {
-            Precondition::EmailKey { key, records } => {
-                if ids(tx, IDS_BY_KEY, t, key.as_str()).map_err(store_err)? != *records {
-                    return Err(Conflict::EmailKeyChanged.into());
-                }
+        let ids_now;
+        let subjects;
+        let members;
+        let fields;
+        let digest;
+        let observed = match p.observe() {
+            Observe::EmailKey(key) => {
+                ids_now = ids(tx, IDS_BY_KEY, t, key.as_str()).map_err(store_err)?;
+                Observed::Records(&ids_now)
             }
-            Precondition::TicketId { ticket, records } => {
-                if ids(tx, IDS_BY_TICKET, t, ticket.as_str().trim()).map_err(store_err)? != *records
-                {
-                    return Err(Conflict::TicketChanged.into());
-                }
+            Observe::TicketId(ticket) => {
+                ids_now = ids(tx, IDS_BY_TICKET, t, ticket).map_err(store_err)?;
+                Observed::Records(&ids_now)
             }
-            Precondition::BlockKey { key, records } => {
-                if ids(tx, IDS_BY_BLOCK, t, key.as_str()).map_err(store_err)? != *records {
-                    return Err(Conflict::BlockChanged.into());
-                }
+            Observe::BlockKey(key) => {
+                ids_now = ids(tx, IDS_BY_BLOCK, t, key.as_str()).map_err(store_err)?;
+                Observed::Records(&ids_now)
             }
-            Precondition::RecordVersion { record, version } => {
-                let actual = get(tx, t, *record)
-                    .map_err(store_err)?
-                    .map_or(0, |r| r.version);
-                if actual != *version {
-                    return Err(Conflict::VersionChanged {
-                        record: *record,
-                        expected: *version,
-                        actual,
-                    }
-                    .into());
-                }
+            Observe::Version(record) => {
+                Observed::Version(get(tx, t, record).map_err(store_err)?.map(|r| r.version))
             }
-            Precondition::EventNew { event, digest } => {
-                match event_digest(tx, t, *event).map_err(store_err)? {
-                    Some(d) if d == *digest => return Err(Conflict::EventApplied(*event).into()),
-                    Some(_) => return Err(Conflict::EventPayloadChanged(*event).into()),
-                    None => {}
-                }
+            Observe::Exists(record) => Observed::Exists(exists(tx, record).map_err(store_err)?),
+            Observe::Event(event) => {
+                digest = event_digest(tx, t, event).map_err(store_err)?;
+                Observed::Event(digest.as_ref())
             }
-            Precondition::RecordAbsent { record } => {
-                if exists(tx, *record).map_err(store_err)? {
-                    return Err(Conflict::RecordExists(*record).into());
-                }
+            Observe::Fields(record) => {
+                fields = get(tx, t, record).map_err(store_err)?.map(|r| r.fields);
+                Observed::Fields(fields.as_ref())
             }
-            Precondition::RecordFields { record, fields } => {
-                if !get(tx, t, *record)
-                    .map_err(store_err)?
-                    .is_some_and(|r| r.fields.same_values(fields))
-                {
-                    return Err(Conflict::FieldsChanged(*record).into());
-                }
+            Observe::Links(record) => {
+                subjects = linked(tx, t, record).map_err(store_err)?;
+                Observed::Subjects(&subjects)
             }
-            Precondition::Links { record, subjects } => {
-                if linked(tx, t, *record).map_err(store_err)? != *subjects {
-                    return Err(Conflict::LinksChanged(*record).into());
-                }
-            }
-            Precondition::SubjectLink { subject, record } => {
+            Observe::SubjectLink(subject) => {
                 let now: Option<Vec<u8>> = tx
                     .prepare_cached(LINK_OF_SUBJECT)
                     .and_then(|mut st| {
@@ -1058,16 +1009,14 @@ fn apply_in(
                             .optional()
                     })
                     .map_err(store_err)?;
-                if now.as_deref().and_then(record_id) != *record {
-                    return Err(Conflict::SubjectLinkChanged(*subject).into());
-                }
+                Observed::Link(now.as_deref().and_then(record_id))
             }
-            Precondition::Memberships { record, members } => {
-                if memberships(tx, t, *record).map_err(store_err)? != *members {
-                    return Err(Conflict::MembershipsChanged(*record).into());
-                }
+            Observe::Memberships(record) => {
+                members = memberships(tx, t, record).map_err(store_err)?;
+                Observed::Memberships(&members)
             }
-        }
+        };
+        p.check(observed)?;
     }
     for e in &plan.effects {
         match e {
