@@ -7,11 +7,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::email::EmailKey;
+use crate::event::EventDigest;
 use crate::fields::Redacted;
 use crate::linkage::BlockKey;
-use crate::plan::EventDigest;
 use crate::record::{EventId, Record, RecordId, TenantId};
-use crate::store::ContactStore;
 
 /// What an event needs looked up (the first step of the sans-IO flow).
 ///
@@ -125,31 +124,5 @@ impl Candidates {
     pub fn add_applied_event(&mut self, event: EventId, digest: EventDigest) -> &mut Self {
         self.applied.insert(event, digest);
         self
-    }
-
-    /// Fetches everything `needs` asks for from `store`.
-    ///
-    /// # Errors
-    /// The store's error, from the first lookup that failed.
-    pub fn fetch<S: ContactStore + ?Sized>(store: &S, needs: &Needs) -> Result<Self, S::Error> {
-        let mut c = Candidates::new(needs.tenant);
-        for k in &needs.email_keys {
-            c.add_email_key(k.clone(), store.records_by_email(needs.tenant, k)?);
-        }
-        for id in &needs.records {
-            c.add_record(*id, store.record(needs.tenant, *id)?);
-        }
-        for t in &needs.tickets {
-            c.add_ticket(t, store.records_by_ticket(needs.tenant, t)?);
-        }
-        for e in &needs.events {
-            if let Some(d) = store.event_digest(needs.tenant, *e)? {
-                c.add_applied_event(*e, d);
-            }
-        }
-        for k in &needs.block_keys {
-            c.add_block(k.clone(), store.records_by_block(needs.tenant, k)?);
-        }
-        Ok(c)
     }
 }

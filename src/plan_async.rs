@@ -11,43 +11,6 @@ use crate::plan::Plan;
 use crate::retry::RetryError;
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 
-impl Candidates {
-    /// Fetches everything `needs` asks for from an async `store`, one
-    /// lookup after another (a host with a bulk query fills
-    /// [`Candidates`] itself).
-    ///
-    /// # Errors
-    /// The store's error, as it returned it.
-    pub async fn fetch_async<S: AsyncContactStore + ?Sized>(
-        store: &S,
-        needs: &Needs,
-    ) -> Result<Self, S::Error> {
-        let mut c = Candidates::new(needs.tenant);
-        for k in &needs.email_keys {
-            let found = store.records_by_email(needs.tenant, k).await?;
-            c.add_email_key(k.clone(), found);
-        }
-        for id in &needs.records {
-            let found = store.record(needs.tenant, *id).await?;
-            c.add_record(*id, found);
-        }
-        for t in &needs.tickets {
-            let found = store.records_by_ticket(needs.tenant, t).await?;
-            c.add_ticket(t, found);
-        }
-        for e in &needs.events {
-            if let Some(d) = store.event_digest(needs.tenant, *e).await? {
-                c.add_applied_event(*e, d);
-            }
-        }
-        for k in &needs.block_keys {
-            let found = store.records_by_block(needs.tenant, k).await?;
-            c.add_block(k.clone(), found);
-        }
-        Ok(c)
-    }
-}
-
 impl Engine {
     /// What a whole batch needs looked up: the union of each event's
     /// [`Engine::needs`]. All events must be of one tenant.
@@ -124,9 +87,7 @@ impl Engine {
             }
         }
         let needs = self.needs_batch(events)?;
-        let candidates = Candidates::fetch_async(store, &needs)
-            .await
-            .map_err(PlanError::Store)?;
+        let candidates = store.fetch(&needs).await.map_err(PlanError::Store)?;
         Ok(self.decide_batch(events, &candidates)?)
     }
 

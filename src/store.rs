@@ -4,6 +4,7 @@
 //! [`crate::Engine::plan`] look candidates up, and [`ApplyPlan`] to apply
 //! plans atomically. [`InMemoryStore`] implements both.
 
+use crate::candidates::{Candidates, Needs};
 use crate::email::{EmailKey, Normalization};
 use crate::error::ApplyError;
 use crate::linkage::{BlockKey, Blocking};
@@ -168,6 +169,49 @@ pub trait ContactStore {
         let _ = (tenant, event);
         Ok(None)
     }
+
+    /// Everything `needs` asks for (one event's, or a whole batch's:
+    /// [`crate::Engine::needs_batch`]), as [`crate::Engine::decide`] and
+    /// [`crate::Engine::decide_batch`] read it. The default looks each key
+    /// up in turn through the methods above; a store with a bulk query
+    /// overrides it (one round trip per kind of lookup), and must answer
+    /// exactly as those lookups would (`testkit::run_all` compares).
+    ///
+    /// # Errors
+    /// The store's error, from the first lookup that failed.
+    fn fetch(&self, needs: &Needs) -> Result<Candidates, Self::Error> {
+        let t = needs.tenant;
+        let mut c = Candidates::new(t);
+        for k in &needs.email_keys {
+            c.add_email_key(k.clone(), self.records_by_email(t, k)?);
+        }
+        for id in &needs.records {
+            c.add_record(*id, self.record(t, *id)?);
+        }
+        for ticket in &needs.tickets {
+            c.add_ticket(ticket, self.records_by_ticket(t, ticket)?);
+        }
+        for e in &needs.events {
+            if let Some(d) = self.event_digest(t, *e)? {
+                c.add_applied_event(*e, d);
+            }
+        }
+        for k in &needs.block_keys {
+            c.add_block(k.clone(), self.records_by_block(t, k)?);
+        }
+        Ok(c)
+    }
+}
+
+impl Candidates {
+    /// Fetches everything `needs` asks for from `store`.
+    ///
+    /// # Errors
+    /// The store's error, from the first lookup that failed.
+    #[deprecated(note = "use `ContactStore::fetch`, which a store can override with a bulk read")]
+    pub fn fetch<S: ContactStore + ?Sized>(store: &S, needs: &Needs) -> Result<Self, S::Error> {
+        store.fetch(needs)
+    }
 }
 
 impl<S: ContactStore + ?Sized> ContactStore for &S {
@@ -236,6 +280,9 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
         record: RecordId,
     ) -> Result<Vec<CampaignMember>, Self::Error> {
         (**self).campaign_memberships(tenant, record)
+    }
+    fn fetch(&self, needs: &Needs) -> Result<Candidates, Self::Error> {
+        (**self).fetch(needs)
     }
 }
 

@@ -162,7 +162,7 @@ proptest! {
             .collect();
         let planned = e.plan_batch(&store, &events).unwrap();
         let needs = e.needs_batch(&events).unwrap();
-        let candidates = Candidates::fetch(&store, &needs).unwrap();
+        let candidates = ContactStore::fetch(&store, &needs).unwrap();
         prop_assert_eq!(&e.decide_batch(&events, &candidates).unwrap(), &planned);
         let shell = Ready(store);
         prop_assert_eq!(&pollster::block_on(e.plan_batch_async(&shell, &events)).unwrap(), &planned);
@@ -191,5 +191,77 @@ fn b8_needs_batch_refuses_mixed_tenants() {
     assert_eq!(
         e.needs_batch(&[a, Event::Registered(r)]),
         Err(Error::MixedTenants)
+    );
+}
+
+/// A store whose lookups one key at a time fail and whose bulk `fetch`
+/// answers: `plan_async` and `plan_batch_async` read through `fetch` (as
+/// they do on PostgreSQL, one query per kind of lookup), never key by key.
+#[derive(Debug)]
+struct BulkOnly(InMemoryStore);
+
+#[derive(Debug, thiserror::Error)]
+#[error("a lookup one key at a time")]
+struct KeyByKey;
+
+impl AsyncContactStore for BulkOnly {
+    type Error = KeyByKey;
+    async fn records_by_email(&self, _: TenantId, _: &EmailKey) -> Result<Vec<Record>, KeyByKey> {
+        Err(KeyByKey)
+    }
+    async fn record(&self, _: TenantId, _: RecordId) -> Result<Option<Record>, KeyByKey> {
+        Err(KeyByKey)
+    }
+    async fn records_by_ticket(&self, _: TenantId, _: &str) -> Result<Vec<Record>, KeyByKey> {
+        Err(KeyByKey)
+    }
+    async fn event_digest(&self, _: TenantId, _: EventId) -> Result<Option<EventDigest>, KeyByKey> {
+        Err(KeyByKey)
+    }
+    async fn linked_subjects(&self, _: TenantId, _: RecordId) -> Result<Vec<SubjectId>, KeyByKey> {
+        Err(KeyByKey)
+    }
+    async fn campaign_memberships(
+        &self,
+        _: TenantId,
+        _: RecordId,
+    ) -> Result<Vec<CampaignMember>, KeyByKey> {
+        Err(KeyByKey)
+    }
+    async fn fetch(&self, needs: &Needs) -> Result<Candidates, KeyByKey> {
+        Ok(ContactStore::fetch(&self.0, needs).unwrap())
+    }
+}
+
+#[test]
+fn b5_b6_plan_async_and_plan_batch_async_read_through_the_stores_fetch() {
+    let store = store_with(vec![contact(1, &[("email", "ann@example.org")])]);
+    let e = engine(Policy::doo().with_sync(true));
+    let events = [
+        registration(1, vec![booker(10, &[("email", "ann@example.org")])]),
+        registration(2, vec![attendee(11, &[("email", "bo@example.org")])]),
+    ];
+    let sync_plan = e.plan(&store, &events[0]).unwrap();
+    let sync_batch = e.plan_batch(&store, &events).unwrap();
+    let bulk = BulkOnly(store);
+    assert_eq!(
+        pollster::block_on(e.plan_async(&bulk, &events[0])).unwrap(),
+        sync_plan
+    );
+    assert_eq!(
+        pollster::block_on(e.plan_batch_async(&bulk, &events)).unwrap(),
+        sync_batch
+    );
+    // The deprecated path reads through the store's fetch as well.
+    let needs = e.needs(&events[0]).unwrap();
+    #[allow(deprecated)]
+    let old = pollster::block_on(Candidates::fetch_async(&bulk, &needs)).unwrap();
+    assert_eq!(e.decide(&events[0], &old).unwrap(), sync_plan);
+    // And the default fetch is the one key at a time.
+    let ready = Ready(InMemoryStore::new());
+    let c = pollster::block_on(AsyncContactStore::fetch(&ready, &needs)).unwrap();
+    assert_eq!(
+        e.decide(&events[0], &c).unwrap(),
+        e.plan(&InMemoryStore::new(), &events[0]).unwrap()
     );
 }

@@ -136,7 +136,7 @@ fn b20_the_sans_io_path_leaves_the_same_subjects_out() {
         1,
         "nothing is fetched for the bad row"
     );
-    let candidates = Candidates::fetch(&store, &needs).unwrap();
+    let candidates = ContactStore::fetch(&store, &needs).unwrap();
     assert_eq!(
         e.decide(&ev, &candidates).unwrap(),
         e.plan(&store, &ev).unwrap()

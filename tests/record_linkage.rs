@@ -427,14 +427,14 @@ fn b19_sans_io_needs_the_blocks_and_decides_as_the_store_does() {
     let e = engine(policy());
     let needs = e.needs(&event).unwrap();
     assert_eq!(needs.block_keys.len(), 2);
-    let candidates = Candidates::fetch(&store, &needs).unwrap();
+    let candidates = ContactStore::fetch(&store, &needs).unwrap();
     let decided = e.decide(&event, &candidates).unwrap();
     assert_eq!(decided, e.plan(&store, &event).unwrap());
     // A block the host did not fetch is an error, not a silent "no match".
     let mut short = needs.clone();
     short.block_keys.clear();
     let err = e
-        .decide(&event, &Candidates::fetch(&store, &short).unwrap())
+        .decide(&event, &ContactStore::fetch(&store, &short).unwrap())
         .unwrap_err();
     assert!(matches!(err, Error::MissingCandidates(_)), "{err:?}");
 }

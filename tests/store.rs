@@ -234,8 +234,12 @@ fn needs_and_decide_match_plan_on_a_store() {
     );
     let needs = e.needs(&ev).unwrap();
     assert_eq!(needs.email_keys.len(), 2);
-    let c = Candidates::fetch(&store, &needs).unwrap();
+    let c = ContactStore::fetch(&store, &needs).unwrap();
     assert_eq!(e.decide(&ev, &c).unwrap(), e.plan(&store, &ev).unwrap());
+    // The deprecated path reads through the store's fetch.
+    #[allow(deprecated)]
+    let old = Candidates::fetch(&store, &needs).unwrap();
+    assert_eq!(e.decide(&ev, &old).unwrap(), e.plan(&store, &ev).unwrap());
     // Missing candidates are an error, not a guess.
     assert_eq!(
         e.decide(&ev, &Candidates::new(T)),

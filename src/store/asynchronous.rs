@@ -5,7 +5,7 @@
 //! between the host's database and the sans-IO core, like an async shell
 //! over a state machine: [`crate::Engine::plan_async`] asks
 //! [`crate::Engine::needs`] what to fetch, fetches it through
-//! [`AsyncContactStore`] ([`crate::Candidates::fetch_async`]), and decides
+//! [`AsyncContactStore::fetch`], and decides
 //! with [`crate::Engine::decide`]. Every future is `Send`, so a
 //! multi-threaded runtime can move it between threads; nothing here blocks
 //! or spawns.
@@ -15,6 +15,7 @@
 
 use std::future::Future;
 
+use crate::candidates::{Candidates, Needs};
 use crate::email::{EmailKey, Normalization};
 use crate::error::ApplyError;
 use crate::linkage::{BlockKey, Blocking};
@@ -112,6 +113,59 @@ pub trait AsyncContactStore: Sync {
         tenant: TenantId,
         record: RecordId,
     ) -> impl Future<Output = Result<Vec<CampaignMember>, Self::Error>> + Send;
+
+    /// Everything `needs` asks for, as [`ContactStore::fetch`]: the default
+    /// looks each key up in turn; a store with a bulk query overrides it
+    /// ([`crate::PostgresStore`] does: one query per kind of lookup).
+    /// [`crate::Engine::plan_async`] and [`crate::Engine::plan_batch_async`]
+    /// read through it.
+    ///
+    /// # Errors
+    /// The store's error, from the first lookup that failed.
+    fn fetch(&self, needs: &Needs) -> impl Future<Output = Result<Candidates, Self::Error>> + Send {
+        async move {
+            let t = needs.tenant;
+            let mut c = Candidates::new(t);
+            for k in &needs.email_keys {
+                let found = self.records_by_email(t, k).await?;
+                c.add_email_key(k.clone(), found);
+            }
+            for id in &needs.records {
+                let found = self.record(t, *id).await?;
+                c.add_record(*id, found);
+            }
+            for ticket in &needs.tickets {
+                let found = self.records_by_ticket(t, ticket).await?;
+                c.add_ticket(ticket, found);
+            }
+            for e in &needs.events {
+                if let Some(d) = self.event_digest(t, *e).await? {
+                    c.add_applied_event(*e, d);
+                }
+            }
+            for k in &needs.block_keys {
+                let found = self.records_by_block(t, k).await?;
+                c.add_block(k.clone(), found);
+            }
+            Ok(c)
+        }
+    }
+}
+
+impl Candidates {
+    /// Fetches everything `needs` asks for from an async `store`.
+    ///
+    /// # Errors
+    /// The store's error, as it returned it.
+    #[deprecated(
+        note = "use `AsyncContactStore::fetch`, which a store can override with a bulk read"
+    )]
+    pub async fn fetch_async<S: AsyncContactStore + ?Sized>(
+        store: &S,
+        needs: &Needs,
+    ) -> Result<Self, S::Error> {
+        store.fetch(needs).await
+    }
 }
 
 /// Applies plans atomically, asynchronously (the contract of
@@ -238,6 +292,10 @@ impl<S: ContactStore + Sync> AsyncContactStore for Ready<S> {
         record: RecordId,
     ) -> impl Future<Output = Result<Vec<CampaignMember>, S::Error>> + Send {
         std::future::ready(self.0.campaign_memberships(tenant, record))
+    }
+
+    fn fetch(&self, needs: &Needs) -> impl Future<Output = Result<Candidates, S::Error>> + Send {
+        std::future::ready(self.0.fetch(needs))
     }
 }
 

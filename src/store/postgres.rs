@@ -606,13 +606,9 @@ impl PostgresStore {
         Ok(row.map(|r| RecordId::new(r.get(0))))
     }
 
-    /// Everything `needs` asks for (one event's or a whole batch's, see
-    /// [`crate::Engine::needs_batch`]) in one query per kind of lookup: the
-    /// bulk fetch for [`crate::Engine::decide_batch`].
-    ///
-    /// # Errors
-    /// The database's error, or [`PostgresError::Corrupt`].
-    pub async fn fetch(&self, needs: &Needs) -> Result<Candidates, PostgresError> {
+    /// Everything `needs` asks for in one query per kind of lookup (the
+    /// store's [`AsyncContactStore::fetch`]).
+    async fn fetch_bulk(&self, needs: &Needs) -> Result<Candidates, PostgresError> {
         let client = self.pool.get().await?;
         let t = needs.tenant;
         let mut c = Candidates::new(t);
@@ -710,6 +706,17 @@ async fn grouped(
 
 impl AsyncContactStore for PostgresStore {
     type Error = PostgresError;
+
+    /// Everything `needs` asks for (one event's or a whole batch's, see
+    /// [`crate::Engine::needs_batch`]) in one query per kind of lookup, on
+    /// one connection: what [`crate::Engine::plan_async`] and
+    /// [`crate::Engine::plan_batch_async`] read through.
+    ///
+    /// # Errors
+    /// The database's error, or [`PostgresError::Corrupt`].
+    async fn fetch(&self, needs: &Needs) -> Result<Candidates, PostgresError> {
+        self.fetch_bulk(needs).await
+    }
 
     fn normalization(&self) -> Normalization {
         self.normalization
