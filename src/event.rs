@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::fields::Fields;
+pub use crate::record::CampaignId;
 use crate::record::{EventId, RecordId, SubjectId, TenantId};
 
 /// A digest of an event's payload ([`Event::digest`]: XXH3-128 over a
@@ -205,24 +206,6 @@ pub enum Channel {
     Manual,
     /// An import (treated like a registration).
     Import,
-}
-
-/// A campaign (A5), in the host's own id format.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[serde(transparent)]
-pub struct CampaignId(pub String);
-
-impl fmt::Debug for CampaignId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CampaignId({:?})", self.0)
-    }
-}
-
-impl fmt::Display for CampaignId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// A completed booking / order: its booker and attendees (D2–D7, A1–A11, A21–A27).

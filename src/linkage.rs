@@ -38,8 +38,7 @@ pub use mode::{Agreement, Band, FieldAgreement, LinkScore, Linkage, NotDuplicate
 use serde::{Deserialize, Serialize};
 
 use crate::email::{EmailKey, Normalization};
-use crate::fields::{FieldName, Fields};
-use crate::policy::MAX_COMPARED_CHARS;
+use crate::fields::{FieldName, Fields, MAX_COMPARED_CHARS};
 
 /// How two values of a field compare, with the bounds of its levels.
 ///

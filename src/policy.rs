@@ -111,11 +111,7 @@ pub struct Matching {
     pub weighted: Option<WeightedCriteria>,
 }
 
-/// The most characters of a value a similarity comparison looks at (B10):
-/// two values that agree on their first 256 characters are as similar as
-/// those characters are. This bounds one comparison to microseconds, whatever
-/// the field limit (two 64 KiB values compared in full took seconds).
-pub const MAX_COMPARED_CHARS: usize = 256;
+pub use crate::fields::MAX_COMPARED_CHARS;
 
 /// How a weighted criterion compares a field (B10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -199,3 +199,34 @@ impl Record {
 pub(crate) fn alias_list(text: &str) -> impl Iterator<Item = &str> + '_ {
     text.split(',').map(str::trim).filter(|a| !a.is_empty())
 }
+
+/// A campaign (A5), in the host's own id format.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(transparent)]
+pub struct CampaignId(pub String);
+
+impl fmt::Debug for CampaignId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CampaignId({:?})", self.0)
+    }
+}
+
+impl fmt::Display for CampaignId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One record's membership in a campaign (A5), with the ticket id mapped on
+/// it (A30). `Debug` shows the ticket id's size only.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct CampaignMember {
+    /// The campaign.
+    pub campaign: CampaignId,
+    /// The member.
+    pub record: RecordId,
+    /// The ticket id mapped on the membership, if any.
+    pub ticket: Option<crate::fields::FieldValue>,
+}

@@ -286,18 +286,7 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
     }
 }
 
-/// One record's membership in a campaign (A5), with the ticket id mapped on
-/// it (A30). `Debug` shows the ticket id's size only.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct CampaignMember {
-    /// The campaign.
-    pub campaign: crate::event::CampaignId,
-    /// The member.
-    pub record: RecordId,
-    /// The ticket id mapped on the membership, if any.
-    pub ticket: Option<crate::fields::FieldValue>,
-}
+pub use crate::record::CampaignMember;
 
 /// What a store keeps of a record merged away (B16): the record as it was,
 /// the record it went into, the subjects that were linked to it, its

@@ -44,7 +44,7 @@ use crate::fields::{FieldName, Fields, Redacted};
 
 /// How a field's value becomes part of a blocking key. Every transform
 /// works on the value trimmed and cut to
-/// [`crate::policy::MAX_COMPARED_CHARS`] characters.
+/// [`crate::fields::MAX_COMPARED_CHARS`] characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]

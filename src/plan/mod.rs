@@ -11,7 +11,7 @@ use crate::fields::{FieldName, FieldValue};
 use crate::policy::NameGuard;
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
-pub use crate::rules::RuleId;
+pub use crate::rules::{FieldChange, RuleId};
 
 mod effect;
 mod precondition;
@@ -127,21 +127,6 @@ impl<'de> Deserialize<'de> for Rules {
         }
         Ok(r)
     }
-}
-
-/// One field's change, with the value before and after (B3), so hosts can
-/// keep the history that doo does not (D18).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-pub struct FieldChange {
-    /// The field.
-    pub field: FieldName,
-    /// The value before (`None`: the field was absent).
-    pub old: Option<FieldValue>,
-    /// The value after (blank: the field was cleared).
-    pub new: FieldValue,
-    /// The rule that made the change.
-    pub rule: RuleId,
 }
 
 /// What happened to one subject.

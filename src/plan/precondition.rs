@@ -14,8 +14,7 @@ use crate::error::Conflict;
 use crate::event::EventDigest;
 use crate::fields::{FieldValue, Fields};
 use crate::linkage::BlockKey;
-use crate::record::{EventId, RecordId, SubjectId};
-use crate::store::CampaignMember;
+use crate::record::{CampaignMember, EventId, RecordId, SubjectId};
 
 /// A fact the plan was decided on; applying checks it first (B6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

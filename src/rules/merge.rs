@@ -5,10 +5,25 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::RuleId;
 use crate::email::{EmailKey, Normalization};
 use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
-use crate::plan::{FieldChange, RuleId};
 use crate::policy::{Citations, ClassRules, FieldIndex, FieldMap, Merge, TrustRights};
+
+/// One field's change, with the value before and after (B3), so hosts can
+/// keep the history that doo does not (D18).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct FieldChange {
+    /// The field.
+    pub field: FieldName,
+    /// The value before (`None`: the field was absent).
+    pub old: Option<FieldValue>,
+    /// The value after (blank: the field was cleared).
+    pub new: FieldValue,
+    /// The rule that made the change.
+    pub rule: RuleId,
+}
 
 /// Which entered fields count as newly entered (and may overwrite).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,7 +30,9 @@ pub use email_change::{
     email_change, During, EmailChangeAction, EmailChangeCase, EmailChangeDecision,
 };
 pub use matching::{exact_one, select, Chosen, Dropped, DroppedRecord, MatchAction, Selection};
-pub use merge::{merge_fields, Entered, FieldClasses, MergeOn, MergeResult, MergeRules};
+pub use merge::{
+    merge_fields, Entered, FieldChange, FieldClasses, MergeOn, MergeResult, MergeRules,
+};
 
 /// Where a rule comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
