@@ -151,7 +151,8 @@ pub enum ScenarioError {
 }
 
 mod format;
+mod report;
 mod runner;
 
 pub use format::*;
-pub use runner::*;
+pub use report::*;
