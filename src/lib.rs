@@ -92,6 +92,7 @@
     )
 )]
 
+mod batch;
 mod candidates;
 pub mod email;
 pub mod engine;
@@ -100,7 +101,6 @@ pub mod event;
 pub mod fields;
 pub mod heal;
 pub mod linkage;
-mod overlay;
 pub mod plan;
 mod plan_async;
 pub mod policy;

@@ -1,58 +1,16 @@
 //! The async shell around the sans-IO core (B5, B6): plan and apply with an
-//! [`AsyncContactStore`] / [`AsyncApplyPlan`], and the batch pair
-//! [`Engine::needs_batch`] / [`Engine::decide_batch`] for hosts that fetch a
-//! whole batch's candidates in one bulk query.
+//! [`AsyncContactStore`] / [`AsyncApplyPlan`], reading through the store's
+//! [`AsyncContactStore::fetch`] and deciding with the batch pair
+//! [`Engine::needs_batch`] / [`Engine::decide_batch`].
 
-use crate::candidates::{Candidates, Needs};
 use crate::engine::Engine;
-use crate::error::{ApplyError, Conflict, Error, PlanError};
+use crate::error::PlanError;
 use crate::event::Event;
 use crate::plan::Plan;
-use crate::retry::RetryError;
+use crate::retry::{Retry, RetryError};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 
 impl Engine {
-    /// What a whole batch needs looked up: the union of each event's
-    /// [`Engine::needs`]. All events must be of one tenant.
-    ///
-    /// # Errors
-    /// [`Error::MixedTenants`], or an event's own error (an invalid email,
-    /// a limit).
-    pub fn needs_batch(&self, events: &[Event]) -> Result<Needs, Error> {
-        let mut all = Needs {
-            tenant: events.first().map(Event::tenant).unwrap_or_default(),
-            ..Needs::default()
-        };
-        for e in events {
-            if e.tenant() != all.tenant {
-                return Err(Error::MixedTenants);
-            }
-            let n = self.needs(e)?;
-            all.email_keys.extend(n.email_keys);
-            all.records.extend(n.records);
-            all.tickets.extend(n.tickets);
-            all.events.extend(n.events);
-            all.block_keys.extend(n.block_keys);
-        }
-        Ok(all)
-    }
-
-    /// Decides a batch on candidates the host fetched for
-    /// [`Engine::needs_batch`] (pure, sans-IO): the same plan as
-    /// [`Engine::plan_batch`] on a store holding those records, later events
-    /// seeing what earlier ones create (B5).
-    ///
-    /// # Errors
-    /// [`Error::MissingCandidates`] when the candidates lack a lookup, or an
-    /// event's own error.
-    pub fn decide_batch(&self, events: &[Event], candidates: &Candidates) -> Result<Plan, Error> {
-        match events.first() {
-            Some(e) if e.tenant() != candidates.tenant => return Err(Error::MixedTenants),
-            _ => {}
-        }
-        self.decide_events(events, candidates)
-    }
-
     /// Looks up what `event` needs through an async store and decides it:
     /// [`Engine::plan`] for async hosts.
     ///
@@ -78,14 +36,7 @@ impl Engine {
         store: &S,
         events: &[Event],
     ) -> Result<Plan, PlanError<S::Error>> {
-        if store.normalization() != self.policy().normalization {
-            return Err(Error::NormalizationMismatch.into());
-        }
-        if let Some(l) = &self.policy().linkage {
-            if store.blocking() != l.blocking {
-                return Err(Error::BlockingMismatch.into());
-            }
-        }
+        self.check_store_settings(store.normalization(), || store.blocking())?;
         let needs = self.needs_batch(events)?;
         let candidates = store.fetch(&needs).await.map_err(PlanError::Store)?;
         Ok(self.decide_batch(events, &candidates)?)
@@ -106,22 +57,17 @@ impl Engine {
     where
         S: AsyncContactStore + AsyncApplyPlan + ?Sized,
     {
-        let attempts = max_attempts.max(1);
-        let mut last = Conflict::EmailKeyChanged;
-        for attempt in 0..attempts {
+        let mut retry = Retry::new(max_attempts);
+        while let Some(attempt) = retry.next_attempt() {
             let plan = self
                 .plan_async(store, event)
                 .await
                 .map_err(RetryError::Plan)?;
-            match AsyncApplyPlan::apply(store, &plan).await {
-                Ok(()) => return Ok(plan),
-                Err(ApplyError::Conflict(c)) => {
-                    crate::telemetry::retry(attempt, &c);
-                    last = c;
-                }
-                Err(e) => return Err(RetryError::Apply(e)),
+            let applied = AsyncApplyPlan::apply(store, &plan).await;
+            if let Some(plan) = retry.settle(attempt, plan, applied)? {
+                return Ok(plan);
             }
         }
-        Err(RetryError::Exhausted { attempts, last })
+        Err(retry.exhausted())
     }
 }

@@ -63,21 +63,75 @@ impl Engine {
         S: ContactStore + ApplyPlan + ?Sized,
         F: FnMut(u32) -> Event,
     {
-        let attempts = max_attempts.max(1);
-        let mut last = Conflict::EmailKeyChanged;
-        for attempt in 0..attempts {
+        let mut retry = Retry::new(max_attempts);
+        while let Some(attempt) = retry.next_attempt() {
             let plan = self
                 .plan(store, &event(attempt))
                 .map_err(RetryError::Plan)?;
-            match store.apply(&plan) {
-                Ok(()) => return Ok(plan),
-                Err(ApplyError::Conflict(c)) => {
-                    crate::telemetry::retry(attempt, &c);
-                    last = c;
-                }
-                Err(e) => return Err(RetryError::Apply(e)),
+            let applied = store.apply(&plan);
+            if let Some(plan) = retry.settle(attempt, plan, applied)? {
+                return Ok(plan);
             }
         }
-        Err(RetryError::Exhausted { attempts, last })
+        Err(retry.exhausted())
+    }
+}
+
+/// The retry loop of both shells (sync [`Engine::plan_and_apply_with`] and
+/// async [`Engine::plan_and_apply_async`]) as a small state machine, so
+/// what is retried, how often, and what giving up reports are written
+/// once: each shell only plans and applies, its own way.
+pub(crate) struct Retry {
+    attempts: u32,
+    next: u32,
+    last: Conflict,
+}
+
+impl Retry {
+    /// At most `max_attempts` attempts in all (at least one).
+    pub(crate) fn new(max_attempts: u32) -> Self {
+        Retry {
+            attempts: max_attempts.max(1),
+            next: 0,
+            last: Conflict::EmailKeyChanged,
+        }
+    }
+
+    /// The number of the next attempt (from 0), or `None` when every
+    /// attempt is spent.
+    pub(crate) fn next_attempt(&mut self) -> Option<u32> {
+        let n = self.next;
+        (n < self.attempts).then(|| {
+            self.next = n + 1;
+            n
+        })
+    }
+
+    /// What attempt `attempt`'s apply result means: the applied plan, a
+    /// conflict to plan again after (`None`), or an error that ends the
+    /// loop.
+    pub(crate) fn settle<P, A>(
+        &mut self,
+        attempt: u32,
+        plan: Plan,
+        applied: Result<(), ApplyError<A>>,
+    ) -> Result<Option<Plan>, RetryError<P, A>> {
+        match applied {
+            Ok(()) => Ok(Some(plan)),
+            Err(ApplyError::Conflict(c)) => {
+                crate::telemetry::retry(attempt, &c);
+                self.last = c;
+                Ok(None)
+            }
+            Err(e) => Err(RetryError::Apply(e)),
+        }
+    }
+
+    /// Giving up: every attempt met a conflict.
+    pub(crate) fn exhausted<P, A>(self) -> RetryError<P, A> {
+        RetryError::Exhausted {
+            attempts: self.attempts,
+            last: self.last,
+        }
     }
 }

@@ -19,7 +19,6 @@ use crate::event::{
     Subject, Submitter,
 };
 use crate::fields::{FieldClass, FieldName, Fields};
-use crate::overlay::{Batch, Overlay, Seen, Source, StoreSource};
 use crate::plan::{
     Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Rules, Warning,
 };
@@ -34,7 +33,9 @@ use crate::rules::{
 };
 use crate::store::ContactStore;
 use crate::telemetry;
+use overlay::{Batch, Overlay, Seen};
 use smallvec::SmallVec;
+use source::{Source, StoreSource};
 
 use RuleId::*;
 
@@ -43,10 +44,12 @@ mod edit;
 mod email_change;
 mod explain;
 mod linkage;
-mod parallel;
+mod overlay;
 mod record_change;
 mod registration;
 mod relink;
+pub(crate) mod source;
+mod validate;
 
 use explain::{list, Trace};
 
@@ -308,200 +311,7 @@ impl Engine {
         self.run(StoreSource(store), std::slice::from_ref(event))
     }
 
-    /// Decides `events` in order as one plan: each sees what earlier ones
-    /// create or change (B5), so subjects with the same new email create
-    /// exactly one record. All events must be of one tenant; the plan
-    /// applies atomically as one.
-    ///
-    /// # Errors
-    /// As [`Engine::plan`]; [`Error::MixedTenants`] when the events are of
-    /// several tenants.
-    pub fn plan_batch<S: ContactStore + ?Sized>(
-        &self,
-        store: &S,
-        events: &[Event],
-    ) -> Result<Plan, PlanError<S::Error>> {
-        self.check_store(store)?;
-        self.run(StoreSource(store), events)
-    }
-
-    /// What [`Engine::plan_batch`] would decide, handed over event by event
-    /// instead of collected: `each` sees one event's outcomes, effects and
-    /// warnings as soon as they are decided, and the plan's preconditions
-    /// are never built. For previews of large imports (`match_csv`), where
-    /// a million-subject plan would otherwise be held in memory only to be
-    /// written out. Nothing here can be applied; plan with
-    /// [`Engine::plan_batch`] to apply.
-    ///
-    /// The decisions are exactly those of `plan_batch` on the same store
-    /// and events (later events see what earlier ones create or change). On
-    /// an error, the parts handed over so far are void, as the plan would be.
-    ///
-    /// # Errors
-    /// As [`Engine::plan_batch`].
-    pub fn dry_run<S: ContactStore + ?Sized>(
-        &self,
-        store: &S,
-        events: &[Event],
-        mut each: impl FnMut(&Decided<'_>),
-    ) -> Result<(), PlanError<S::Error>> {
-        self.check_store(store)?;
-        self.run_with(StoreSource(store), events, Some(&mut each))
-            .map(drop)
-    }
-
-    fn check_store<S: ContactStore + ?Sized>(&self, store: &S) -> Result<(), Error> {
-        if store.normalization() != self.policy.normalization {
-            return Err(Error::NormalizationMismatch);
-        }
-        if let Some(l) = &self.policy.linkage {
-            if store.blocking() != l.blocking {
-                return Err(Error::BlockingMismatch);
-            }
-        }
-        Ok(())
-    }
-
-    /// The subjects of `event` whose input is invalid (B20), each with its
-    /// first error, in subject order: limits and field names first, then
-    /// emails. A problem of the event itself is the error.
-    fn problems(&self, event: &Event) -> Result<Vec<(SubjectId, Error)>, Error> {
-        let mut bad: Vec<(SubjectId, Error)> = Vec::new();
-        self.check_limits(event, &mut bad)?;
-        let norm = &self.policy.normalization;
-        let mut email = |s: SubjectId, f: &Fields| {
-            if bad.iter().all(|(x, _)| *x != s) {
-                if let Err(e) = parse_email(s, f, norm) {
-                    bad.push((s, e));
-                }
-            }
-        };
-        match event {
-            Event::Registered(r) => {
-                let buyer = r.subjects.iter().find(|s| s.role == Role::Booker);
-                for s in &r.subjects {
-                    email(
-                        s.id,
-                        &effective_fields(r.buyer_data_only, s, buyer.map(|b| &b.fields)),
-                    );
-                }
-            }
-            Event::Edited(e) => {
-                email(e.subject.id, &e.subject.fields);
-                email(e.subject.id, &edit_fields(e));
-            }
-            Event::Relinked(_) | Event::RecordChanged(_) => {}
-        }
-        if bad.len() > 1 {
-            let order: std::collections::HashMap<SubjectId, usize> = event
-                .subjects()
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.id, i))
-                .collect();
-            bad.sort_by_key(|(id, _)| order.get(id).copied());
-        }
-        Ok(bad)
-    }
-
-    /// The problems of `event` (see [`Engine::problems`]) the policy lets
-    /// the plan survive (B20): none when it fails on the first.
-    fn survivable(&self, event: &Event) -> Result<Vec<(SubjectId, Error)>, Error> {
-        let mut bad = self.problems(event)?;
-        if self.policy.invalid_subjects == crate::policy::InvalidSubjects::Fail && !bad.is_empty() {
-            return Err(bad.swap_remove(0).1);
-        }
-        Ok(bad)
-    }
-
-    /// Checks `event` against the limits: a subject beyond them goes to
-    /// `bad` (its first problem); a problem of the event is the error.
-    fn check_limits(&self, event: &Event, bad: &mut Vec<(SubjectId, Error)>) -> Result<(), Error> {
-        let l = &self.policy.limits;
-        let check_fields = |s: SubjectId, f: &Fields| -> Result<(), Error> {
-            if f.len() > l.max_fields {
-                return Err(Error::TooManyFields {
-                    subject: s,
-                    count: f.len(),
-                    limit: l.max_fields,
-                });
-            }
-            for (n, v) in f.iter() {
-                // Names first: later errors print the name.
-                n.check(l.max_field_name_len)
-                    .map_err(|problem| Error::InvalidFieldName {
-                        subject: s,
-                        problem,
-                    })?;
-                if v.len() > l.max_field_len {
-                    return Err(Error::FieldTooLong {
-                        subject: s,
-                        field: n.clone(),
-                        len: v.len(),
-                        limit: l.max_field_len,
-                    });
-                }
-                // Tabs and line breaks are text; other controls are not.
-                if has_control(v.as_str()) {
-                    return Err(Error::ControlCharacter {
-                        subject: s,
-                        field: n.clone(),
-                    });
-                }
-            }
-            Ok(())
-        };
-        let mut check = |s: SubjectId, f: &Fields| {
-            if bad.iter().all(|(x, _)| *x != s) {
-                if let Err(e) = check_fields(s, f) {
-                    bad.push((s, e));
-                }
-            }
-        };
-        match event {
-            Event::Registered(r) => {
-                if r.subjects.len() > l.max_subjects {
-                    return Err(Error::TooManySubjects {
-                        count: r.subjects.len(),
-                        limit: l.max_subjects,
-                    });
-                }
-                if r.subjects.len() > 1 {
-                    let mut seen = HashSet::new();
-                    for s in &r.subjects {
-                        if !seen.insert(s.id) {
-                            return Err(Error::DuplicateSubject(s.id));
-                        }
-                    }
-                }
-                for s in &r.subjects {
-                    check(s.id, &s.fields);
-                }
-            }
-            Event::Edited(e) => {
-                check(e.subject.id, &e.subject.fields);
-                check(e.subject.id, &e.new_fields);
-                if let Some(b) = &e.buyer {
-                    check(e.subject.id, b);
-                }
-            }
-            Event::Relinked(r) => check(r.subject.id, &r.subject.fields),
-            Event::RecordChanged(c) => {
-                if c.subjects.len() > l.max_subjects {
-                    return Err(Error::TooManySubjects {
-                        count: c.subjects.len(),
-                        limit: l.max_subjects,
-                    });
-                }
-                for s in &c.subjects {
-                    check(s.id, &s.fields);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn run<S: Source, B: Batch + ?Sized>(
+    pub(crate) fn run<S: Source, B: Batch + ?Sized>(
         &self,
         src: S,
         events: &B,
@@ -511,7 +321,7 @@ impl Engine {
 
     /// Decides `events`; with a sink, hands each event's part over and
     /// keeps nothing (the returned plan is then empty).
-    fn run_with<S: Source, B: Batch + ?Sized>(
+    pub(crate) fn run_with<S: Source, B: Batch + ?Sized>(
         &self,
         src: S,
         events: &B,

@@ -4,15 +4,15 @@
 //! one thread hands them over.
 
 use crate::email::{EmailKey, Normalization};
+use crate::engine::source::StoreSource;
 use crate::error::{Error, PlanError};
 use crate::event::Event;
 use crate::fields::{FieldName, Fields};
-use crate::overlay::StoreSource;
 use crate::plan::{Effect, Outcome, Warning};
 use crate::record::{alias_list, EventId};
 use crate::store::ContactStore;
 
-use super::{derive_record_id, Decided, Engine};
+use crate::engine::{derive_record_id, Decided, Engine};
 
 /// What an event touches, hashed: events that share a token are decided
 /// in order, in one part. Two values hashing alike only put their events
@@ -109,7 +109,7 @@ impl Engine {
     /// linked to, prefilled from or created as, and every email key (email
     /// and aliases) and ticket id in its fields; the keys also as lookups.
     fn touches(&self, e: &Event, ids: &mut Vec<(u8, u128)>, keys: &mut Vec<Lookup>) {
-        let n = &self.policy.normalization;
+        let n = &self.policy().normalization;
         ids.push((EVENT, e.id().0.as_u128()));
         let subject = |ids: &mut Vec<(u8, u128)>, s: &crate::event::Subject| {
             ids.push((SUBJECT, s.id.0.as_u128()));
@@ -294,7 +294,7 @@ impl Engine {
         S::Error: Send,
     {
         let threads = threads.max(1);
-        if threads == 1 || self.policy.linkage.is_some() || events.len() < 2 {
+        if threads == 1 || self.policy().linkage.is_some() || events.len() < 2 {
             return self.dry_run(store, events, each);
         }
         self.check_store(store)?;
