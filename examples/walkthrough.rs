@@ -532,7 +532,7 @@ fn beyond_scenarios() {
     trusting.trust.insert(
         Submitter::AnonymousForm,
         TrustRights {
-            max: ClassRules::all(Merge::FillEmpty),
+            max: ClassRules::all(FieldMerge::FillEmpty),
             owns: vec![],
         },
     );
@@ -940,7 +940,7 @@ fn undo_section() {
         contact(1, &[("email", "bo@example.org"), ("company", "Acme")]),
         contact(2, &[("email", "bo@example.org"), ("phone", "555")]),
     ]);
-    let merge = contact_sync::plan_merge(T, &store.all(), &contact_sync::MergePolicy::default())
+    let merge = contact_sync::plan_merge(T, &store.all(), &contact_sync::RecordMerge::default())
         .expect("a duplicate group");
     let inverse = contact_sync::undo::apply_reversible(&store, &merge).expect("merged");
     say!(

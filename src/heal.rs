@@ -17,6 +17,9 @@ use crate::fields::{FieldName, FieldValue};
 use crate::plan::{Effect, FieldChange, Plan, Precondition, RuleId};
 use crate::record::{Record, RecordId, RecordType, TenantId};
 
+mod score;
+pub use score::{duplicate_groups_by_score, ScoredGroup};
+
 /// Records of one tenant and type that share an email key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -81,16 +84,23 @@ pub enum FieldResolution {
     MostCommon,
 }
 
-/// How to merge a duplicate group.
+/// How to merge a duplicate group of records (B9): record merge, as
+/// [`crate::FieldMerge`] is how a field takes a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+// The schema keeps its name from before the rename.
+#[cfg_attr(feature = "schemars", schemars(rename = "MergePolicy"))]
 #[serde(deny_unknown_fields, default)]
-pub struct MergePolicy {
+pub struct RecordMerge {
     /// Which record survives.
     pub survivor: Survivor,
     /// How field conflicts resolve.
     pub fields: FieldResolution,
 }
+
+/// The old name of [`RecordMerge`].
+#[deprecated(note = "renamed to `RecordMerge`")]
+pub type MergePolicy = RecordMerge;
 
 fn completeness(r: &Record) -> usize {
     r.fields.iter().filter(|(_, v)| !v.is_blank()).count()
@@ -105,7 +115,7 @@ fn completeness(r: &Record) -> usize {
 /// # Errors
 /// [`Error::NotADuplicateGroup`] for fewer than two distinct records,
 /// [`Error::ForeignCandidate`] for a record of another tenant.
-pub fn plan_merge(tenant: TenantId, group: &[Record], policy: &MergePolicy) -> Result<Plan, Error> {
+pub fn plan_merge(tenant: TenantId, group: &[Record], policy: &RecordMerge) -> Result<Plan, Error> {
     let mut records: Vec<&Record> = group.iter().collect();
     records.sort_by_key(|r| r.id);
     records.dedup_by_key(|r| r.id);

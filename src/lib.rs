@@ -128,17 +128,22 @@ pub use event::{
     Subject, Submitter,
 };
 pub use fields::{FieldClass, FieldName, FieldNameProblem, FieldValue, Fields};
+#[allow(deprecated)]
+pub use heal::MergePolicy;
 pub use heal::{
-    duplicate_groups, plan_merge, DuplicateGroup, FieldResolution, MergePolicy, Survivor,
+    duplicate_groups, duplicate_groups_by_score, plan_merge, DuplicateGroup, FieldResolution,
+    RecordMerge, ScoredGroup, Survivor,
 };
 pub use plan::{
     Decision, Effect, EventDigest, FieldChange, HistoryEntry, NoRecordReason, Observe, Observed,
     Outcome, Plan, Precondition, RuleId, Rules, Warning,
 };
+#[allow(deprecated)]
+pub use policy::Merge;
 pub use policy::{
     Aliases, Ambiguity, Citations, ClassRules, Comparator, Criterion, EmailChange, FieldMap,
-    InvalidSubjects, Limits, Matching, Merge, NameGuard, NoEmail, Policy, RetainedEmail, RoleRule,
-    Roles, Scope, SyncRules, TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
+    FieldMerge, InvalidSubjects, Limits, Matching, NameGuard, NoEmail, Policy, RetainedEmail,
+    RoleRule, Roles, Scope, SyncRules, TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 pub use retry::RetryError;

@@ -29,10 +29,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 mod blocking;
-mod cluster;
 mod mode;
 pub use blocking::{BlockKey, Blocking, BlockingRule, KeyPart, Transform};
-pub use cluster::{duplicate_groups_by_score, ScoredGroup};
 pub use mode::{Agreement, Band, FieldAgreement, LinkScore, Linkage, NotDuplicate};
 
 use serde::{Deserialize, Serialize};

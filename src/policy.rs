@@ -181,11 +181,13 @@ impl Default for Matching {
 /// How one field class merges into an existing record.
 ///
 /// Ordered from weakest to strongest; turning sync off caps every class at
-/// [`Merge::FillEmpty`].
+/// [`FieldMerge::FillEmpty`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+// The schema keeps its name from before the rename (policy files refer to it).
+#[cfg_attr(feature = "schemars", schemars(rename = "Merge"))]
 #[serde(rename_all = "snake_case")]
-pub enum Merge {
+pub enum FieldMerge {
     /// The record's field never changes (A8).
     Never,
     /// Only empty record fields are filled (D14, D15).
@@ -198,24 +200,29 @@ pub enum Merge {
     Replace,
 }
 
-/// A [`Merge`] per [`FieldClass`].
+/// The old name of [`FieldMerge`] ("merge" now names record merges
+/// only: [`crate::heal`]).
+#[deprecated(note = "renamed to `FieldMerge`")]
+pub type Merge = FieldMerge;
+
+/// A [`FieldMerge`] per [`FieldClass`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClassRules {
     /// First and last name.
-    pub name: Merge,
+    pub name: FieldMerge,
     /// The email address.
-    pub email: Merge,
+    pub email: FieldMerge,
     /// Order-form and contact fields.
-    pub form_field: Merge,
+    pub form_field: FieldMerge,
     /// Auto-generated fields.
-    pub generated: Merge,
+    pub generated: FieldMerge,
 }
 
 impl ClassRules {
     /// The same merge for every class.
-    pub const fn all(m: Merge) -> Self {
+    pub const fn all(m: FieldMerge) -> Self {
         ClassRules {
             name: m,
             email: m,
@@ -225,7 +232,7 @@ impl ClassRules {
     }
 
     /// The merge for `class`.
-    pub fn get(&self, class: FieldClass) -> Merge {
+    pub fn get(&self, class: FieldClass) -> FieldMerge {
         match class {
             FieldClass::Name => self.name,
             FieldClass::Email => self.email,
@@ -235,7 +242,7 @@ impl ClassRules {
     }
 
     /// Every class capped at `max`.
-    pub fn capped(&self, max: Merge) -> Self {
+    pub fn capped(&self, max: FieldMerge) -> Self {
         ClassRules {
             name: self.name.min(max),
             email: self.email.min(max),
@@ -251,7 +258,7 @@ impl ClassRules {
 #[serde(deny_unknown_fields, default)]
 pub struct SyncRules {
     /// The organization setting (D13, D14). Off caps every rule at
-    /// [`Merge::FillEmpty`]: empty fields are still filled (D15). An
+    /// [`FieldMerge::FillEmpty`]: empty fields are still filled (D15). An
     /// organizer's per-edit choice (D17) replaces it for that edit.
     pub enabled: bool,
     /// Rules when a new registration matches an existing record (D13, A8–A10).
@@ -279,8 +286,8 @@ impl Default for SyncRules {
             // doo: "you can activate the synchronization" – it is off until
             // an administrator turns it on.
             enabled: false,
-            on_match: ClassRules::all(Merge::Overwrite),
-            on_update: ClassRules::all(Merge::Overwrite),
+            on_match: ClassRules::all(FieldMerge::Overwrite),
+            on_update: ClassRules::all(FieldMerge::Overwrite),
             freeze_generated_for_multiple_tickets: false,
             update_trigger_always_writes: false,
             absent_generated_as_blank: false,

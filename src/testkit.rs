@@ -7,7 +7,12 @@
 //! # #[cfg(feature = "testkit")] {
 //! use contact_sync::{testkit, InMemoryStore};
 //! // The in-memory store keeps everything: history, undo, blocks.
-//! testkit::run_all_undo(&|| InMemoryStore::new().with_blocking(testkit::blocking())).unwrap();
+//! testkit::run_all_undo(&|| {
+//!     let mut store = InMemoryStore::new();
+//!     store.set_blocking(testkit::blocking());
+//!     store
+//! })
+//! .unwrap();
 //! # }
 //! ```
 //!

@@ -48,7 +48,7 @@ fn b6_sqlite_store_passes_the_async_conformance_suite() {
 /// B19: with a blocking to index, the block check exercises the index.
 #[test]
 fn b6_b19_in_memory_store_with_a_blocking_passes_both_suites() {
-    let blocked = || InMemoryStore::new().with_blocking(testkit::blocking());
+    let blocked = || crate::common::blocked_by(testkit::blocking());
     if let Err(f) = testkit::run_all_undo(&blocked) {
         panic!("{f:#?}");
     }
@@ -116,7 +116,7 @@ fn b6_a_store_that_skips_preconditions_fails_the_suite() {
 /// unsaid. Declared without undo, the same store passes it.
 #[test]
 fn b16_b17_run_all_runs_what_the_declaration_implies() {
-    let blocked = || InMemoryStore::new().with_blocking(testkit::blocking());
+    let blocked = || crate::common::blocked_by(testkit::blocking());
     let failures = testkit::run_all(&blocked).unwrap_err();
     let checks: Vec<&str> = failures.iter().map(|f| f.check).collect();
     assert_eq!(checks, ["undo"], "{failures:#?}");

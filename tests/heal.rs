@@ -59,7 +59,7 @@ fn b9_merge_keeps_a_deterministic_survivor_and_resolves_fields() {
         .collect();
     // Most complete survives (record 2: four non-blank fields); its empty
     // fields are filled from the others in id order.
-    let plan = plan_merge(T, &group, &MergePolicy::default()).unwrap();
+    let plan = plan_merge(T, &group, &RecordMerge::default()).unwrap();
     let changes = plan.changes_to(rid(2));
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(
@@ -76,11 +76,11 @@ fn b9_merge_keeps_a_deterministic_survivor_and_resolves_fields() {
     let mut shuffled = group.clone();
     shuffled.reverse();
     assert_eq!(
-        plan_merge(T, &shuffled, &MergePolicy::default()).unwrap(),
+        plan_merge(T, &shuffled, &RecordMerge::default()).unwrap(),
         plan
     );
     // Smallest id survives; the most common first name wins over its own.
-    let p = MergePolicy {
+    let p = RecordMerge {
         survivor: Survivor::SmallestId,
         fields: FieldResolution::MostCommon,
     };
@@ -126,7 +126,7 @@ fn heal_and_register<S: ContactStore + ApplyPlan>(store: &S, seed: &dyn Fn(Recor
         .filter_map(|n| store.record(T, rid(*n)).ok().flatten())
         .collect();
     group.extend(before.created().cloned());
-    let merge = plan_merge(T, &group, &MergePolicy::default()).unwrap();
+    let merge = plan_merge(T, &group, &RecordMerge::default()).unwrap();
     store.apply(&merge).unwrap();
     // Re-applying the same merge conflicts (versions and records changed).
     assert!(store.apply(&merge).is_err());
@@ -170,7 +170,7 @@ fn b9_a_stale_merge_plan_conflicts() {
         .iter()
         .filter_map(|n| store.record(T, rid(*n)).unwrap())
         .collect();
-    let merge = plan_merge(T, &group, &MergePolicy::default()).unwrap();
+    let merge = plan_merge(T, &group, &RecordMerge::default()).unwrap();
     run(
         &Policy::doo(),
         &store,
@@ -198,7 +198,7 @@ fn b9_a_survivors_blank_field_is_filled_like_an_absent_one() {
         contact(1, &[("email", "a@example.org"), ("phone", "  ")]),
         contact(2, &[("email", "a@example.org"), ("phone", "+49 1")]),
     ];
-    let p = MergePolicy {
+    let p = RecordMerge {
         survivor: Survivor::SmallestId,
         fields: FieldResolution::SurvivorWins,
     };
@@ -227,7 +227,7 @@ fn b9_most_common_keeps_the_survivors_value_when_it_is_among_the_tied() {
             ],
         ),
     ];
-    let p = MergePolicy {
+    let p = RecordMerge {
         survivor: Survivor::MostComplete,
         fields: FieldResolution::MostCommon,
     };

@@ -87,7 +87,7 @@ fn bob() -> Record {
 }
 
 fn linked_store() -> InMemoryStore {
-    let s = InMemoryStore::new().with_blocking(blocking());
+    let s = crate::common::blocked_by(blocking());
     s.extend([ann(), bob()]).unwrap();
     s
 }
@@ -280,7 +280,7 @@ fn b19_ties_go_to_the_smallest_id_and_the_type_is_respected() {
             ],
         )
     };
-    let store = InMemoryStore::new().with_blocking(blocking());
+    let store = crate::common::blocked_by(blocking());
     let mut l = lead(
         3,
         &[
@@ -325,7 +325,7 @@ fn b19_the_store_must_index_the_policys_blocking() {
 
 #[test]
 fn b19_b5_a_later_subject_of_a_batch_links_to_a_record_an_earlier_one_created() {
-    let store = InMemoryStore::new().with_blocking(blocking());
+    let store = crate::common::blocked_by(blocking());
     fn person(email: &str) -> Vec<(&str, &str)> {
         vec![
             ("email", email),
@@ -513,9 +513,9 @@ proptest! {
                 ("date_of_birth", ["1980-01-01", "1980-01-02"][(n % 2) as usize]),
             ])
         };
-        let sorted = InMemoryStore::new().with_blocking(blocking());
+        let sorted = crate::common::blocked_by(blocking());
         sorted.extend((1..=6).map(people)).unwrap();
-        let shuffled = InMemoryStore::new().with_blocking(blocking());
+        let shuffled = crate::common::blocked_by(blocking());
         shuffled.extend(order.iter().map(|n| people(*n))).unwrap();
         let event = subject(1, &[
             ("email", "new@example.org"),
@@ -596,7 +596,7 @@ fn born_1980(n: u128, first: &str, last: &str, city: &str) -> Record {
 /// is respected.
 #[test]
 fn b19_duplicate_groups_by_score_cluster_transitively() {
-    let store = InMemoryStore::new().with_blocking(blocking());
+    let store = crate::common::blocked_by(blocking());
     let mut other_type = born_1980(9, "Ann", "Meyer", "Graz");
     other_type.record_type = RecordType::Lead;
     store
@@ -628,7 +628,7 @@ fn b19_duplicate_groups_by_score_cluster_transitively() {
 /// through a third record.
 #[test]
 fn b19_records_declared_distinct_are_never_grouped() {
-    let store = InMemoryStore::new().with_blocking(blocking());
+    let store = crate::common::blocked_by(blocking());
     store
         .extend([
             born_1980(1, "Ann", "Meyer", "Graz"),
@@ -664,8 +664,8 @@ proptest! {
         let n = Normalization::default();
         let sorted: Vec<Record> = (1..=8).map(people).collect();
         let shuffled: Vec<Record> = order.iter().map(|i| people(*i)).collect();
-        let a = contact_sync::linkage::duplicate_groups_by_score(&sorted, &l, 2000, &n);
-        let b = contact_sync::linkage::duplicate_groups_by_score(&shuffled, &l, 2000, &n);
+        let a = contact_sync::heal::duplicate_groups_by_score(&sorted, &l, 2000, &n);
+        let b = contact_sync::heal::duplicate_groups_by_score(&shuffled, &l, 2000, &n);
         prop_assert_eq!(a, b);
     }
 }

@@ -4,7 +4,8 @@
 
 use crate::common::*;
 use contact_sync::policy::{
-    Ambiguity, ClassRules, EmailChange, FieldMap, Matching, Merge, NameGuard, RetainedEmail, Scope,
+    Ambiguity, ClassRules, EmailChange, FieldMap, FieldMerge, Matching, NameGuard, RetainedEmail,
+    Scope,
 };
 use contact_sync::rules::{
     email_change, exact_one, merge_fields, select, Chosen, During, EmailChangeAction,
@@ -19,12 +20,12 @@ fn any_type() -> impl Strategy<Value = RecordType> {
     prop_oneof![Just(RecordType::Contact), Just(RecordType::Lead)]
 }
 
-fn any_merge() -> impl Strategy<Value = Merge> {
+fn any_merge() -> impl Strategy<Value = FieldMerge> {
     prop_oneof![
-        Just(Merge::Never),
-        Just(Merge::FillEmpty),
-        Just(Merge::Overwrite),
-        Just(Merge::Replace)
+        Just(FieldMerge::Never),
+        Just(FieldMerge::FillEmpty),
+        Just(FieldMerge::Overwrite),
+        Just(FieldMerge::Replace)
     ]
 }
 
@@ -242,7 +243,7 @@ proptest! {
         sync in any::<bool>(),
         citations in any_citations(),
     ) {
-        let r = merge_rules(ClassRules::all(Merge::FillEmpty), sync, citations);
+        let r = merge_rules(ClassRules::all(FieldMerge::FillEmpty), sync, citations);
         for c in merge_fields(&record, &input, &FieldMap::default(), &r).changes {
             prop_assert!(c.old.as_ref().is_none_or(FieldValue::is_blank), "{c:?}");
             prop_assert!(!c.new.is_blank());
@@ -262,7 +263,7 @@ proptest! {
             &record,
             &input,
             &FieldMap::default(),
-            &merge_rules(classes.capped(Merge::FillEmpty), true, citations),
+            &merge_rules(classes.capped(FieldMerge::FillEmpty), true, citations),
         );
         prop_assert_eq!(off, fill);
     }
@@ -477,7 +478,7 @@ fn d21_email_change_completes_a_record_without_email() {
         .with_changed(true)
         .with_event_setting(None)
         .with_sync(false)
-        .with_email_merge(Merge::Overwrite)
+        .with_email_merge(FieldMerge::Overwrite)
         .with_retained_email(RetainedEmail::Overwrite);
     assert_eq!(email_change(&case).action, EmailChangeAction::Complete);
     let new_record = case.with_event_setting(Some(EmailChange::NewRecord));
@@ -504,7 +505,7 @@ fn b8_email_change_retain_keeps_the_record_email_by_policy() {
         .with_changed(true)
         .with_event_setting(None)
         .with_sync(true)
-        .with_email_merge(Merge::Overwrite)
+        .with_email_merge(FieldMerge::Overwrite)
         .with_retained_email(RetainedEmail::Keep);
     assert_eq!(
         email_change(&case).action,
@@ -553,7 +554,11 @@ fn b11_rule_function_data_round_trips_through_json() {
     };
     let json = serde_json::to_string(&chosen).unwrap();
     assert_eq!(serde_json::from_str::<MatchAction>(&json).unwrap(), chosen);
-    let rules = merge_rules(ClassRules::all(Merge::Replace), true, Citations::Salesforce);
+    let rules = merge_rules(
+        ClassRules::all(FieldMerge::Replace),
+        true,
+        Citations::Salesforce,
+    );
     let json = serde_json::to_string(&rules).unwrap();
     assert_eq!(serde_json::from_str::<MergeRules>(&json).unwrap(), rules);
 }
@@ -574,7 +579,7 @@ fn a19_freezing_is_reported_only_where_a_generated_field_would_change() {
     let record = fields(&[("ticket_id", "T-1")]);
     let input = fields(&[("ticket_id", "T-2")]);
     let mut r = merge_rules(
-        ClassRules::all(Merge::Overwrite),
+        ClassRules::all(FieldMerge::Overwrite),
         true,
         Citations::Salesforce,
     );
@@ -583,14 +588,14 @@ fn a19_freezing_is_reported_only_where_a_generated_field_would_change() {
     let frozen = merge_fields(&record, &input, &FieldMap::default(), &r);
     assert!(frozen.frozen);
     assert!(frozen.changes.is_empty());
-    r.classes.generated = Merge::Never;
+    r.classes.generated = FieldMerge::Never;
     let never = merge_fields(&record, &input, &FieldMap::default(), &r);
     assert!(
         !never.frozen,
         "a never-merged field was not going to change"
     );
     // Nor when the value is the record's already.
-    r.classes.generated = Merge::Overwrite;
+    r.classes.generated = FieldMerge::Overwrite;
     assert!(!merge_fields(&record, &record, &FieldMap::default(), &r).frozen);
 }
 
@@ -600,7 +605,11 @@ fn a19_freezing_is_reported_only_where_a_generated_field_would_change() {
 fn a9_a16_replace_fills_an_empty_field_that_was_not_entered_anew() {
     let record = fields(&[("company", "Acme"), ("city", "")]);
     let input = fields(&[("company", ""), ("city", "Graz"), ("title", "")]);
-    let mut r = merge_rules(ClassRules::all(Merge::Replace), true, Citations::Salesforce);
+    let mut r = merge_rules(
+        ClassRules::all(FieldMerge::Replace),
+        true,
+        Citations::Salesforce,
+    );
     r.on = MergeOn::Update;
     r.entered = Entered::Only(Default::default());
     let result = merge_fields(&record, &input, &FieldMap::default(), &r);
@@ -625,7 +634,7 @@ fn d13_a9_only_the_email_field_ignores_the_spelling_of_an_address() {
         ("assistant", "bob@example.org"),
     ]);
     for citations in [Citations::Doo, Citations::Salesforce] {
-        let r = merge_rules(ClassRules::all(Merge::Overwrite), true, citations);
+        let r = merge_rules(ClassRules::all(FieldMerge::Overwrite), true, citations);
         let result = merge_fields(&record, &input, &FieldMap::default(), &r);
         assert_eq!(written(&result), [("assistant", "bob@example.org")]);
     }
@@ -635,7 +644,7 @@ fn d13_a9_only_the_email_field_ignores_the_spelling_of_an_address() {
 /// domain in Unicode instead of ASCII, is the same address: no change.
 #[test]
 fn d9_b1_another_spelling_of_an_international_address_is_no_change() {
-    let r = merge_rules(ClassRules::all(Merge::Overwrite), true, Citations::Doo);
+    let r = merge_rules(ClassRules::all(FieldMerge::Overwrite), true, Citations::Doo);
     for (stored, entered) in [
         ("Jörg@bücher.example", "jörg@bücher.example"),
         ("ann@bücher.example", "ann@xn--bcher-kva.example"),
@@ -669,9 +678,13 @@ fn d9_b1_another_spelling_of_an_international_address_is_no_change() {
 fn b14_a_field_kept_by_the_sync_rules_is_not_kept_by_trust() {
     let record = fields(&[("company", "Acme")]);
     let input = fields(&[("company", "Initech")]);
-    let mut r = merge_rules(ClassRules::all(Merge::Overwrite), false, Citations::Doo);
+    let mut r = merge_rules(
+        ClassRules::all(FieldMerge::Overwrite),
+        false,
+        Citations::Doo,
+    );
     r.trust = Some(contact_sync::policy::TrustRights {
-        max: ClassRules::all(Merge::Never),
+        max: ClassRules::all(FieldMerge::Never),
         owns: vec![],
     });
     let off = merge_fields(&record, &input, &FieldMap::default(), &r);
@@ -695,7 +708,7 @@ fn d13_d14_d15_merge_rules_and_email_change_cases_built_by_constructors_have_the
     // Sync off caps every class at filling empty fields (D14, D15).
     assert_eq!(
         m.with_sync(false).effective(),
-        classes.capped(Merge::FillEmpty)
+        classes.capped(FieldMerge::FillEmpty)
     );
     let c = EmailChangeCase::new(During::Edit, EmailChange::Retain);
     assert_eq!(
@@ -705,7 +718,7 @@ fn d13_d14_d15_merge_rules_and_email_change_cases_built_by_constructors_have_the
     assert!(!c.linked && !c.record_has_email && !c.has_email && !c.changed && !c.sync);
     assert_eq!(
         (c.event_setting, c.email_merge, c.retained_email),
-        (None, Merge::FillEmpty, RetainedEmail::default())
+        (None, FieldMerge::FillEmpty, RetainedEmail::default())
     );
     // Not linked: no record whose email could have changed.
     assert_eq!(email_change(&c).action, EmailChangeAction::Nothing);

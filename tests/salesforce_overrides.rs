@@ -489,7 +489,7 @@ fn a30_b9_a_merge_moves_the_member_and_its_ticket_id() {
     let merge = plan_merge(
         T,
         &group,
-        &MergePolicy {
+        &RecordMerge {
             survivor: Survivor::SmallestId,
             fields: FieldResolution::SurvivorWins,
         },

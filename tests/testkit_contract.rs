@@ -81,7 +81,7 @@ struct Broken {
 impl Broken {
     fn new(fault: Fault) -> Self {
         Broken {
-            store: InMemoryStore::new().with_blocking(testkit::blocking()),
+            store: crate::common::blocked_by(testkit::blocking()),
             fault,
             first: std::sync::Mutex::default(),
             kept: std::sync::Mutex::default(),
@@ -783,7 +783,7 @@ fn b17_an_undeclared_missing_history_fails_run_all() {
 /// the block check tells it apart from a store that declares none.
 #[test]
 fn b19_a_wrapper_inheriting_the_default_blocking_fails_block_lookups() {
-    let wrapper = || Forgetful(InMemoryStore::new().with_blocking(testkit::blocking()));
+    let wrapper = || Forgetful(crate::common::blocked_by(testkit::blocking()));
     let failure = testkit::block_lookups(&wrapper).expect_err("the inherited default passed");
     assert_eq!(failure.check, "block_lookups");
     assert!(

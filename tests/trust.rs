@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::common::*;
-use contact_sync::policy::{ClassRules, Merge, TrustRights};
+use contact_sync::policy::{ClassRules, FieldMerge, TrustRights};
 use contact_sync::*;
 
 fn policy(level: Submitter, rights: TrustRights) -> Policy {
@@ -42,7 +42,7 @@ fn b14_an_anonymous_form_fills_empty_fields_but_never_overwrites() {
     let p = policy(
         Submitter::AnonymousForm,
         TrustRights {
-            max: ClassRules::all(Merge::FillEmpty),
+            max: ClassRules::all(FieldMerge::FillEmpty),
             owns: vec![],
         },
     );
@@ -70,7 +70,7 @@ fn b14_an_import_overwrites_only_the_fields_it_owns() {
     let p = policy(
         Submitter::Import,
         TrustRights {
-            max: ClassRules::all(Merge::FillEmpty),
+            max: ClassRules::all(FieldMerge::FillEmpty),
             owns: vec![FieldName::new("company")],
         },
     );
@@ -95,7 +95,7 @@ fn b14_without_a_submitter_or_with_an_unmapped_level_data_writes_as_the_sync_rul
     let p = policy(
         Submitter::AnonymousForm,
         TrustRights {
-            max: ClassRules::all(Merge::Never),
+            max: ClassRules::all(FieldMerge::Never),
             owns: vec![],
         },
     );
@@ -118,8 +118,8 @@ fn b14_an_edit_by_a_token_link_may_not_rename() {
         Submitter::SelfServiceToken,
         TrustRights {
             max: ClassRules {
-                name: Merge::Never,
-                ..ClassRules::all(Merge::Overwrite)
+                name: FieldMerge::Never,
+                ..ClassRules::all(FieldMerge::Overwrite)
             },
             owns: vec![],
         },
@@ -160,8 +160,8 @@ fn b14_b4_no_name_guard_warning_for_a_rename_trust_forbids_whatever_else_the_lev
         Submitter::Import,
         TrustRights {
             max: ClassRules {
-                name: Merge::FillEmpty,
-                ..ClassRules::all(Merge::Overwrite)
+                name: FieldMerge::FillEmpty,
+                ..ClassRules::all(FieldMerge::Overwrite)
             },
             owns: vec![FieldName::new("company")],
         },
@@ -230,7 +230,7 @@ fn b14_b7_the_submitter_is_part_of_the_payload_only_when_given() {
     let p = policy(
         Submitter::Import,
         TrustRights {
-            max: ClassRules::all(Merge::FillEmpty),
+            max: ClassRules::all(FieldMerge::FillEmpty),
             owns: vec![FieldName::new("company")],
         },
     );
@@ -257,7 +257,7 @@ proptest::proptest! {
         store.extend(records).unwrap();
         let mut trusting = policy.clone();
         for level in [Submitter::AnonymousForm, Submitter::Import, Submitter::Organizer] {
-            trusting.trust.insert(level, TrustRights { max: ClassRules::all(Merge::Never), owns: vec![] });
+            trusting.trust.insert(level, TrustRights { max: ClassRules::all(FieldMerge::Never), owns: vec![] });
         }
         let plain = engine(policy).plan(&store, &event).unwrap();
         let with_map = engine(trusting).plan(&store, &event).unwrap();

@@ -150,7 +150,7 @@ fn duplicates() -> InMemoryStore {
 fn merge_plan(store: &InMemoryStore) -> Plan {
     let group = store.duplicate_groups(T).remove(0);
     let records: Vec<Record> = group.records.iter().map(|id| record(store, *id)).collect();
-    plan_merge(T, &records, &MergePolicy::default()).unwrap()
+    plan_merge(T, &records, &RecordMerge::default()).unwrap()
 }
 
 #[test]

@@ -437,7 +437,7 @@ impl<S: Source> Decider<'_, S> {
                 .cloned(),
         };
         if ctx.protect_email {
-            mr.classes.email = mr.classes.email.min(Merge::FillEmpty);
+            mr.classes.email = mr.classes.email.min(FieldMerge::FillEmpty);
         }
         let mut rules = mr.effective();
         // A10: mapped generated fields a new registration leaves unused
@@ -469,26 +469,26 @@ impl<S: Source> Decider<'_, S> {
         } else {
             fields
         };
-        if !unused.is_empty() && rules.generated >= Merge::Replace {
+        if !unused.is_empty() && rules.generated >= FieldMerge::Replace {
             t.cite(A10).say_fmt(format_args!(
                 "Auto-generated field(s) unused in this registration are blanked: {}.",
                 list(unused.iter().map(|n| n.as_str()))
             ));
         }
         // B14: the submitter may be kept from writing names at all.
-        let trusted_name = mr.trust.as_ref().map_or(Merge::Replace, |t| {
+        let trusted_name = mr.trust.as_ref().map_or(FieldMerge::Replace, |t| {
             let owns_a_name = t
                 .owns
                 .iter()
                 .any(|f| self.fields.class_of(f.as_str()) == Some(FieldClass::Name));
             if owns_a_name {
-                Merge::Replace
+                FieldMerge::Replace
             } else {
                 t.max.name
             }
         });
         // B4, D19: a clearly different person's name about to be overwritten.
-        if rules.name.min(trusted_name) >= Merge::Overwrite
+        if rules.name.min(trusted_name) >= FieldMerge::Overwrite
             && self.policy.name_guard != NameGuard::Off
             && merge::names_clearly_differ(&rec.fields, fields)
         {
@@ -505,7 +505,7 @@ impl<S: Source> Decider<'_, S> {
                 }
                 NameGuard::KeepName => {
                     t.say("Warning: the record holds a clearly different person's name; the record's name is kept.");
-                    mr.classes.name = mr.classes.name.min(Merge::FillEmpty);
+                    mr.classes.name = mr.classes.name.min(FieldMerge::FillEmpty);
                     rules = mr.effective();
                 }
                 NameGuard::CreateNew => {

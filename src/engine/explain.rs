@@ -146,7 +146,7 @@ impl<S: Source> Decider<'_, S> {
         } else if doo && r.changes.iter().any(|c| c.rule == D13) {
             t.cite(D13);
         }
-        if rules.name == Merge::Never
+        if rules.name == FieldMerge::Never
             && !r.kept.is_empty()
             && r.kept
                 .iter()
@@ -182,7 +182,8 @@ impl<S: Source> Decider<'_, S> {
                 .iter()
                 .map(|n| n.as_str())
                 .filter(|n| {
-                    rules.name != Merge::Never || self.fields.class_of(n) != Some(FieldClass::Name)
+                    rules.name != FieldMerge::Never
+                        || self.fields.class_of(n) != Some(FieldClass::Name)
                 })
                 .collect();
             if !kept.is_empty() {

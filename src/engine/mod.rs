@@ -23,8 +23,8 @@ use crate::plan::{
     Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Rules, Warning,
 };
 use crate::policy::{
-    Ambiguity, Citations, ClassRules, EmailChange, FieldIndex, Merge, NameGuard, Policy, RoleRule,
-    Scope,
+    Ambiguity, Citations, ClassRules, EmailChange, FieldIndex, FieldMerge, NameGuard, Policy,
+    RoleRule, Scope,
 };
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::rules::{

@@ -78,12 +78,12 @@ impl Policy {
             sync: SyncRules {
                 enabled: true,
                 on_match: ClassRules {
-                    name: Merge::Never,
-                    email: Merge::Replace,
-                    form_field: Merge::Replace,
-                    generated: Merge::Replace,
+                    name: FieldMerge::Never,
+                    email: FieldMerge::Replace,
+                    form_field: FieldMerge::Replace,
+                    generated: FieldMerge::Replace,
                 },
-                on_update: ClassRules::all(Merge::Replace),
+                on_update: ClassRules::all(FieldMerge::Replace),
                 freeze_generated_for_multiple_tickets: true,
                 update_trigger_always_writes: true,
                 absent_generated_as_blank: true,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{EmailChange, Merge, RetainedEmail};
+use crate::policy::{EmailChange, FieldMerge, RetainedEmail};
 
 /// Where the email is compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,7 +41,7 @@ pub struct EmailChangeCase {
     /// Whether sync is on for this event (D13, D17).
     pub sync: bool,
     /// How the email class merges for this event (before the sync cap).
-    pub email_merge: Merge,
+    pub email_merge: FieldMerge,
     /// Whether a retained record keeps its own email (B8).
     pub retained_email: RetainedEmail,
 }
@@ -62,7 +62,7 @@ impl EmailChangeCase {
             event_setting: None,
             policy_setting,
             sync: false,
-            email_merge: Merge::FillEmpty,
+            email_merge: FieldMerge::FillEmpty,
             retained_email: RetainedEmail::default(),
         }
     }
@@ -125,7 +125,7 @@ impl EmailChangeCase {
 
     /// How the email class merges (before the sync cap).
     #[must_use]
-    pub fn with_email_merge(mut self, merge: Merge) -> Self {
+    pub fn with_email_merge(mut self, merge: FieldMerge) -> Self {
         self.email_merge = merge;
         self
     }
@@ -196,7 +196,7 @@ pub struct EmailChangeDecision {
 /// removed email unlinks, except under retain.
 ///
 /// ```
-/// use contact_sync::policy::{EmailChange, Merge, RetainedEmail};
+/// use contact_sync::policy::{EmailChange, FieldMerge, RetainedEmail};
 /// use contact_sync::rules::{email_change, During, EmailChangeAction, EmailChangeCase};
 ///
 /// let case = EmailChangeCase::new(During::Edit, EmailChange::Reassign)
@@ -205,7 +205,7 @@ pub struct EmailChangeDecision {
 ///     .with_has_email(true)
 ///     .with_changed(true)
 ///     .with_sync(true)
-///     .with_email_merge(Merge::Overwrite)
+///     .with_email_merge(FieldMerge::Overwrite)
 ///     .with_retained_email(RetainedEmail::Overwrite);
 /// // D8: doo reassigns: the new email is looked up and matched again.
 /// assert_eq!(email_change(&case).action, EmailChangeAction::MatchAgain);
@@ -256,7 +256,7 @@ pub fn email_change(case: &EmailChangeCase) -> EmailChangeDecision {
         (EmailChange::NewRecord, true) => A::NewRecord,
         (EmailChange::Reassign | EmailChange::NewRecord, false) => A::Unlink,
         (EmailChange::Retain, _) => {
-            let would_overwrite = c.sync && c.email_merge >= Merge::Overwrite && c.has_email;
+            let would_overwrite = c.sync && c.email_merge >= FieldMerge::Overwrite && c.has_email;
             let keep =
                 would_overwrite && c.retained_email == RetainedEmail::Keep && c.record_has_email;
             A::Retain {

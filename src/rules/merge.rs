@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::RuleId;
 use crate::email::{EmailKey, Normalization};
 use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
-use crate::policy::{Citations, ClassRules, FieldIndex, FieldMap, Merge, TrustRights};
+use crate::policy::{Citations, ClassRules, FieldIndex, FieldMap, FieldMerge, TrustRights};
 
 /// One field's change, with the value before and after (B3), so hosts can
 /// keep the history that doo does not (D18).
@@ -67,7 +67,7 @@ pub struct MergeRules {
     pub classes: ClassRules,
     /// Whether sync is on for this event: the organization setting (D13,
     /// D14) or the organizer's choice for one edit (D17). Off caps every
-    /// class at [`Merge::FillEmpty`]: empty fields are still filled (D15).
+    /// class at [`FieldMerge::FillEmpty`]: empty fields are still filled (D15).
     pub sync: bool,
     /// Which entered fields are new.
     pub entered: Entered,
@@ -143,22 +143,22 @@ impl MergeRules {
     }
 
     /// The merge per class in effect: [`MergeRules::classes`], capped at
-    /// [`Merge::FillEmpty`] when sync is off (D14, D15).
+    /// [`FieldMerge::FillEmpty`] when sync is off (D14, D15).
     pub fn effective(&self) -> ClassRules {
         if self.sync {
             self.classes
         } else {
-            self.classes.capped(Merge::FillEmpty)
+            self.classes.capped(FieldMerge::FillEmpty)
         }
     }
 
     /// The rule a change of a field of `class` cites, from the merge used,
     /// whether the record's field was empty and whether the change clears it.
-    fn cite(&self, class: FieldClass, m: Merge, was_empty: bool, cleared: bool) -> RuleId {
+    fn cite(&self, class: FieldClass, m: FieldMerge, was_empty: bool, cleared: bool) -> RuleId {
         let is_edit = self.on == MergeOn::Update;
         // D15 is doo's; the Salesforce article's rules name the field's class.
         if self.citations == Citations::Doo
-            && (m == Merge::FillEmpty || (was_empty && m != Merge::Replace))
+            && (m == FieldMerge::FillEmpty || (was_empty && m != FieldMerge::Replace))
         {
             return RuleId::D15;
         }
@@ -221,22 +221,22 @@ pub struct MergeResult {
 /// record's fields.
 ///
 /// For each entered field of a class ([`FieldClasses`]), the class's merge
-/// in effect ([`MergeRules::effective`]) decides: [`Merge::Never`] leaves
-/// the record's field (A8); [`Merge::FillEmpty`] fills it only when empty
-/// (D14, D15); [`Merge::Overwrite`] writes a newly entered non-blank value
-/// (D13, D16, A13, A14); [`Merge::Replace`] writes a newly entered value,
+/// in effect ([`MergeRules::effective`]) decides: [`FieldMerge::Never`] leaves
+/// the record's field (A8); [`FieldMerge::FillEmpty`] fills it only when empty
+/// (D14, D15); [`FieldMerge::Overwrite`] writes a newly entered non-blank value
+/// (D13, D16, A13, A14); [`FieldMerge::Replace`] writes a newly entered value,
 /// and a blank clears the field (A9, A10, A16). Another spelling of the
 /// same address is not an email change. Pure and idempotent: merging the
 /// result's record with the same input again changes nothing.
 ///
 /// ```
-/// use contact_sync::policy::{ClassRules, FieldMap, Merge};
+/// use contact_sync::policy::{ClassRules, FieldMap, FieldMerge};
 /// use contact_sync::rules::{merge_fields, MergeRules};
 /// use contact_sync::{Citations, Fields, RuleId};
 ///
 /// let record = Fields::from_pairs([("email", "ann@example.org"), ("company", "Old Co")]);
 /// let entered = Fields::from_pairs([("email", "ann@example.org"), ("company", "New Co"), ("city", "Graz")]);
-/// let rules = MergeRules::new(ClassRules::all(Merge::Overwrite)).with_citations(Citations::Doo);
+/// let rules = MergeRules::new(ClassRules::all(FieldMerge::Overwrite)).with_citations(Citations::Doo);
 /// // D13: sync on overwrites the company and fills the empty city (D15).
 /// let on = merge_fields(&record, &entered, &FieldMap::default(), &rules);
 /// let changed: Vec<_> = on.changes.iter().map(|c| (c.field.as_str(), c.new.as_str(), c.rule)).collect();
@@ -261,10 +261,10 @@ pub fn merge_fields<C: FieldClasses + ?Sized>(
         };
         let mut merge = effective.get(class);
         if class == FieldClass::Generated && rules.freeze_generated {
-            if merge > Merge::Never && record.get(name.as_str()) != Some(new) {
+            if merge > FieldMerge::Never && record.get(name.as_str()) != Some(new) {
                 out.frozen = true;
             }
-            merge = Merge::Never;
+            merge = FieldMerge::Never;
         }
         // B14: the submitter's rights cap the class, except owned fields.
         let untrusted = merge;
@@ -276,11 +276,11 @@ pub fn merge_fields<C: FieldClasses + ?Sized>(
         let old = record.get(name.as_str());
         let record_empty = old.is_none_or(FieldValue::is_blank);
         let is_new = rules.entered.contains(name);
-        let target_of = |merge: Merge| match merge {
-            Merge::Never => None,
-            Merge::FillEmpty => (record_empty && !new.is_blank()).then_some(new),
-            Merge::Overwrite => (!new.is_blank() && (is_new || record_empty)).then_some(new),
-            Merge::Replace => {
+        let target_of = |merge: FieldMerge| match merge {
+            FieldMerge::Never => None,
+            FieldMerge::FillEmpty => (record_empty && !new.is_blank()).then_some(new),
+            FieldMerge::Overwrite => (!new.is_blank() && (is_new || record_empty)).then_some(new),
+            FieldMerge::Replace => {
                 if is_new {
                     Some(new)
                 } else {

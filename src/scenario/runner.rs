@@ -517,7 +517,7 @@ impl Scenario {
             }
             let tenant = records.first().map(|r| r.tenant).unwrap_or_default();
             let plan =
-                crate::heal::plan_merge(tenant, &records, &crate::heal::MergePolicy::default())
+                crate::heal::plan_merge(tenant, &records, &crate::heal::RecordMerge::default())
                     .map_err(|e| crate::error::chain(&e));
             (plan, format!("merge {}", names.join(", ")))
         } else {

@@ -491,26 +491,31 @@ impl InMemoryStore {
         }
     }
 
-    /// The store indexing its records by `blocking` (B19), for policies
-    /// that match by record linkage with the same blocking. Records already
-    /// held are indexed now.
-    #[must_use]
-    pub fn with_blocking(self, blocking: Blocking) -> Self {
+    /// Indexes the store's records by `blocking` (B19), for policies that
+    /// match by record linkage with the same blocking: the records held
+    /// are indexed now, and every record stored later. As the SQL stores'
+    /// `set_blocking`.
+    pub fn set_blocking(&mut self, blocking: Blocking) {
         let n = self.normalization;
-        {
-            let mut inner = self.write();
-            inner.blocking = blocking;
-            inner.by_block.clear();
-            let live: Vec<Record> = inner
-                .records
-                .iter()
-                .filter(|x| !x.dead)
-                .map(|x| inner.decode(x))
-                .collect();
-            for r in &live {
-                inner.index_blocks(r, &n);
-            }
+        let mut inner = self.write();
+        inner.blocking = blocking;
+        inner.by_block.clear();
+        let live: Vec<Record> = inner
+            .records
+            .iter()
+            .filter(|x| !x.dead)
+            .map(|x| inner.decode(x))
+            .collect();
+        for r in &live {
+            inner.index_blocks(r, &n);
         }
+    }
+
+    /// The store indexing its records by `blocking`.
+    #[deprecated(note = "use `set_blocking`, the verb every bundled store has")]
+    #[must_use]
+    pub fn with_blocking(mut self, blocking: Blocking) -> Self {
+        self.set_blocking(blocking);
         self
     }
 
@@ -584,15 +589,15 @@ impl InMemoryStore {
     }
 
     /// The groups of `tenant`'s records that record linkage scores as one
-    /// party (B19): [`crate::linkage::duplicate_groups_by_score`] over the
+    /// party (B19): [`crate::heal::duplicate_groups_by_score`] over the
     /// tenant's records, linking pairs scoring at least `threshold`.
     pub fn duplicate_groups_by_score(
         &self,
         tenant: TenantId,
         linkage: &crate::linkage::Linkage,
         threshold: i32,
-    ) -> Vec<crate::linkage::ScoredGroup> {
-        crate::linkage::duplicate_groups_by_score(
+    ) -> Vec<crate::heal::ScoredGroup> {
+        crate::heal::duplicate_groups_by_score(
             &self.records(tenant),
             linkage,
             threshold,

@@ -24,7 +24,7 @@ pub async fn merges_async<F: AsyncStoreFactory>(f: &F) -> Check {
             group.push(r);
         }
     }
-    let plan = crate::heal::plan_merge(A, &group, &crate::heal::MergePolicy::default())
+    let plan = crate::heal::plan_merge(A, &group, &crate::heal::RecordMerge::default())
         .map_err(|x| fail(C, x.to_string()))?;
     s.apply(&plan)
         .await

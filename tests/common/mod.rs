@@ -196,3 +196,10 @@ pub fn skips_preconditions() -> Rigged<fn(&InMemoryStore, &Plan) -> ApplyResult>
         },
     }
 }
+
+/// An empty in-memory store indexing records by `blocking` (B19).
+pub fn blocked_by(blocking: contact_sync::linkage::Blocking) -> InMemoryStore {
+    let mut store = InMemoryStore::new();
+    store.set_blocking(blocking);
+    store
+}

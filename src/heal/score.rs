@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BlockKey, Linkage, NotDuplicate};
 use crate::email::Normalization;
+use crate::linkage::{BlockKey, Linkage, NotDuplicate};
 use crate::record::{Record, RecordId, RecordType};
 
 /// Records that record linkage scores as one party (B19).
