@@ -372,3 +372,44 @@ fn b19_sqlite_keeps_its_blocking_and_indexes_records_held_before() {
     s.apply(&plan).unwrap();
     let _ = std::fs::remove_file(&path);
 }
+
+/// A5 on SQLite: `campaign_members` lists the campaign's members sorted by
+/// id, of the tenant only, and no one for another campaign.
+#[test]
+fn a5_sqlite_lists_a_campaigns_members_sorted_per_tenant() {
+    let path = temp_db("campaign-members");
+    let s = SqliteStore::open(&path, Normalization::default()).unwrap();
+    let spring = CampaignId("spring".into());
+    let other = TenantId::from_u128(2);
+    let record = |n: u128, t: TenantId| {
+        Record::new(
+            RecordId::from_u128(n),
+            t,
+            RecordType::Contact,
+            Fields::from_pairs([("email", format!("p{n}@example.org"))]),
+        )
+    };
+    for (n, t) in [(3, T), (1, T), (2, other)] {
+        s.insert(&record(n, t)).unwrap();
+    }
+    for (n, t) in [(3, T), (1, T), (2, other)] {
+        let plan = Plan::new(t).with_effects([Effect::add_campaign_member(
+            RecordId::from_u128(n),
+            spring.clone(),
+            None,
+        )]);
+        s.apply(&plan).unwrap();
+    }
+    assert_eq!(
+        s.campaign_members(T, &spring).unwrap(),
+        [RecordId::from_u128(1), RecordId::from_u128(3)]
+    );
+    assert_eq!(
+        s.campaign_members(other, &spring).unwrap(),
+        [RecordId::from_u128(2)]
+    );
+    assert!(s
+        .campaign_members(T, &CampaignId("autumn".into()))
+        .unwrap()
+        .is_empty());
+}
