@@ -73,6 +73,8 @@ mod history;
 pub use history::*;
 mod undo;
 pub use undo::*;
+mod faulty;
+pub use faulty::{Fault, Faulty};
 
 /// What a store keeps beyond the core contract, as its factory declares it
 /// ([`StoreFactory::keeps`]): [`run_all`] runs every check the declaration

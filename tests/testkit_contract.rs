@@ -794,3 +794,102 @@ fn b19_a_wrapper_inheriting_the_default_blocking_fails_block_lookups() {
     let declared = testkit::declare(testkit::Keeps::everything().with_blocks(false), wrapper);
     testkit::block_lookups(&declared).unwrap();
 }
+
+/// `testkit::Faulty` injects each of its faults, and the suite catches
+/// each: a partial apply, unchecked preconditions, forgotten events; with
+/// no fault the store passes.
+#[test]
+fn b6_b7_faulty_stores_fail_the_checks_of_their_fault() {
+    use testkit::{Fault, Faulty};
+    let keeps = testkit::Keeps::everything()
+        .with_undo(false)
+        .with_blocks(false);
+    let failing = |fault: Fault| -> Vec<&'static str> {
+        let factory = testkit::declare(keeps, move || Faulty::new(InMemoryStore::new(), fault));
+        match testkit::run_all(&factory) {
+            Ok(()) => vec![],
+            Err(f) => f.iter().map(|f| f.check).collect(),
+        }
+    };
+    assert_eq!(failing(Fault::None), Vec::<&str>::new());
+    assert!(failing(Fault::FailAtEffect(1)).contains(&"all_or_nothing"));
+    assert!(failing(Fault::SkipPreconditions).contains(&"stale_preconditions"));
+    // A store that records no events is within the contract (B7's
+    // fallback: derived record ids).
+    assert_eq!(failing(Fault::ForgetEvents), Vec::<&str>::new());
+}
+
+/// What each fault does to one plan, on the store behind it.
+#[test]
+fn b6_b7_faulty_applies_part_skips_checks_or_forgets_as_told() {
+    use testkit::{Fault, Faulty};
+    let t = TENANTS[0];
+    let rec = |n: u128| {
+        Record::new(
+            RecordId::from_u128(n),
+            t,
+            RecordType::Contact,
+            Fields::from_pairs([("email", format!("p{n}@example.org"))]),
+        )
+    };
+    let two =
+        Plan::new(t).with_effects([Effect::create_record(rec(1)), Effect::create_record(rec(2))]);
+    // The first effect applied, then the failure.
+    let partial = Faulty::new(InMemoryStore::new(), Fault::FailAtEffect(1));
+    assert!(matches!(
+        partial.apply(&two),
+        Err(ApplyError::InvalidPlan(_))
+    ));
+    assert_eq!(partial.inner().records(t).len(), 1);
+    assert_eq!(partial.fault(), Fault::FailAtEffect(1));
+    // A plan no longer than the fault's count applies whole.
+    let whole = Faulty::new(InMemoryStore::new(), Fault::FailAtEffect(2));
+    whole.apply(&two).unwrap();
+    assert_eq!(whole.inner().records(t).len(), 2);
+    // A stale precondition is not checked.
+    let skipping = Faulty::new(InMemoryStore::new(), Fault::SkipPreconditions);
+    let stale = Plan::new(t)
+        .with_effects([Effect::create_record(rec(3))])
+        .with_preconditions([Precondition::RecordVersion {
+            record: RecordId::from_u128(9),
+            version: 4,
+        }]);
+    skipping.apply(&stale).unwrap();
+    assert_eq!(skipping.inner().records(t).len(), 1);
+    // An applied event is forgotten, through every read.
+    let engine = Engine::new(Policy::doo()).unwrap();
+    let ev = Event::Registered(Registration::new(
+        EventId::from_u128(7),
+        t,
+        vec![Subject::attendee(
+            SubjectId::from_u128(70),
+            Fields::from_pairs([("email", "e@example.org")]),
+        )],
+    ));
+    let forgetful = Faulty::new(InMemoryStore::new(), Fault::ForgetEvents);
+    let plan = engine.plan(&forgetful, &ev).unwrap();
+    forgetful.apply(&plan).unwrap();
+    assert_eq!(
+        forgetful.event_digest(t, EventId::from_u128(7)).unwrap(),
+        None
+    );
+    assert_eq!(
+        forgetful
+            .inner()
+            .event_digest(t, EventId::from_u128(7))
+            .unwrap(),
+        None
+    );
+    let needs = engine.needs(&ev).unwrap();
+    let fetched = forgetful.fetch(&needs).unwrap();
+    let again = engine.decide(&ev, &fetched).unwrap();
+    assert!(!again.is_empty(), "the redelivery is planned again");
+    // ... and creates nothing twice: the record the first delivery
+    // created is found by its email (and a derived record id would
+    // collide with it).
+    assert_eq!(again.created().count(), 0);
+    forgetful.apply(&again).unwrap();
+    let replanned = engine.plan_and_apply(&forgetful, &ev, 3).unwrap();
+    assert_eq!(replanned.created().count(), 0);
+    assert_eq!(forgetful.inner().records(t).len(), 1);
+}

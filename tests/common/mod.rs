@@ -186,15 +186,9 @@ impl<F: Fn(&InMemoryStore, &Plan) -> ApplyResult> ApplyPlan for Rigged<F> {
 }
 
 /// Applies plans without checking their preconditions: the negative control.
-pub fn skips_preconditions() -> Rigged<fn(&InMemoryStore, &Plan) -> ApplyResult> {
-    Rigged {
-        store: InMemoryStore::new(),
-        apply: |store, plan| {
-            let mut p = plan.clone();
-            p.preconditions.clear();
-            store.apply(&p)
-        },
-    }
+pub fn skips_preconditions() -> contact_sync::testkit::Faulty<InMemoryStore> {
+    use contact_sync::testkit::{Fault, Faulty};
+    Faulty::new(InMemoryStore::new(), Fault::SkipPreconditions)
 }
 
 /// An empty in-memory store indexing records by `blocking` (B19).

@@ -1,0 +1,167 @@
+//! A store with one fault injected ([`Faulty`]): the negative controls of
+//! the suite, and of a host's own tests of what it does when a store
+//! misbehaves.
+
+use super::*;
+use crate::candidates::{Candidates, Needs};
+use crate::plan::{EventDigest, HistoryEntry};
+use crate::record::CampaignMember;
+
+/// The fault a [`Faulty`] store injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Fault {
+    /// No fault: the store as it is.
+    #[default]
+    None,
+    /// A plan of more than `n` effects gets its first `n` applied (as a
+    /// plan of their own, with the plan's preconditions), then the apply
+    /// fails with [`ApplyError::InvalidPlan`]: all or nothing broken.
+    FailAtEffect(usize),
+    /// Preconditions are not checked (a plan is applied without them; its
+    /// `EventNew` ones stay, so the store still records its events).
+    SkipPreconditions,
+    /// Applied events are forgotten: [`ContactStore::event_digest`]
+    /// answers `None`, and plans are applied without their `EventNew`
+    /// preconditions, so nothing is recorded. The contract allows a store
+    /// that records no events (a redelivery is planned again and its
+    /// derived record ids make it create nothing twice, see
+    /// [`ApplyPlan`]): this fault is for a host's tests of redeliveries
+    /// after its event log was lost, and passes the suite.
+    ForgetEvents,
+}
+
+/// A store with one [`Fault`] injected, forwarding everything else
+/// (every read, provided ones included) to the store it wraps.
+///
+/// ```
+/// # #[cfg(feature = "testkit")] {
+/// use contact_sync::testkit::{self, Fault, Faulty};
+/// use contact_sync::InMemoryStore;
+/// let broken = || Faulty::new(InMemoryStore::new(), Fault::SkipPreconditions);
+/// let keeps = testkit::Keeps::everything().with_undo(false);
+/// let failures = testkit::run_all(&testkit::declare(keeps, broken)).unwrap_err();
+/// assert!(failures.iter().any(|f| f.check == "stale_preconditions"));
+/// # }
+/// ```
+#[derive(Debug, Default)]
+pub struct Faulty<S> {
+    store: S,
+    fault: Fault,
+}
+
+impl<S> Faulty<S> {
+    /// `store` with `fault` injected.
+    pub fn new(store: S, fault: Fault) -> Self {
+        Faulty { store, fault }
+    }
+
+    /// The store behind the fault.
+    pub fn inner(&self) -> &S {
+        &self.store
+    }
+
+    /// The fault injected.
+    pub fn fault(&self) -> Fault {
+        self.fault
+    }
+}
+
+impl<S: ContactStore> ContactStore for Faulty<S> {
+    type Error = S::Error;
+    fn normalization(&self) -> Normalization {
+        self.store.normalization()
+    }
+    fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, S::Error> {
+        self.store.records_by_email(t, k)
+    }
+    fn record_ids_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<RecordId>, S::Error> {
+        self.store.record_ids_by_email(t, k)
+    }
+    fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, S::Error> {
+        self.store.record(t, id)
+    }
+    fn records_by_ticket(&self, t: TenantId, ticket: &str) -> Result<Vec<Record>, S::Error> {
+        self.store.records_by_ticket(t, ticket)
+    }
+    fn event_digest(&self, t: TenantId, e: EventId) -> Result<Option<EventDigest>, S::Error> {
+        if self.fault == Fault::ForgetEvents {
+            return Ok(None);
+        }
+        self.store.event_digest(t, e)
+    }
+    fn blocking(&self) -> Blocking {
+        self.store.blocking()
+    }
+    fn record_history(&self, t: TenantId, r: RecordId) -> Result<Vec<HistoryEntry>, S::Error> {
+        self.store.record_history(t, r)
+    }
+    fn records_by_block(&self, t: TenantId, k: &BlockKey) -> Result<Vec<Record>, S::Error> {
+        self.store.records_by_block(t, k)
+    }
+    fn linked_subjects(&self, t: TenantId, r: RecordId) -> Result<Vec<SubjectId>, S::Error> {
+        self.store.linked_subjects(t, r)
+    }
+    fn campaign_memberships(
+        &self,
+        t: TenantId,
+        r: RecordId,
+    ) -> Result<Vec<CampaignMember>, S::Error> {
+        self.store.campaign_memberships(t, r)
+    }
+    fn fetch(&self, needs: &Needs) -> Result<Candidates, S::Error> {
+        let mut c = self.store.fetch(needs)?;
+        if self.fault == Fault::ForgetEvents {
+            c = forget_events(c, needs);
+        }
+        Ok(c)
+    }
+}
+
+/// `c` without the applied events `needs` asked for.
+fn forget_events(c: Candidates, needs: &Needs) -> Candidates {
+    let mut out = Candidates::new(needs.tenant);
+    for k in &needs.email_keys {
+        out.add_email_key(k.clone(), c.by_key.get(k).cloned().unwrap_or_default());
+    }
+    for id in &needs.records {
+        out.add_record(*id, c.by_id.get(id).cloned().flatten());
+    }
+    for t in &needs.tickets {
+        out.add_ticket(t, c.by_ticket.get(t.trim()).cloned().unwrap_or_default());
+    }
+    for k in &needs.block_keys {
+        out.add_block(k.clone(), c.by_block.get(k).cloned().unwrap_or_default());
+    }
+    out
+}
+
+impl<S: ApplyPlan> ApplyPlan for Faulty<S> {
+    type Error = S::Error;
+    fn apply(&self, plan: &Plan) -> Result<(), ApplyError<S::Error>> {
+        match self.fault {
+            Fault::None => self.store.apply(plan),
+            Fault::FailAtEffect(n) if plan.effects.len() > n => {
+                let mut first = plan.clone();
+                first.effects.truncate(n);
+                self.store.apply(&first)?;
+                Err(ApplyError::InvalidPlan(
+                    "injected fault: the apply failed after an effect",
+                ))
+            }
+            Fault::FailAtEffect(_) => self.store.apply(plan),
+            Fault::SkipPreconditions => {
+                let mut p = plan.clone();
+                p.preconditions
+                    .retain(|x| matches!(x, Precondition::EventNew { .. }));
+                self.store.apply(&p)
+            }
+            Fault::ForgetEvents => {
+                let mut p = plan.clone();
+                p.preconditions
+                    .retain(|x| !matches!(x, Precondition::EventNew { .. }));
+                self.store.apply(&p)
+            }
+        }
+    }
+}
