@@ -45,6 +45,10 @@ enum Fault {
     ContactsOnly,
     /// Ticket lookups answer the ticket ids records were created with.
     KeepsFirstTickets,
+    /// Ticket lookups answer the ticket ids records have and the ones
+    /// they were created with (a changed ticket id is added to the index,
+    /// the old one never removed).
+    KeepsOldTickets,
     /// `record_ids_by_email` answers in reverse order.
     UnsortedIds,
     /// Effects other than `Link` and `UpdateRecord` that name another
@@ -64,6 +68,9 @@ enum Fault {
     RestoreResetsVersion,
     /// `DeleteRecord` keeps the links to the record (B16).
     DeleteKeepsLinks,
+    /// `DeleteRecord` unlinks the subjects, but the record still lists
+    /// them as linked (B16: the two reads of one link disagree).
+    DeleteKeepsLinkedSubjects,
 }
 
 /// The suite's tenants.
@@ -157,6 +164,18 @@ impl ContactStore for Broken {
                 })
                 .filter_map(|r| self.store.record(t, r.id).unwrap())
                 .collect()),
+            Fault::KeepsOldTickets => {
+                let mut found = self.store.records_by_ticket(t, ticket)?;
+                for r in self.first.lock().unwrap().iter() {
+                    let had = !ticket.trim().is_empty()
+                        && r.fields.text(FieldName::TICKET_ID).trim() == ticket.trim();
+                    if r.tenant == t && had && !found.iter().any(|x| x.id == r.id) {
+                        found.extend(self.store.record(t, r.id)?);
+                    }
+                }
+                found.sort_by_key(|r| r.id);
+                Ok(found)
+            }
             _ => self.store.records_by_ticket(t, ticket),
         }
     }
@@ -327,7 +346,7 @@ impl ApplyPlan for Broken {
             Fault::SkipsMembershipsPrecondition => p
                 .preconditions
                 .retain(|c| !matches!(c, Precondition::Memberships { .. })),
-            Fault::DeleteKeepsLinks => {
+            Fault::DeleteKeepsLinks | Fault::DeleteKeepsLinkedSubjects => {
                 for e in &p.effects {
                     if let Effect::DeleteRecord { record, .. } = e {
                         for s in self.store.linked_subjects(t, *record).unwrap_or_default() {
@@ -360,7 +379,7 @@ impl ApplyPlan for Broken {
             | Fault::IgnoresAliases
             | Fault::ContactsOnly
             | Fault::UnsortedIds => {}
-            Fault::KeepsFirstBlocks | Fault::KeepsFirstTickets => {
+            Fault::KeepsFirstBlocks | Fault::KeepsFirstTickets | Fault::KeepsOldTickets => {
                 let created = p.effects.iter().filter_map(|e| match e {
                     Effect::CreateRecord { record, .. } => Some(record.clone()),
                     _ => None,
@@ -555,6 +574,21 @@ fn a28_a_store_not_moving_a_changed_ticket_id_fails_ticket_lookups() {
 }
 
 #[test]
+fn a28_a_store_keeping_an_old_ticket_id_fails_ticket_lookups() {
+    caught_by(
+        Fault::KeepsOldTickets,
+        |f| testkit::ticket_lookups(&f),
+        "ticket_lookups",
+    );
+    let failure = testkit::ticket_lookups(&|| Broken::new(Fault::KeepsOldTickets)).unwrap_err();
+    assert!(
+        failure.message.contains("from \"t-1\" to \"T-9\""),
+        "{}",
+        failure.message
+    );
+}
+
+#[test]
 fn d4_a_store_answering_unsorted_record_ids_fails_record_ids_by_email() {
     let factory = move || Broken::new(Fault::UnsortedIds);
     let failure = testkit::record_ids_by_email(&factory).expect_err("unsorted ids passed");
@@ -602,6 +636,9 @@ fn b9_a30_a_merge_survivor_without_a_ticket_id_not_taking_one_fails_merges_move_
 
 impl UndoStore for Broken {
     fn subject_link(&self, t: TenantId, s: SubjectId) -> Result<Option<RecordId>, Infallible> {
+        if let Fault::DeleteKeepsLinkedSubjects = self.fault {
+            return self.store.subject_link(t, s);
+        }
         let kept = self.kept.lock().unwrap();
         if let Some((_, r)) = kept.iter().rev().find(|(k, _)| *k == s) {
             return Ok(Some(*r));
@@ -615,10 +652,16 @@ impl UndoStore for Broken {
 }
 
 #[track_caller]
-fn caught_by_undo(fault: Fault) {
+fn caught_by_undo(fault: Fault, says: &str) {
     let factory = move || Broken::new(fault);
     let failure = testkit::undo(&factory).expect_err("the broken store passed the undo check");
     assert_eq!(failure.check, "undo");
+    // The part of the check that names the fault is the one that failed.
+    assert!(
+        failure.message.contains(says),
+        "{fault:?}: expected a failure saying {says:?}, got: {}",
+        failure.message
+    );
     assert!(
         failure.message.len() > 30,
         "{fault:?}: an unhelpful message: {}",
@@ -638,22 +681,36 @@ fn caught_by_undo(fault: Fault) {
 
 #[test]
 fn b16_a_store_skipping_subject_link_preconditions_fails_undo() {
-    caught_by_undo(Fault::SkipsSubjectLinkPrecondition);
+    caught_by_undo(
+        Fault::SkipsSubjectLinkPrecondition,
+        "injected a SubjectLink precondition",
+    );
 }
 
 #[test]
 fn b16_a_store_skipping_memberships_preconditions_fails_undo() {
-    caught_by_undo(Fault::SkipsMembershipsPrecondition);
+    caught_by_undo(
+        Fault::SkipsMembershipsPrecondition,
+        "injected a Memberships precondition",
+    );
 }
 
 #[test]
 fn b16_a_store_keeping_a_deleted_records_links_fails_undo() {
-    caught_by_undo(Fault::DeleteKeepsLinks);
+    caught_by_undo(Fault::DeleteKeepsLinks, "after a DeleteRecord of r1");
+}
+
+#[test]
+fn b16_a_store_listing_a_deleted_records_subjects_fails_undo() {
+    caught_by_undo(
+        Fault::DeleteKeepsLinkedSubjects,
+        "after a DeleteRecord of r1",
+    );
 }
 
 #[test]
 fn b16_a_store_restoring_records_at_version_1_fails_undo() {
-    caught_by_undo(Fault::RestoreResetsVersion);
+    caught_by_undo(Fault::RestoreResetsVersion, "injected a RestoreRecord");
 }
 
 /// A store that records no events (the default `event_digest`) is within
