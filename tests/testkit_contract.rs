@@ -58,6 +58,11 @@ enum Fault {
     ResetsCreatedVersions,
     /// A version at the store's largest stays there: the update "succeeds".
     ClampsVersions,
+    /// `VersionOverflow` names another record than the one that overflowed.
+    OverflowNamesAnotherRecord,
+    /// Versions above `i64::MAX` are refused (as the SQL stores do), with a
+    /// `VersionOverflow` naming another record.
+    BoundNamesAnotherRecord,
     /// A merge survivor that is a member without a ticket id stays without.
     MergeKeepsNoTicket,
     /// `SubjectLink` preconditions are not checked (B16).
@@ -369,6 +374,22 @@ impl ApplyPlan for Broken {
                     }
                 }
             }
+            Fault::OverflowNamesAnotherRecord => {
+                return match self.store.apply(&p) {
+                    Err(ApplyError::VersionOverflow(_)) => {
+                        Err(ApplyError::VersionOverflow(RecordId::from_u128(0xDEAD)))
+                    }
+                    other => other,
+                };
+            }
+            Fault::BoundNamesAnotherRecord => {
+                let too_big = p.effects.iter().any(|e| {
+                    matches!(e, Effect::CreateRecord { record, .. } if record.version > i64::MAX as u64)
+                });
+                if too_big {
+                    return Err(ApplyError::VersionOverflow(RecordId::from_u128(0xDEAD)));
+                }
+            }
             Fault::ClampsVersions => {
                 return match self.store.apply(&p) {
                     Err(ApplyError::VersionOverflow(_)) => Ok(()),
@@ -622,6 +643,20 @@ fn b6_a_store_clamping_versions_fails_updates_and_versions() {
         |f| testkit::updates_and_versions(&f),
         "updates_and_versions",
     );
+}
+
+#[test]
+fn b6_a_store_naming_another_record_in_version_overflow_fails_updates_and_versions() {
+    for fault in [
+        Fault::OverflowNamesAnotherRecord,
+        Fault::BoundNamesAnotherRecord,
+    ] {
+        caught_by(
+            fault,
+            |f| testkit::updates_and_versions(&f),
+            "updates_and_versions",
+        );
+    }
 }
 
 #[test]
