@@ -63,6 +63,9 @@ enum Fault {
     /// Versions above `i64::MAX` are refused (as the SQL stores do), with a
     /// `VersionOverflow` naming another record.
     BoundNamesAnotherRecord,
+    /// Not a break: records are created at versions up to `i64::MAX` only
+    /// (the right record named), and updates go on past it.
+    CreatesUpToI64Max,
     /// A merge survivor that is a member without a ticket id stays without.
     MergeKeepsNoTicket,
     /// `SubjectLink` preconditions are not checked (B16).
@@ -382,12 +385,19 @@ impl ApplyPlan for Broken {
                     other => other,
                 };
             }
-            Fault::BoundNamesAnotherRecord => {
-                let too_big = p.effects.iter().any(|e| {
-                    matches!(e, Effect::CreateRecord { record, .. } if record.version > i64::MAX as u64)
+            Fault::BoundNamesAnotherRecord | Fault::CreatesUpToI64Max => {
+                let too_big = p.effects.iter().find_map(|e| match e {
+                    Effect::CreateRecord { record, .. } if record.version > i64::MAX as u64 => {
+                        Some(record.id)
+                    }
+                    _ => None,
                 });
-                if too_big {
-                    return Err(ApplyError::VersionOverflow(RecordId::from_u128(0xDEAD)));
+                if let Some(id) = too_big {
+                    let named = match self.fault {
+                        Fault::CreatesUpToI64Max => id,
+                        _ => RecordId::from_u128(0xDEAD),
+                    };
+                    return Err(ApplyError::VersionOverflow(named));
                 }
             }
             Fault::ClampsVersions => {
@@ -656,6 +666,16 @@ fn b6_a_store_naming_another_record_in_version_overflow_fails_updates_and_versio
             |f| testkit::updates_and_versions(&f),
             "updates_and_versions",
         );
+    }
+}
+
+/// A store creating records at versions up to `i64::MAX` only, whose
+/// updates go on past it, keeps the contract.
+#[test]
+fn b6_a_store_bounded_at_i64_max_on_create_passes_updates_and_versions() {
+    let factory = || Broken::new(Fault::CreatesUpToI64Max);
+    if let Err(f) = testkit::updates_and_versions(&factory) {
+        panic!("{f}");
     }
 }
 
