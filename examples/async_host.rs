@@ -37,15 +37,15 @@ async fn handle_batch(
     events: &[Event],
 ) -> Result<Plan, String> {
     for _attempt in 0..10 {
-        let needs = engine.needs_batch(events).map_err(|e| error::chain(&e))?;
-        let candidates = store.fetch(&needs).await.map_err(|e| error::chain(&e))?;
+        let needs = engine.needs_batch(events).map_err(|e| chain(&e))?;
+        let candidates = store.fetch(&needs).await.map_err(|e| chain(&e))?;
         let plan = engine
             .decide_batch(events, &candidates)
-            .map_err(|e| error::chain(&e))?;
+            .map_err(|e| chain(&e))?;
         match AsyncApplyPlan::apply(store, &plan).await {
             Ok(()) => return Ok(plan),
             Err(ApplyError::Conflict(_)) => continue,
-            Err(e) => return Err(error::chain(&e)),
+            Err(e) => return Err(chain(&e)),
         }
     }
     Err("the batch kept conflicting".into())
@@ -55,21 +55,21 @@ async fn schema_store(url: &str, name: &str, connections: usize) -> Result<Postg
     // A fresh schema for every run.
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
-        .map_err(|e| error::chain(&e))?;
+        .map_err(|e| chain(&e))?;
     let driver = tokio::spawn(conn);
     client
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
         .await
-        .map_err(|e| error::chain(&e))?;
+        .map_err(|e| chain(&e))?;
     drop(client);
     let _ = driver.await;
     PostgresStore::connect_in_schema(url, name, Normalization::default(), connections)
         .await
-        .map_err(|e| error::chain(&e))
+        .map_err(|e| chain(&e))
 }
 
 async fn run(url: String, events: u128) -> Result<(), String> {
-    let engine = Arc::new(Engine::new(Policy::doo()).map_err(|e| error::chain(&e))?);
+    let engine = Arc::new(Engine::new(Policy::doo()).map_err(|e| chain(&e))?);
 
     // One batch of three webhooks, two of them sharing a new email (B5).
     let store = schema_store(&url, "async_host_demo", 4).await?;
@@ -103,7 +103,7 @@ async fn run(url: String, events: u128) -> Result<(), String> {
                     engine
                         .plan_and_apply_async(&*store, &ev, 50)
                         .await
-                        .map_err(|e| error::chain(&e))?;
+                        .map_err(|e| chain(&e))?;
                     n += connections as u128;
                 }
                 Ok::<(), String>(())
@@ -113,7 +113,7 @@ async fn run(url: String, events: u128) -> Result<(), String> {
             t.await.map_err(|e| e.to_string())??;
         }
         let secs = started.elapsed().as_secs_f64();
-        let records = store.records(T).await.map_err(|e| error::chain(&e))?;
+        let records = store.records(T).await.map_err(|e| chain(&e))?;
         let distinct: std::collections::BTreeSet<String> = records
             .iter()
             .map(|r| r.fields.text("email").to_lowercase())

@@ -278,7 +278,7 @@ fn run(args: Args) -> Result<(), String> {
     // Sentences are most of a plan's size: only when they are written.
     let explain = args.explain || args.format == "jsonl";
     let engine = Engine::new(policy)
-        .map_err(|e| contact_sync::error::chain(&e))?
+        .map_err(|e| contact_sync::chain(&e))?
         .with_explanations(explain);
     let out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(File::create(p).map_err(|e| format!("{p}: {e}"))?),
@@ -314,12 +314,12 @@ fn run(args: Args) -> Result<(), String> {
     if args.plan_batch {
         let plan = engine
             .plan_batch(&store, &events)
-            .map_err(|e| contact_sync::error::chain(&e))?;
+            .map_err(|e| contact_sync::chain(&e))?;
         hand_over(&plan, &mut each);
     } else {
         engine
             .dry_run_threads(&store, &events, threads(&args), &mut each)
-            .map_err(|e| contact_sync::error::chain(&e))?;
+            .map_err(|e| contact_sync::chain(&e))?;
     }
     progress.done();
     if let Some(e) = failed {
@@ -427,7 +427,7 @@ fn decisions(policy: Policy, contacts: &Table, events: &[Event]) -> Result<Decis
         &policy,
         contacts.rows.iter().map(|(_, id, f)| (*id, f.clone())),
     )?;
-    let engine = Engine::new(policy).map_err(|e| contact_sync::error::chain(&e))?;
+    let engine = Engine::new(policy).map_err(|e| contact_sync::chain(&e))?;
     let mut out = Vec::with_capacity(events.len());
     engine
         .dry_run(&store, events, |d| {
@@ -442,7 +442,7 @@ fn decisions(policy: Policy, contacts: &Table, events: &[Event]) -> Result<Decis
                 ));
             }
         })
-        .map_err(|e| contact_sync::error::chain(&e))?;
+        .map_err(|e| contact_sync::chain(&e))?;
     Ok(out)
 }
 

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     let report = match Scenario::from_json(&text).and_then(|s| s.run()) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("{path}: {}", contact_sync::error::chain(&e));
+            eprintln!("{path}: {}", contact_sync::chain(&e));
             return ExitCode::from(2);
         }
     };

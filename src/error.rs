@@ -91,7 +91,7 @@ impl fmt::Display for LongEcho<'_> {
 /// reporter prints).
 ///
 /// ```
-/// use contact_sync::{error::chain, Email};
+/// use contact_sync::{chain, Email};
 /// let e = contact_sync::Error::InvalidEmail {
 ///     subject: contact_sync::SubjectId::from_u128(1),
 ///     source: Email::parse("a@@b").unwrap_err(),

@@ -94,16 +94,43 @@
 
 mod batch;
 mod candidates;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod email;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod engine;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod error;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod event;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod fields;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod heal;
 pub mod linkage;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod plan;
 mod plan_async;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod policy;
+// Every item is at the crate root; the module path goes in the next
+// release.
+#[doc(hidden)]
 pub mod record;
 mod retry;
 pub mod rules;
@@ -120,9 +147,11 @@ pub mod undo;
 pub mod whatif;
 
 pub use candidates::{Candidates, Needs};
-pub use email::{Email, EmailError, EmailKey, Normalization};
+pub use email::{
+    Email, EmailError, EmailKey, Normalization, MAX_ADDRESS_LEN, MAX_LABEL_LEN, MAX_LOCAL_LEN,
+};
 pub use engine::{derive_record_id, Decided, Engine};
-pub use error::{ApplyError, Conflict, Error, PlanError, PolicyError};
+pub use error::{chain, ApplyError, Conflict, Error, PlanError, PolicyError};
 pub use event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role,
     Subject, Submitter,

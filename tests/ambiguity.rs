@@ -3,8 +3,8 @@
 //! whatever the policy, and the policy's validation.
 
 use crate::common::*;
-use contact_sync::policy::{Ambiguity, Comparator, Criterion, WeightedCriteria};
 use contact_sync::*;
+use contact_sync::{Ambiguity, Comparator, Criterion, WeightedCriteria};
 
 const TEAM: &str = "team@example.org";
 

@@ -301,7 +301,7 @@ fn b11_field_names_are_limited_in_length_and_characters_and_never_echoed() {
             panic!("{err:?}");
         };
         assert_eq!((*subject, *got), (sid(1), problem));
-        let message = contact_sync::error::chain(&err);
+        let message = contact_sync::chain(&err);
         assert!(
             message.len() < 200 && !message.contains("nnnn"),
             "{message}"
@@ -380,8 +380,8 @@ fn assert_source_not_repeated(e: &dyn std::error::Error) {
     let (message, cause) = (e.to_string(), source.to_string());
     assert!(!message.contains(&cause), "{message:?} repeats {cause:?}");
     assert_eq!(
-        contact_sync::error::chain(e),
-        format!("{message}: {}", contact_sync::error::chain(source))
+        contact_sync::chain(e),
+        format!("{message}: {}", contact_sync::chain(source))
     );
 }
 

@@ -521,7 +521,7 @@ async fn mixed_worker(
         let plan = e
             .plan_and_apply_async(store, &event, 200)
             .await
-            .unwrap_or_else(|x| panic!("worker {worker}, step {step}: {}", error::chain(&x)));
+            .unwrap_or_else(|x| panic!("worker {worker}, step {step}: {}", chain(&x)));
         // The host keeps its subjects: their data and links after the event.
         match &event {
             Event::Registered(r) => {

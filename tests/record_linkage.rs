@@ -664,8 +664,8 @@ proptest! {
         let n = Normalization::default();
         let sorted: Vec<Record> = (1..=8).map(people).collect();
         let shuffled: Vec<Record> = order.iter().map(|i| people(*i)).collect();
-        let a = contact_sync::heal::duplicate_groups_by_score(&sorted, &l, 2000, &n);
-        let b = contact_sync::heal::duplicate_groups_by_score(&shuffled, &l, 2000, &n);
+        let a = contact_sync::duplicate_groups_by_score(&sorted, &l, 2000, &n);
+        let b = contact_sync::duplicate_groups_by_score(&shuffled, &l, 2000, &n);
         prop_assert_eq!(a, b);
     }
 }

@@ -3,15 +3,15 @@
 //! D21, D22, A2, A3, A7, A14, A15, A23, A24).
 
 use crate::common::*;
-use contact_sync::policy::{
-    Ambiguity, ClassRules, EmailChange, FieldMap, FieldMerge, Matching, NameGuard, RetainedEmail,
-    Scope,
-};
 use contact_sync::rules::{
     email_change, exact_one, merge_fields, select, Chosen, During, EmailChangeAction,
     EmailChangeCase, Entered, MatchAction, MergeOn, MergeRules,
 };
 use contact_sync::*;
+use contact_sync::{
+    Ambiguity, ClassRules, EmailChange, FieldMap, FieldMerge, Matching, NameGuard, RetainedEmail,
+    Scope,
+};
 use proptest::prelude::*;
 
 const EMAIL: &str = "ann@example.org";
@@ -683,7 +683,7 @@ fn b14_a_field_kept_by_the_sync_rules_is_not_kept_by_trust() {
         false,
         Citations::Doo,
     );
-    r.trust = Some(contact_sync::policy::TrustRights {
+    r.trust = Some(contact_sync::TrustRights {
         max: ClassRules::all(FieldMerge::Never),
         owns: vec![],
     });

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::common::*;
-use contact_sync::policy::{ClassRules, FieldMerge, TrustRights};
 use contact_sync::*;
+use contact_sync::{ClassRules, FieldMerge, TrustRights};
 
 fn policy(level: Submitter, rights: TrustRights) -> Policy {
     let mut p = Policy::doo().with_sync(true);

@@ -78,7 +78,7 @@ pub enum Effect {
     },
     /// Undo of a `CreateRecord` (B16): delete the record, with its links
     /// and campaign memberships (an inverse plan pins them first with
-    /// [`Precondition::Links`] and [`Precondition::Memberships`]). Its field
+    /// [`crate::Precondition::Links`] and [`crate::Precondition::Memberships`]). Its field
     /// history stays.
     #[non_exhaustive]
     DeleteRecord {

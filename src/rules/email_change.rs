@@ -196,7 +196,7 @@ pub struct EmailChangeDecision {
 /// removed email unlinks, except under retain.
 ///
 /// ```
-/// use contact_sync::policy::{EmailChange, FieldMerge, RetainedEmail};
+/// use contact_sync::{EmailChange, FieldMerge, RetainedEmail};
 /// use contact_sync::rules::{email_change, During, EmailChangeAction, EmailChangeCase};
 ///
 /// let case = EmailChangeCase::new(During::Edit, EmailChange::Reassign)

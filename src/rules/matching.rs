@@ -125,7 +125,7 @@ pub(crate) fn weighted_score(w: &WeightedCriteria, subject: &Fields, record: &Fi
 /// the same selection, whatever the order of `candidates`.
 ///
 /// ```
-/// use contact_sync::policy::{Matching, Scope};
+/// use contact_sync::{Matching, Scope};
 /// use contact_sync::rules::{select, Dropped};
 /// use contact_sync::{Fields, Record, RecordId, RecordType, TenantId};
 ///
@@ -278,7 +278,7 @@ pub enum MatchAction {
 /// waterfall, the modification time and the score look at.
 ///
 /// ```
-/// use contact_sync::policy::{Ambiguity, Matching};
+/// use contact_sync::{Ambiguity, Matching};
 /// use contact_sync::rules::{exact_one, select, Chosen, MatchAction};
 /// use contact_sync::{FieldName, Fields, Record, RecordId, RecordType, TenantId};
 ///

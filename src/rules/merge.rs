@@ -230,7 +230,7 @@ pub struct MergeResult {
 /// result's record with the same input again changes nothing.
 ///
 /// ```
-/// use contact_sync::policy::{ClassRules, FieldMap, FieldMerge};
+/// use contact_sync::{ClassRules, FieldMap, FieldMerge};
 /// use contact_sync::rules::{merge_fields, MergeRules};
 /// use contact_sync::{Citations, Fields, RuleId};
 ///
