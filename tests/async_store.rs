@@ -44,7 +44,7 @@ fn b5_b6_plan_and_apply_async_applies_once_and_redeliveries_plan_nothing() {
 #[test]
 fn b6_plan_and_apply_async_retries_a_conflict_and_gives_up_after_max_attempts() {
     // A store whose apply always reports a conflict.
-    struct Conflicting(InMemoryStore);
+    struct Conflicting(InMemoryStore, std::sync::atomic::AtomicU32);
     impl AsyncContactStore for Conflicting {
         type Error = std::convert::Infallible;
         async fn records_by_email(
@@ -89,14 +89,16 @@ fn b6_plan_and_apply_async_retries_a_conflict_and_gives_up_after_max_attempts() 
     impl AsyncApplyPlan for Conflicting {
         type Error = std::convert::Infallible;
         async fn apply(&self, _: &Plan) -> Result<(), ApplyError<Self::Error>> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Err(Conflict::EmailKeyChanged.into())
         }
     }
     let e = engine(Policy::doo());
     let ev = registration(1, vec![attendee(10, &[("email", "new@example.org")])]);
-    let err =
-        pollster::block_on(e.plan_and_apply_async(&Conflicting(InMemoryStore::new()), &ev, 4))
-            .unwrap_err();
+    let store = Conflicting(InMemoryStore::new(), Default::default());
+    let err = pollster::block_on(e.plan_and_apply_async(&store, &ev, 4)).unwrap_err();
+    // Exactly four applies: no attempt more, none less.
+    assert_eq!(store.1.load(std::sync::atomic::Ordering::SeqCst), 4);
     assert!(
         matches!(
             err,
