@@ -324,8 +324,7 @@ impl PostgresStore {
             serde_json::to_string(&record.fields).map_err(|_| PostgresError::Corrupt(record.id))?;
         let n = tx
             .execute(
-                "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                INSERT_RECORD,
                 &[
                     &record.id.0,
                     &record.tenant.0,

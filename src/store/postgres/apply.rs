@@ -322,8 +322,7 @@ pub(super) async fn apply_in(
                     .map_err(|_| ApplyError::Store(PostgresError::Corrupt(record.id)))?;
                 let inserted = tx
                     .execute(
-                        "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                        INSERT_RECORD,
                         &[
                             &record.id.0,
                             &record.tenant.0,

@@ -93,6 +93,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
 /// The advisory lock migrations hold (any number; this one is ours).
 pub(super) const MIGRATION_LOCK: i64 = 0x636f_6e74_6163_7473;
 
+/// A record stored once: a second insert of its id changes nothing (the
+/// caller reads the row count).
+pub(super) const INSERT_RECORD: &str =
+    "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING";
+
 /// Records by email key or by alias key (B15), each once, by id: each
 /// half through its own index, then united (an `OR` of the two is planned
 /// as a walk of the tenant's records).
