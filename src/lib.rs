@@ -164,8 +164,8 @@ pub use heal::{
     RecordMerge, ScoredGroup, Survivor,
 };
 pub use plan::{
-    Decision, Effect, EventDigest, FieldChange, HistoryEntry, NoRecordReason, Observe, Observed,
-    Outcome, Plan, Precondition, RuleId, Rules, Warning,
+    Decision, Effect, EventDigest, FieldChange, Held, HistoryEntry, NoRecordReason, Observe,
+    Observed, Outcome, Plan, Precondition, RuleId, Rules, Warning,
 };
 #[allow(deprecated)]
 pub use policy::Merge;

@@ -408,11 +408,27 @@ pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Er
 /// | `Memberships { record, members }` | the record's campaign memberships, as [`ContactStore::campaign_memberships`] reads them, equal `members` (B16) | [`crate::Conflict::MembershipsChanged`] |
 /// | `EventNew { event, digest }` | the store has not recorded `event` for the tenant; a store that records events ([`ContactStore::event_digest`]) answers [`crate::Conflict::EventApplied`] when it holds the same digest and [`crate::Conflict::EventPayloadChanged`] when it holds another | as said |
 ///
-/// **Effects**, in plan order (a later effect sees the earlier ones):
+/// **Effects**, in plan order (a later effect sees the earlier ones). The
+/// failures in the right column are written once too:
+/// [`crate::Plan::check_effects`] walks the effects against what the store
+/// holds of each record [`crate::Plan::named_records`] lists (its tenant and
+/// version, as a [`crate::Held`]), so a store (every bundled one does)
+/// reads those records, in one query if it can, and calls it before it
+/// writes:
+///
+/// ```
+/// # use contact_sync::{ApplyError, Effect, Held, Plan, RecordId, TenantId};
+/// # use std::collections::HashMap;
+/// let tenant = TenantId::from_u128(1);
+/// let plan = Plan::new(tenant).with_effects([Effect::delete_record(RecordId::from_u128(7))]);
+/// let held: HashMap<RecordId, Held> = HashMap::new(); // read for plan.named_records()
+/// let checked = plan.check_effects(i64::MAX as u64, |id| Ok::<_, ()>(held.get(&id).copied()));
+/// assert!(matches!(checked, Err(ApplyError::InvalidPlan(_))));
+/// ```
 ///
 /// | effect | does | fails with |
 /// | --- | --- | --- |
-/// | `CreateRecord { record }` | stores the record as given (its `version`, usually 1) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id; [`ApplyError::VersionOverflow`] if the store cannot hold the version |
+/// | `CreateRecord { record }` | stores the record as given (its `version`, usually 1) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id (at that point of the plan); [`ApplyError::VersionOverflow`] if the store cannot hold the version |
 /// | `UpdateRecord { record, changes }` | sets each field to its change's `new`, then raises the version by exactly one (one bump per effect, however many changes, even none: A18). A blank `new` may be stored blank or remove the field: both read back as blank ([`crate::Fields::is_empty_at`]). The record is found again under its new email key, alias keys, ticket id and blocking keys (and no more under the old ones) | [`ApplyError::InvalidPlan`] if no record of the tenant has the id (nor an earlier `CreateRecord`); [`ApplyError::VersionOverflow`] past the store's largest version |
 /// | `Link { subject, record }` | the subject's link becomes `record` (replacing any) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
 /// | `Unlink { subject, record }` | removes the subject's link if it is `record`; otherwise nothing | never |
@@ -420,7 +436,7 @@ pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Er
 /// | `MergeRecord { record, into }` | deletes `record` (no lookup finds it by its email or aliases any more); every subject linked to it is linked to `into`; its memberships move to `into` (where `into` is a member already, `into`'s ticket id stays unless it has none). `into`'s version does not change (its fields change only through `UpdateRecord` effects, which [`crate::plan_merge`] puts first). A store that undoes plans ([`UndoStore`]) keeps a [`Tombstone`] of `record` | [`ApplyError::InvalidPlan`] if either is unknown or they are the same |
 /// | `DeleteRecord { record }` | deletes the record, its links and its memberships (B16, the undo of a creation); its field history stays | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
 /// | `RemoveCampaignMember { record, campaign }` | the record leaves the campaign (if it was a member) | never |
-/// | `RestoreRecord { record }` | stores the record as given and drops the tombstone of its id (B16, the undo of a merge) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id |
+/// | `RestoreRecord { record }` | stores the record as given and drops the tombstone of its id (B16, the undo of a merge) | as `CreateRecord` |
 /// | `UpdateSubject { subject, changes }` | the registration's own data (A20): the host applies it to its registrations; a store without them ignores it | never |
 ///
 /// **Versions.** A store holds every version up to `i64::MAX` (the SQL

@@ -15,9 +15,11 @@ pub use crate::rules::{FieldChange, RuleId};
 
 mod effect;
 mod precondition;
+mod validity;
 
 pub use effect::Effect;
 pub use precondition::{Observe, Observed, Precondition};
+pub use validity::Held;
 
 /// The rules that fired for one subject, in order, without duplicates.
 ///

@@ -1,6 +1,6 @@
 //! An in-memory store, indexed by (tenant, email key) and (tenant, ticket id).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 use hashbrown::HashTable;
@@ -9,11 +9,11 @@ use std::hash::BuildHasher;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::email::{EmailKey, Normalization};
-use crate::error::{ApplyError, Conflict};
+use crate::error::ApplyError;
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, HistoryEntry, Observe, Observed, Plan, Precondition};
+use crate::plan::{Effect, EventDigest, Held, HistoryEntry, Observe, Observed, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore, Tombstone, UndoStore};
 

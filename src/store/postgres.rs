@@ -26,7 +26,7 @@
 //! pool of connections. [`PostgresStore::connect_in_schema`] puts the tables
 //! in a schema of their own (tests give each store a fresh one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
@@ -34,7 +34,8 @@ use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row, Transaction};
 use uuid::Uuid;
 
 use super::sql::{
-    record_columns, stored_version, ticket_of, type_from_name, type_name, RECORD_COLUMNS,
+    record_columns, stored_version, ticket_of, type_from_name, type_name, MAX_VERSION,
+    RECORD_COLUMNS,
 };
 use crate::candidates::{Candidates, Needs};
 use crate::email::{EmailKey, Normalization};
@@ -42,7 +43,7 @@ use crate::error::{ApplyError, Conflict, Echo};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, HistoryEntry, Observe, Observed, Plan, Precondition};
+use crate::plan::{Effect, EventDigest, Held, HistoryEntry, Observe, Observed, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore, AsyncUndoStore};
 use crate::store::{CampaignMember, Tombstone};

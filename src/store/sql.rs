@@ -45,6 +45,9 @@ pub(crate) fn ticket_of(r: &Record) -> Option<String> {
 /// A version as both databases store it (a signed 64-bit integer). Larger
 /// versions are refused, never clamped: a clamped version would stop
 /// changing, and a stale plan would apply (B6).
+/// The largest version a SQL store holds (versions are `BIGINT`).
+pub(crate) const MAX_VERSION: u64 = i64::MAX as u64;
+
 pub(crate) fn stored_version(version: u64) -> Option<i64> {
     i64::try_from(version).ok()
 }

@@ -20,14 +20,15 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::sql::{
-    record_columns, stored_version, ticket_of, type_from_name, type_name, RECORD_COLUMNS,
+    record_columns, stored_version, ticket_of, type_from_name, type_name, MAX_VERSION,
+    RECORD_COLUMNS,
 };
 use crate::email::{EmailKey, Normalization};
-use crate::error::{ApplyError, Conflict};
+use crate::error::ApplyError;
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
-use crate::plan::{Effect, EventDigest, HistoryEntry, Observe, Observed, Plan, Precondition};
+use crate::plan::{Effect, EventDigest, Held, HistoryEntry, Observe, Observed, Plan, Precondition};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::{ApplyPlan, CampaignMember, ContactStore, Tombstone, UndoStore};
 
@@ -404,12 +405,21 @@ impl SqliteStore {
 }
 
 /// True when `id` is a record of `tenant` (without reading its fields).
-fn exists_in(conn: &Connection, tenant: TenantId, id: RecordId) -> Result<bool, SqliteError> {
-    Ok(conn
-        .prepare_cached(RECORD_EXISTS_IN)?
-        .query_row(params![blob(id.0), blob(tenant.0)], |_| Ok(()))
-        .optional()?
-        .is_some())
+/// What the store holds of record `id` (any tenant): [`Plan::check_effects`]' lookup.
+fn held(conn: &Connection, id: RecordId) -> Result<Option<Held>, SqliteError> {
+    let row: Option<(Vec<u8>, i64)> = conn
+        .prepare_cached(RECORD_HELD)?
+        .query_row(params![blob(id.0)], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(tenant, version)| {
+        let tenant = uuid::Uuid::from_slice(&tenant).map_err(|_| SqliteError::Corrupt(id))?;
+        let version = u64::try_from(version).map_err(|_| SqliteError::Corrupt(id))?;
+        Ok(Held {
+            tenant: TenantId::new(tenant),
+            version,
+        })
+    })
+    .transpose()
 }
 
 fn exists(conn: &Connection, id: RecordId) -> Result<bool, SqliteError> {

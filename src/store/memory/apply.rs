@@ -53,76 +53,33 @@ impl Inner {
             };
             p.check(observed)?;
         }
+        // Lengths are stored in 32 bits: larger values are refused, never cut.
+        let storable = plan.effects.iter().all(|e| match e {
+            Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
+                Inner::storable(&record.fields)
+            }
+            Effect::UpdateRecord { changes, .. } => {
+                changes.iter().all(|c| c.new.len() < NONE as usize)
+            }
+            _ => true,
+        });
+        if !storable {
+            return Err(ApplyError::InvalidPlan("a field value of 4 GiB or more"));
+        }
         // Effects must name records that exist (or that the plan creates
         // first) in the plan's tenant, so that applying cannot fail halfway.
-        let mut created: HashSet<RecordId> = HashSet::new();
-        let mut retired: HashSet<RecordId> = HashSet::new();
-        // The version each record will have once the effects so far are
-        // applied: no update may take it past `u64::MAX`.
-        let mut versions: HashMap<RecordId, u64> = HashMap::default();
-        for e in &plan.effects {
-            let known = |id: &RecordId| {
-                !retired.contains(id) && (created.contains(id) || self.slot_of(t, id).is_some())
-            };
-            match e {
-                Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
-                    if record.tenant != t {
-                        return Err(ApplyError::InvalidPlan("record of another tenant"));
-                    }
-                    if !Inner::storable(&record.fields) {
-                        return Err(ApplyError::InvalidPlan("a field value of 4 GiB or more"));
-                    }
-                    if self.contains(&record.id) || !created.insert(record.id) {
-                        return Err(Conflict::RecordExists(record.id).into());
-                    }
-                    versions.insert(record.id, record.version);
-                }
-                Effect::UpdateRecord { changes, .. }
-                    if changes.iter().any(|c| c.new.len() >= NONE as usize) =>
-                {
-                    return Err(ApplyError::InvalidPlan("a field value of 4 GiB or more"));
-                }
-                Effect::UpdateRecord { record, .. } => {
-                    if !known(record) {
-                        return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                    }
-                    let now = match versions.get(record) {
-                        Some(&v) => v,
-                        None => self
-                            .slot_of(t, record)
-                            .and_then(|s| self.stored(s))
-                            .map_or(0, |x| x.version),
-                    };
-                    let next = now
-                        .checked_add(1)
-                        .ok_or(ApplyError::VersionOverflow(*record))?;
-                    versions.insert(*record, next);
-                }
-                Effect::Link { record, .. } | Effect::AddCampaignMember { record, .. } => {
-                    if !known(record) {
-                        return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                    }
-                }
-                Effect::MergeRecord { record, into } => {
-                    if record == into || !known(record) || !known(into) {
-                        return Err(ApplyError::InvalidPlan(
-                            "merge of unknown or identical records",
-                        ));
-                    }
-                    retired.insert(*record);
-                }
-                Effect::DeleteRecord { record } => {
-                    if !known(record) {
-                        return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                    }
-                    retired.insert(*record);
-                }
-                Effect::Unlink { .. }
-                | Effect::UpdateSubject { .. }
-                | Effect::RemoveCampaignMember { .. } => {}
-            }
-        }
-        Ok(())
+        plan.check_effects(u64::MAX, |id| {
+            Ok(self
+                .find_slot(&id)
+                .and_then(|s| self.stored(s))
+                .and_then(|x| {
+                    let tenant = *self.tenant_ids.get(x.tenant as usize)?;
+                    Some(Held {
+                        tenant,
+                        version: x.version,
+                    })
+                }))
+        })
     }
 
     pub(super) fn apply_effect(&mut self, t: TenantId, e: &Effect, n: &Normalization) {

@@ -239,16 +239,26 @@ pub(super) async fn exists(
         .is_some())
 }
 
-pub(super) async fn exists_in(
+/// What the store holds of each record the plan's effects name, in one
+/// query: [`Plan::check_effects`]' lookups.
+async fn held(
     tx: &Transaction<'_>,
-    tenant: TenantId,
-    id: RecordId,
-) -> Result<bool, ApplyError<PostgresError>> {
-    Ok(tx
-        .query_opt(RECORD_EXISTS_IN, &[&id.0, &tenant.0])
-        .await
-        .map_err(store_err)?
-        .is_some())
+    plan: &Plan,
+) -> Result<HashMap<RecordId, Held>, ApplyError<PostgresError>> {
+    let ids: Vec<uuid::Uuid> = plan.named_records().iter().map(|r| r.0).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = tx.query(RECORDS_HELD, &[&ids]).await.map_err(store_err)?;
+    rows.iter()
+        .map(|row| {
+            let id = RecordId::new(row.get(0));
+            let version = u64::try_from(row.get::<_, i64>(2))
+                .map_err(|_| ApplyError::Store(PostgresError::Corrupt(id)))?;
+            let tenant = TenantId::new(row.get(1));
+            Ok((id, Held { tenant, version }))
+        })
+        .collect()
 }
 
 pub(super) async fn apply_in(
@@ -310,12 +320,17 @@ pub(super) async fn apply_in(
         };
         p.check(observed)?;
     }
+    // Every effect names a record the tenant holds (or that the plan
+    // creates first), read in one query after the locks are held: a plan
+    // that deletes or merges a named record holds its lock too, so what is
+    // read stays true until this plan commits.
+    let before = held(tx, plan).await?;
+    plan.check_effects(MAX_VERSION, |id| {
+        Ok::<_, PostgresError>(before.get(&id).copied())
+    })?;
     for e in &plan.effects {
         match e {
             Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
-                if record.tenant != t {
-                    return Err(ApplyError::InvalidPlan("record of another tenant"));
-                }
                 let version =
                     stored_version(record.version).ok_or(ApplyError::VersionOverflow(record.id))?;
                 let fields = serde_json::to_string(&record.fields)
@@ -347,9 +362,6 @@ pub(super) async fn apply_in(
                 }
             }
             Effect::DeleteRecord { record } => {
-                if !exists_in(tx, t, *record).await? {
-                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                }
                 delete_record(tx, t, *record).await.map_err(store_err)?;
                 for sql in [DELETE_LINKS_OF_RECORD, DELETE_MEMBERSHIPS_OF_RECORD] {
                     tx.execute(sql, &[&t.0, &record.0])
@@ -417,9 +429,6 @@ pub(super) async fn apply_in(
                 }
             }
             Effect::Link { subject, record } => {
-                if !exists_in(tx, t, *record).await? {
-                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                }
                 tx.execute(
                     "INSERT INTO links (tenant, subject, record) VALUES ($1, $2, $3)
                      ON CONFLICT (tenant, subject) DO UPDATE SET record = excluded.record",
@@ -438,9 +447,6 @@ pub(super) async fn apply_in(
                 campaign,
                 ticket,
             } => {
-                if !exists_in(tx, t, *record).await? {
-                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                }
                 tx.execute(
                     "INSERT INTO campaign_members (tenant, campaign, record, ticket) VALUES ($1, $2, $3, $4)
                      ON CONFLICT (tenant, campaign, record)
@@ -451,14 +457,6 @@ pub(super) async fn apply_in(
                 .map_err(store_err)?;
             }
             Effect::MergeRecord { record, into } => {
-                if record == into
-                    || !exists_in(tx, t, *record).await?
-                    || !exists_in(tx, t, *into).await?
-                {
-                    return Err(ApplyError::InvalidPlan(
-                        "merge of unknown or identical records",
-                    ));
-                }
                 let tomb = tombstone_of(tx, t, *record, *into).await?;
                 let data = serde_json::to_string(&tomb)
                     .map_err(|_| ApplyError::Store(PostgresError::Corrupt(*record)))?;

@@ -164,8 +164,8 @@ pub(super) const RECORD_FOR_UPDATE: &str = concat!(
     record_columns!(),
     " FROM records WHERE id = $1 AND tenant = $2 FOR UPDATE"
 );
-/// Whether a record of the tenant exists.
-pub(super) const RECORD_EXISTS_IN: &str = "SELECT 1 FROM records WHERE id = $1 AND tenant = $2";
+/// The tenant and version of each of a plan's named records (any tenant).
+pub(super) const RECORDS_HELD: &str = "SELECT id, tenant, version FROM records WHERE id = ANY($1)";
 /// Whether a record exists in any tenant.
 pub(super) const RECORD_EXISTS: &str = "SELECT 1 FROM records WHERE id = $1";
 /// Record ids by email or alias key (B15), each once, sorted.

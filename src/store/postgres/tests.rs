@@ -46,7 +46,7 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
     ("records by ids", RECORDS_BY_IDS, &["records_pkey"]),
     ("record by id", RECORD_BY_ID, &["records_pkey"]),
     ("record for update", RECORD_FOR_UPDATE, &["records_pkey"]),
-    ("record exists in", RECORD_EXISTS_IN, &["records_pkey"]),
+    ("records held", RECORDS_HELD, &["records_pkey"]),
     ("record exists", RECORD_EXISTS, &["records_pkey"]),
     (
         "ids by key",

@@ -87,18 +87,12 @@ pub(super) fn apply_in(
         };
         p.check(observed)?;
     }
+    // Every effect names a record the tenant holds (or that the plan
+    // creates first): checked before anything is written.
+    plan.check_effects(MAX_VERSION, |id| held(tx, id))?;
     for e in &plan.effects {
         match e {
             Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
-                if record.tenant != t {
-                    return Err(ApplyError::InvalidPlan("record of another tenant"));
-                }
-                if exists(tx, record.id).map_err(store_err)? {
-                    return Err(Conflict::RecordExists(record.id).into());
-                }
-                if stored_version(record.version).is_none() {
-                    return Err(ApplyError::VersionOverflow(record.id));
-                }
                 insert_record(tx, record, n, b).map_err(store_err)?;
                 if matches!(e, Effect::RestoreRecord { .. }) {
                     tx.execute(DELETE_TOMBSTONE, params![blob(record.id.0)])
@@ -106,9 +100,6 @@ pub(super) fn apply_in(
                 }
             }
             Effect::DeleteRecord { record } => {
-                if !exists_in(tx, t, *record).map_err(store_err)? {
-                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                }
                 let (tb, rb) = (blob(t.0), blob(record.0));
                 delete_record(tx, *record)
                     .and_then(|_| tx.execute(DELETE_LINKS_OF_RECORD, params![tb, rb]))
@@ -161,9 +152,6 @@ pub(super) fn apply_in(
                 }
             }
             Effect::Link { subject, record } => {
-                if !exists_in(tx, t, *record).map_err(store_err)? {
-                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                }
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO links (tenant, subject, record) VALUES (?1, ?2, ?3)",
                 )
@@ -182,9 +170,6 @@ pub(super) fn apply_in(
                 campaign,
                 ticket,
             } => {
-                if !exists_in(tx, t, *record).map_err(store_err)? {
-                    return Err(ApplyError::InvalidPlan("effect names an unknown record"));
-                }
                 // A ticket id given replaces the one held; none keeps it (A30).
                 tx.prepare_cached(
                     "INSERT INTO campaign_members (tenant, campaign, record, ticket) VALUES (?1, ?2, ?3, ?4)
@@ -201,14 +186,6 @@ pub(super) fn apply_in(
                 .map_err(store_err)?;
             }
             Effect::MergeRecord { record, into } => {
-                if record == into
-                    || !exists_in(tx, t, *record).map_err(store_err)?
-                    || !exists_in(tx, t, *into).map_err(store_err)?
-                {
-                    return Err(ApplyError::InvalidPlan(
-                        "merge of unknown or identical records",
-                    ));
-                }
                 let (tb, rb, ib) = (blob(t.0), blob(record.0), blob(into.0));
                 let tomb = tombstone_of(tx, t, *record, *into).map_err(store_err)?;
                 let data = serde_json::to_string(&tomb)

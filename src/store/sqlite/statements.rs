@@ -89,8 +89,8 @@ pub(super) const MOVE_MEMBERSHIPS: &str = "INSERT INTO campaign_members (tenant,
 /// A campaign's members, by record.
 pub(super) const MEMBERS_OF_CAMPAIGN: &str =
     "SELECT record FROM campaign_members WHERE tenant = ?1 AND campaign = ?2 ORDER BY record";
-/// Whether a record of the tenant exists.
-pub(super) const RECORD_EXISTS_IN: &str = "SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2";
+/// The tenant and version of a record (any tenant).
+pub(super) const RECORD_HELD: &str = "SELECT tenant, version FROM records WHERE id = ?1";
 /// Whether a record exists in any tenant.
 pub(super) const RECORD_EXISTS: &str = "SELECT 1 FROM records WHERE id = ?1";
 
@@ -236,8 +236,8 @@ pub(super) const LOOKUPS: &[(&str, &str, &[&str])] = &[
         &["campaign_members USING PRIMARY KEY (tenant=? AND campaign=?)"],
     ),
     (
-        "record exists in",
-        RECORD_EXISTS_IN,
+        "record held",
+        RECORD_HELD,
         &["records USING PRIMARY KEY (id=?)"],
     ),
     (
