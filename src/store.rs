@@ -428,7 +428,7 @@ pub trait UndoStore: ContactStore + ApplyPlan<Error = <Self as ContactStore>::Er
 ///
 /// | effect | does | fails with |
 /// | --- | --- | --- |
-/// | `CreateRecord { record }` | stores the record as given (its `version`, usually 1) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id (at that point of the plan); [`ApplyError::VersionOverflow`] if the store cannot hold the version |
+/// | `CreateRecord { record }` | stores the record as given (its `version`, usually 1) | [`ApplyError::InvalidPlan`] if `record.tenant` is not the plan's; [`crate::Conflict::RecordExists`] if any tenant has the id, or an earlier effect of the plan deleted or merged it away; [`ApplyError::VersionOverflow`] if the store cannot hold the version |
 /// | `UpdateRecord { record, changes }` | sets each field to its change's `new`, then raises the version by exactly one (one bump per effect, however many changes, even none: A18). A blank `new` may be stored blank or remove the field: both read back as blank ([`crate::Fields::is_empty_at`]). The record is found again under its new email key, alias keys, ticket id and blocking keys (and no more under the old ones) | [`ApplyError::InvalidPlan`] if no record of the tenant has the id (nor an earlier `CreateRecord`); [`ApplyError::VersionOverflow`] past the store's largest version |
 /// | `Link { subject, record }` | the subject's link becomes `record` (replacing any) | [`ApplyError::InvalidPlan`] for a record the tenant does not have |
 /// | `Unlink { subject, record }` | removes the subject's link if it is `record`; otherwise nothing | never |

@@ -264,6 +264,32 @@ fn b6_postgres_refuses_versions_it_cannot_hold() {
     });
 }
 
+/// B6, B16: a plan that deletes or merges away a record and then creates
+/// its id again is refused, and nothing of it is written.
+#[test]
+fn b6_b16_postgres_brings_back_no_id_a_plan_retires_itself() {
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        for plan in crate::store::retire_then_create() {
+            let store = fresh(&url, 2).await;
+            for r in crate::store::retire_seeds() {
+                store.insert(&r).await.unwrap();
+            }
+            let err = AsyncApplyPlan::apply(&store, &plan).await.unwrap_err();
+            assert!(
+                matches!(err, ApplyError::Conflict(Conflict::RecordExists(r)) if r == rid(1)),
+                "{err:?}"
+            );
+            let kept = AsyncContactStore::record(&store, T, rid(1))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(kept.fields.text("email"), "ann@example.org");
+            assert_eq!(store.link_of(T, sid(10)).await.unwrap(), None);
+        }
+    });
+}
+
 /// B6: many connections racing to register one new email, round after
 /// round: exactly one record per round.
 #[test]

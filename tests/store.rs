@@ -388,3 +388,55 @@ fn b7_d2_candidates_chained_by_hand_decide_as_the_store_does() {
     assert!(again.is_empty(), "a redelivery plans nothing");
     assert_eq!(again, e.plan(&store, &ev).unwrap());
 }
+
+/// Plans that delete record 1 (or merge it into 2) and then create its id
+/// again: every store refuses them before anything is written.
+pub(crate) fn retire_then_create() -> Vec<Plan> {
+    [
+        Effect::delete_record(rid(1)),
+        Effect::merge_record(rid(1), rid(2)),
+    ]
+    .into_iter()
+    .map(|gone| {
+        Plan::new(T).with_effects([
+            Effect::link(sid(10), rid(2)),
+            gone,
+            Effect::create_record(contact(1, &[("email", "new@example.org")])),
+        ])
+    })
+    .collect()
+}
+
+/// What [`retire_then_create`]'s plans are applied to.
+pub(crate) fn retire_seeds() -> Vec<Record> {
+    vec![
+        contact(1, &[("email", "ann@example.org")]),
+        contact(2, &[("email", "bo@example.org")]),
+    ]
+}
+
+#[test]
+fn b6_b16_a_plan_brings_back_no_id_it_retires_itself_on_any_store() {
+    for plan in retire_then_create() {
+        let memory = store_with(retire_seeds());
+        let sqlite = SqliteStore::open_in_memory(Normalization::default()).unwrap();
+        for r in retire_seeds() {
+            sqlite.insert(&r).unwrap();
+        }
+        assert!(matches!(
+            memory.apply(&plan),
+            Err(ApplyError::Conflict(Conflict::RecordExists(r))) if r == rid(1)
+        ));
+        assert!(matches!(
+            sqlite.apply(&plan),
+            Err(ApplyError::Conflict(Conflict::RecordExists(r))) if r == rid(1)
+        ));
+        assert_eq!(text(&memory, rid(1), "email"), "ann@example.org");
+        let kept = sqlite.record(T, rid(1)).unwrap().unwrap();
+        assert_eq!(kept.fields.text("email"), "ann@example.org");
+        assert!(memory.record(T, rid(2)).unwrap().is_some());
+        assert!(sqlite.record(T, rid(2)).unwrap().is_some());
+        assert_eq!(memory.link_of(T, sid(10)), None);
+        assert_eq!(sqlite.subject_link(T, sid(10)).unwrap(), None);
+    }
+}

@@ -69,7 +69,9 @@ impl Plan {
     ///   (and that no earlier effect created, or that an earlier effect
     ///   deleted or merged away), or merges a record into itself;
     /// - [`ApplyError::Conflict`] with [`Conflict::RecordExists`]: an effect
-    ///   creates a record whose id is taken (in any tenant);
+    ///   creates a record whose id is taken (in any tenant), or that an
+    ///   earlier effect deleted or merged away (a plan brings back no id it
+    ///   retires itself);
     /// - [`ApplyError::VersionOverflow`]: a created record's version, or an
     ///   updated one's next version, exceeds `max_version`;
     /// - [`ApplyError::Store`]: the lookup failed.
@@ -130,13 +132,13 @@ impl Plan {
                             "merge of unknown or identical records",
                         ));
                     }
-                    s.now.insert(*record, State::Absent);
+                    s.now.insert(*record, State::Retired);
                 }
                 Effect::DeleteRecord { record } => {
                     if !s.here(*record)? {
                         return Err(ApplyError::InvalidPlan(UNKNOWN));
                     }
-                    s.now.insert(*record, State::Absent);
+                    s.now.insert(*record, State::Retired);
                 }
                 Effect::Unlink { .. }
                 | Effect::UpdateSubject { .. }
@@ -154,6 +156,9 @@ enum State {
     Here(u64),
     /// Held in another tenant.
     Elsewhere,
+    /// Deleted or merged away by an earlier effect: the plan cannot create
+    /// the id again (its undo could not tell the two records apart).
+    Retired,
     /// No record has the id.
     Absent,
 }
@@ -291,16 +296,16 @@ mod tests {
                 Some("effect names an unknown record")
             );
         }
-        // Once gone, the id may be created again by a later effect.
-        assert!(check(
-            vec![
-                Effect::delete_record(rid(1)),
-                Effect::create_record(record(1, T, 1)),
-                Effect::link(sid, rid(1)),
-            ],
-            u64::MAX
-        )
-        .is_ok());
+        // Nor may a later effect create or restore the id again.
+        for again in [
+            Effect::create_record(record(1, T, 1)),
+            Effect::restore_record(record(1, T, 4)),
+        ] {
+            assert!(matches!(
+                check(vec![Effect::delete_record(rid(1)), again], u64::MAX),
+                Err(ApplyError::Conflict(Conflict::RecordExists(r))) if r == rid(1)
+            ));
+        }
     }
 
     #[test]
