@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use contact_sync::scenario::Scenario;
 use contact_sync::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 

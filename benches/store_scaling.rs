@@ -120,7 +120,7 @@ fn bench(c: &mut Criterion) {
                 std::process::id()
             ));
             let _ = std::fs::remove_file(&dir);
-            let sqlite = store::sqlite::SqliteStore::open(&dir, Normalization::default()).unwrap();
+            let sqlite = contact_sync::SqliteStore::open(&dir, Normalization::default()).unwrap();
             ApplyPlan::apply(&sqlite, &load(&records)).unwrap();
             let mut source = Registrations::new(&records);
             g.bench_function(BenchmarkId::new("sqlite", n), |b| {
@@ -139,7 +139,7 @@ fn bench(c: &mut Criterion) {
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
-    use contact_sync::store::postgres::PostgresStore;
+    use contact_sync::PostgresStore;
     use criterion::measurement::WallTime;
     use criterion::BenchmarkGroup;
 

@@ -13,7 +13,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use contact_sync::store::postgres::PostgresStore;
+use contact_sync::PostgresStore;
 use contact_sync::*;
 
 const T: TenantId = TenantId::from_u128(1);

@@ -10,7 +10,7 @@
 
 use std::process::ExitCode;
 
-use contact_sync::Scenario;
+use contact_sync::scenario::Scenario;
 
 /// Runs a JSON scenario on the in-memory store and prints what happened.
 #[derive(clap::Parser)]

@@ -529,7 +529,7 @@ where
 ///
 /// ```
 /// # #[cfg(feature = "testkit")] {
-/// use contact_sync::{store::asynchronous::Ready, testkit, InMemoryStore};
+/// use contact_sync::{testkit, InMemoryStore, Ready};
 /// // A store that keeps no undo and no blocks says so; everything else runs.
 /// let keeps = testkit::Keeps::everything().with_undo(false).with_blocks(false);
 /// let factory = testkit::declare(keeps, || std::future::ready(Ready(InMemoryStore::new())));

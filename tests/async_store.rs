@@ -3,7 +3,7 @@
 //! exactly as `plan_batch` does.
 
 use crate::common::*;
-use contact_sync::store::asynchronous::Ready;
+use contact_sync::Ready;
 use contact_sync::*;
 use proptest::prelude::*;
 

@@ -3,8 +3,8 @@
 #![cfg(feature = "testkit")]
 
 use crate::common::skips_preconditions;
-use contact_sync::store::asynchronous::Ready;
 use contact_sync::testkit;
+use contact_sync::Ready;
 use contact_sync::*;
 
 /// Everything but an index of blocking keys (the stores are built

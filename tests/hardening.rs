@@ -2,6 +2,7 @@
 //! failed before its fix (B1, B6, B7, B8, B10, B12).
 
 use crate::common::*;
+use contact_sync::scenario::Scenario;
 use contact_sync::*;
 use proptest::prelude::*;
 
@@ -177,7 +178,7 @@ mod sqlite {
         );
         assert!(matches!(
             store.insert(&big),
-            Err(contact_sync::store::sqlite::SqliteError::VersionOutOfRange(r)) if r == rid(1)
+            Err(contact_sync::SqliteError::VersionOutOfRange(r)) if r == rid(1)
         ));
         assert!(store.records(T).unwrap().is_empty());
         // A plan that creates such a record is refused too.
@@ -393,7 +394,7 @@ struct DiskFull;
 #[cfg(feature = "sqlite")]
 fn rusqlite_error() -> rusqlite::Error {
     match SqliteStore::open("/nonexistent-dir/x/y.db", Normalization::default()) {
-        Err(contact_sync::store::sqlite::SqliteError::Sqlite(e)) => e,
+        Err(contact_sync::SqliteError::Sqlite(e)) => e,
         other => panic!("{other:?}"),
     }
 }
@@ -410,9 +411,7 @@ fn b6_errors_expose_their_source_without_repeating_it() {
     assert_source_not_repeated(&ApplyError::<DiskFull>::Conflict(Conflict::EmailKeyChanged));
     assert_source_not_repeated(&ScenarioError::Policy(PolicyError::ZeroLimit));
     #[cfg(feature = "sqlite")]
-    assert_source_not_repeated(&contact_sync::store::sqlite::SqliteError::Sqlite(
-        rusqlite_error(),
-    ));
+    assert_source_not_repeated(&contact_sync::SqliteError::Sqlite(rusqlite_error()));
     // A transparent wrapper forwards both: the chain is the inner one's.
     let planned = PlanError::<DiskFull>::Invalid(Error::InvalidEmail {
         subject: sid(1),

@@ -1,6 +1,7 @@
 //! Hostile input to every public parser: arbitrary strings and JSON give a
 //! value or a typed error, never a panic (B1, B11, B12).
 
+use contact_sync::scenario::Scenario;
 use contact_sync::*;
 use proptest::prelude::*;
 use serde_json::Value;

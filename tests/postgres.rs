@@ -10,9 +10,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::common::*;
-use contact_sync::store::asynchronous::Ready;
-use contact_sync::store::postgres::{PostgresError, PostgresStore};
+use contact_sync::Ready;
 use contact_sync::*;
+use contact_sync::{PostgresError, PostgresStore};
 
 static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
 
@@ -690,7 +690,7 @@ fn b7_b15_schema_1_events_keep_their_place_and_aliases_are_indexed() {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(version, contact_sync::store::postgres::SCHEMA_VERSION);
+        assert_eq!(version, PostgresStore::SCHEMA_VERSION);
         let alias = EmailKey::parse("old.kit@example.org", &Normalization::default())
             .unwrap()
             .unwrap();

@@ -4,6 +4,7 @@
 //! Heavy variants: `CONTACT_SYNC_HEAVY=1 cargo test --release --test safety`.
 
 use crate::common::*;
+use contact_sync::scenario::Scenario;
 use contact_sync::*;
 use std::collections::BTreeMap;
 use std::sync::{Barrier, Mutex};

@@ -3,6 +3,7 @@
 //! change (A14) carries no doo warning.
 
 use crate::common::*;
+use contact_sync::scenario::Scenario;
 use contact_sync::*;
 use proptest::prelude::*;
 

@@ -1,10 +1,10 @@
 //! B12: the JSON scenarios under tests/scenarios/ (one or more per rule
 //! group) run and every expectation holds; bad files get clear errors.
 
+use contact_sync::scenario::Scenario;
 use contact_sync::scenario::ScenarioError;
-use contact_sync::Scenario;
 
-fn run_file(path: &std::path::Path) -> contact_sync::Report {
+fn run_file(path: &std::path::Path) -> contact_sync::scenario::Report {
     let text = std::fs::read_to_string(path).unwrap();
     Scenario::from_json(&text)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))

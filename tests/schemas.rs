@@ -4,7 +4,8 @@
 //! `CONTACT_SYNC_UPDATE_SCHEMAS=1 cargo test --all-features schemas`.
 #![cfg(feature = "schemars")]
 
-use contact_sync::{Policy, Scenario};
+use contact_sync::scenario::Scenario;
+use contact_sync::Policy;
 
 fn check(file: &str, schema: schemars::Schema) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

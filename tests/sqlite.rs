@@ -48,7 +48,7 @@ fn b6_sqlite_schema_is_created_and_versioned_and_reopens() {
     assert_eq!(found[0].fields.text("first_name"), "Ann");
     assert!(matches!(
         s.insert(&found[0]),
-        Err(contact_sync::store::sqlite::SqliteError::Exists(_))
+        Err(contact_sync::SqliteError::Exists(_))
     ));
 }
 

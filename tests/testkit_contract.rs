@@ -5,8 +5,8 @@
 
 use std::convert::Infallible;
 
-use contact_sync::store::asynchronous::Ready;
 use contact_sync::testkit::{self, Check};
+use contact_sync::Ready;
 use contact_sync::*;
 
 /// A part of the contract a store gets wrong.

@@ -11,7 +11,8 @@ use crate::fields::{FieldName, FieldValue};
 use crate::policy::NameGuard;
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
-pub use crate::rules::{FieldChange, RuleId};
+pub use crate::rules::ids::RuleId;
+pub use crate::rules::merge::FieldChange;
 
 mod effect;
 mod precondition;

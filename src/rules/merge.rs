@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::RuleId;
+use super::ids::RuleId;
 use crate::email::{EmailKey, Normalization};
 use crate::fields::{FieldClass, FieldName, FieldValue, Fields};
 use crate::policy::{Citations, ClassRules, FieldIndex, FieldMap, FieldMerge, TrustRights};

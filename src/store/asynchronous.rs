@@ -212,7 +212,7 @@ pub trait AsyncUndoStore:
 /// that answer from memory.
 ///
 /// ```
-/// use contact_sync::{store::asynchronous::Ready, InMemoryStore};
+/// use contact_sync::{InMemoryStore, Ready};
 /// let store = Ready(InMemoryStore::new());
 /// # let _ = store;
 /// ```

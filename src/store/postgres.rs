@@ -140,6 +140,9 @@ fn store_err(e: tokio_postgres::Error) -> ApplyError<PostgresError> {
 }
 
 impl PostgresStore {
+    /// The schema version this library writes (and the newest it opens).
+    pub const SCHEMA_VERSION: i32 = SCHEMA_VERSION;
+
     /// Connects to `url` (`postgres://user@host:port/database`) with a pool
     /// of at most `max_connections`, and creates or migrates the schema.
     ///

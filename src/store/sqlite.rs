@@ -124,6 +124,9 @@ fn to_record(raw: RawRecord) -> Result<Record, SqliteError> {
 }
 
 impl SqliteStore {
+    /// The schema version this library writes (and the newest it opens).
+    pub const SCHEMA_VERSION: i64 = SCHEMA_VERSION;
+
     /// Opens (creating if needed) the database at `path`.
     ///
     /// # Errors
