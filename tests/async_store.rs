@@ -3,6 +3,7 @@
 //! exactly as `plan_batch` does.
 
 use crate::common::*;
+use contact_sync::testkit::{Fault, Faulty};
 use contact_sync::Ready;
 use contact_sync::*;
 use proptest::prelude::*;
@@ -44,61 +45,12 @@ fn b5_b6_plan_and_apply_async_applies_once_and_redeliveries_plan_nothing() {
 #[test]
 fn b6_plan_and_apply_async_retries_a_conflict_and_gives_up_after_max_attempts() {
     // A store whose apply always reports a conflict.
-    struct Conflicting(InMemoryStore, std::sync::atomic::AtomicU32);
-    impl AsyncContactStore for Conflicting {
-        type Error = std::convert::Infallible;
-        async fn records_by_email(
-            &self,
-            t: TenantId,
-            k: &EmailKey,
-        ) -> Result<Vec<Record>, Self::Error> {
-            self.0.records_by_email(t, k)
-        }
-        async fn record(&self, t: TenantId, id: RecordId) -> Result<Option<Record>, Self::Error> {
-            self.0.record(t, id)
-        }
-        async fn records_by_ticket(
-            &self,
-            t: TenantId,
-            ticket: &str,
-        ) -> Result<Vec<Record>, Self::Error> {
-            self.0.records_by_ticket(t, ticket)
-        }
-        async fn event_digest(
-            &self,
-            t: TenantId,
-            e: EventId,
-        ) -> Result<Option<EventDigest>, Self::Error> {
-            self.0.event_digest(t, e)
-        }
-        async fn linked_subjects(
-            &self,
-            t: TenantId,
-            r: RecordId,
-        ) -> Result<Vec<SubjectId>, Self::Error> {
-            self.0.linked_subjects(t, r)
-        }
-        async fn campaign_memberships(
-            &self,
-            t: TenantId,
-            r: RecordId,
-        ) -> Result<Vec<CampaignMember>, Self::Error> {
-            self.0.campaign_memberships(t, r)
-        }
-    }
-    impl AsyncApplyPlan for Conflicting {
-        type Error = std::convert::Infallible;
-        async fn apply(&self, _: &Plan) -> Result<(), ApplyError<Self::Error>> {
-            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Err(Conflict::EmailKeyChanged.into())
-        }
-    }
+    let store = Ready(Faulty::new(InMemoryStore::new(), Fault::Conflict));
     let e = engine(Policy::doo());
     let ev = registration(1, vec![attendee(10, &[("email", "new@example.org")])]);
-    let store = Conflicting(InMemoryStore::new(), Default::default());
     let err = pollster::block_on(e.plan_and_apply_async(&store, &ev, 4)).unwrap_err();
     // Exactly four applies: no attempt more, none less.
-    assert_eq!(store.1.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert_eq!(store.0.applies(), 4);
     assert!(
         matches!(
             err,

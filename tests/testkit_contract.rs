@@ -9,7 +9,11 @@ use contact_sync::testkit::{self, Check};
 use contact_sync::Ready;
 use contact_sync::*;
 
-/// A part of the contract a store gets wrong.
+/// A part of the contract a store gets wrong: one sentence of the contract
+/// each, so that every check is shown to catch its own sentence and no
+/// other (the testkit's own mutation control). These stay here, not in
+/// `testkit::Fault`, which holds the faults a host injects into its own
+/// tests.
 #[derive(Clone, Copy, Debug)]
 enum Fault {
     /// `Link` effects are dropped.
@@ -768,8 +772,26 @@ fn b16_a_store_restoring_records_at_version_1_fails_undo() {
     caught_by_undo(Fault::RestoreResetsVersion, "injected a RestoreRecord");
 }
 
-/// A store that records no events (the default `event_digest`) is within
-/// the contract: the suite passes it.
+#[test]
+fn b7_a_store_keeping_the_default_event_digest_passes_the_suite() {
+    // It declares only the core contract.
+    let keeps = testkit::Keeps::core();
+    // A store that records no events (the default `event_digest`) is
+    // within the contract: the suite passes it.
+    let forgetful = || testkit::Faulty::new(InMemoryStore::new(), testkit::Fault::ForgetEvents);
+    if let Err(f) = testkit::run_all(&testkit::declare(keeps, forgetful)) {
+        panic!("{f:#?}");
+    }
+    let factory = testkit::declare(keeps, || std::future::ready(Ready(forgetful())));
+    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
+        panic!("{f:#?}");
+    }
+}
+
+/// A store that forwards only the required methods: it records no events,
+/// keeps no history and no tombstones, and inherits the default blocking
+/// (what a minimal host wrapper looks like; `testkit::Faulty` forwards
+/// everything).
 struct Forgetful(InMemoryStore);
 
 impl ContactStore for Forgetful {
@@ -812,21 +834,6 @@ impl UndoStore for Forgetful {
     }
     fn tombstone(&self, _: TenantId, _: RecordId) -> Result<Option<Tombstone>, Infallible> {
         Ok(None)
-    }
-}
-
-#[test]
-fn b7_a_store_keeping_the_default_event_digest_passes_the_suite() {
-    // It keeps no history and no tombstones, and says so.
-    let keeps = testkit::Keeps::core();
-    if let Err(f) = testkit::run_all(&testkit::declare(keeps, || Forgetful(InMemoryStore::new()))) {
-        panic!("{f:#?}");
-    }
-    let factory = testkit::declare(keeps, || {
-        std::future::ready(Ready(Forgetful(InMemoryStore::new())))
-    });
-    if let Err(f) = pollster::block_on(testkit::run_all_async(&factory)) {
-        panic!("{f:#?}");
     }
 }
 
@@ -929,6 +936,27 @@ fn b6_b7_faulty_stores_fail_the_checks_of_their_fault() {
     // A store that records no events is within the contract (B7's
     // fallback: derived record ids).
     assert_eq!(failing(Fault::ForgetEvents), Vec::<&str>::new());
+    // A store that always conflicts applies nothing: the apply checks fail.
+    let conflicting = failing(Fault::Conflict);
+    assert!(conflicting.contains(&"all_or_nothing"), "{conflicting:?}");
+    // Every apply reaches the store and is counted, failed or not.
+    let store = Faulty::new(InMemoryStore::new(), Fault::Conflict);
+    let t = TenantId::from_u128(1);
+    let r = Record::new(
+        RecordId::from_u128(1),
+        t,
+        RecordType::Contact,
+        Fields::new(),
+    );
+    let plan = Plan::new(t).with_effects([Effect::create_record(r)]);
+    for n in 1..=3 {
+        assert!(matches!(
+            store.apply(&plan),
+            Err(ApplyError::Conflict(Conflict::EmailKeyChanged))
+        ));
+        assert_eq!(store.applies(), n);
+    }
+    assert!(store.inner().records(t).is_empty());
 }
 
 /// What each fault does to one plan, on the store behind it.

@@ -6,6 +6,7 @@ use super::*;
 use crate::candidates::{Candidates, Needs};
 use crate::plan::{EventDigest, HistoryEntry};
 use crate::record::CampaignMember;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The fault a [`Faulty`] store injects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,6 +30,10 @@ pub enum Fault {
     /// [`ApplyPlan`]): this fault is for a host's tests of redeliveries
     /// after its event log was lost, and passes the suite.
     ForgetEvents,
+    /// Every apply fails with a conflict ([`Conflict::EmailKeyChanged`], as
+    /// if another writer always got there first) and applies nothing: for
+    /// a host's tests of what it does when retries run out.
+    Conflict,
 }
 
 /// A store with one [`Fault`] injected, forwarding everything else
@@ -48,12 +53,23 @@ pub enum Fault {
 pub struct Faulty<S> {
     store: S,
     fault: Fault,
+    applies: AtomicU64,
 }
 
 impl<S> Faulty<S> {
     /// `store` with `fault` injected.
     pub fn new(store: S, fault: Fault) -> Self {
-        Faulty { store, fault }
+        Faulty {
+            store,
+            fault,
+            applies: AtomicU64::new(0),
+        }
+    }
+
+    /// How many applies reached the store (every call, whether it failed
+    /// or not).
+    pub fn applies(&self) -> u64 {
+        self.applies.load(Ordering::SeqCst)
     }
 
     /// The store behind the fault.
@@ -121,7 +137,9 @@ impl<S: ContactStore> ContactStore for Faulty<S> {
 impl<S: ApplyPlan> ApplyPlan for Faulty<S> {
     type Error = S::Error;
     fn apply(&self, plan: &Plan) -> Result<(), ApplyError<S::Error>> {
+        self.applies.fetch_add(1, Ordering::SeqCst);
         match self.fault {
+            Fault::Conflict => Err(crate::error::Conflict::EmailKeyChanged.into()),
             Fault::None => self.store.apply(plan),
             Fault::FailAtEffect(n) if plan.effects.len() > n => {
                 let mut first = plan.clone();
