@@ -94,6 +94,7 @@
 
 mod batch;
 mod candidates;
+pub mod describe;
 // Every item is at the crate root; the module path goes in the next
 // release.
 #[doc(hidden)]
@@ -168,8 +169,8 @@ pub use heal::{
     RecordMerge, ScoredGroup, Survivor,
 };
 pub use plan::{
-    Decision, Effect, EventDigest, FieldChange, Held, HistoryEntry, NoRecordReason, Observe,
-    Observed, Outcome, Plan, Precondition, RuleId, Rules, Warning,
+    Decision, Effect, EventDigest, Fact, FieldChange, Held, HistoryEntry, NoRecordReason, Observe,
+    Observed, Outcome, Plan, Precondition, Reason, RuleId, Rules, Warning,
 };
 #[allow(deprecated)]
 pub use policy::Merge;

@@ -53,6 +53,7 @@ impl<S: Source> Decider<'_, S> {
             record,
             no_record,
             rules: t.rules,
+            reasons: t.reasons,
             explanation,
             linkage: self.score.take(),
         });
@@ -135,7 +136,7 @@ impl<S: Source> Decider<'_, S> {
     pub(super) fn already_applied(&mut self, e: &Event) {
         for s in e.subjects() {
             let mut t = Trace::new(self.explain, self.policy.citations);
-            t.cite(B7).say("This event was applied before with the same payload (a redelivery): nothing to do.");
+            t.cite(B7).reason(Fact::Redelivery);
             let link = self.ov.link_of(s.id, s.link);
             self.outcomes.push(Outcome {
                 event: e.id(),
@@ -145,6 +146,7 @@ impl<S: Source> Decider<'_, S> {
                 record: link,
                 no_record: None,
                 rules: t.rules,
+                reasons: t.reasons,
                 explanation: t.text,
                 linkage: None,
             });

@@ -28,10 +28,9 @@ impl<S: Source> Decider<'_, S> {
         }
         let rule = self.policy.roles.get(s.role);
         if rule == RoleRule::NoRecord {
-            t.cite(A6).cite(A12).say_fmt(format_args!(
-                "The {} has no record; buyer data reaches records only through the holders' update trigger.",
-                s.role.noun()
-            ));
+            t.cite(A6)
+                .cite(A12)
+                .reason(Fact::RoleHasNoRecord { role: s.role });
             let link = self.ov.link_of(s.id, s.link);
             self.outcome(
                 &ctx,
@@ -46,7 +45,7 @@ impl<S: Source> Decider<'_, S> {
         if e.buyer_data_only && s.role == Role::Attendee {
             t.cite(A12);
             if e.source != EditSource::UpdateTrigger {
-                t.say("Only buyer data is collected: it carries over only when the update is triggered on the holder.");
+                t.reason(Fact::BuyerDataWaitsForTrigger);
                 let link = self.ov.link_of(s.id, s.link);
                 self.outcome(
                     &ctx,
@@ -58,7 +57,7 @@ impl<S: Source> Decider<'_, S> {
                 );
                 return Ok(());
             }
-            t.say("Only buyer data is collected, and the update was triggered on the holder: the buyer's data carries over.");
+            t.reason(Fact::BuyerDataTriggered);
         }
         let new = edit_fields(e);
         let old_email = parse_email(s.id, &s.fields, &self.policy.normalization)?;
@@ -66,11 +65,10 @@ impl<S: Source> Decider<'_, S> {
         let mut link = self.ov.link_of(s.id, s.link);
         if link.is_none() && self.policy.no_email.create {
             if let Some(rec) = self.record_by_ticket(&new)? {
-                t.cite(A28).say_fmt(format_args!(
-                    "Found {} {} through the ticket id.",
-                    rec.record_type.noun(),
-                    rec.id
-                ));
+                t.cite(A28).reason(Fact::FoundByTicket {
+                    record: rec.id,
+                    record_type: rec.record_type,
+                });
                 link = Some(rec.id);
             }
         }
@@ -81,7 +79,7 @@ impl<S: Source> Decider<'_, S> {
                     if self.policy.citations == Citations::Salesforce {
                         t.cite(A29);
                     }
-                    t.say("An email was added to a subject without record.");
+                    t.reason(Fact::EmailAdded);
                     self.cite_event_setting(&decision, &mut t);
                     if decision.action == EmailChangeAction::NewRecord {
                         t.cite(A23);
@@ -95,8 +93,7 @@ impl<S: Source> Decider<'_, S> {
                     self.match_email(&ctx2, s, &new, email, t)
                 }
                 _ => {
-                    t.cite(self.cite(D5, A29))
-                        .say("The subject has no email and no record; a record is created only once an email is added.");
+                    t.cite(self.cite(D5, A29)).reason(Fact::NoEmailNoRecordYet);
                     self.no_record(&ctx, s, NoRecordReason::NoEmail, t);
                     Ok(())
                 }

@@ -29,6 +29,11 @@ pub(super) struct Trace {
     /// Which product's rule ids are cited.
     pub(super) citations: Citations,
     pub(super) rules: Rules,
+    /// The reasons stated so far (B2).
+    pub(super) reasons: Vec<Reason>,
+    /// The rule the next reason is stated under: the last one cited since
+    /// the last reason.
+    under: Option<RuleId>,
     /// The sentences, space-separated, in one buffer.
     pub(super) text: String,
 }
@@ -39,6 +44,8 @@ impl Trace {
             explain,
             citations,
             rules: Rules::new(),
+            reasons: Vec::new(),
+            under: None,
             text: String::new(),
         }
     }
@@ -53,7 +60,23 @@ impl Trace {
         if let Some(r) = r {
             // Capacity exceeds what any decision cites; see `Rules::CAPACITY`.
             let _ = self.rules.push(r);
+            self.under = Some(r);
         }
+        self
+    }
+
+    /// States `fact`, under the rule cited last since the previous reason.
+    pub(super) fn reason(&mut self, fact: Fact) -> &mut Self {
+        let reason = Reason::new(self.under.take(), fact);
+        if self.explain {
+            crate::describe::push(
+                &crate::describe::English,
+                &crate::describe::Ids,
+                &reason,
+                &mut self.text,
+            );
+        }
+        self.reasons.push(reason);
         self
     }
     /// Appends a formatted sentence without a temporary string.

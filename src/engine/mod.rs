@@ -20,7 +20,8 @@ use crate::event::{
 };
 use crate::fields::{FieldClass, FieldName, Fields};
 use crate::plan::{
-    Decision, Effect, FieldChange, NoRecordReason, Outcome, Plan, RuleId, Rules, Warning,
+    Decision, Effect, Fact, FieldChange, NoRecordReason, Outcome, Plan, Reason, RuleId, Rules,
+    Warning,
 };
 use crate::policy::{
     Ambiguity, Citations, ClassRules, EmailChange, FieldIndex, FieldMerge, NameGuard, Policy,

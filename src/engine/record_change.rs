@@ -11,7 +11,7 @@ impl<S: Source> Decider<'_, S> {
             let mut t = Trace::new(self.explain, self.policy.citations);
             t.cite(A20);
             if !self.policy.two_way {
-                t.say("Without a two-way integration, record changes do not flow back into registrations.");
+                t.reason(Fact::NoTwoWay);
                 self.outcome(&ctx, s, Decision::NoChange, Some(c.record), None, t);
                 continue;
             }
@@ -34,13 +34,12 @@ impl<S: Source> Decider<'_, S> {
                 })
                 .collect();
             if changes.is_empty() {
-                t.say("The registration already holds the record's data.");
+                t.reason(Fact::RegistrationCurrent);
                 self.outcome(&ctx, s, Decision::NoChange, Some(c.record), None, t);
             } else {
-                t.cite(B3).say_fmt(format_args!(
-                    "Two-way integration: the registration takes the record's {}.",
-                    list(changes.iter().map(|c| c.field.as_str()))
-                ));
+                t.cite(B3).reason(Fact::TwoWayCopied {
+                    fields: changes.iter().map(|c| c.field.clone()).collect(),
+                });
                 self.effects.push(Effect::UpdateSubject {
                     subject: s.id,
                     changes,

@@ -25,8 +25,7 @@ impl<S: Source> Decider<'_, S> {
             let mut t = Trace::new(self.explain, self.policy.citations);
             let fields = effective_fields(r.buyer_data_only, s, buyer);
             if r.buyer_data_only && s.role == Role::Attendee && buyer.is_some() {
-                t.cite(A12)
-                    .say("Only buyer data is collected, so the holder carries the buyer's data.");
+                t.cite(A12).reason(Fact::BuyerDataCarried);
             }
             self.register_subject(&ctx, s, &fields, t)?;
         }
@@ -42,34 +41,31 @@ impl<S: Source> Decider<'_, S> {
     ) -> Result<(), PlanError<S::Error>> {
         let rule = self.policy.roles.get(s.role);
         if rule == RoleRule::NoRecord {
-            t.cite(A6)
-                .say("The ticket buyer gets no record: only ticket holders do.");
+            t.cite(A6).reason(Fact::BuyerGetsNoRecord);
             self.no_record(ctx, s, NoRecordReason::Role, t);
             return Ok(());
         }
         let email = parse_email(s.id, fields, &self.policy.normalization)?;
         if let Some(pid) = s.prefill.or(s.link) {
             let rec = self.existing(s, pid)?;
-            t.cite(D7).say_fmt(format_args!(
-                "The booking was prefilled from {} {}, which is assumed first.",
-                rec.record_type.noun(),
-                rec.id
-            ));
+            t.cite(D7).reason(Fact::Prefilled {
+                record: rec.id,
+                record_type: rec.record_type,
+            });
             let changed = email != rec.email_key(&self.policy.normalization);
             let decision =
                 self.decide_email_change(ctx, During::Registration, Some(&rec), &email, changed);
             match decision.action {
                 EmailChangeAction::Unchanged => {
-                    t.cite(D1).say("The entered email is that record's.");
+                    t.cite(D1).reason(Fact::EnteredEmailIsRecords);
                     return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
                 }
                 // D21: a record without email is completed by the entered
                 // one (a personalized access code).
                 EmailChangeAction::Complete => {
-                    t.cite(D21).cite(D15).say_fmt(format_args!(
-                        "That {} has no email: the entered one completes it, and the link stays.",
-                        rec.record_type.noun()
-                    ));
+                    t.cite(D21).cite(D15).reason(Fact::EmailCompletesRecord {
+                        record_type: rec.record_type,
+                    });
                     return self.update_existing(ctx, s, fields, rec, Entered::All, false, t);
                 }
                 _ => {}
@@ -80,14 +76,12 @@ impl<S: Source> Decider<'_, S> {
             (_, None) => self.no_email(ctx, s, fields, t),
             (RoleRule::AlwaysCreate, Some(e)) => {
                 match s.role {
-                    Role::Attendee => t.cite(A21).say_fmt(format_args!(
-                        "Every ticket holder gets a new {}, match or not.",
-                        self.noun()
-                    )),
-                    Role::Booker => t.cite(A22).say_fmt(format_args!(
-                        "The ticket buyer gets a new {} too, even if one has the same email.",
-                        self.noun()
-                    )),
+                    Role::Attendee => t.cite(A21).reason(Fact::EveryHolderNew {
+                        record_type: self.policy.matching.record_type,
+                    }),
+                    Role::Booker => t.cite(A22).reason(Fact::BuyerNewToo {
+                        record_type: self.policy.matching.record_type,
+                    }),
                 };
                 self.create_keyed(ctx, s, fields, Some(e), t)
             }
@@ -129,7 +123,7 @@ impl<S: Source> Decider<'_, S> {
                 count: on_key,
             });
         }
-        let noun = sel.record_type.noun();
+        let record_type = sel.record_type;
         match m.scope {
             Scope::Linear => {
                 if self.policy.citations == Citations::Salesforce {
@@ -137,31 +131,23 @@ impl<S: Source> Decider<'_, S> {
                 }
             }
             Scope::Cross { prefer } => {
-                t.cite(A24).say_fmt(format_args!(
-                    "Cross matching searches contacts and leads{}{}, preferring {}s.",
-                    if m.criteria.is_empty() {
-                        ""
-                    } else {
-                        " on email and "
-                    },
-                    list(m.criteria.iter().map(|c| c.as_str())),
-                    prefer.noun()
-                ));
+                t.cite(A24).reason(Fact::CrossMatching {
+                    criteria: m.criteria.clone(),
+                    prefer,
+                });
                 if sel.failed_criteria() > 0 {
-                    t.say_fmt(format_args!(
-                        "{} record(s) with this email failed the extra criteria.",
-                        sel.failed_criteria()
-                    ));
+                    t.reason(Fact::FailedCriteria {
+                        count: sel.failed_criteria(),
+                    });
                 }
             }
         }
         if let Some(w) = &m.weighted {
-            t.cite(B10).say_fmt(format_args!(
-                "Weighted criteria on {} need a score of {}; {} record(s) with this email fell short.",
-                list(w.criteria.iter().map(|c| c.field.as_str())),
-                w.threshold,
-                sel.failed_criteria()
-            ));
+            t.cite(B10).reason(Fact::WeightedCriteria {
+                criteria: w.criteria.iter().map(|c| c.field.clone()).collect(),
+                threshold: w.threshold,
+                fell_short: sel.failed_criteria(),
+            });
         }
         match action {
             MatchAction::Create if self.policy.linkage.is_some() => {
@@ -170,45 +156,39 @@ impl<S: Source> Decider<'_, S> {
             }
             MatchAction::Create => {
                 if sel.other_type_has_email() && m.scope == Scope::Linear {
-                    t.cite(A3).say_fmt(format_args!(
-                        "No {noun} has this email (only a record of the other type has, and matching is linear), so a new {noun} is created."
-                    ));
+                    t.cite(A3)
+                        .reason(Fact::OnlyOtherTypeHasEmail { record_type });
                 } else {
-                    t.cite(self.cite(D3, A3)).say_fmt(format_args!(
-                        "No {noun} has this email, so a new one is created."
-                    ));
+                    t.cite(self.cite(D3, A3))
+                        .reason(Fact::NoneHasEmail { record_type });
                 }
                 self.create_keyed(ctx, s, fields, self.ov.asked_key(at), t)
             }
             MatchAction::Link { record } => {
                 let rec = self.chosen(record)?;
-                let has = if m.criteria.is_empty() {
-                    "has this email"
-                } else {
-                    "matches"
-                };
-                t.cite(self.cite(D2, A7)).say_fmt(format_args!(
-                    "Exactly one {noun} {has}: linked to {noun} {record}."
-                ));
+                t.cite(self.cite(D2, A7)).reason(Fact::ExactlyOne {
+                    record,
+                    record_type,
+                    criteria: !m.criteria.is_empty(),
+                });
                 if self.ov.created_here(&record) {
-                    t.cite(B5)
-                        .say("It was created earlier in this booking or batch.");
+                    t.cite(B5).reason(Fact::CreatedInBatch);
                 }
                 let ctx = &self.through_alias(ctx, &rec, fields, &mut t);
                 self.update_existing(ctx, s, fields, rec, Entered::All, true, t)
             }
             MatchAction::CreateDespite { records } => {
                 if m.ambiguity == Ambiguity::CreateNew {
-                    t.cite(D4).say_fmt(format_args!(
-                        "{} {noun}s have this email; the system never guesses between several, so a new one is created.",
-                        records.len()
-                    ));
+                    t.cite(D4).reason(Fact::SeveralCreateNew {
+                        count: records.len(),
+                        record_type,
+                    });
                 } else {
-                    t.cite(D4).cite(B13).say_fmt(format_args!(
-                        "{} {noun}s have this email; the ambiguity policy `{}` could not single out one, so a new one is created (it never guesses).",
-                        records.len(),
-                        m.ambiguity.name()
-                    ));
+                    t.cite(D4).cite(B13).reason(Fact::SeveralUnresolved {
+                        count: records.len(),
+                        record_type,
+                        ambiguity: m.ambiguity.name().into(),
+                    });
                 }
                 self.create_keyed(ctx, s, fields, self.ov.asked_key(at), t)
             }
@@ -218,28 +198,40 @@ impl<S: Source> Decider<'_, S> {
                 by,
             } => {
                 let rec = self.chosen(record)?;
-                let n = records.len();
+                let count = records.len();
                 match by {
                     Chosen::SmallestId => {
-                        t.cite(self.cite(D4, A7)).say_fmt(format_args!(
-                            "{n} {noun}s have this email; the policy takes the one with the smallest id, {record}."
-                        ));
+                        t.cite(self.cite(D4, A7)).reason(Fact::SeveralSmallestId {
+                            count,
+                            record_type,
+                            record,
+                        });
                     }
                     Chosen::MostRecentlyModified => {
-                        t.cite(D4).cite(B13).say_fmt(format_args!(
-                            "{n} {noun}s have this email; the ambiguity policy `most_recently_modified` takes the most recently modified, {record}."
-                        ));
+                        t.cite(D4).cite(B13).reason(Fact::SeveralMostRecent {
+                            count,
+                            record_type,
+                            record,
+                        });
                     }
                     Chosen::Waterfall { rule } => {
-                        t.cite(D4).cite(B13).say_fmt(format_args!(
-                            "{n} {noun}s have this email; the ambiguity policy `waterfall` takes {record}, the only one rule {} matches.",
-                            rule + 1
-                        ));
+                        t.cite(D4).cite(B13).reason(Fact::SeveralWaterfall {
+                            count,
+                            record_type,
+                            record,
+                            rule: rule + 1,
+                        });
                     }
                     Chosen::BestScore { score } => {
-                        t.cite(D4).cite(B13).cite(B10).say_fmt(format_args!(
-                            "{n} {noun}s have this email; the ambiguity policy `best_score` takes {record}, the only one scoring {score}."
-                        ));
+                        t.cite(D4)
+                            .cite(B13)
+                            .cite(B10)
+                            .reason(Fact::SeveralBestScore {
+                                count,
+                                record_type,
+                                record,
+                                score,
+                            });
                     }
                 }
                 self.warnings.push(Warning::Ambiguous {
@@ -252,15 +244,15 @@ impl<S: Source> Decider<'_, S> {
             MatchAction::Skip { records } | MatchAction::Review { records } => {
                 let review = m.ambiguity == Ambiguity::Review;
                 if review {
-                    t.cite(D4).cite(B13).say_fmt(format_args!(
-                        "{} {noun}s have this email; the ambiguity policy `review` leaves the choice to a person: nothing is linked or created.",
-                        records.len()
-                    ));
+                    t.cite(D4).cite(B13).reason(Fact::SeveralReview {
+                        count: records.len(),
+                        record_type,
+                    });
                 } else {
-                    t.cite(D4).say_fmt(format_args!(
-                        "{} {noun}s have this email; the policy links none and creates none.",
-                        records.len()
-                    ));
+                    t.cite(D4).reason(Fact::SeveralSkip {
+                        count: records.len(),
+                        record_type,
+                    });
                 }
                 self.warnings.push(Warning::Ambiguous {
                     subject: s.id,
@@ -288,24 +280,20 @@ impl<S: Source> Decider<'_, S> {
     ) -> Result<(), PlanError<S::Error>> {
         let ne = self.policy.no_email;
         if !ne.create {
-            t.cite(self.cite(D5, A11)).say(
-                "No email was given, so the subject is linked to nothing and nothing is created.",
-            );
+            t.cite(self.cite(D5, A11)).reason(Fact::NoEmail);
             self.no_record(ctx, s, NoRecordReason::NoEmail, t);
             return Ok(());
         }
         if ne.first_name_required && fields.is_empty_at(FieldName::FIRST_NAME) {
-            t.cite(A27)
-                .say("Neither email nor first name was given, so no record is created.");
+            t.cite(A27).reason(Fact::NoEmailNoFirstName);
             self.no_record(ctx, s, NoRecordReason::NoFirstName, t);
             return Ok(());
         }
         if let Some(rec) = self.record_by_ticket(fields)? {
-            t.cite(A28).say_fmt(format_args!(
-                "No email was given; {} {} already carries this ticket id and is linked.",
-                rec.record_type.noun(),
-                rec.id
-            ));
+            t.cite(A28).reason(Fact::TicketCarrier {
+                record: rec.id,
+                record_type: rec.record_type,
+            });
             return self.update_existing(ctx, s, fields, rec, Entered::All, true, t);
         }
         let mut f = fields.clone();
@@ -316,14 +304,12 @@ impl<S: Source> Decider<'_, S> {
                 .filter(|v| !v.is_blank())
             {
                 f.set(FieldName::new(FieldName::LAST_NAME), last.clone());
-                t.cite(A26)
-                    .say("The last name was blank, so the buyer's last name is used.");
+                t.cite(A26).reason(Fact::BuyerLastName);
             }
         }
-        t.cite(A25).say_fmt(format_args!(
-            "No email was given, but records without email are enabled: a new {} is created, found again later through its ticket id.",
-            self.noun()
-        ));
+        t.cite(A25).reason(Fact::NoEmailCreates {
+            record_type: self.policy.matching.record_type,
+        });
         self.create(ctx, s, &f, t)
     }
 }

@@ -11,14 +11,13 @@ impl<S: Source> Decider<'_, S> {
         let mut t = Trace::new(self.explain, self.policy.citations);
         t.cite(D11).cite(D12);
         let decision = if self.relink_to(s, rec.id) {
-            t.say_fmt(format_args!(
-                "The organizer changed the connected record to {} {}.",
-                rec.record_type.noun(),
-                rec.id
-            ));
+            t.reason(Fact::Relinked {
+                record: rec.id,
+                record_type: rec.record_type,
+            });
             Decision::Relinked
         } else {
-            t.say("The subject is already linked to the chosen record.");
+            t.reason(Fact::AlreadyLinked);
             Decision::Kept
         };
         self.outcome(&ctx, s, decision, Some(rec.id), None, t);

@@ -16,10 +16,12 @@ pub use crate::rules::merge::FieldChange;
 
 mod effect;
 mod precondition;
+mod reason;
 mod validity;
 
 pub use effect::Effect;
 pub use precondition::{Observe, Observed, Precondition};
+pub use reason::{Fact, Reason};
 pub use validity::Held;
 
 /// The rules that fired for one subject, in order, without duplicates.
@@ -203,6 +205,11 @@ pub struct Outcome {
     pub no_record: Option<NoRecordReason>,
     /// The rules that fired, in order.
     pub rules: Rules,
+    /// Why, as data: the facts the decision rests on, each with the rule
+    /// it was stated under (B2). Render them with
+    /// [`crate::describe::sentences`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<Reason>,
     /// A sentence for an event manager.
     pub explanation: String,
     /// The record-linkage score behind the decision (B19), when the policy
@@ -225,6 +232,7 @@ impl Outcome {
             record: None,
             no_record: None,
             rules: Rules::default(),
+            reasons: Vec::new(),
             explanation: String::new(),
             linkage: None,
         }
@@ -248,6 +256,13 @@ impl Outcome {
     #[must_use]
     pub fn with_rules(mut self, rules: impl IntoIterator<Item = RuleId>) -> Self {
         self.rules = rules.into_iter().collect();
+        self
+    }
+
+    /// With the reasons, in order.
+    #[must_use]
+    pub fn with_reasons(mut self, reasons: impl IntoIterator<Item = Reason>) -> Self {
+        self.reasons = reasons.into_iter().collect();
         self
     }
 

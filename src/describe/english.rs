@@ -1,0 +1,284 @@
+//! The English sentences.
+
+use std::fmt::Write as _;
+
+use super::{Formatter, Names};
+use crate::plan::{Fact, Reason};
+
+/// The English formatter: the sentences of every explanation, plan report
+/// and scenario output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct English;
+
+/// Field names joined with ", ".
+fn list(out: &mut String, names: &[crate::fields::FieldName]) {
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(n.as_str());
+    }
+}
+
+impl Formatter for English {
+    fn nothing_to_do(&self, out: &mut String) {
+        out.push_str("Nothing to do.");
+    }
+
+    fn reason(&self, reason: &Reason, names: &dyn Names, out: &mut String) {
+        match &reason.fact {
+            Fact::Relinked {
+                record,
+                record_type,
+            } => {
+                let _ = write!(
+                    out,
+                    "The organizer changed the connected record to {} ",
+                    record_type.noun()
+                );
+                names.record(*record, out);
+                out.push('.');
+            }
+            Fact::AlreadyLinked => {
+                out.push_str("The subject is already linked to the chosen record.")
+            }
+            Fact::NoTwoWay => out.push_str(
+                "Without a two-way integration, record changes do not flow back into registrations.",
+            ),
+            Fact::RegistrationCurrent => {
+                out.push_str("The registration already holds the record's data.")
+            }
+            Fact::TwoWayCopied { fields } => {
+                out.push_str("Two-way integration: the registration takes the record's ");
+                list(out, fields);
+                out.push('.');
+            }
+            Fact::RoleHasNoRecord { role } => {
+                let _ = write!(
+                    out,
+                    "The {} has no record; buyer data reaches records only through the holders' update trigger.",
+                    role.noun()
+                );
+            }
+            Fact::BuyerDataWaitsForTrigger => out.push_str(
+                "Only buyer data is collected: it carries over only when the update is triggered on the holder.",
+            ),
+            Fact::BuyerDataTriggered => out.push_str(
+                "Only buyer data is collected, and the update was triggered on the holder: the buyer's data carries over.",
+            ),
+            Fact::FoundByTicket {
+                record,
+                record_type,
+            } => {
+                let _ = write!(out, "Found {} ", record_type.noun());
+                names.record(*record, out);
+                out.push_str(" through the ticket id.");
+            }
+            Fact::EmailAdded => out.push_str("An email was added to a subject without record."),
+            Fact::NoEmailNoRecordYet => out.push_str(
+                "The subject has no email and no record; a record is created only once an email is added.",
+            ),
+            Fact::Redelivery => out.push_str(
+                "This event was applied before with the same payload (a redelivery): nothing to do.",
+            ),
+            Fact::BuyerDataCarried => out.push_str(
+                "Only buyer data is collected, so the holder carries the buyer's data.",
+            ),
+            Fact::BuyerGetsNoRecord => {
+                out.push_str("The ticket buyer gets no record: only ticket holders do.")
+            }
+            Fact::Prefilled {
+                record,
+                record_type,
+            } => {
+                let _ = write!(out, "The booking was prefilled from {} ", record_type.noun());
+                names.record(*record, out);
+                out.push_str(", which is assumed first.");
+            }
+            Fact::EnteredEmailIsRecords => out.push_str("The entered email is that record's."),
+            Fact::EmailCompletesRecord { record_type } => {
+                let _ = write!(
+                    out,
+                    "That {} has no email: the entered one completes it, and the link stays.",
+                    record_type.noun()
+                );
+            }
+            Fact::EveryHolderNew { record_type } => {
+                let _ = write!(
+                    out,
+                    "Every ticket holder gets a new {}, match or not.",
+                    record_type.noun()
+                );
+            }
+            Fact::BuyerNewToo { record_type } => {
+                let _ = write!(
+                    out,
+                    "The ticket buyer gets a new {} too, even if one has the same email.",
+                    record_type.noun()
+                );
+            }
+            Fact::CrossMatching { criteria, prefer } => {
+                out.push_str("Cross matching searches contacts and leads");
+                if !criteria.is_empty() {
+                    out.push_str(" on email and ");
+                }
+                list(out, criteria);
+                let _ = write!(out, ", preferring {}s.", prefer.noun());
+            }
+            Fact::FailedCriteria { count } => {
+                let _ = write!(
+                    out,
+                    "{count} record(s) with this email failed the extra criteria."
+                );
+            }
+            Fact::WeightedCriteria {
+                criteria,
+                threshold,
+                fell_short,
+            } => {
+                out.push_str("Weighted criteria on ");
+                list(out, criteria);
+                let _ = write!(
+                    out,
+                    " need a score of {threshold}; {fell_short} record(s) with this email fell short."
+                );
+            }
+            Fact::OnlyOtherTypeHasEmail { record_type } => {
+                let noun = record_type.noun();
+                let _ = write!(
+                    out,
+                    "No {noun} has this email (only a record of the other type has, and matching is linear), so a new {noun} is created."
+                );
+            }
+            Fact::NoneHasEmail { record_type } => {
+                let _ = write!(
+                    out,
+                    "No {} has this email, so a new one is created.",
+                    record_type.noun()
+                );
+            }
+            Fact::ExactlyOne {
+                record,
+                record_type,
+                criteria,
+            } => {
+                let noun = record_type.noun();
+                let has = if *criteria { "matches" } else { "has this email" };
+                let _ = write!(out, "Exactly one {noun} {has}: linked to {noun} ");
+                names.record(*record, out);
+                out.push('.');
+            }
+            Fact::CreatedInBatch => out.push_str("It was created earlier in this booking or batch."),
+            Fact::SeveralCreateNew { count, record_type } => {
+                let _ = write!(
+                    out,
+                    "{count} {}s have this email; the system never guesses between several, so a new one is created.",
+                    record_type.noun()
+                );
+            }
+            Fact::SeveralUnresolved {
+                count,
+                record_type,
+                ambiguity,
+            } => {
+                let _ = write!(
+                    out,
+                    "{count} {}s have this email; the ambiguity policy `{ambiguity}` could not single out one, so a new one is created (it never guesses).",
+                    record_type.noun()
+                );
+            }
+            Fact::SeveralSmallestId {
+                count,
+                record_type,
+                record,
+            } => {
+                let _ = write!(
+                    out,
+                    "{count} {}s have this email; the policy takes the one with the smallest id, ",
+                    record_type.noun()
+                );
+                names.record(*record, out);
+                out.push('.');
+            }
+            Fact::SeveralMostRecent {
+                count,
+                record_type,
+                record,
+            } => {
+                let _ = write!(
+                    out,
+                    "{count} {}s have this email; the ambiguity policy `most_recently_modified` takes the most recently modified, ",
+                    record_type.noun()
+                );
+                names.record(*record, out);
+                out.push('.');
+            }
+            Fact::SeveralWaterfall {
+                count,
+                record_type,
+                record,
+                rule,
+            } => {
+                let _ = write!(
+                    out,
+                    "{count} {}s have this email; the ambiguity policy `waterfall` takes ",
+                    record_type.noun()
+                );
+                names.record(*record, out);
+                let _ = write!(out, ", the only one rule {rule} matches.");
+            }
+            Fact::SeveralBestScore {
+                count,
+                record_type,
+                record,
+                score,
+            } => {
+                let _ = write!(
+                    out,
+                    "{count} {}s have this email; the ambiguity policy `best_score` takes ",
+                    record_type.noun()
+                );
+                names.record(*record, out);
+                let _ = write!(out, ", the only one scoring {score}.");
+            }
+            Fact::SeveralReview { count, record_type } => {
+                let _ = write!(
+                    out,
+                    "{count} {}s have this email; the ambiguity policy `review` leaves the choice to a person: nothing is linked or created.",
+                    record_type.noun()
+                );
+            }
+            Fact::SeveralSkip { count, record_type } => {
+                let _ = write!(
+                    out,
+                    "{count} {}s have this email; the policy links none and creates none.",
+                    record_type.noun()
+                );
+            }
+            Fact::NoEmail => out.push_str(
+                "No email was given, so the subject is linked to nothing and nothing is created.",
+            ),
+            Fact::NoEmailNoFirstName => {
+                out.push_str("Neither email nor first name was given, so no record is created.")
+            }
+            Fact::TicketCarrier {
+                record,
+                record_type,
+            } => {
+                let _ = write!(out, "No email was given; {} ", record_type.noun());
+                names.record(*record, out);
+                out.push_str(" already carries this ticket id and is linked.");
+            }
+            Fact::BuyerLastName => {
+                out.push_str("The last name was blank, so the buyer's last name is used.")
+            }
+            Fact::NoEmailCreates { record_type } => {
+                let _ = write!(
+                    out,
+                    "No email was given, but records without email are enabled: a new {} is created, found again later through its ticket id.",
+                    record_type.noun()
+                );
+            }
+        }
+    }
+}

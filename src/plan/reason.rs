@@ -1,0 +1,267 @@
+//! Reasons as data (B2): why an outcome is what it is, as the rule and the
+//! facts it concerns (records, counts, field names, settings), never an
+//! email or a field value. Sentences come after deciding, from a
+//! [`crate::describe::Formatter`].
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Role;
+use crate::fields::FieldName;
+use crate::record::{RecordId, RecordType};
+use crate::rules::ids::RuleId;
+
+/// One reason of an outcome: the fact, and the rule it was stated under
+/// (the last rule cited before it, as the preset cites it; `None` when the
+/// fact explains a rule cited elsewhere or none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct Reason {
+    /// The rule the fact is stated under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<RuleId>,
+    /// What the decision rests on.
+    #[serde(flatten)]
+    pub fact: Fact,
+}
+
+impl Reason {
+    /// `fact`, stated under `rule`.
+    pub fn new(rule: Option<RuleId>, fact: Fact) -> Self {
+        Reason { rule, fact }
+    }
+}
+
+/// What a decision rests on: one variant per kind of statement, with the
+/// facts it names. Serialized with the variant's name under `"fact"`
+/// (`{"fact": "relinked", "record": "…", "record_type": "contact"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(tag = "fact", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Fact {
+    /// D11: the organizer changed the connected record to `record`.
+    Relinked {
+        /// The record now linked.
+        record: RecordId,
+        /// Its type.
+        record_type: RecordType,
+    },
+    /// D11: the subject was linked to the chosen record already.
+    AlreadyLinked,
+    /// A20: without a two-way integration, record changes do not flow
+    /// back into registrations.
+    NoTwoWay,
+    /// A20: the registration holds the record's data already.
+    RegistrationCurrent,
+    /// B3: the two-way integration copies these fields of the record into
+    /// the registration.
+    TwoWayCopied {
+        /// The fields copied, in the order of the changes.
+        fields: Vec<FieldName>,
+    },
+    /// A6, A12: a subject of this role gets no record; buyer data reaches
+    /// records only through the holders' update trigger.
+    RoleHasNoRecord {
+        /// The subject's role.
+        role: Role,
+    },
+    /// A12: only buyer data is collected, and the update was not
+    /// triggered on the holder: nothing carries over.
+    BuyerDataWaitsForTrigger,
+    /// A12: only buyer data is collected, and the update was triggered on
+    /// the holder: the buyer's data carries over.
+    BuyerDataTriggered,
+    /// A28: the record was found through the ticket id.
+    FoundByTicket {
+        /// The record.
+        record: RecordId,
+        /// Its type.
+        record_type: RecordType,
+    },
+    /// An email was added to a subject without record.
+    EmailAdded,
+    /// D5, A29: the subject has no email and no record; a record is
+    /// created only once an email is added.
+    NoEmailNoRecordYet,
+    /// B7: the event was applied before with the same payload.
+    Redelivery,
+    /// A12: only buyer data is collected, so the holder carries the
+    /// buyer's data.
+    BuyerDataCarried,
+    /// A6: the ticket buyer gets no record; only ticket holders do.
+    BuyerGetsNoRecord,
+    /// D7: the booking was prefilled from `record`, which is assumed first.
+    Prefilled {
+        /// The prefilled record.
+        record: RecordId,
+        /// Its type.
+        record_type: RecordType,
+    },
+    /// D1: the entered email is the prefilled record's.
+    EnteredEmailIsRecords,
+    /// D21, D15: the prefilled record has no email; the entered one
+    /// completes it, and the link stays.
+    EmailCompletesRecord {
+        /// The record's type.
+        record_type: RecordType,
+    },
+    /// A21: every ticket holder gets a new record, match or not.
+    EveryHolderNew {
+        /// The type created.
+        record_type: RecordType,
+    },
+    /// A22: the ticket buyer gets a new record too, even if one has the
+    /// same email.
+    BuyerNewToo {
+        /// The type created.
+        record_type: RecordType,
+    },
+    /// A24: cross matching searches contacts and leads (on email and the
+    /// extra criteria), preferring one type.
+    CrossMatching {
+        /// The extra criteria (none: email only).
+        criteria: Vec<FieldName>,
+        /// The type preferred.
+        prefer: RecordType,
+    },
+    /// A24: records with the email failed the extra criteria.
+    FailedCriteria {
+        /// How many.
+        count: usize,
+    },
+    /// B10: weighted criteria need a score; records with the email fell
+    /// short.
+    WeightedCriteria {
+        /// The fields weighed.
+        criteria: Vec<FieldName>,
+        /// The least total weight.
+        threshold: u32,
+        /// How many records with the email fell short.
+        fell_short: usize,
+    },
+    /// A3: no record of the type has the email (only one of the other
+    /// type, and matching is linear), so a new one is created.
+    OnlyOtherTypeHasEmail {
+        /// The type matched and created.
+        record_type: RecordType,
+    },
+    /// D3, A3: no record of the type has the email, so a new one is
+    /// created.
+    NoneHasEmail {
+        /// The type matched and created.
+        record_type: RecordType,
+    },
+    /// D2, A7: exactly one record has the email (and matches the extra
+    /// criteria): linked to it.
+    ExactlyOne {
+        /// The record linked.
+        record: RecordId,
+        /// Its type.
+        record_type: RecordType,
+        /// Whether extra criteria were matched too.
+        criteria: bool,
+    },
+    /// B5: the record was created earlier in this booking or batch.
+    CreatedInBatch,
+    /// D4: several records have the email; the system never guesses, so a
+    /// new one is created.
+    SeveralCreateNew {
+        /// How many records have the email.
+        count: usize,
+        /// Their type.
+        record_type: RecordType,
+    },
+    /// D4, B13: several records have the email; the ambiguity policy could
+    /// not single out one, so a new one is created.
+    SeveralUnresolved {
+        /// How many records have the email.
+        count: usize,
+        /// Their type.
+        record_type: RecordType,
+        /// The ambiguity policy's name (`Ambiguity::name`).
+        ambiguity: Cow<'static, str>,
+    },
+    /// D4, A7: several records have the email; the policy takes the one
+    /// with the smallest id.
+    SeveralSmallestId {
+        /// How many records have the email.
+        count: usize,
+        /// Their type.
+        record_type: RecordType,
+        /// The record taken.
+        record: RecordId,
+    },
+    /// D4, B13: several records have the email; the most recently
+    /// modified is taken.
+    SeveralMostRecent {
+        /// How many records have the email.
+        count: usize,
+        /// Their type.
+        record_type: RecordType,
+        /// The record taken.
+        record: RecordId,
+    },
+    /// D4, B13: several records have the email; the waterfall takes the
+    /// only one a rule matches.
+    SeveralWaterfall {
+        /// How many records have the email.
+        count: usize,
+        /// Their type.
+        record_type: RecordType,
+        /// The record taken.
+        record: RecordId,
+        /// The rule that matched, counted from 1.
+        rule: usize,
+    },
+    /// D4, B13, B10: several records have the email; the best score takes
+    /// the only one scoring highest.
+    SeveralBestScore {
+        /// How many records have the email.
+        count: usize,
+        /// Their type.
+        record_type: RecordType,
+        /// The record taken.
+        record: RecordId,
+        /// Its score.
+        score: u64,
+    },
+    /// D4, B13: several records have the email; the ambiguity policy
+    /// `review` leaves the choice to a person.
+    SeveralReview {
+        /// How many records have the email.
+        count: usize,
+        /// Their type.
+        record_type: RecordType,
+    },
+    /// D4: several records have the email; the policy links none and
+    /// creates none.
+    SeveralSkip {
+        /// How many records have the email.
+        count: usize,
+        /// Their type.
+        record_type: RecordType,
+    },
+    /// D5, A11: no email was given; nothing is linked or created.
+    NoEmail,
+    /// A27: neither email nor first name was given; no record is created.
+    NoEmailNoFirstName,
+    /// A28: no email was given; `record` carries the ticket id and is
+    /// linked.
+    TicketCarrier {
+        /// The record.
+        record: RecordId,
+        /// Its type.
+        record_type: RecordType,
+    },
+    /// A26: the last name was blank; the buyer's is used.
+    BuyerLastName,
+    /// A25: no email was given, but records without email are enabled: a
+    /// new one is created, found again later through its ticket id.
+    NoEmailCreates {
+        /// The type created.
+        record_type: RecordType,
+    },
+}
