@@ -53,7 +53,11 @@ impl FieldName {
 /// Why a field name is refused (see [`crate::Limits::max_field_name_len`]).
 ///
 /// Its message never repeats the name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum FieldNameProblem {
     /// The name is empty or whitespace only.

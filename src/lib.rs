@@ -169,8 +169,8 @@ pub use heal::{
     RecordMerge, ScoredGroup, Survivor,
 };
 pub use plan::{
-    Decision, Effect, EventDigest, Fact, FieldChange, Held, HistoryEntry, NoRecordReason, Observe,
-    Observed, Outcome, Plan, Precondition, Reason, RuleId, Rules, Warning,
+    Decision, Effect, EventDigest, Fact, FieldChange, Held, HistoryEntry, InputProblem,
+    NoRecordReason, Observe, Observed, Outcome, Plan, Precondition, Reason, RuleId, Rules, Warning,
 };
 #[allow(deprecated)]
 pub use policy::Merge;

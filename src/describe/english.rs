@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use super::{Formatter, Names};
-use crate::plan::{Fact, Reason};
+use crate::fields::FieldName;
+use crate::plan::{Fact, InputProblem, Reason};
 
 /// The English formatter: the sentences of every explanation, plan report
 /// and scenario output.
@@ -11,7 +12,7 @@ use crate::plan::{Fact, Reason};
 pub struct English;
 
 /// Field names joined with ", ".
-fn list(out: &mut String, names: &[crate::fields::FieldName]) {
+fn list(out: &mut String, names: &[FieldName]) {
     for (i, n) in names.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
@@ -271,6 +272,95 @@ impl Formatter for English {
             }
             Fact::BuyerLastName => {
                 out.push_str("The last name was blank, so the buyer's last name is used.")
+            }
+            Fact::InvalidInput { subject, problem } => {
+                out.push_str("The subject's input is invalid (subject ");
+                names.subject(*subject, out);
+                out.push_str(": ");
+                let _ = match problem {
+                    InputProblem::InvalidEmail => write!(out, "invalid email"),
+                    InputProblem::FieldTooLong { field, len, limit } => {
+                        write!(out, "field `{field}` is {len} bytes; the limit is {limit}")
+                    }
+                    InputProblem::ControlCharacter { field } => {
+                        write!(out, "field `{field}` contains a control character")
+                    }
+                    InputProblem::InvalidFieldName { problem } => write!(out, "{problem}"),
+                    InputProblem::TooManyFields { count, limit } => {
+                        write!(out, "{count} fields; the limit is {limit}")
+                    }
+                    InputProblem::Other => write!(out, "invalid input"),
+                };
+                out.push_str("), so it is left out of this event; the rest goes on.");
+            }
+            Fact::FoundThroughAlias {
+                alias,
+                of,
+                record_type,
+            } => {
+                let _ = write!(
+                    out,
+                    "It was found through alias {alias} of {of} in {} (an earlier address of the {}); its email stays.",
+                    FieldName::EMAIL_ALIASES,
+                    record_type.noun()
+                );
+            }
+            Fact::AliasKept { alias, record_type } => {
+                let _ = write!(
+                    out,
+                    "The old address is kept as alias {alias} in {} (a registration with it finds the {} again).",
+                    FieldName::EMAIL_ALIASES,
+                    record_type.noun()
+                );
+            }
+            Fact::AliasesDropped { max, dropped } => {
+                let _ = write!(
+                    out,
+                    "At most {max} aliases are kept: the oldest {dropped} dropped."
+                );
+            }
+            Fact::Created {
+                record,
+                record_type,
+                fields,
+            } => {
+                let _ = write!(out, "Created {} ", record_type.noun());
+                names.record(*record, out);
+                let _ = write!(out, " with {fields} field(s) and linked to it.");
+            }
+            Fact::AddedToCampaign { campaign } => {
+                let _ = write!(out, "Added to campaign {campaign}.");
+            }
+            Fact::TicketOnMember => {
+                out.push_str("The ticket id is mapped on the campaign member too.")
+            }
+            Fact::GeneratedBlanked { fields } => {
+                out.push_str("Auto-generated field(s) unused in this registration are blanked: ");
+                list(out, fields);
+                out.push('.');
+            }
+            Fact::NameClashOverwritten => out.push_str(
+                "Warning: the record holds a clearly different person's name, which is overwritten (several people may share this email).",
+            ),
+            Fact::NameClashKept => out.push_str(
+                "Warning: the record holds a clearly different person's name; the record's name is kept.",
+            ),
+            Fact::NameClashNewRecord => out.push_str(
+                "Warning: the record holds a clearly different person's name, so a new record is created instead.",
+            ),
+            Fact::WrittenUnchanged => out.push_str(
+                "The update was triggered for the holder, so the record is written even though nothing changed.",
+            ),
+            Fact::GeneratedFrozen => out.push_str(
+                "The holder has several tickets, so auto-generated fields are not updated.",
+            ),
+            Fact::LinkedTo {
+                record,
+                record_type,
+            } => {
+                let _ = write!(out, "Linked to {} ", record_type.noun());
+                names.record(*record, out);
+                out.push('.');
             }
             Fact::NoEmailCreates { record_type } => {
                 let _ = write!(

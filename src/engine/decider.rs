@@ -102,11 +102,11 @@ impl<S: Source> Decider<'_, S> {
             let Some(s) = subjects.iter().find(|s| s.id == id) else {
                 continue;
             };
-            let problem = error.to_string();
             let mut t = Trace::new(self.explain, self.policy.citations);
-            t.cite(B20).say_fmt(format_args!(
-                "The subject's input is invalid ({problem}), so it is left out of this event; the rest goes on."
-            ));
+            t.cite(B20).reason(Fact::InvalidInput {
+                subject: id,
+                problem: InputProblem::of(&error),
+            });
             let link = self.ov.link_of(s.id, s.link);
             self.outcome(
                 &ctx,
@@ -118,7 +118,7 @@ impl<S: Source> Decider<'_, S> {
             );
             self.warnings.push(Warning::InvalidInput {
                 subject: s.id,
-                problem,
+                problem: error.to_string(),
             });
         }
         let order: std::collections::HashMap<SubjectId, usize> = subjects
@@ -202,13 +202,11 @@ impl<S: Source> Decider<'_, S> {
         else {
             return *ctx;
         };
-        t.cite(B15).say_fmt(format_args!(
-            "It was found through alias {} of {} in {} (an earlier address of the {}); its email stays.",
-            at + 1,
-            rec.aliases().count(),
-            FieldName::EMAIL_ALIASES,
-            rec.record_type.noun()
-        ));
+        t.cite(B15).reason(Fact::FoundThroughAlias {
+            alias: at + 1,
+            of: rec.aliases().count(),
+            record_type: rec.record_type,
+        });
         Ctx {
             protect_email: true,
             ..*ctx
@@ -255,16 +253,12 @@ impl<S: Source> Decider<'_, S> {
         let max = usize::from(self.policy.aliases.max);
         let dropped = list.len().saturating_sub(max);
         list.drain(..dropped);
-        t.cite(B15).say_fmt(format_args!(
-            "The old address is kept as alias {} in {} (a registration with it finds the {} again).",
-            list.len(),
-            FieldName::EMAIL_ALIASES,
-            record_type.noun()
-        ));
+        t.cite(B15).reason(Fact::AliasKept {
+            alias: list.len(),
+            record_type,
+        });
         if dropped > 0 {
-            t.say_fmt(format_args!(
-                "At most {max} aliases are kept: the oldest {dropped} dropped."
-            ));
+            t.reason(Fact::AliasesDropped { max, dropped });
         }
         let new = FieldValue::new(&list.join(", "));
         changes.push(FieldChange {
@@ -321,12 +315,11 @@ impl<S: Source> Decider<'_, S> {
         } else {
             t.cite(A1).cite(A4);
         }
-        t.cite(D12).say_fmt(format_args!(
-            "Created {} {} with {} field(s) and linked to it.",
-            self.noun(),
-            id,
-            rf.len()
-        ));
+        t.cite(D12).reason(Fact::Created {
+            record: id,
+            record_type: self.policy.matching.record_type,
+            fields: rf.len(),
+        });
         let record = Record::new(id, self.ov.tenant, self.policy.matching.record_type, rf);
         self.ov.create(record.clone(), key);
         self.effects.push(Effect::CreateRecord { record });
@@ -382,10 +375,11 @@ impl<S: Source> Decider<'_, S> {
                 .get(FieldName::TICKET_ID)
                 .filter(|v| self.policy.campaign_member_ticket && !v.is_blank())
                 .cloned();
-            t.cite(A5).say_fmt(format_args!("Added to campaign {c}."));
+            t.cite(A5).reason(Fact::AddedToCampaign {
+                campaign: c.clone(),
+            });
             if ticket.is_some() {
-                t.cite(A30)
-                    .say("The ticket id is mapped on the campaign member too.");
+                t.cite(A30).reason(Fact::TicketOnMember);
             }
             self.effects.push(Effect::AddCampaignMember {
                 record,
@@ -472,10 +466,9 @@ impl<S: Source> Decider<'_, S> {
             fields
         };
         if !unused.is_empty() && rules.generated >= FieldMerge::Replace {
-            t.cite(A10).say_fmt(format_args!(
-                "Auto-generated field(s) unused in this registration are blanked: {}.",
-                list(unused.iter().map(|n| n.as_str()))
-            ));
+            t.cite(A10).reason(Fact::GeneratedBlanked {
+                fields: unused.iter().map(|n| (*n).clone()).collect(),
+            });
         }
         // B14: the submitter may be kept from writing names at all.
         let trusted_name = mr.trust.as_ref().map_or(FieldMerge::Replace, |t| {
@@ -503,15 +496,15 @@ impl<S: Source> Decider<'_, S> {
             t.cite(B4).cite(D19);
             match action {
                 NameGuard::Off | NameGuard::Warn => {
-                    t.say("Warning: the record holds a clearly different person's name, which is overwritten (several people may share this email).");
+                    t.reason(Fact::NameClashOverwritten);
                 }
                 NameGuard::KeepName => {
-                    t.say("Warning: the record holds a clearly different person's name; the record's name is kept.");
+                    t.reason(Fact::NameClashKept);
                     mr.classes.name = mr.classes.name.min(FieldMerge::FillEmpty);
                     rules = mr.effective();
                 }
                 NameGuard::CreateNew => {
-                    t.say("Warning: the record holds a clearly different person's name, so a new record is created instead.");
+                    t.reason(Fact::NameClashNewRecord);
                     return self.create(ctx, s, fields, t);
                 }
             }
@@ -532,12 +525,11 @@ impl<S: Source> Decider<'_, S> {
         if always {
             t.cite(A18);
             if result.changes.is_empty() {
-                t.say("The update was triggered for the holder, so the record is written even though nothing changed.");
+                t.reason(Fact::WrittenUnchanged);
             }
         }
         if result.frozen {
-            t.cite(A19)
-                .say("The holder has several tickets, so auto-generated fields are not updated.");
+            t.cite(A19).reason(Fact::GeneratedFrozen);
         }
         // D9's warning is doo's retain mode speaking; an order's email
         // change replacing the record's (A14) is the documented path.
@@ -580,7 +572,10 @@ impl<S: Source> Decider<'_, S> {
         }
         let newly = self.relink_to(s, id);
         if newly && !says_link {
-            t.say_fmt(format_args!("Linked to {} {}.", record_type.noun(), id));
+            t.reason(Fact::LinkedTo {
+                record: id,
+                record_type,
+            });
         }
         t.cite(D12);
         self.campaign(ctx, id, fields, &mut t);

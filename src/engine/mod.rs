@@ -20,8 +20,8 @@ use crate::event::{
 };
 use crate::fields::{FieldClass, FieldName, Fields};
 use crate::plan::{
-    Decision, Effect, Fact, FieldChange, NoRecordReason, Outcome, Plan, Reason, RuleId, Rules,
-    Warning,
+    Decision, Effect, Fact, FieldChange, InputProblem, NoRecordReason, Outcome, Plan, Reason,
+    RuleId, Rules, Warning,
 };
 use crate::policy::{
     Ambiguity, Citations, ClassRules, EmailChange, FieldIndex, FieldMerge, NameGuard, Policy,
@@ -52,7 +52,7 @@ mod relink;
 pub(crate) mod source;
 mod validate;
 
-use explain::{list, Trace};
+use explain::Trace;
 
 /// Namespace of derived record ids (B7), mixed into the hash.
 const RECORD_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_0b7e_5a43_4f0e_9d1e_83c2_57a4_b1d9);

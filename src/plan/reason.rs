@@ -8,8 +8,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::event::Role;
-use crate::fields::FieldName;
-use crate::record::{RecordId, RecordType};
+use crate::fields::{FieldName, FieldNameProblem};
+use crate::record::{CampaignId, RecordId, RecordType, SubjectId};
 use crate::rules::ids::RuleId;
 
 /// One reason of an outcome: the fact, and the rule it was stated under
@@ -258,10 +258,154 @@ pub enum Fact {
     },
     /// A26: the last name was blank; the buyer's is used.
     BuyerLastName,
+    /// B20: the subject's input is invalid, so it is left out of this
+    /// event; the rest goes on.
+    InvalidInput {
+        /// The subject.
+        subject: SubjectId,
+        /// What is wrong.
+        problem: InputProblem,
+    },
+    /// B15: the record was found through one of its aliases (an earlier
+    /// address); its email stays.
+    FoundThroughAlias {
+        /// Which alias, counted from 1.
+        alias: usize,
+        /// How many aliases the record has.
+        of: usize,
+        /// The record's type.
+        record_type: RecordType,
+    },
+    /// B15: the old address is kept as an alias, so a registration with it
+    /// finds the record again.
+    AliasKept {
+        /// Its position among the aliases, counted from 1.
+        alias: usize,
+        /// The record's type.
+        record_type: RecordType,
+    },
+    /// B15: at most `max` aliases are kept; the oldest were dropped.
+    AliasesDropped {
+        /// The most aliases kept.
+        max: usize,
+        /// How many were dropped.
+        dropped: usize,
+    },
+    /// D12: a record was created with this many fields and linked.
+    Created {
+        /// The record.
+        record: RecordId,
+        /// Its type.
+        record_type: RecordType,
+        /// How many fields it holds.
+        fields: usize,
+    },
+    /// A5: the record was added to the event's campaign.
+    AddedToCampaign {
+        /// The campaign.
+        campaign: CampaignId,
+    },
+    /// A30: the ticket id is mapped on the campaign member too.
+    TicketOnMember,
+    /// A10: auto-generated fields the registration does not use are
+    /// blanked.
+    GeneratedBlanked {
+        /// The fields blanked.
+        fields: Vec<FieldName>,
+    },
+    /// B4, D19: the record holds a clearly different person's name, which
+    /// is overwritten (several people may share the email).
+    NameClashOverwritten,
+    /// B4, D19: the record holds a clearly different person's name; the
+    /// record's name is kept.
+    NameClashKept,
+    /// B4, D19: the record holds a clearly different person's name, so a
+    /// new record is created instead.
+    NameClashNewRecord,
+    /// A18: the update was triggered for the holder, so the record is
+    /// written though nothing changed.
+    WrittenUnchanged,
+    /// A19: the holder has several tickets, so auto-generated fields are
+    /// not updated.
+    GeneratedFrozen,
+    /// D12: the subject was linked to `record`.
+    LinkedTo {
+        /// The record.
+        record: RecordId,
+        /// Its type.
+        record_type: RecordType,
+    },
     /// A25: no email was given, but records without email are enabled: a
     /// new one is created, found again later through its ticket id.
     NoEmailCreates {
         /// The type created.
         record_type: RecordType,
     },
+}
+
+/// What is wrong with a subject's input (B20), as
+/// [`crate::Error`] says it, without the subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InputProblem {
+    /// The email does not parse (B1).
+    InvalidEmail,
+    /// A field value is longer than the policy's limit.
+    FieldTooLong {
+        /// The field.
+        field: FieldName,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A field value holds a control character.
+    ControlCharacter {
+        /// The field.
+        field: FieldName,
+    },
+    /// A field name is refused.
+    InvalidFieldName {
+        /// Why.
+        problem: FieldNameProblem,
+    },
+    /// The subject has more fields than the policy's limit.
+    TooManyFields {
+        /// Number of fields.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Another problem (one this version does not name).
+    Other,
+}
+
+impl InputProblem {
+    /// The problem `error` names, for the subject it names.
+    pub(crate) fn of(error: &crate::error::Error) -> InputProblem {
+        use crate::error::Error;
+        match error {
+            Error::InvalidEmail { .. } => InputProblem::InvalidEmail,
+            Error::FieldTooLong {
+                field, len, limit, ..
+            } => InputProblem::FieldTooLong {
+                field: field.clone(),
+                len: *len,
+                limit: *limit,
+            },
+            Error::ControlCharacter { field, .. } => InputProblem::ControlCharacter {
+                field: field.clone(),
+            },
+            Error::InvalidFieldName { problem, .. } => {
+                InputProblem::InvalidFieldName { problem: *problem }
+            }
+            Error::TooManyFields { count, limit, .. } => InputProblem::TooManyFields {
+                count: *count,
+                limit: *limit,
+            },
+            _ => InputProblem::Other,
+        }
+    }
 }
