@@ -169,7 +169,7 @@ pub use heal::{
     RecordMerge, ScoredGroup, Survivor,
 };
 pub use plan::{
-    Decision, Effect, EventDigest, Fact, FieldChange, Held, HistoryEntry, InputProblem,
+    ChangeKind, Decision, Effect, EventDigest, Fact, FieldChange, Held, HistoryEntry, InputProblem,
     NoRecordReason, Observe, Observed, Outcome, Plan, Precondition, Reason, RuleId, Rules, Warning,
 };
 #[allow(deprecated)]

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::{Formatter, Names};
 use crate::fields::FieldName;
-use crate::plan::{Fact, InputProblem, Reason};
+use crate::plan::{ChangeKind, Fact, InputProblem, Reason};
 
 /// The English formatter: the sentences of every explanation, plan report
 /// and scenario output.
@@ -19,6 +19,11 @@ fn list(out: &mut String, names: &[FieldName]) {
         }
         out.push_str(n.as_str());
     }
+}
+
+/// Thousandths of a bit, in bits.
+fn bits(millibits: i32) -> f64 {
+    f64::from(millibits) / 1000.0
 }
 
 impl Formatter for English {
@@ -361,6 +366,143 @@ impl Formatter for English {
                 let _ = write!(out, "Linked to {} ", record_type.noun());
                 names.record(*record, out);
                 out.push('.');
+            }
+            Fact::EventSetsEmailChange => {
+                out.push_str("This event sets its own behaviour on email change.")
+            }
+            Fact::Reassigned => out.push_str(
+                "The email differs from the linked record's, and the event reassigns on email change: matched again on the new email.",
+            ),
+            Fact::ReassignKeepsNoAlias {
+                record,
+                record_type,
+            } => {
+                let _ = write!(out, "Reassign leaves {} ", record_type.noun());
+                names.record(*record, out);
+                out.push_str(
+                    " and its email as they are, so no alias is kept: the old address still finds it.",
+                );
+            }
+            Fact::RetainKeepsRecordEmail { record_type } => {
+                let _ = write!(
+                    out,
+                    "The email changed and the event retains the link, but the policy keeps the {}'s own email.",
+                    record_type.noun()
+                );
+            }
+            Fact::RetainOverwritesEmail { record_type } => {
+                let _ = write!(
+                    out,
+                    "The email changed and the event retains the link: the {}'s email is overwritten with the new one.",
+                    record_type.noun()
+                );
+            }
+            Fact::RetainLeavesEmail { record_type } => {
+                let _ = write!(
+                    out,
+                    "The email changed and the event retains the link; the {}'s email is not overwritten.",
+                    record_type.noun()
+                );
+            }
+            Fact::EmailChangedNewRecord { record_type } => {
+                let _ = write!(
+                    out,
+                    "The email changed, so a new {} is created instead of updating the linked one.",
+                    record_type.noun()
+                );
+            }
+            Fact::EmailRemoved => out.push_str("The email was removed, so the subject is unlinked."),
+            Fact::OrganizerChoseSync { sync } => {
+                let _ = write!(
+                    out,
+                    "The organizer chose {} this edit; missing data is added in any case.",
+                    if *sync { "to sync" } else { "not to sync" }
+                );
+            }
+            Fact::SelfService => out.push_str("Changed in self-service."),
+            Fact::ManualSyncsLikeBookings => {
+                out.push_str("Manual registrations and imports sync like bookings.")
+            }
+            Fact::SyncOff => out.push_str("Sync is off: existing values are never changed."),
+            Fact::NameNeverUpdated => out.push_str(
+                "The name of an existing record is never updated from a new registration.",
+            ),
+            Fact::FieldsChanged { change, by, fields } => {
+                out.push_str(match change {
+                    ChangeKind::Cleared => "Cleared field(s) left blank",
+                    ChangeKind::Filled => "Filled empty field(s)",
+                    ChangeKind::Replaced => "Replaced",
+                    ChangeKind::Updated => "Updated",
+                });
+                out.push_str(": ");
+                list(out, fields);
+                let _ = write!(out, " ({by}).");
+            }
+            Fact::KeptRecordValues { fields } => {
+                out.push_str("Kept the record's value of ");
+                list(out, fields);
+                out.push('.');
+            }
+            Fact::StaysOnBooking { fields } => {
+                out.push_str("Differing entered data stays on the booking only: ");
+                list(out, fields);
+                out.push('.');
+            }
+            Fact::KeptBySubmitter { submitter, fields } => {
+                let level = submitter.map_or("", |s| s.name());
+                let _ = write!(
+                    out,
+                    "Kept because of who submitted the data ({level}), which may not overwrite: "
+                );
+                list(out, fields);
+                out.push('.');
+            }
+            Fact::NoFieldChanged => out.push_str("No field needed a change."),
+            Fact::LinkageCut { candidates, max } => {
+                let _ = write!(
+                    out,
+                    "Record linkage: {candidates} candidates share a blocking key; the first {max} by id are scored."
+                );
+            }
+            Fact::LinkageFoundNone { record_type } => {
+                let _ = write!(
+                    out,
+                    "No {} has this email, and record linkage found none sharing a blocking key, so a new one is created.",
+                    record_type.noun()
+                );
+            }
+            Fact::LinkageScored {
+                record_type,
+                scored,
+                record,
+                score,
+                link_at,
+                review_at,
+            } => {
+                let noun = record_type.noun();
+                let _ = write!(
+                    out,
+                    "No {noun} has this email; record linkage scored {scored} candidate(s) sharing a blocking key, the best {noun} "
+                );
+                names.record(*record, out);
+                let _ = write!(
+                    out,
+                    " at {:.3} bits (link at {:.3}, review at {:.3}).",
+                    bits(*score),
+                    bits(*link_at),
+                    bits(*review_at)
+                );
+            }
+            Fact::EmailStays => out.push_str("Its email stays."),
+            Fact::LinkageReview => out.push_str(
+                "The score is in the review band: a person decides, and nothing is linked or created.",
+            ),
+            Fact::LinkageBelowReview { record_type } => {
+                let _ = write!(
+                    out,
+                    "Below the review threshold: not the same party, so a new {} is created.",
+                    record_type.noun()
+                );
             }
             Fact::NoEmailCreates { record_type } => {
                 let _ = write!(

@@ -28,10 +28,6 @@ impl<S: Source> Decider<'_, S> {
         }
     }
 
-    pub(super) fn noun(&self) -> &'static str {
-        self.policy.matching.record_type.noun()
-    }
-
     pub(super) fn outcome(
         &mut self,
         ctx: &Ctx<'_>,

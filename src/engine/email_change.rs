@@ -36,7 +36,7 @@ impl<S: Source> Decider<'_, S> {
             if self.policy.citations == Citations::Doo {
                 t.cite(D22);
             }
-            t.say("This event sets its own behaviour on email change.");
+            t.reason(Fact::EventSetsEmailChange);
         }
     }
 
@@ -61,13 +61,12 @@ impl<S: Source> Decider<'_, S> {
         match (decision.action, email) {
             (EmailChangeAction::MatchAgain, Some(e)) => {
                 t.cite(D8);
-                t.say("The email differs from the linked record's, and the event reassigns on email change: matched again on the new email.");
+                t.reason(Fact::Reassigned);
                 if self.policy.aliases.keep_old {
-                    t.cite(B15).say_fmt(format_args!(
-                        "Reassign leaves {} {} and its email as they are, so no alias is kept: the old address still finds it.",
-                        rec.record_type.noun(),
-                        rec.id
-                    ));
+                    t.cite(B15).reason(Fact::ReassignKeepsNoAlias {
+                        record: rec.id,
+                        record_type: rec.record_type,
+                    });
                 }
                 let ctx2 = Ctx {
                     situation: Situation::Registration,
@@ -101,20 +100,17 @@ impl<S: Source> Decider<'_, S> {
                         subject: s.id,
                         record: rec.id,
                     });
-                    t.cite(B8).say_fmt(format_args!(
-                        "The email changed and the event retains the link, but the policy keeps the {}'s own email.",
-                        rec.record_type.noun()
-                    ));
+                    t.cite(B8).reason(Fact::RetainKeepsRecordEmail {
+                        record_type: rec.record_type,
+                    });
                 } else if overwrite_email {
-                    t.say_fmt(format_args!(
-                        "The email changed and the event retains the link: the {}'s email is overwritten with the new one.",
-                        rec.record_type.noun()
-                    ));
+                    t.reason(Fact::RetainOverwritesEmail {
+                        record_type: rec.record_type,
+                    });
                 } else {
-                    t.say_fmt(format_args!(
-                        "The email changed and the event retains the link; the {}'s email is not overwritten.",
-                        rec.record_type.noun()
-                    ));
+                    t.reason(Fact::RetainLeavesEmail {
+                        record_type: rec.record_type,
+                    });
                 }
                 let entered = match ctx.situation {
                     Situation::Registration => Entered::All,
@@ -127,10 +123,9 @@ impl<S: Source> Decider<'_, S> {
                 self.update_existing(ctx, s, fields, rec.clone(), entered, false, t)
             }
             (EmailChangeAction::NewRecord, Some(e)) => {
-                t.cite(A23).say_fmt(format_args!(
-                    "The email changed, so a new {} is created instead of updating the linked one.",
-                    self.noun()
-                ));
+                t.cite(A23).reason(Fact::EmailChangedNewRecord {
+                    record_type: self.policy.matching.record_type,
+                });
                 self.create_keyed(ctx, s, fields, Some(e), t)
             }
             // The decision was taken for a linked subject whose email changed.
@@ -140,7 +135,7 @@ impl<S: Source> Decider<'_, S> {
 
     /// The email was removed from a linked subject: it is unlinked (D5, A11).
     pub(super) fn unlink_without_email(&mut self, ctx: &Ctx<'_>, s: &Subject, mut t: Trace) {
-        t.say("The email was removed, so the subject is unlinked.");
+        t.reason(Fact::EmailRemoved);
         if let Some(old) = self.ov.link_of(s.id, s.link) {
             self.effects.push(Effect::Unlink {
                 subject: s.id,

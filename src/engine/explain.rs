@@ -79,58 +79,6 @@ impl Trace {
         self.reasons.push(reason);
         self
     }
-    /// Appends a formatted sentence without a temporary string.
-    pub(super) fn say_fmt(&mut self, args: std::fmt::Arguments<'_>) -> &mut Self {
-        use std::fmt::Write as _;
-        if !self.explain {
-            return self;
-        }
-        if !self.text.is_empty() {
-            self.text.push(' ');
-        }
-        // Writing to a String cannot fail.
-        let _ = self.text.write_fmt(args);
-        self
-    }
-
-    pub(super) fn say(&mut self, s: impl AsRef<str>) -> &mut Self {
-        if !self.explain {
-            return self;
-        }
-        if !self.text.is_empty() {
-            self.text.push(' ');
-        }
-        self.text.push_str(s.as_ref());
-        self
-    }
-}
-
-/// Names joined with ", ", written only when a sentence is (a lazy
-/// `Display`: without explanations nothing is allocated).
-pub(super) fn list<I>(names: I) -> List<I>
-where
-    I: Iterator + Clone,
-    I::Item: AsRef<str>,
-{
-    List(names)
-}
-
-pub(super) struct List<I>(I);
-
-impl<I> std::fmt::Display for List<I>
-where
-    I: Iterator + Clone,
-    I::Item: AsRef<str>,
-{
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, n) in self.0.clone().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            f.write_str(n.as_ref())?;
-        }
-        Ok(())
-    }
 }
 
 impl<S: Source> Decider<'_, S> {
@@ -146,26 +94,22 @@ impl<S: Source> Decider<'_, S> {
         if let Situation::Edit { source, .. } = ctx.situation {
             match source {
                 EditSource::Organizer { sync: Some(_) } => {
-                    t.cite(D17).say_fmt(format_args!(
-                        "The organizer chose {} this edit; missing data is added in any case.",
-                        if sync_on { "to sync" } else { "not to sync" }
-                    ));
+                    t.cite(D17)
+                        .reason(Fact::OrganizerChoseSync { sync: sync_on });
                 }
                 EditSource::Organizer { sync: None } => {
                     t.cite(D16);
                 }
                 EditSource::SelfService => {
-                    t.cite(self.cite(D16, A17)).say("Changed in self-service.");
+                    t.cite(self.cite(D16, A17)).reason(Fact::SelfService);
                 }
                 EditSource::UpdateTrigger => {}
             }
         } else if doo && ctx.channel != Channel::Online {
-            t.cite(D16)
-                .say("Manual registrations and imports sync like bookings.");
+            t.cite(D16).reason(Fact::ManualSyncsLikeBookings);
         }
         if !sync_on {
-            t.cite(D14)
-                .say("Sync is off: existing values are never changed.");
+            t.cite(D14).reason(Fact::SyncOff);
         } else if doo && r.changes.iter().any(|c| c.rule == D13) {
             t.cite(D13);
         }
@@ -175,61 +119,55 @@ impl<S: Source> Decider<'_, S> {
                 .iter()
                 .any(|n| self.fields.class_of(n.as_str()) == Some(FieldClass::Name))
         {
-            t.cite(A8)
-                .say("The name of an existing record is never updated from a new registration.");
+            t.cite(A8).reason(Fact::NameNeverUpdated);
         }
         // Grouped by wording and rule, in the order the changes arose.
-        let mut groups: Vec<((&str, RuleId), Vec<&str>)> = Vec::new();
+        let mut groups: Vec<((ChangeKind, RuleId), Vec<FieldName>)> = Vec::new();
         for c in &r.changes {
-            let verb = if c.new.is_blank() {
-                "Cleared field(s) left blank"
+            let change = if c.new.is_blank() {
+                ChangeKind::Cleared
             } else {
                 match c.rule {
-                    D15 => "Filled empty field(s)",
-                    D9 | A14 => "Replaced",
-                    _ => "Updated",
+                    D15 => ChangeKind::Filled,
+                    D9 | A14 => ChangeKind::Replaced,
+                    _ => ChangeKind::Updated,
                 }
             };
-            match groups.iter_mut().find(|(k, _)| *k == (verb, c.rule)) {
-                Some((_, names)) => names.push(c.field.as_str()),
-                None => groups.push(((verb, c.rule), vec![c.field.as_str()])),
+            match groups.iter_mut().find(|(k, _)| *k == (change, c.rule)) {
+                Some((_, names)) => names.push(c.field.clone()),
+                None => groups.push(((change, c.rule), vec![c.field.clone()])),
             }
         }
-        for ((verb, rule), names) in &groups {
-            t.cite(*rule);
-            t.say_fmt(format_args!("{verb}: {} ({rule}).", list(names.iter())));
+        for ((change, by), fields) in groups {
+            t.cite(by)
+                .reason(Fact::FieldsChanged { change, by, fields });
         }
         if !r.kept.is_empty() && sync_on {
-            let kept: Vec<&str> = r
+            let kept: Vec<FieldName> = r
                 .kept
                 .iter()
-                .map(|n| n.as_str())
                 .filter(|n| {
                     rules.name != FieldMerge::Never
-                        || self.fields.class_of(n) != Some(FieldClass::Name)
+                        || self.fields.class_of(n.as_str()) != Some(FieldClass::Name)
                 })
+                .cloned()
                 .collect();
             if !kept.is_empty() {
-                t.say_fmt(format_args!(
-                    "Kept the record's value of {}.",
-                    list(kept.iter())
-                ));
+                t.reason(Fact::KeptRecordValues { fields: kept });
             }
         } else if !r.kept.is_empty() {
-            t.say_fmt(format_args!(
-                "Differing entered data stays on the booking only: {}.",
-                list(r.kept.iter().map(|n| n.as_str()))
-            ));
+            t.reason(Fact::StaysOnBooking {
+                fields: r.kept.clone(),
+            });
         }
         if !r.kept_by_trust.is_empty() {
-            let level = ctx.submitter.map_or("", |s| s.name());
-            t.cite(B14).say_fmt(format_args!(
-                "Kept because of who submitted the data ({level}), which may not overwrite: {}.",
-                list(r.kept_by_trust.iter().map(|n| n.as_str()))
-            ));
+            t.cite(B14).reason(Fact::KeptBySubmitter {
+                submitter: ctx.submitter,
+                fields: r.kept_by_trust.clone(),
+            });
         }
         if r.changes.is_empty() && r.kept.is_empty() && !r.frozen {
-            t.say("No field needed a change.");
+            t.reason(Fact::NoFieldChanged);
         }
     }
 }

@@ -7,11 +7,6 @@ use super::*;
 use crate::linkage::{Band, LinkScore};
 use crate::record::RecordType;
 
-/// Thousandths of a bit, as an explanation shows them.
-fn bits(millibits: i32) -> f64 {
-    f64::from(millibits) / 1000.0
-}
-
 impl<S: Source> Decider<'_, S> {
     /// B19: scores the candidates sharing a blocking key with the subject
     /// (of `record_type`, not declared distinct), best first (ties to the
@@ -57,18 +52,16 @@ impl<S: Source> Decider<'_, S> {
                 best = Some((score, *id, agreements));
             }
         }
-        let noun = record_type.noun();
         t.cite(B19);
         if cut {
-            t.say_fmt(format_args!(
-                "Record linkage: {} candidates share a blocking key; the first {max} by id are scored.",
-                ids.len()
-            ));
+            t.reason(Fact::LinkageCut {
+                candidates: ids.len(),
+                max,
+            });
         }
         let Some((score, record, agreements)) = best else {
-            t.cite(self.cite(D3, A3)).say_fmt(format_args!(
-                "No {noun} has this email, and record linkage found none sharing a blocking key, so a new one is created."
-            ));
+            t.cite(self.cite(D3, A3))
+                .reason(Fact::LinkageFoundNone { record_type });
             return self.create_keyed(ctx, s, fields, key, t);
         };
         let band = l.band(score);
@@ -81,25 +74,29 @@ impl<S: Source> Decider<'_, S> {
             candidates: scored,
             fields: agreements,
         }));
-        t.say_fmt(format_args!(
-            "No {noun} has this email; record linkage scored {scored} candidate(s) sharing a blocking key, the best {noun} {record} at {:.3} bits (link at {:.3}, review at {:.3}).",
-            bits(score),
-            bits(l.link_at),
-            bits(l.review_at)
-        ));
+        t.reason(Fact::LinkageScored {
+            record_type,
+            scored,
+            record,
+            score,
+            link_at: l.link_at,
+            review_at: l.review_at,
+        });
         match band {
             Band::Link => {
                 let rec = self.chosen(record)?;
-                t.say_fmt(format_args!("Linked to {noun} {record}."));
+                t.reason(Fact::LinkedTo {
+                    record,
+                    record_type,
+                });
                 if self.ov.created_here(&record) {
-                    t.cite(B5)
-                        .say("It was created earlier in this booking or batch.");
+                    t.cite(B5).reason(Fact::CreatedInBatch);
                 }
                 // The entered address differs from the record's: the
                 // record keeps its own (an empty one is filled).
                 let keep = !rec.fields.is_empty_at(FieldName::EMAIL);
                 if keep {
-                    t.say("Its email stays.");
+                    t.reason(Fact::EmailStays);
                 }
                 let ctx = Ctx {
                     protect_email: ctx.protect_email || keep,
@@ -108,7 +105,7 @@ impl<S: Source> Decider<'_, S> {
                 self.update_existing(&ctx, s, fields, rec, Entered::All, true, t)
             }
             Band::Review => {
-                t.say("The score is in the review band: a person decides, and nothing is linked or created.");
+                t.reason(Fact::LinkageReview);
                 let link = self.ov.link_of(s.id, s.link);
                 self.outcome(
                     ctx,
@@ -121,9 +118,8 @@ impl<S: Source> Decider<'_, S> {
                 Ok(())
             }
             Band::Create => {
-                t.cite(self.cite(D3, A3)).say_fmt(format_args!(
-                    "Below the review threshold: not the same party, so a new {noun} is created."
-                ));
+                t.cite(self.cite(D3, A3))
+                    .reason(Fact::LinkageBelowReview { record_type });
                 self.create_keyed(ctx, s, fields, key, t)
             }
         }

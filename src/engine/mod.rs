@@ -20,8 +20,8 @@ use crate::event::{
 };
 use crate::fields::{FieldClass, FieldName, Fields};
 use crate::plan::{
-    Decision, Effect, Fact, FieldChange, InputProblem, NoRecordReason, Outcome, Plan, Reason,
-    RuleId, Rules, Warning,
+    ChangeKind, Decision, Effect, Fact, FieldChange, InputProblem, NoRecordReason, Outcome, Plan,
+    Reason, RuleId, Rules, Warning,
 };
 use crate::policy::{
     Ambiguity, Citations, ClassRules, EmailChange, FieldIndex, FieldMerge, NameGuard, Policy,

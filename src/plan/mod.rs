@@ -21,7 +21,7 @@ mod validity;
 
 pub use effect::Effect;
 pub use precondition::{Observe, Observed, Precondition};
-pub use reason::{Fact, InputProblem, Reason};
+pub use reason::{ChangeKind, Fact, InputProblem, Reason};
 pub use validity::Held;
 
 /// The rules that fired for one subject, in order, without duplicates.

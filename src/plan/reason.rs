@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Role;
+use crate::event::{Role, Submitter};
 use crate::fields::{FieldName, FieldNameProblem};
 use crate::record::{CampaignId, RecordId, RecordType, SubjectId};
 use crate::rules::ids::RuleId;
@@ -335,6 +335,130 @@ pub enum Fact {
         /// Its type.
         record_type: RecordType,
     },
+    /// D22: this event sets its own behaviour on email change.
+    EventSetsEmailChange,
+    /// D8: the email differs from the linked record's, and the event
+    /// reassigns on email change: matched again on the new email.
+    Reassigned,
+    /// B15: reassigning leaves `record` and its email as they are, so no
+    /// alias is kept; the old address still finds it.
+    ReassignKeepsNoAlias {
+        /// The record left.
+        record: RecordId,
+        /// Its type.
+        record_type: RecordType,
+    },
+    /// B8: the email changed and the event retains the link, but the
+    /// policy keeps the record's own email.
+    RetainKeepsRecordEmail {
+        /// The record's type.
+        record_type: RecordType,
+    },
+    /// D9: the email changed and the event retains the link; the record's
+    /// email is overwritten with the new one.
+    RetainOverwritesEmail {
+        /// The record's type.
+        record_type: RecordType,
+    },
+    /// D9, D10: the email changed and the event retains the link; the
+    /// record's email is not overwritten.
+    RetainLeavesEmail {
+        /// The record's type.
+        record_type: RecordType,
+    },
+    /// A23: the email changed, so a new record is created instead of
+    /// updating the linked one.
+    EmailChangedNewRecord {
+        /// The type created.
+        record_type: RecordType,
+    },
+    /// D5, A11: the email was removed, so the subject is unlinked.
+    EmailRemoved,
+    /// D17: the organizer chose (not) to sync this edit; missing data is
+    /// added in any case.
+    OrganizerChoseSync {
+        /// Whether the organizer chose to sync.
+        sync: bool,
+    },
+    /// D16, A17: changed in self-service.
+    SelfService,
+    /// D16: manual registrations and imports sync like bookings.
+    ManualSyncsLikeBookings,
+    /// D14: sync is off; existing values are never changed.
+    SyncOff,
+    /// A8: the name of an existing record is never updated from a new
+    /// registration.
+    NameNeverUpdated,
+    /// Fields the merge changed, grouped by what happened to them and the
+    /// rule that changed them.
+    FieldsChanged {
+        /// What happened to them.
+        change: ChangeKind,
+        /// The rule that changed them (as the field changes cite it).
+        by: RuleId,
+        /// The fields, in the order the changes arose.
+        fields: Vec<FieldName>,
+    },
+    /// D14, A8: the record's values of these fields were kept.
+    KeptRecordValues {
+        /// The fields.
+        fields: Vec<FieldName>,
+    },
+    /// D14: differing entered data stays on the booking only.
+    StaysOnBooking {
+        /// The fields.
+        fields: Vec<FieldName>,
+    },
+    /// B14: kept because of who submitted the data, which may not
+    /// overwrite.
+    KeptBySubmitter {
+        /// Who submitted (none given: the policy's default level).
+        submitter: Option<Submitter>,
+        /// The fields kept.
+        fields: Vec<FieldName>,
+    },
+    /// No field needed a change.
+    NoFieldChanged,
+    /// B19: more candidates share a blocking key than are scored; the
+    /// first `max` by id are.
+    LinkageCut {
+        /// How many share a blocking key.
+        candidates: usize,
+        /// How many are scored.
+        max: usize,
+    },
+    /// D3, A3, B19: no record of the type has the email, and record
+    /// linkage found none sharing a blocking key: a new one is created.
+    LinkageFoundNone {
+        /// The type matched and created.
+        record_type: RecordType,
+    },
+    /// B19: record linkage scored the candidates sharing a blocking key;
+    /// the best scored `score`. Scores are in thousandths of a bit.
+    LinkageScored {
+        /// The type matched.
+        record_type: RecordType,
+        /// How many candidates were scored.
+        scored: u32,
+        /// The best candidate.
+        record: RecordId,
+        /// Its score.
+        score: i32,
+        /// The policy's link threshold.
+        link_at: i32,
+        /// The policy's review threshold.
+        review_at: i32,
+    },
+    /// B19: the linked record keeps its own email.
+    EmailStays,
+    /// B19: the score is in the review band: a person decides.
+    LinkageReview,
+    /// D3, A3, B19: the score is below the review threshold: not the same
+    /// party, so a new record is created.
+    LinkageBelowReview {
+        /// The type created.
+        record_type: RecordType,
+    },
     /// A25: no email was given, but records without email are enabled: a
     /// new one is created, found again later through its ticket id.
     NoEmailCreates {
@@ -408,4 +532,20 @@ impl InputProblem {
             _ => InputProblem::Other,
         }
     }
+}
+
+/// What a merge did to a group of fields ([`Fact::FieldsChanged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// Cleared: the entered value was blank (A13).
+    Cleared,
+    /// Filled: the record's field was empty (D15).
+    Filled,
+    /// Replaced: the email (D9, A14).
+    Replaced,
+    /// Updated: any other change.
+    Updated,
 }
