@@ -78,3 +78,12 @@ pub(crate) fn push(f: &dyn Formatter, names: &dyn Names, reason: &Reason, out: &
     }
     f.reason(reason, names, out);
 }
+
+/// Fills each outcome's `explanation` with the English sentences of its
+/// reasons (what [`crate::Engine`] does after deciding, unless
+/// explanations are off).
+pub(crate) fn explain_all(outcomes: &mut [crate::plan::Outcome]) {
+    for o in outcomes {
+        o.explanation = sentences(&English, &Ids, &o.reasons);
+    }
+}

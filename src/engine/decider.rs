@@ -37,10 +37,6 @@ impl<S: Source> Decider<'_, S> {
         no_record: Option<NoRecordReason>,
         t: Trace,
     ) {
-        let mut explanation = t.text;
-        if explanation.is_empty() && self.explain {
-            explanation.push_str("Nothing to do.");
-        }
         self.outcomes.push(Outcome {
             event: ctx.event,
             subject: s.id,
@@ -50,7 +46,7 @@ impl<S: Source> Decider<'_, S> {
             no_record,
             rules: t.rules,
             reasons: t.reasons,
-            explanation,
+            explanation: String::new(),
             linkage: self.score.take(),
         });
     }
@@ -98,7 +94,7 @@ impl<S: Source> Decider<'_, S> {
             let Some(s) = subjects.iter().find(|s| s.id == id) else {
                 continue;
             };
-            let mut t = Trace::new(self.explain, self.policy.citations);
+            let mut t = Trace::new(self.policy.citations);
             t.cite(B20).reason(Fact::InvalidInput {
                 subject: id,
                 problem: InputProblem::of(&error),
@@ -131,7 +127,7 @@ impl<S: Source> Decider<'_, S> {
     /// B7: the event was applied before with the same payload.
     pub(super) fn already_applied(&mut self, e: &Event) {
         for s in e.subjects() {
-            let mut t = Trace::new(self.explain, self.policy.citations);
+            let mut t = Trace::new(self.policy.citations);
             t.cite(B7).reason(Fact::Redelivery);
             let link = self.ov.link_of(s.id, s.link);
             self.outcomes.push(Outcome {
@@ -143,7 +139,7 @@ impl<S: Source> Decider<'_, S> {
                 no_record: None,
                 rules: t.rules,
                 reasons: t.reasons,
-                explanation: t.text,
+                explanation: String::new(),
                 linkage: None,
             });
         }

@@ -1,5 +1,5 @@
 //! Explanations: the rules a decision cites, per product (B2), and the
-//! sentences that say why.
+//! reasons, as data, that say why.
 
 use super::*;
 
@@ -22,10 +22,9 @@ pub(super) fn salesforce_counterpart(r: RuleId) -> Option<RuleId> {
     }
 }
 
-/// The rules fired for one subject and the sentences explaining them.
+/// The rules fired for one subject and the reasons they were fired for
+/// (rendered after deciding: see [`crate::describe`]).
 pub(super) struct Trace {
-    /// Whether sentences are written (rule ids always are).
-    pub(super) explain: bool,
     /// Which product's rule ids are cited.
     pub(super) citations: Citations,
     pub(super) rules: Rules,
@@ -34,19 +33,15 @@ pub(super) struct Trace {
     /// The rule the next reason is stated under: the last one cited since
     /// the last reason.
     under: Option<RuleId>,
-    /// The sentences, space-separated, in one buffer.
-    pub(super) text: String,
 }
 
 impl Trace {
-    pub(super) fn new(explain: bool, citations: Citations) -> Self {
+    pub(super) fn new(citations: Citations) -> Self {
         Trace {
-            explain,
             citations,
             rules: Rules::new(),
             reasons: Vec::new(),
             under: None,
-            text: String::new(),
         }
     }
     /// Cites `r`; under [`Citations::Salesforce`] a doo rule is cited as
@@ -67,16 +62,7 @@ impl Trace {
 
     /// States `fact`, under the rule cited last since the previous reason.
     pub(super) fn reason(&mut self, fact: Fact) -> &mut Self {
-        let reason = Reason::new(self.under.take(), fact);
-        if self.explain {
-            crate::describe::push(
-                &crate::describe::English,
-                &crate::describe::Ids,
-                &reason,
-                &mut self.text,
-            );
-        }
-        self.reasons.push(reason);
+        self.reasons.push(Reason::new(self.under.take(), fact));
         self
     }
 }

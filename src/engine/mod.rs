@@ -146,7 +146,6 @@ impl Ctx<'_> {
 struct Decider<'p, S> {
     policy: &'p Policy,
     fields: &'p FieldIndex,
-    explain: bool,
     ov: Overlay<S>,
     effects: Vec<Effect>,
     outcomes: Vec<Outcome>,
@@ -343,7 +342,6 @@ impl Engine {
         let mut d = Decider {
             policy: &self.policy,
             fields: &self.fields,
-            explain: self.explain,
             ov: Overlay::new(
                 src,
                 tenant,
@@ -395,6 +393,9 @@ impl Engine {
                 d.without_invalid(e, bad)?;
             }
             if let Some(sink) = sink.as_mut() {
+                if self.explain {
+                    crate::describe::explain_all(&mut d.outcomes);
+                }
                 d.hand_over(e.id(), sink);
             } else {
                 // B17: which event made which effects, and who submitted it.
@@ -421,6 +422,10 @@ impl Engine {
                 effect_ends: Vec::new(),
                 submitters: Vec::new(),
             });
+        }
+        // Described after deciding (B2): the sentences come from the reasons.
+        if self.explain {
+            crate::describe::explain_all(&mut d.outcomes);
         }
         let plan = Plan {
             tenant,
