@@ -2,8 +2,9 @@
 //! sentences by a [`Formatter`], with the records and subjects they name
 //! written by a [`Names`] hook (an id, the host's own name, a link).
 //!
-//! [`English`] renders the sentences the crate has always written; a host
-//! can render in its own words by implementing [`Formatter`].
+//! [`English`] renders the sentences the crate has always written,
+//! [`German`] the same in German; a host can render in its own words by
+//! implementing [`Formatter`].
 //!
 //! ```
 //! use contact_sync::describe::{self, English, Ids};
@@ -24,8 +25,12 @@ use crate::plan::Reason;
 use crate::record::{RecordId, SubjectId};
 
 mod english;
+mod german;
+#[cfg(test)]
+mod tests;
 
 pub use english::English;
+pub use german::German;
 
 /// How a sentence names a record or a subject.
 pub trait Names {

@@ -3,6 +3,7 @@
 //! did not hold.
 
 use super::*;
+use crate::describe;
 
 mod expect;
 use expect::*;
@@ -222,6 +223,24 @@ impl World {
             }
         }
         out
+    }
+}
+
+/// Records and subjects by their scenario names (ids where a name is
+/// unknown).
+impl describe::Names for World {
+    fn record(&self, id: RecordId, out: &mut String) {
+        match self.record_names.get(&id) {
+            Some(n) => out.push_str(n),
+            None => out.push_str(&id.to_string()),
+        }
+    }
+
+    fn subject(&self, id: SubjectId, out: &mut String) {
+        match self.subject_names.get(&id) {
+            Some(n) => out.push_str(n),
+            None => out.push_str(&id.to_string()),
+        }
     }
 }
 
@@ -589,7 +608,8 @@ impl Scenario {
                 decision: o.decision,
                 record: o.record.map(|r| w.record_name(r)),
                 rules: o.rules.to_vec(),
-                explanation: w.names(&o.explanation),
+                // Named through the formatter's hook, from the reasons.
+                explanation: describe::sentences(&describe::English, w, &o.reasons),
             });
         }
         report.warnings = plan
