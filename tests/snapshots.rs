@@ -62,6 +62,19 @@ fn snap(name: &str, policy: &Policy, records: Vec<Record>, event: Event) {
     let store = store_with(records);
     let plan = run(policy, &store, &event);
     insta::assert_yaml_snapshot!(name, view(&plan));
+    // The same reasons in German (B2): one sentence list per subject.
+    let german: Vec<String> = plan
+        .outcomes
+        .iter()
+        .map(|o| {
+            format!(
+                "{}: {}",
+                o.subject.uuid().as_u128(),
+                describe::sentences(&describe::German, &describe::Ids, &o.reasons)
+            )
+        })
+        .collect();
+    insta::assert_yaml_snapshot!(format!("{name}_de"), german);
 }
 
 #[test]

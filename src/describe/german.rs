@@ -256,9 +256,9 @@ impl Formatter for German {
                 } else {
                     "hat diese E-Mail-Adresse"
                 };
-                let _ = write!(out, "Genau ein {n} {has}: verbunden mit {n} ");
+                let _ = write!(out, "Genau ein {n} {has}: Die Person wird mit {n} ");
                 names.record(*record, out);
-                out.push('.');
+                out.push_str(" verbunden.");
             }
             Fact::CreatedInBatch => {
                 out.push_str("Er wurde zuvor in dieser Buchung oder diesem Stapel angelegt.")
@@ -538,7 +538,11 @@ impl Formatter for German {
                 let _ = write!(out, " ({by}).");
             }
             Fact::KeptRecordValues { fields } => {
-                out.push_str("Der Wert des Datensatzes bleibt erhalten bei ");
+                out.push_str(if fields.len() == 1 {
+                    "Der Wert des Datensatzes bleibt erhalten: "
+                } else {
+                    "Die Werte des Datensatzes bleiben erhalten: "
+                });
                 list(out, fields);
                 out.push('.');
             }
