@@ -21,11 +21,12 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::Reason;
 use crate::record::{RecordId, SubjectId};
+use reason::Reason;
 
 mod english;
 mod german;
+pub(crate) mod reason;
 #[cfg(test)]
 mod tests;
 
@@ -82,13 +83,4 @@ pub(crate) fn push(f: &dyn Formatter, names: &dyn Names, reason: &Reason, out: &
         out.push(' ');
     }
     f.reason(reason, names, out);
-}
-
-/// Fills each outcome's `explanation` with the English sentences of its
-/// reasons (what [`crate::Engine`] does after deciding, unless
-/// explanations are off).
-pub(crate) fn explain_all(outcomes: &mut [crate::plan::Outcome]) {
-    for o in outcomes {
-        o.explanation = sentences(&English, &Ids, &o.reasons);
-    }
 }

@@ -2,9 +2,9 @@
 
 use std::fmt::Write as _;
 
+use super::reason::{ChangeKind, Fact, InputProblem, Reason};
 use super::{Formatter, Names};
 use crate::fields::FieldName;
-use crate::plan::{ChangeKind, Fact, InputProblem, Reason};
 
 /// The English formatter: the sentences of every explanation, plan report
 /// and scenario output.

@@ -3,10 +3,10 @@
 
 use std::fmt::Write as _;
 
+use super::reason::{ChangeKind, Fact, InputProblem, Reason};
 use super::{Formatter, Names};
 use crate::event::Role;
 use crate::fields::{FieldName, FieldNameProblem};
-use crate::plan::{ChangeKind, Fact, InputProblem, Reason};
 use crate::record::RecordType;
 
 /// The German formatter (`de`).

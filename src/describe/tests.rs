@@ -1,9 +1,9 @@
 //! Every reason renders in every formatter.
 
+use super::reason::{ChangeKind, Fact, InputProblem, Reason};
 use super::*;
 use crate::event::{Role, Submitter};
 use crate::fields::FieldName;
-use crate::plan::{ChangeKind, Fact, InputProblem, Reason};
 use crate::record::{CampaignId, RecordId, RecordType, SubjectId};
 use crate::rules::ids::RuleId;
 

@@ -394,7 +394,7 @@ impl Engine {
             }
             if let Some(sink) = sink.as_mut() {
                 if self.explain {
-                    crate::describe::explain_all(&mut d.outcomes);
+                    explain_all(&mut d.outcomes);
                 }
                 d.hand_over(e.id(), sink);
             } else {
@@ -425,7 +425,7 @@ impl Engine {
         }
         // Described after deciding (B2): the sentences come from the reasons.
         if self.explain {
-            crate::describe::explain_all(&mut d.outcomes);
+            explain_all(&mut d.outcomes);
         }
         let plan = Plan {
             tenant,
@@ -439,6 +439,19 @@ impl Engine {
         };
         telemetry::planned(&plan);
         Ok(plan)
+    }
+}
+
+/// Fills each outcome's `explanation` with the English sentences of its
+/// reasons: what the engine does after deciding, unless explanations are
+/// off (B2).
+fn explain_all(outcomes: &mut [Outcome]) {
+    for o in outcomes {
+        o.explanation = crate::describe::sentences(
+            &crate::describe::English,
+            &crate::describe::Ids,
+            &o.reasons,
+        );
     }
 }
 

@@ -16,12 +16,11 @@ pub use crate::rules::merge::FieldChange;
 
 mod effect;
 mod precondition;
-mod reason;
 mod validity;
 
+pub use crate::describe::reason::{ChangeKind, Fact, InputProblem, Reason};
 pub use effect::Effect;
 pub use precondition::{Observe, Observed, Precondition};
-pub use reason::{ChangeKind, Fact, InputProblem, Reason};
 pub use validity::Held;
 
 /// The rules that fired for one subject, in order, without duplicates.
@@ -525,16 +524,32 @@ impl Plan {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// A readable report: one line per subject.
+    /// A readable report: one line per subject, in English.
     pub fn report(&self) -> String {
+        self.report_in(&crate::describe::English, &crate::describe::Ids)
+    }
+
+    /// [`Plan::report`] with each outcome's reasons rendered by `f`,
+    /// naming records and subjects through `names` (an outcome without
+    /// reasons shows its `explanation`).
+    pub fn report_in(
+        &self,
+        f: &dyn crate::describe::Formatter,
+        names: &dyn crate::describe::Names,
+    ) -> String {
         let mut s = String::new();
         for o in &self.outcomes {
             let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
+            let text = if o.reasons.is_empty() {
+                std::borrow::Cow::Borrowed(o.explanation.as_str())
+            } else {
+                std::borrow::Cow::Owned(crate::describe::sentences(f, names, &o.reasons))
+            };
             s.push_str(&format!(
                 "- {} {}: {} [{}]\n",
                 o.role.noun(),
                 o.subject,
-                o.explanation,
+                text,
                 rules.join(", ")
             ));
         }

@@ -2,6 +2,9 @@
 //! facts it concerns (records, counts, field names, settings), never an
 //! email or a field value. Sentences come after deciding, from a
 //! [`crate::describe::Formatter`].
+//!
+//! They live with their formatters (the plans hold them), so that
+//! describing needs nothing of plans.
 
 use std::borrow::Cow;
 
