@@ -1,6 +1,7 @@
 //! Runs a JSON scenario on the in-memory store and prints what happened.
 //!
 //! `cargo run --example simulate -- tests/scenarios/d_matching.json`
+//! (`--lang de`: the explanations in German)
 //!
 //! Prints each step's decisions with their explanations and the final
 //! records. When the scenario states expectations, every mismatch is
@@ -10,6 +11,7 @@
 
 use std::process::ExitCode;
 
+use contact_sync::describe;
 use contact_sync::scenario::Scenario;
 
 /// Runs a JSON scenario on the in-memory store and prints what happened.
@@ -18,10 +20,17 @@ use contact_sync::scenario::Scenario;
 struct Args {
     /// The scenario file (format: `contact_sync::scenario`).
     scenario: String,
+    /// The language of the explanations: `en` or `de` (expectations are
+    /// checked in English either way).
+    #[arg(long, default_value = "en", value_parser = ["en", "de"])]
+    lang: String,
 }
 
 fn main() -> ExitCode {
-    let Args { scenario: path } = clap::Parser::parse();
+    let Args {
+        scenario: path,
+        lang,
+    } = clap::Parser::parse();
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) => {
@@ -29,7 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = match Scenario::from_json(&text).and_then(|s| s.run()) {
+    let run = |s: Scenario| match lang.as_str() {
+        "de" => s.run_in(&describe::German),
+        _ => s.run(),
+    };
+    let report = match Scenario::from_json(&text).and_then(run) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{path}: {}", contact_sync::chain(&e));

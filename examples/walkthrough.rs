@@ -28,6 +28,8 @@ thread_local! {
 struct State {
     out: String,
     db: Option<PathBuf>,
+    /// Explanations in German (`--lang de`).
+    german: bool,
     scenario: u128,
     cited: BTreeSet<RuleId>,
 }
@@ -53,9 +55,15 @@ different scenarios have different ids.";
 /// The whole walkthrough as text; `db`: run on that SQLite file instead of
 /// the in-memory store (feature `sqlite`).
 pub fn render(db: Option<PathBuf>) -> String {
+    render_in(db, false)
+}
+
+/// [`render`], with the explanations in German when `german`.
+pub fn render_in(db: Option<PathBuf>, german: bool) -> String {
     STATE.with(|s| {
         *s.borrow_mut() = State {
             db,
+            german,
             ..State::default()
         }
     });
@@ -109,6 +117,28 @@ fn edit(n: u128, subject: Subject, new: &[(&str, &str)], source: EditSource) -> 
 
 /// Names subjects and records by their small numbers, so the output reads
 /// "person 10" and "record 1" instead of UUIDs.
+/// Names records and subjects as [`short`] writes ids: `#n` for the small
+/// ids a scenario gave, `1a2b3c4d…` for a derived one.
+struct Short;
+
+impl describe::Names for Short {
+    fn record(&self, id: RecordId, out: &mut String) {
+        out.push_str(&short(&id.to_string()));
+    }
+    fn subject(&self, id: SubjectId, out: &mut String) {
+        out.push_str(&short(&id.to_string()));
+    }
+}
+
+/// The outcome's reasons as sentences, in the walkthrough's language.
+fn explained(o: &Outcome) -> String {
+    if STATE.with(|s| s.borrow().german) {
+        describe::sentences(&describe::German, &Short, &o.reasons)
+    } else {
+        describe::sentences(&describe::English, &Short, &o.reasons)
+    }
+}
+
 fn short(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -221,13 +251,14 @@ fn run<S: DemoStore>(store: S, policy: &Policy, records: Vec<Record>, events: Ve
                     let record = o
                         .record
                         .map_or("no record".to_owned(), |r| format!("record {r}"));
+                    let text = explained(o);
                     say!(
                         "  {} {} -> {:?}, {}\n      {}\n      rules: {}",
                         o.role.noun(),
                         short(&o.subject.to_string()),
                         o.decision,
                         short(&record),
-                        short(&o.explanation),
+                        text,
                         rules.join(" ")
                     );
                 }
@@ -1015,9 +1046,12 @@ struct Args {
     /// Run on this SQLite file instead of the in-memory store (feature
     /// `sqlite`).
     db: Option<std::path::PathBuf>,
+    /// The language of the explanations: `en` or `de`.
+    #[arg(long, default_value = "en", value_parser = ["en", "de"])]
+    lang: String,
 }
 
 fn main() {
-    let Args { db } = clap::Parser::parse();
-    print!("{}", render(db));
+    let Args { db, lang } = clap::Parser::parse();
+    print!("{}", render_in(db, lang == "de"));
 }

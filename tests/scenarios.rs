@@ -100,3 +100,35 @@ fn b12_undefined_names_are_errors_with_their_path() {
         Scenario::from_json(r#"{ "policy": { "preset": "doo" }, "steps": [ {} ] }"#).unwrap_err();
     assert!(matches!(e, ScenarioError::StepShape(_)), "{e}");
 }
+
+/// B2: a scenario run in German explains in German, names records and
+/// subjects by their scenario names, and checks its expectations on
+/// explanations in English (so they still hold).
+#[test]
+fn b2_b12_a_scenario_runs_in_german_with_its_english_expectations() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/b13_review.json");
+    let s = Scenario::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let en = s.run().unwrap();
+    let de = s.run_in(&contact_sync::describe::German).unwrap();
+    assert!(en.mismatches().is_empty() && de.mismatches().is_empty());
+    let outcomes = |r: &contact_sync::scenario::Report| -> Vec<(String, String)> {
+        r.steps
+            .iter()
+            .flat_map(|s| &s.outcomes)
+            .map(|o| (o.subject.clone(), o.explanation.clone()))
+            .collect()
+    };
+    let (en, de) = (outcomes(&en), outcomes(&de));
+    assert_eq!(en.len(), de.len());
+    for ((se, e), (sd, d)) in en.iter().zip(&de) {
+        assert_eq!(se, sd);
+        assert_ne!(e, d);
+    }
+    assert!(
+        de.iter()
+            .any(|(_, d)| d.contains("Mehrdeutigkeitsregel `review`")),
+        "{de:?}"
+    );
+    assert!(!de.iter().any(|(_, d)| d.contains("00000000-")), "{de:?}");
+}

@@ -117,3 +117,29 @@ fn b7_derived_ids_differ_between_unrelated_scenarios() {
     }
     assert!(!seen.is_empty(), "the walkthrough creates records");
 }
+
+/// B2: `--lang de` explains every outcome in German, line for line where
+/// the English walkthrough explains it, with the same decisions and rules.
+#[test]
+fn b2_the_walkthrough_speaks_german_with_the_same_decisions() {
+    let en = example::render(None);
+    let de = example::render_in(None, true);
+    let (en, de): (Vec<&str>, Vec<&str>) = (en.lines().collect(), de.lines().collect());
+    assert_eq!(en.len(), de.len());
+    let mut translated = 0;
+    for (i, (e, d)) in en.iter().zip(&de).enumerate() {
+        // The explanation follows a `subject -> decision` line; everything
+        // else (decisions, rules, records, headings) is the same.
+        let explains = i > 0 && en[i - 1].contains(" -> ") && e.starts_with("      ");
+        if explains && !en[i - 1].starts_with("    ") {
+            assert_ne!(e, d, "line {i} is not translated");
+            translated += 1;
+        } else if !e.starts_with("      ") || e.contains("rules: ") {
+            assert_eq!(e, d, "line {i}");
+        }
+    }
+    assert!(translated > 30, "{translated} explanations translated");
+    assert!(de
+        .iter()
+        .any(|l| l.contains("Genau ein Kontakt hat diese E-Mail-Adresse")));
+}

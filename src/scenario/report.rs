@@ -17,6 +17,10 @@ pub struct NamedOutcome {
     pub rules: Vec<RuleId>,
     /// The explanation, with names for ids.
     pub explanation: String,
+    /// The reasons the explanation was rendered from (B2; not part of the
+    /// report's JSON, whose shape is unchanged).
+    #[serde(skip)]
+    pub reasons: Vec<crate::plan::Reason>,
 }
 
 /// What one step did.

@@ -266,7 +266,25 @@ impl Scenario {
     /// The errors of [`PolicySpec::resolve`]. A step that fails is reported in
     /// the [`Report`], not returned.
     pub fn run(&self) -> Result<Report, ScenarioError> {
+        self.run_with(None)
+    }
+
+    /// [`Scenario::run`], with the outcomes explained by `f` (expectations
+    /// on explanations are checked against the English ones).
+    ///
+    /// # Errors
+    /// As [`Scenario::run`].
+    pub fn run_in(&self, f: &dyn describe::Formatter) -> Result<Report, ScenarioError> {
+        self.run_with(Some(f))
+    }
+
+    fn run_with(&self, f: Option<&dyn describe::Formatter>) -> Result<Report, ScenarioError> {
         let (mut report, a) = self.play(&self.policy, None)?;
+        if let Some(f) = f {
+            for o in report.steps.iter_mut().flat_map(|s| s.outcomes.iter_mut()) {
+                o.explanation = describe::sentences(f, &a, &o.reasons);
+            }
+        }
         if let Some(spec) = &self.compare {
             let known: BTreeMap<RecordId, String> = a
                 .created_ids
@@ -610,6 +628,7 @@ impl Scenario {
                 rules: o.rules.to_vec(),
                 // Named through the formatter's hook, from the reasons.
                 explanation: describe::sentences(&describe::English, w, &o.reasons),
+                reasons: o.reasons.clone(),
             });
         }
         report.warnings = plan
