@@ -1033,3 +1033,67 @@ fn b6_b7_faulty_applies_part_skips_checks_or_forgets_as_told() {
     assert_eq!(replanned.created().count(), 0);
     assert_eq!(forgetful.inner().records(t).len(), 1);
 }
+
+/// `testkit::Faulty` forwards every read of the store it wraps (settings
+/// included), and only `Fault::ForgetEvents` hides the recorded events.
+#[test]
+fn b6_b7_b19_faulty_forwards_every_read() {
+    use testkit::{Fault, Faulty};
+    let norm = Normalization {
+        fold_plus_tags: true,
+        fold_gmail_dots: false,
+    };
+    let mut store = InMemoryStore::with_normalization(norm);
+    store.set_blocking(testkit::blocking());
+    let t = TenantId::from_u128(1);
+    let mut fields = Fields::new();
+    fields.set(
+        FieldName::new("email"),
+        FieldValue::new("ann+x@example.org"),
+    );
+    fields.set(FieldName::new("last_name"), FieldValue::new("Lee"));
+    fields.set(FieldName::new("first_name"), FieldValue::new("Ann"));
+    let rid = RecordId::from_u128(1);
+    store
+        .insert(Record::new(rid, t, RecordType::Contact, fields.clone()))
+        .unwrap();
+    // An applied event, recorded by its `EventNew` precondition.
+    let event = Event::Registered(Registration::new(
+        EventId::from_u128(5),
+        t,
+        vec![Subject::new(
+            SubjectId::from_u128(10),
+            Role::Attendee,
+            fields.clone(),
+        )],
+    ));
+    let plan = Plan::new(t).with_preconditions([Precondition::EventNew {
+        event: event.id(),
+        digest: event.digest(),
+    }]);
+    store.apply(&plan).unwrap();
+    let key = EmailKey::parse("ann@example.org", &norm).unwrap().unwrap();
+    let block = testkit::blocking().keys(&fields, &norm)[0].clone();
+    let digest = store.event_digest(t, EventId::from_u128(5)).unwrap();
+    assert!(digest.is_some());
+    for fault in [Fault::None, Fault::ForgetEvents] {
+        let f = Faulty::new(&store, fault);
+        assert_eq!(f.normalization(), norm);
+        assert_eq!(f.blocking(), store.blocking());
+        assert_eq!(
+            f.records_by_email(t, &key).unwrap(),
+            store.records_by_email(t, &key).unwrap()
+        );
+        assert_eq!(
+            f.records_by_block(t, &block).unwrap(),
+            store.records_by_block(t, &block).unwrap()
+        );
+        assert_eq!(f.records_by_block(t, &block).unwrap().len(), 1);
+        let events = f.event_digest(t, EventId::from_u128(5)).unwrap();
+        if fault == Fault::ForgetEvents {
+            assert_eq!(events, None);
+        } else {
+            assert_eq!(events, digest);
+        }
+    }
+}
