@@ -275,12 +275,11 @@ fn run(args: Args) -> Result<(), String> {
     drop(regs.rows);
 
     let t2 = Instant::now();
-    // The engine decides (reasons as data); sentences are written here,
-    // from the reasons, only when a row carries them.
+    // Sentences are most of a plan's size: only when they are written.
     let explain = args.explain || args.format == "jsonl";
     let engine = Engine::new(policy)
         .map_err(|e| contact_sync::chain(&e))?
-        .with_explanations(false);
+        .with_explanations(explain);
     let out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(File::create(p).map_err(|e| format!("{p}: {e}"))?),
         None => Box::new(io::stdout().lock()),
@@ -428,9 +427,7 @@ fn decisions(policy: Policy, contacts: &Table, events: &[Event]) -> Result<Decis
         &policy,
         contacts.rows.iter().map(|(_, id, f)| (*id, f.clone())),
     )?;
-    let engine = Engine::new(policy)
-        .map_err(|e| contact_sync::chain(&e))?
-        .with_explanations(false);
+    let engine = Engine::new(policy).map_err(|e| contact_sync::chain(&e))?;
     let mut out = Vec::with_capacity(events.len());
     engine
         .dry_run(&store, events, |d| {
@@ -441,7 +438,7 @@ fn decisions(policy: Policy, contacts: &Table, events: &[Event]) -> Result<Decis
                     o.decision,
                     o.record,
                     rules.join(" "),
-                    describe::sentences(&describe::English, &describe::Ids, &o.reasons),
+                    o.explanation.clone(),
                 ));
             }
         })
@@ -587,20 +584,15 @@ impl<W: Write> Rows<W> {
                         rules.as_str(),
                         fields.as_str(),
                     ];
-                    let explanation;
                     if *explain {
-                        explanation =
-                            describe::sentences(&describe::English, &describe::Ids, &o.reasons);
-                        row.push(explanation.as_str());
+                        row.push(o.explanation.as_str());
                     }
                     out.write_record(&row)?;
                 }
                 Rows::Jsonl(out) => {
-                    let explanation =
-                        describe::sentences(&describe::English, &describe::Ids, &o.reasons);
                     let row = serde_json::json!({
                         "subject": o.subject, "decision": decision, "record": o.record,
-                        "rules": rules, "changed_fields": fields, "explanation": explanation,
+                        "rules": rules, "changed_fields": fields, "explanation": o.explanation,
                     });
                     writeln!(out, "{row}")?;
                 }

@@ -66,7 +66,8 @@ pub trait Formatter {
 /// The sentences for `reasons`, space-separated (the formatter's
 /// [`Formatter::nothing_to_do`] when there are none).
 pub fn sentences(f: &dyn Formatter, names: &dyn Names, reasons: &[Reason]) -> String {
-    let mut out = String::new();
+    // About a hundred bytes a sentence: one allocation, mostly.
+    let mut out = String::with_capacity(96 * reasons.len().max(1));
     for r in reasons {
         push(f, names, r, &mut out);
     }

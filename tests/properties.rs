@@ -239,7 +239,7 @@ proptest! {
 
     /// B2: turning sentences off changes nothing but the sentences.
     #[test]
-    fn b2_explanations_off_changes_only_the_sentences(p in policies(), rs in records(), ss in subjects()) {
+    fn b2_explanations_off_changes_only_the_reasons_and_sentences(p in policies(), rs in records(), ss in subjects()) {
         let ev = registration(1, ss);
         let with = engine(p.clone()).plan(&store_with(rs.clone()), &ev).unwrap();
         let without = engine(p).with_explanations(false).plan(&store_with(rs), &ev).unwrap();
@@ -249,6 +249,12 @@ proptest! {
         for (a, b) in with.outcomes.iter().zip(&without.outcomes) {
             prop_assert_eq!((a.decision, a.record, a.rules), (b.decision, b.record, b.rules));
             prop_assert!(!a.explanation.is_empty() && b.explanation.is_empty());
+            // The sentence is the reasons rendered; off keeps neither.
+            prop_assert_eq!(
+                &a.explanation,
+                &describe::sentences(&describe::English, &describe::Ids, &a.reasons)
+            );
+            prop_assert!(b.reasons.is_empty());
         }
     }
 }

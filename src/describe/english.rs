@@ -282,7 +282,7 @@ impl Formatter for English {
                 out.push_str("The subject's input is invalid (subject ");
                 names.subject(*subject, out);
                 out.push_str(": ");
-                let _ = match problem {
+                let _ = match problem.as_ref() {
                     InputProblem::InvalidEmail => write!(out, "invalid email"),
                     InputProblem::FieldTooLong { field, len, limit } => {
                         write!(out, "field `{field}` is {len} bytes; the limit is {limit}")

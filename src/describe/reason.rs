@@ -266,8 +266,8 @@ pub enum Fact {
     InvalidInput {
         /// The subject.
         subject: SubjectId,
-        /// What is wrong.
-        problem: InputProblem,
+        /// What is wrong (boxed: the rarest fact, and the largest).
+        problem: Box<InputProblem>,
     },
     /// B15: the record was found through one of its aliases (an earlier
     /// address); its email stays.

@@ -1,9 +1,9 @@
 //! Every reason renders in every formatter.
 
-use super::reason::{ChangeKind, Fact, InputProblem, Reason};
 use super::*;
 use crate::event::{Role, Submitter};
 use crate::fields::FieldName;
+use crate::plan::{ChangeKind, Fact, InputProblem, Reason};
 use crate::record::{CampaignId, RecordId, RecordType, SubjectId};
 use crate::rules::ids::RuleId;
 
@@ -208,10 +208,10 @@ fn every_fact() -> Vec<Fact> {
         Fact::BuyerLastName,
         Fact::InvalidInput {
             subject: S,
-            problem: InputProblem::TooManyFields {
+            problem: Box::new(InputProblem::TooManyFields {
                 count: 300,
                 limit: 256,
-            },
+            }),
         },
         Fact::FoundThroughAlias {
             alias: 2,

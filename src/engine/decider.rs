@@ -94,10 +94,10 @@ impl<S: Source> Decider<'_, S> {
             let Some(s) = subjects.iter().find(|s| s.id == id) else {
                 continue;
             };
-            let mut t = Trace::new(self.policy.citations);
+            let mut t = Trace::new(self.explain, self.policy.citations);
             t.cite(B20).reason(Fact::InvalidInput {
                 subject: id,
-                problem: InputProblem::of(&error),
+                problem: Box::new(InputProblem::of(&error)),
             });
             let link = self.ov.link_of(s.id, s.link);
             self.outcome(
@@ -127,7 +127,7 @@ impl<S: Source> Decider<'_, S> {
     /// B7: the event was applied before with the same payload.
     pub(super) fn already_applied(&mut self, e: &Event) {
         for s in e.subjects() {
-            let mut t = Trace::new(self.policy.citations);
+            let mut t = Trace::new(self.explain, self.policy.citations);
             t.cite(B7).reason(Fact::Redelivery);
             let link = self.ov.link_of(s.id, s.link);
             self.outcomes.push(Outcome {

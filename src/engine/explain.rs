@@ -25,6 +25,8 @@ pub(super) fn salesforce_counterpart(r: RuleId) -> Option<RuleId> {
 /// The rules fired for one subject and the reasons they were fired for
 /// (rendered after deciding: see [`crate::describe`]).
 pub(super) struct Trace {
+    /// Whether reasons are kept (off: rule ids only, for bulk runs).
+    keep: bool,
     /// Which product's rule ids are cited.
     pub(super) citations: Citations,
     pub(super) rules: Rules,
@@ -36,8 +38,9 @@ pub(super) struct Trace {
 }
 
 impl Trace {
-    pub(super) fn new(citations: Citations) -> Self {
+    pub(super) fn new(keep: bool, citations: Citations) -> Self {
         Trace {
+            keep,
             citations,
             rules: Rules::new(),
             reasons: Vec::new(),
@@ -62,7 +65,10 @@ impl Trace {
 
     /// States `fact`, under the rule cited last since the previous reason.
     pub(super) fn reason(&mut self, fact: Fact) -> &mut Self {
-        self.reasons.push(Reason::new(self.under.take(), fact));
+        let rule = self.under.take();
+        if self.keep {
+            self.reasons.push(Reason::new(rule, fact));
+        }
         self
     }
 }

@@ -146,6 +146,8 @@ impl Ctx<'_> {
 struct Decider<'p, S> {
     policy: &'p Policy,
     fields: &'p FieldIndex,
+    /// Whether outcomes keep their reasons (and get sentences).
+    explain: bool,
     ov: Overlay<S>,
     effects: Vec<Effect>,
     outcomes: Vec<Outcome>,
@@ -200,9 +202,10 @@ impl Engine {
         })
     }
 
-    /// Whether outcomes carry their sentence (on by default). A dry run
-    /// over millions of subjects that only needs decisions and rule ids can
-    /// turn sentences off: they are most of a plan's size. Rule ids, field
+    /// Whether outcomes carry their reasons and the sentence rendered from
+    /// them after deciding (on by default). A dry run over millions of
+    /// subjects that only needs decisions and rule ids can turn both off:
+    /// they are most of a plan's size. Decisions, records, rule ids, field
     /// changes and warnings are the same either way.
     pub fn with_explanations(mut self, on: bool) -> Self {
         self.explain = on;
@@ -342,6 +345,7 @@ impl Engine {
         let mut d = Decider {
             policy: &self.policy,
             fields: &self.fields,
+            explain: self.explain,
             ov: Overlay::new(
                 src,
                 tenant,
