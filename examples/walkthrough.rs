@@ -139,6 +139,17 @@ fn explained(o: &Outcome) -> String {
     }
 }
 
+/// A plan's warning, in the walkthrough's language.
+fn warned(w: &Warning) -> String {
+    let mut out = String::new();
+    if STATE.with(|s| s.borrow().german) {
+        describe::Formatter::warning(&describe::German, w, &Short, &mut out);
+    } else {
+        describe::Formatter::warning(&describe::English, w, &Short, &mut out);
+    }
+    out
+}
+
 fn short(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -263,7 +274,8 @@ fn run<S: DemoStore>(store: S, policy: &Policy, records: Vec<Record>, events: Ve
                     );
                 }
                 for w in &plan.warnings {
-                    say!("  ! {}", short(&w.message()));
+                    let text = warned(w);
+                    say!("  ! {text}");
                 }
                 if let Err(e) = store.apply(&plan) {
                     say!("  apply failed: {e}");

@@ -22,7 +22,7 @@
 use std::fmt::Write as _;
 
 use crate::record::{RecordId, SubjectId};
-use reason::Reason;
+use reason::{Reason, Warning};
 
 mod english;
 mod german;
@@ -61,6 +61,10 @@ pub trait Formatter {
 
     /// What an outcome without reasons says.
     fn nothing_to_do(&self, out: &mut String);
+
+    /// Appends the sentence for a plan's warning to `out`, naming records
+    /// and subjects through `names`.
+    fn warning(&self, warning: &Warning, names: &dyn Names, out: &mut String);
 }
 
 /// The sentences for `reasons`, space-separated (the formatter's

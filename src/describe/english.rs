@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 
-use super::reason::{ChangeKind, Fact, InputProblem, Reason};
+use super::reason::{ChangeKind, Fact, InputProblem, Reason, Warning};
 use super::{Formatter, Names};
 use crate::fields::FieldName;
+use crate::policy::NameGuard;
 
 /// The English formatter: the sentences of every explanation, plan report
 /// and scenario output.
@@ -29,6 +30,61 @@ fn bits(millibits: i32) -> f64 {
 impl Formatter for English {
     fn nothing_to_do(&self, out: &mut String) {
         out.push_str("Nothing to do.");
+    }
+
+    fn warning(&self, warning: &Warning, names: &dyn Names, out: &mut String) {
+        out.push_str("subject ");
+        match warning {
+            Warning::SharedEmail {
+                subject,
+                record,
+                action,
+            } => {
+                names.subject(*subject, out);
+                out.push_str(" shares an email with record ");
+                names.record(*record, out);
+                let what = match action {
+                    NameGuard::Off | NameGuard::Warn => "overwritten anyway",
+                    NameGuard::KeepName => "the record's name was kept",
+                    NameGuard::CreateNew => "a new record was created instead",
+                };
+                let _ = write!(out, " but has a clearly different name; {what} (B4, D19)");
+            }
+            Warning::Ambiguous { subject, records } => {
+                names.subject(*subject, out);
+                let _ = write!(
+                    out,
+                    ": {} records match; see the policy's ambiguity rule",
+                    records.len()
+                );
+            }
+            Warning::AbsorbingDuplicates { subject, count } => {
+                names.subject(*subject, out);
+                let _ = write!(
+                    out,
+                    ": its email already holds {count} records (duplicates; B13, B9)"
+                );
+            }
+            Warning::RecordEmailKept { subject, record } => {
+                names.subject(*subject, out);
+                out.push_str(": linked record ");
+                names.record(*record, out);
+                out.push_str(" has another email, which is kept (D9, B8)");
+            }
+            Warning::RecordEmailOverwritten { subject, record } => {
+                names.subject(*subject, out);
+                out.push_str(": the email of linked record ");
+                names.record(*record, out);
+                out.push_str(" is overwritten with the subject's new email (D9)");
+            }
+            Warning::InvalidInput { subject, problem } => {
+                names.subject(*subject, out);
+                let _ = write!(
+                    out,
+                    ": invalid input, left out of its event ({problem}; B20)"
+                );
+            }
+        }
     }
 
     fn reason(&self, reason: &Reason, names: &dyn Names, out: &mut String) {

@@ -3,10 +3,11 @@
 
 use std::fmt::Write as _;
 
-use super::reason::{ChangeKind, Fact, InputProblem, Reason};
+use super::reason::{ChangeKind, Fact, InputProblem, Reason, Warning};
 use super::{Formatter, Names};
 use crate::event::Role;
 use crate::fields::{FieldName, FieldNameProblem};
+use crate::policy::NameGuard;
 use crate::record::RecordType;
 
 /// The German formatter (`de`).
@@ -102,6 +103,65 @@ fn problem(out: &mut String, p: &InputProblem) {
 impl Formatter for German {
     fn nothing_to_do(&self, out: &mut String) {
         out.push_str("Nichts zu tun.");
+    }
+
+    fn warning(&self, warning: &Warning, names: &dyn Names, out: &mut String) {
+        out.push_str("Person ");
+        match warning {
+            Warning::SharedEmail {
+                subject,
+                record,
+                action,
+            } => {
+                names.subject(*subject, out);
+                out.push_str(" teilt eine E-Mail-Adresse mit Datensatz ");
+                names.record(*record, out);
+                let what = match action {
+                    NameGuard::Off | NameGuard::Warn => "er wurde trotzdem überschrieben",
+                    NameGuard::KeepName => "der Name des Datensatzes blieb erhalten",
+                    NameGuard::CreateNew => "stattdessen wurde ein neuer Datensatz angelegt",
+                };
+                let _ = write!(
+                    out,
+                    ", hat aber einen eindeutig anderen Namen; {what} (B4, D19)"
+                );
+            }
+            Warning::Ambiguous { subject, records } => {
+                names.subject(*subject, out);
+                let _ = write!(
+                    out,
+                    ": {} Datensätze passen; siehe die Mehrdeutigkeitsregel der Richtlinie",
+                    records.len()
+                );
+            }
+            Warning::AbsorbingDuplicates { subject, count } => {
+                names.subject(*subject, out);
+                let _ = write!(
+                    out,
+                    ": ihre E-Mail-Adresse gehört bereits zu {count} Datensätzen (Dubletten; B13, B9)"
+                );
+            }
+            Warning::RecordEmailKept { subject, record } => {
+                names.subject(*subject, out);
+                out.push_str(": Der verbundene Datensatz ");
+                names.record(*record, out);
+                out.push_str(" hat eine andere E-Mail-Adresse, die erhalten bleibt (D9, B8)");
+            }
+            Warning::RecordEmailOverwritten { subject, record } => {
+                names.subject(*subject, out);
+                out.push_str(": Die E-Mail-Adresse des verbundenen Datensatzes ");
+                names.record(*record, out);
+                out.push_str(" wird mit der neuen E-Mail-Adresse der Person überschrieben (D9)");
+            }
+            Warning::InvalidInput { subject, problem } => {
+                names.subject(*subject, out);
+                // The problem is the engine's error message (English).
+                let _ = write!(
+                    out,
+                    ": ungültige Eingaben, bei ihrem Ereignis außen vor ({problem}; B20)"
+                );
+            }
+        }
     }
 
     fn reason(&self, reason: &Reason, names: &dyn Names, out: &mut String) {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Role, Submitter};
 use crate::fields::{FieldName, FieldNameProblem};
+use crate::policy::NameGuard;
 use crate::record::{CampaignId, RecordId, RecordType, SubjectId};
 use crate::rules::ids::RuleId;
 
@@ -551,4 +552,78 @@ pub enum ChangeKind {
     Replaced,
     /// Updated: any other change.
     Updated,
+}
+
+/// Something the host should look at; the plan is still valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Warning {
+    /// B4, D19: sync would overwrite the record's name with a clearly
+    /// different person's name.
+    SharedEmail {
+        /// The subject.
+        subject: SubjectId,
+        /// The record.
+        record: RecordId,
+        /// What the policy did about it.
+        action: NameGuard,
+    },
+    /// Several candidates matched and the policy picked one or none.
+    Ambiguous {
+        /// The subject.
+        subject: SubjectId,
+        /// All candidates, sorted.
+        records: Vec<RecordId>,
+    },
+    /// The subject's email already holds two or more records of the type
+    /// it matches in: duplicates the plan absorbs, whatever the ambiguity
+    /// policy did (B13); merge them with [`crate::duplicate_groups`] (B9).
+    AbsorbingDuplicates {
+        /// The subject.
+        subject: SubjectId,
+        /// How many records the email holds.
+        count: usize,
+    },
+    /// D9: the linked record's email differs from the subject's and was kept
+    /// ([`crate::RetainedEmail::Keep`]).
+    RecordEmailKept {
+        /// The subject.
+        subject: SubjectId,
+        /// The record.
+        record: RecordId,
+    },
+    /// D9: the linked record's email is overwritten with a different address.
+    RecordEmailOverwritten {
+        /// The subject.
+        subject: SubjectId,
+        /// The record.
+        record: RecordId,
+    },
+    /// B20: the subject's input is invalid, so it was left out of its event
+    /// and the rest went on ([`crate::InvalidSubjects::Skip`]).
+    InvalidInput {
+        /// The subject.
+        subject: SubjectId,
+        /// What is wrong, as the engine's error says it (input is cut,
+        /// never echoed whole).
+        problem: String,
+    },
+}
+
+impl Warning {
+    /// A sentence for an event manager, in English, naming records and
+    /// subjects by their ids (see [`crate::describe::Formatter::warning`]
+    /// for other words and names).
+    pub fn message(&self) -> String {
+        let mut out = String::new();
+        crate::describe::Formatter::warning(
+            &crate::describe::English,
+            self,
+            &crate::describe::Ids,
+            &mut out,
+        );
+        out
+    }
 }

@@ -1,9 +1,9 @@
 //! Every reason renders in every formatter.
 
+use super::reason::{ChangeKind, Fact, InputProblem, Reason, Warning};
 use super::*;
 use crate::event::{Role, Submitter};
 use crate::fields::FieldName;
-use crate::plan::{ChangeKind, Fact, InputProblem, Reason};
 use crate::record::{CampaignId, RecordId, RecordType, SubjectId};
 use crate::rules::ids::RuleId;
 
@@ -437,4 +437,63 @@ fn b2_german_counts_agree_with_their_nouns() {
         score.contains("12,345 Bit (Verknüpfung ab 8,000, Prüfung ab -0,500)"),
         "{score}"
     );
+}
+
+/// One warning of every kind.
+fn every_warning() -> Vec<Warning> {
+    vec![
+        Warning::SharedEmail {
+            subject: S,
+            record: R,
+            action: crate::policy::NameGuard::KeepName,
+        },
+        Warning::Ambiguous {
+            subject: S,
+            records: vec![R, RecordId::from_u128(8)],
+        },
+        Warning::AbsorbingDuplicates {
+            subject: S,
+            count: 2,
+        },
+        Warning::RecordEmailKept {
+            subject: S,
+            record: R,
+        },
+        Warning::RecordEmailOverwritten {
+            subject: S,
+            record: R,
+        },
+        Warning::InvalidInput {
+            subject: S,
+            problem: "too many fields".into(),
+        },
+    ]
+}
+
+#[test]
+fn b2_every_warning_renders_in_english_and_german_naming_through_the_hook() {
+    for w in every_warning() {
+        let mut en = String::new();
+        English.warning(&w, &Marked, &mut en);
+        let mut de = String::new();
+        German.warning(&w, &Marked, &mut de);
+        assert_ne!(en, de);
+        for text in [&en, &de] {
+            assert!(text.contains("<subject>"), "{text}");
+            let names_record = matches!(
+                w,
+                Warning::SharedEmail { .. }
+                    | Warning::RecordEmailKept { .. }
+                    | Warning::RecordEmailOverwritten { .. }
+            );
+            assert_eq!(text.contains("<record>"), names_record, "{text}");
+        }
+        // `message` is the English with ids.
+        assert_eq!(
+            w.message()
+                .replace(&S.to_string(), "<subject>")
+                .replace(&R.to_string(), "<record>"),
+            en
+        );
+    }
 }

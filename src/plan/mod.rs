@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 pub use crate::event::EventDigest;
 use crate::event::{Role, Submitter};
 use crate::fields::{FieldName, FieldValue};
-use crate::policy::NameGuard;
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 
 pub use crate::rules::ids::RuleId;
@@ -18,7 +17,7 @@ mod effect;
 mod precondition;
 mod validity;
 
-pub use crate::describe::reason::{ChangeKind, Fact, InputProblem, Reason};
+pub use crate::describe::reason::{ChangeKind, Fact, InputProblem, Reason, Warning};
 pub use effect::Effect;
 pub use precondition::{Observe, Observed, Precondition};
 pub use validity::Held;
@@ -273,64 +272,6 @@ impl Outcome {
     }
 }
 
-/// Something the host should look at; the plan is still valid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Warning {
-    /// B4, D19: sync would overwrite the record's name with a clearly
-    /// different person's name.
-    SharedEmail {
-        /// The subject.
-        subject: SubjectId,
-        /// The record.
-        record: RecordId,
-        /// What the policy did about it.
-        action: NameGuard,
-    },
-    /// Several candidates matched and the policy picked one or none.
-    Ambiguous {
-        /// The subject.
-        subject: SubjectId,
-        /// All candidates, sorted.
-        records: Vec<RecordId>,
-    },
-    /// The subject's email already holds two or more records of the type
-    /// it matches in: duplicates the plan absorbs, whatever the ambiguity
-    /// policy did (B13); merge them with [`crate::heal`] (B9).
-    AbsorbingDuplicates {
-        /// The subject.
-        subject: SubjectId,
-        /// How many records the email holds.
-        count: usize,
-    },
-    /// D9: the linked record's email differs from the subject's and was kept
-    /// ([`crate::RetainedEmail::Keep`]).
-    RecordEmailKept {
-        /// The subject.
-        subject: SubjectId,
-        /// The record.
-        record: RecordId,
-    },
-    /// D9: the linked record's email is overwritten with a different address.
-    RecordEmailOverwritten {
-        /// The subject.
-        subject: SubjectId,
-        /// The record.
-        record: RecordId,
-    },
-    /// B20: the subject's input is invalid, so it was left out of its event
-    /// and the rest went on ([`crate::InvalidSubjects::Skip`]).
-    InvalidInput {
-        /// The subject.
-        subject: SubjectId,
-        /// What is wrong, as the engine's error says it (input is cut,
-        /// never echoed whole).
-        problem: String,
-    },
-}
-
 /// The engine's answer for one event or one batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -557,39 +498,5 @@ impl Plan {
             s.push_str(&format!("! {}\n", w.message()));
         }
         s
-    }
-}
-
-impl Warning {
-    /// A sentence for an event manager.
-    pub fn message(&self) -> String {
-        match self {
-            Warning::SharedEmail { subject, record, action } => {
-                let what = match action {
-                    NameGuard::Off | NameGuard::Warn => "overwritten anyway",
-                    NameGuard::KeepName => "the record's name was kept",
-                    NameGuard::CreateNew => "a new record was created instead",
-                };
-                format!(
-                    "subject {subject} shares an email with record {record} but has a clearly different name; {what} (B4, D19)"
-                )
-            }
-            Warning::Ambiguous { subject, records } => format!(
-                "subject {subject}: {} records match; see the policy's ambiguity rule",
-                records.len()
-            ),
-            Warning::AbsorbingDuplicates { subject, count } => format!(
-                "subject {subject}: its email already holds {count} records (duplicates; B13, B9)"
-            ),
-            Warning::RecordEmailKept { subject, record } => format!(
-                "subject {subject}: linked record {record} has another email, which is kept (D9, B8)"
-            ),
-            Warning::RecordEmailOverwritten { subject, record } => format!(
-                "subject {subject}: the email of linked record {record} is overwritten with the subject's new email (D9)"
-            ),
-            Warning::InvalidInput { subject, problem } => format!(
-                "subject {subject}: invalid input, left out of its event ({problem}; B20)"
-            ),
-        }
     }
 }

@@ -631,10 +631,15 @@ impl Scenario {
                 reasons: o.reasons.clone(),
             });
         }
+        // Named through the formatter's hook too.
         report.warnings = plan
             .warnings
             .iter()
-            .map(|x| w.names(&x.message()))
+            .map(|x| {
+                let mut text = String::new();
+                describe::Formatter::warning(&describe::English, x, w, &mut text);
+                text
+            })
             .collect();
     }
 }
