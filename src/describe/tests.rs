@@ -497,3 +497,136 @@ fn b2_every_warning_renders_in_english_and_german_naming_through_the_hook() {
         );
     }
 }
+
+fn de(fact: Fact) -> String {
+    render(&German, &fact, &Ids)
+}
+
+fn en(fact: Fact) -> String {
+    render(&English, &fact, &Ids)
+}
+
+#[test]
+fn b2_sentences_that_depend_on_a_count_or_a_list_read_right_in_both_languages() {
+    let cross = |criteria| Fact::CrossMatching {
+        criteria,
+        prefer: RecordType::Lead,
+    };
+    assert_eq!(
+        en(cross(vec![])),
+        "Cross matching searches contacts and leads, preferring leads."
+    );
+    assert_eq!(
+        en(cross(fields())),
+        "Cross matching searches contacts and leads on email and company, job_title, preferring leads."
+    );
+    assert_eq!(
+        de(cross(vec![])),
+        "Der typübergreifende Abgleich durchsucht Kontakte und Leads und bevorzugt Leads."
+    );
+    assert_eq!(
+        de(cross(fields())),
+        "Der typübergreifende Abgleich durchsucht Kontakte und Leads nach E-Mail-Adresse und company, job_title und bevorzugt Leads."
+    );
+    let weighted = |fell_short| Fact::WeightedCriteria {
+        criteria: fields(),
+        threshold: 70,
+        fell_short,
+    };
+    assert!(de(weighted(1)).ends_with("; 1 Datensatz mit dieser E-Mail-Adresse blieb darunter."));
+    assert!(de(weighted(3)).ends_with("; 3 Datensätze mit dieser E-Mail-Adresse blieben darunter."));
+    let dropped = |dropped| Fact::AliasesDropped { max: 3, dropped };
+    assert_eq!(
+        de(dropped(1)),
+        "Höchstens 3 Aliase bleiben erhalten: Der älteste wurde verworfen."
+    );
+    assert_eq!(
+        de(dropped(2)),
+        "Höchstens 3 Aliase bleiben erhalten: Die ältesten 2 wurden verworfen."
+    );
+    assert_eq!(
+        de(Fact::RoleHasNoRecord { role: Role::Booker }),
+        "Der Bucher erhält keinen Datensatz; Käuferdaten gelangen nur über den Aktualisierungs-Trigger der Ticketinhaber in Datensätze."
+    );
+    assert!(de(Fact::RoleHasNoRecord {
+        role: Role::Attendee
+    })
+    .starts_with("Der Teilnehmer erhält"));
+}
+
+#[test]
+fn b2_b20_an_invalid_input_names_its_problem_in_both_languages() {
+    use crate::error::Error;
+    use crate::fields::FieldNameProblem;
+    let field = FieldName::new("company");
+    let cases = [
+        (
+            Error::FieldTooLong {
+                subject: S,
+                field: field.clone(),
+                len: 300,
+                limit: 256,
+            },
+            InputProblem::FieldTooLong {
+                field: field.clone(),
+                len: 300,
+                limit: 256,
+            },
+            "Feld `company` ist 300 Bytes lang; die Grenze liegt bei 256",
+        ),
+        (
+            Error::ControlCharacter {
+                subject: S,
+                field: field.clone(),
+            },
+            InputProblem::ControlCharacter {
+                field: field.clone(),
+            },
+            "Feld `company` enthält ein Steuerzeichen",
+        ),
+        (
+            Error::InvalidFieldName {
+                subject: S,
+                problem: FieldNameProblem::Empty,
+            },
+            InputProblem::InvalidFieldName {
+                problem: FieldNameProblem::Empty,
+            },
+            "ein Feldname ist leer",
+        ),
+        (
+            Error::TooManyFields {
+                subject: S,
+                count: 9,
+                limit: 8,
+            },
+            InputProblem::TooManyFields { count: 9, limit: 8 },
+            "9 Felder; die Grenze liegt bei 8",
+        ),
+        (
+            Error::InvalidEmail {
+                subject: S,
+                source: crate::email::EmailError::EmptyDomain,
+            },
+            InputProblem::InvalidEmail,
+            "ungültige E-Mail-Adresse",
+        ),
+    ];
+    for (error, problem, german) in cases {
+        assert_eq!(InputProblem::of(&error), problem);
+        let fact = Fact::InvalidInput {
+            subject: S,
+            problem: Box::new(problem),
+        };
+        // English says what the engine's error says.
+        assert_eq!(
+            en(fact.clone()),
+            format!("The subject's input is invalid ({error}), so it is left out of this event; the rest goes on.")
+        );
+        assert_eq!(
+            de(fact),
+            format!("Die Eingaben der Person sind ungültig (Person {S}: {german}), daher bleibt sie bei diesem Ereignis außen vor; der Rest wird verarbeitet.")
+        );
+    }
+    assert_eq!(InputProblem::of(&Error::MixedTenants), InputProblem::Other);
+}
