@@ -440,3 +440,50 @@ fn b6_b16_a_plan_brings_back_no_id_it_retires_itself_on_any_store() {
         assert_eq!(sqlite.subject_link(T, sid(10)).unwrap(), None);
     }
 }
+
+/// B2: a plan's report is one line per subject (role, subject, the
+/// sentences, the rules) and a line per warning; `report_in` renders the
+/// same reasons through another formatter and names.
+#[test]
+fn b2_a_report_renders_the_reasons_through_a_formatter() {
+    let store = store_with(vec![
+        contact(1, &[("email", "team@example.org")]),
+        contact(2, &[("email", "team@example.org")]),
+    ]);
+    let plan = run(
+        &Policy::doo(),
+        &store,
+        &registration(1, vec![attendee(10, &[("email", "team@example.org")])]),
+    );
+    let o = outcome(&plan, 10);
+    let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
+    let mut want = format!(
+        "- attendee {}: {} [{}]\n",
+        o.subject,
+        o.explanation,
+        rules.join(", ")
+    );
+    for w in &plan.warnings {
+        want.push_str(&format!("! {}\n", w.message()));
+    }
+    assert!(!plan.warnings.is_empty());
+    assert_eq!(plan.report(), want);
+    struct Named;
+    impl describe::Names for Named {
+        fn record(&self, _: RecordId, out: &mut String) {
+            out.push_str("R");
+        }
+    }
+    let german = plan.report_in(&describe::German, &Named);
+    assert!(
+        german.starts_with(&format!(
+            "- attendee {}: 2 Kontakte haben diese E-Mail-Adresse",
+            o.subject
+        )),
+        "{german}"
+    );
+    assert!(
+        german.contains("Kontakt R wurde mit 1 Feld angelegt"),
+        "{german}"
+    );
+}
