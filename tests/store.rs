@@ -471,7 +471,7 @@ fn b2_a_report_renders_the_reasons_through_a_formatter() {
     struct Named;
     impl describe::Names for Named {
         fn record(&self, _: RecordId, out: &mut String) {
-            out.push_str("R");
+            out.push('R');
         }
     }
     let german = plan.report_in(&describe::German, &Named);
