@@ -89,3 +89,13 @@ pub(crate) fn push(f: &dyn Formatter, names: &dyn Names, reason: &Reason, out: &
     }
     f.reason(reason, names, out);
 }
+
+/// Field names joined with ", " (both formatters list fields so).
+pub(crate) fn list(out: &mut String, names: &[crate::fields::FieldName]) {
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(n.as_str());
+    }
+}

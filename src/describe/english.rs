@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::reason::{ChangeKind, Fact, InputProblem, Reason, Warning};
-use super::{Formatter, Names};
+use super::{list, Formatter, Names};
 use crate::fields::FieldName;
 use crate::policy::NameGuard;
 
@@ -11,16 +11,6 @@ use crate::policy::NameGuard;
 /// and scenario output.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct English;
-
-/// Field names joined with ", ".
-fn list(out: &mut String, names: &[FieldName]) {
-    for (i, n) in names.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(n.as_str());
-    }
-}
 
 /// Thousandths of a bit, in bits.
 fn bits(millibits: i32) -> f64 {

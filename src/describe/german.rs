@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::reason::{ChangeKind, Fact, InputProblem, Reason, Warning};
-use super::{Formatter, Names};
+use super::{list, Formatter, Names};
 use crate::event::Role;
 use crate::fields::{FieldName, FieldNameProblem};
 use crate::policy::NameGuard;
@@ -48,16 +48,6 @@ fn role(r: Role) -> &'static str {
 /// `n` and the noun in the number `n` asks for.
 fn count(out: &mut String, n: usize, one: &str, many: &str) {
     let _ = write!(out, "{n} {}", if n == 1 { one } else { many });
-}
-
-/// Field names joined with ", ".
-fn list(out: &mut String, names: &[FieldName]) {
-    for (i, n) in names.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(n.as_str());
-    }
 }
 
 /// Thousandths of a bit, in bits with a decimal comma.
