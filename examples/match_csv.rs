@@ -275,11 +275,9 @@ fn run(args: Args) -> Result<(), String> {
     drop(regs.rows);
 
     let t2 = Instant::now();
-    // Sentences are most of a plan's size: only when they are written.
+    // Sentences are rendered from the reasons only when they are written.
     let explain = args.explain || args.format == "jsonl";
-    let engine = Engine::new(policy)
-        .map_err(|e| contact_sync::chain(&e))?
-        .with_explanations(explain);
+    let engine = Engine::new(policy).map_err(|e| contact_sync::chain(&e))?;
     let out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(File::create(p).map_err(|e| format!("{p}: {e}"))?),
         None => Box::new(io::stdout().lock()),
@@ -438,7 +436,7 @@ fn decisions(policy: Policy, contacts: &Table, events: &[Event]) -> Result<Decis
                     o.decision,
                     o.record,
                     rules.join(" "),
-                    o.explanation.clone(),
+                    o.explanation().into_owned(),
                 ));
             }
         })
@@ -584,15 +582,20 @@ impl<W: Write> Rows<W> {
                         rules.as_str(),
                         fields.as_str(),
                     ];
+                    let explanation = if *explain {
+                        o.explanation()
+                    } else {
+                        std::borrow::Cow::Borrowed("")
+                    };
                     if *explain {
-                        row.push(o.explanation.as_str());
+                        row.push(&explanation);
                     }
                     out.write_record(&row)?;
                 }
                 Rows::Jsonl(out) => {
                     let row = serde_json::json!({
                         "subject": o.subject, "decision": decision, "record": o.record,
-                        "rules": rules, "changed_fields": fields, "explanation": o.explanation,
+                        "rules": rules, "changed_fields": fields, "explanation": o.explanation(),
                     });
                     writeln!(out, "{row}")?;
                 }

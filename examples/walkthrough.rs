@@ -130,24 +130,23 @@ impl describe::Names for Short {
     }
 }
 
+/// The walkthrough's language.
+fn formatter() -> &'static dyn describe::Formatter {
+    if STATE.with(|s| s.borrow().german) {
+        &describe::German
+    } else {
+        &describe::English
+    }
+}
+
 /// The outcome's reasons as sentences, in the walkthrough's language.
 fn explained(o: &Outcome) -> String {
-    if STATE.with(|s| s.borrow().german) {
-        describe::sentences(&describe::German, &Short, &o.reasons)
-    } else {
-        describe::sentences(&describe::English, &Short, &o.reasons)
-    }
+    o.explanation_in(formatter(), &Short).into_owned()
 }
 
 /// A plan's warning, in the walkthrough's language.
 fn warned(w: &Warning) -> String {
-    let mut out = String::new();
-    if STATE.with(|s| s.borrow().german) {
-        describe::Formatter::warning(&describe::German, w, &Short, &mut out);
-    } else {
-        describe::Formatter::warning(&describe::English, w, &Short, &mut out);
-    }
-    out
+    describe::warning(formatter(), &Short, w)
 }
 
 fn short(text: &str) -> String {

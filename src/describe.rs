@@ -67,6 +67,14 @@ pub trait Formatter {
     fn warning(&self, warning: &Warning, names: &dyn Names, out: &mut String);
 }
 
+/// The sentence for a plan's `warning`, rendered by `f`, naming records
+/// and subjects through `names`.
+pub fn warning(f: &dyn Formatter, names: &dyn Names, warning: &Warning) -> String {
+    let mut out = String::new();
+    f.warning(warning, names, &mut out);
+    out
+}
+
 /// The sentences for `reasons`, space-separated (the formatter's
 /// [`Formatter::nothing_to_do`] when there are none).
 pub fn sentences(f: &dyn Formatter, names: &dyn Names, reasons: &[Reason]) -> String {

@@ -170,7 +170,7 @@ fn side(o: &Outcome) -> Side {
         decision: Some(o.decision),
         record: o.record,
         rules: o.rules.to_vec(),
-        explanation: o.explanation.clone(),
+        explanation: o.explanation().into_owned(),
     }
 }
 

@@ -47,15 +47,15 @@ fn b15_retain_keeps_the_old_address_and_a_later_registration_finds_the_record() 
     assert_eq!(o.record, Some(rid(1)));
     assert_rules(o, &[RuleId::D9, RuleId::B15]);
     assert!(
-        o.explanation.contains("kept as alias 1 in email_aliases"),
+        o.explanation().contains("kept as alias 1 in email_aliases"),
         "{}",
-        o.explanation
+        o.explanation()
     );
-    assert!(!o.explanation.contains('@'), "no address in explanations");
+    assert!(!o.explanation().contains('@'), "no address in explanations");
     assert_eq!(text(&store, rid(1), "email"), "ann@new.example");
     assert_eq!(aliases_of(&store, rid(1)), "ann@old.example");
     // Under the cap nothing is dropped, and the explanation says nothing of it.
-    assert!(!o.explanation.contains("dropped"), "{}", o.explanation);
+    assert!(!o.explanation().contains("dropped"), "{}", o.explanation());
     // The plan carries the alias as a field change with its rule (B3).
     let Effect::UpdateRecord { changes, .. } = &plan.effects[0] else {
         panic!("{:?}", plan.effects);
@@ -74,15 +74,15 @@ fn b15_retain_keeps_the_old_address_and_a_later_registration_finds_the_record() 
         &registration(2, vec![attendee(20, &[("email", "ANN@old.example")])]),
     );
     let o = outcome(&plan, 20);
-    assert_eq!(o.decision, Decision::Linked, "{}", o.explanation);
+    assert_eq!(o.decision, Decision::Linked, "{}", o.explanation());
     assert_eq!(o.record, Some(rid(1)));
     assert_rules(o, &[RuleId::D2, RuleId::B15]);
     assert!(
-        o.explanation.contains("alias 1 of 1 in email_aliases"),
+        o.explanation().contains("alias 1 of 1 in email_aliases"),
         "{}",
-        o.explanation
+        o.explanation()
     );
-    assert!(!o.explanation.contains('@'), "no address in explanations");
+    assert!(!o.explanation().contains('@'), "no address in explanations");
     assert_eq!(text(&store, rid(1), "email"), "ann@new.example");
     assert_eq!(store.records(T).len(), 1);
 }
@@ -190,9 +190,9 @@ fn b15_aliases_are_capped_and_the_oldest_goes_first() {
     assert_eq!(aliases_of(&store, rid(1)), "a2@x.example, a3@x.example");
     let o = outcome(last.as_ref().unwrap(), 10);
     assert!(
-        o.explanation.contains("At most 2 aliases"),
+        o.explanation().contains("At most 2 aliases"),
         "{}",
-        o.explanation
+        o.explanation()
     );
     let dropped = EmailKey::parse("ann@old.example", &Normalization::default())
         .unwrap()
@@ -260,7 +260,7 @@ fn b15_a_batch_finds_an_alias_its_own_earlier_event_wrote() {
     ];
     let plan = engine(p).plan_batch(&store, &events).unwrap();
     let o = outcome(&plan, 20);
-    assert_eq!(o.record, Some(rid(1)), "{}", o.explanation);
+    assert_eq!(o.record, Some(rid(1)), "{}", o.explanation());
     assert_rules(o, &[RuleId::B15]);
     store.apply(&plan).unwrap();
     assert_eq!(store.records(T).len(), 1);

@@ -94,7 +94,7 @@ fn b13_review_is_a_distinct_outcome_for_a_person() {
     let o = outcome(&plan, 10);
     assert_eq!((o.decision, o.record), (Decision::Review, None));
     assert_rules(o, &[RuleId::D4, RuleId::B13]);
-    assert!(o.explanation.contains("`review`"), "{}", o.explanation);
+    assert!(o.explanation().contains("`review`"), "{}", o.explanation());
     assert!(plan
         .effects
         .iter()
@@ -116,9 +116,9 @@ fn b13_most_recently_modified_takes_the_latest_and_ties_create() {
     );
     assert_rules(o, &[RuleId::D4, RuleId::B13]);
     assert!(
-        o.explanation.contains("most_recently_modified"),
+        o.explanation().contains("most_recently_modified"),
         "{}",
-        o.explanation
+        o.explanation()
     );
     // A tie: never guess.
     let tied = store_with(vec![
@@ -155,14 +155,14 @@ fn b13_waterfall_takes_the_first_rule_with_exactly_one_match() {
     );
     let o = outcome(&by_city, 10);
     assert_eq!(o.record, Some(rid(1)));
-    assert!(o.explanation.contains("rule 2"), "{}", o.explanation);
+    assert!(o.explanation().contains("rule 2"), "{}", o.explanation());
     let none = plan_with(waterfall, &[("email", TEAM), ("company", "Initech")]);
     let o = outcome(&none, 10);
     assert_eq!(o.decision, Decision::Created);
     assert!(
-        o.explanation.contains("could not single out"),
+        o.explanation().contains("could not single out"),
         "{}",
-        o.explanation
+        o.explanation()
     );
 }
 
@@ -212,7 +212,11 @@ fn b13_b10_best_score_takes_the_single_highest_score() {
     let o = outcome(&plan, 10);
     assert_eq!(o.record, Some(rid(1)));
     assert_rules(o, &[RuleId::D4, RuleId::B13, RuleId::B10]);
-    assert!(o.explanation.contains("scoring 11"), "{}", o.explanation);
+    assert!(
+        o.explanation().contains("scoring 11"),
+        "{}",
+        o.explanation()
+    );
     // Both score 10: a tie, never guess.
     let tie = e.plan(&store, &reg("Linz")).unwrap();
     assert_eq!(outcome(&tie, 10).decision, Decision::Created);

@@ -6,7 +6,7 @@ use crate::common::*;
 use contact_sync::*;
 
 fn left_out(o: &Outcome) {
-    assert_eq!(o.decision, Decision::NoRecord, "{}", o.explanation);
+    assert_eq!(o.decision, Decision::NoRecord, "{}", o.explanation());
     assert_eq!(o.no_record, Some(NoRecordReason::InvalidInput));
     assert_rules(o, &[RuleId::B20]);
 }
@@ -92,7 +92,7 @@ fn b20_fields_beyond_the_limits_leave_their_subject_out() {
     }
     assert_eq!(outcome(&plan, 13).decision, Decision::Created);
     // The problem is named, the input is not echoed.
-    let why = outcome(&plan, 12).explanation.clone();
+    let why = outcome(&plan, 12).explanation().clone();
     assert!(why.contains("field name"), "{why}");
     store.apply(&plan).unwrap();
     assert_eq!(store.records(T).len(), 1);

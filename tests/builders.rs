@@ -142,14 +142,14 @@ fn d4_d12_an_outcome_built_by_hand_has_what_its_setters_gave() {
         ),
         (eid(1), sid(2), Role::Attendee, Decision::Created, None)
     );
-    assert!(bare.rules.is_empty() && bare.explanation.is_empty() && bare.no_record.is_none());
+    assert!(bare.rules.is_empty() && bare.explanation().is_empty() && bare.no_record.is_none());
     let full = bare
         .with_record(Some(rid(3)))
         .with_rules([RuleId::D4, RuleId::D6])
         .with_explanation("Several records have the email.");
     assert_eq!(full.record, Some(rid(3)));
     assert_eq!(full.rules, [RuleId::D4, RuleId::D6]);
-    assert_eq!(full.explanation, "Several records have the email.");
+    assert_eq!(full.explanation(), "Several records have the email.");
 }
 
 #[test]

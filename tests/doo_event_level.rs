@@ -38,11 +38,15 @@ fn d21_access_code_completes_a_record_without_email_under_reassign_sync_on_and_o
             o.decision,
             Decision::Linked,
             "sync {sync}: {}",
-            o.explanation
+            o.explanation()
         );
         assert_eq!(o.record, Some(rid(1)));
         assert_rules(o, &[RuleId::D7, RuleId::D21, RuleId::D15]);
-        assert!(o.explanation.contains("has no email"), "{}", o.explanation);
+        assert!(
+            o.explanation().contains("has no email"),
+            "{}",
+            o.explanation()
+        );
         assert_eq!(plan.created().count(), 0, "sync {sync}: no new contact");
         assert_eq!(text(&store, rid(1), "email"), "ann@example.org");
         assert_eq!(store.link_of(T, sid(10)), Some(rid(1)));
@@ -72,7 +76,7 @@ fn d21_a_prefilled_record_with_another_email_is_still_an_email_change() {
         &access_code_booking(None),
     );
     let o = outcome(&plan, 10);
-    assert_eq!(o.decision, Decision::Created, "{}", o.explanation);
+    assert_eq!(o.decision, Decision::Created, "{}", o.explanation());
     assert!(!o.rules.contains(&RuleId::D21));
 }
 
@@ -92,7 +96,7 @@ fn d22_the_event_retains_although_the_policy_reassigns() {
         (o.decision, o.record),
         (Decision::Linked, Some(rid(1))),
         "{}",
-        o.explanation
+        o.explanation()
     );
     assert_rules(o, &[RuleId::D7, RuleId::D22, RuleId::D9]);
     assert_eq!(text(&store, rid(1), "email"), "ann@example.org");
@@ -119,7 +123,7 @@ fn d22_the_event_reassigns_although_the_policy_retains_also_on_edits() {
     e.email_change = Some(EmailChange::Reassign);
     let plan = run(&policy, &store, &Event::Edited(e));
     let o = outcome(&plan, 10);
-    assert_eq!(o.decision, Decision::Created, "{}", o.explanation);
+    assert_eq!(o.decision, Decision::Created, "{}", o.explanation());
     assert_rules(o, &[RuleId::D22, RuleId::D8, RuleId::D3]);
     assert_eq!(text(&store, rid(1), "email"), "old@example.org");
 }

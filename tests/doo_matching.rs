@@ -264,7 +264,11 @@ fn d12_every_outcome_names_the_record_id_per_subject() {
     assert_eq!(plan.outcomes.len(), 2);
     for o in &plan.outcomes {
         let id = o.record.expect("a record id");
-        assert!(o.explanation.contains(&id.to_string()), "{}", o.explanation);
+        assert!(
+            o.explanation().contains(&id.to_string()),
+            "{}",
+            o.explanation()
+        );
         assert_rules(o, &[RuleId::D12]);
         assert_eq!(store.link_of(T, o.subject), Some(id));
     }

@@ -67,9 +67,9 @@ fn d14_sync_off_never_changes_non_empty_fields() {
     let o = outcome(&plan, 10);
     assert_rules(o, &[RuleId::D14]);
     assert!(
-        o.explanation.contains("company"),
+        o.explanation().contains("company"),
         "differing data is named: {}",
-        o.explanation
+        o.explanation()
     );
 }
 

@@ -43,7 +43,7 @@ fn b10_jaro_winkler_matches_a_misspelled_last_name_and_rejects_another_person() 
         &[("email", "jo@example.org"), ("last_name", "Muller")],
     );
     let o = outcome(&plan, 10);
-    assert_eq!(o.record, Some(rid(1)), "{}", o.explanation);
+    assert_eq!(o.record, Some(rid(1)), "{}", o.explanation());
     assert_rules(o, &[RuleId::B10, RuleId::A24]);
     let plan = one_holder(
         &p,
@@ -52,7 +52,7 @@ fn b10_jaro_winkler_matches_a_misspelled_last_name_and_rejects_another_person() 
     );
     assert_eq!(outcome(&plan, 10).decision, Decision::Created);
     assert!(outcome(&plan, 10)
-        .explanation
+        .explanation()
         .contains("1 record(s) with this email fell short"));
 }
 
@@ -232,7 +232,7 @@ fn b10_a_blank_value_earns_no_weight_even_at_a_zero_similarity_threshold() {
             &[("email", "jo@example.org"), ("last_name", blank)],
         );
         let o = outcome(&plan, 10);
-        assert_eq!(o.decision, Decision::Created, "{}", o.explanation);
+        assert_eq!(o.decision, Decision::Created, "{}", o.explanation());
         assert_ne!(o.record, Some(rid(1)));
     }
 }

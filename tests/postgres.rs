@@ -188,7 +188,7 @@ fn b15_postgres_keeps_aliases_and_the_bulk_fetch_finds_them() {
         let plan = e.plan_async(&store, &ev).await.unwrap();
         assert_eq!(e.decide(&ev, &bulk).unwrap(), plan);
         let o = outcome(&plan, 20);
-        assert_eq!(o.record, Some(rid(1)), "{}", o.explanation);
+        assert_eq!(o.record, Some(rid(1)), "{}", o.explanation());
         assert_rules(o, &[RuleId::B15]);
     });
 }
@@ -760,7 +760,7 @@ fn b19_postgres_indexes_blocks_and_the_bulk_fetch_finds_them() {
         let plan = e.plan_async(&store, &ev).await.unwrap();
         assert_eq!(e.decide(&ev, &bulk).unwrap(), plan);
         let o = outcome(&plan, 20);
-        assert_eq!(o.record, Some(rid(1)), "{}", o.explanation);
+        assert_eq!(o.record, Some(rid(1)), "{}", o.explanation());
         assert_rules(o, &[RuleId::B19]);
         e.plan_and_apply_async(&store, &ev, 3).await.unwrap();
     });

@@ -18,7 +18,7 @@ fn assert_speaks_salesforce(plan: &Plan) {
             !o.rules.iter().any(|r| doo_rule(*r)),
             "{:?}: {}",
             o.rules,
-            o.explanation
+            o.explanation()
         );
     }
     for e in &plan.effects {

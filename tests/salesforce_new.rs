@@ -61,7 +61,11 @@ fn a3_a_record_of_the_other_type_with_the_email_does_not_prevent_creation() {
         let o = outcome(&plan, 10);
         assert_eq!(o.decision, Decision::Created);
         assert_rules(o, &[RuleId::A3]);
-        assert!(o.explanation.contains("other type"), "{}", o.explanation);
+        assert!(
+            o.explanation().contains("other type"),
+            "{}",
+            o.explanation()
+        );
         assert_eq!(record(&store, o.record.unwrap()).record_type, t);
     }
 }
@@ -383,10 +387,10 @@ fn a10_unused_generated_fields_blank_the_record_on_a_new_registration() {
     let o = outcome(&plan, 10);
     assert_rules(o, &[RuleId::A7, RuleId::A10]);
     assert!(
-        o.explanation
+        o.explanation()
             .contains("unused in this registration are blanked: tracking_link"),
         "{}",
-        o.explanation
+        o.explanation()
     );
     let changes = plan.changes_to(rid(1));
     let link = changes
@@ -405,5 +409,5 @@ fn a10_unused_generated_fields_blank_the_record_on_a_new_registration() {
         .changes_to(rid(1))
         .iter()
         .any(|c| c.field.as_str() == "tracking_link"));
-    assert!(!outcome(&plan, 10).explanation.contains("blanked"));
+    assert!(!outcome(&plan, 10).explanation().contains("blanked"));
 }

@@ -237,7 +237,7 @@ fn a26_a_holder_with_a_last_name_keeps_it_and_the_setting_off_takes_none() {
         &order(1, vec![buyer(), holder_with("Park")]),
     );
     let o = outcome(&plan, 10);
-    assert!(!o.rules.contains(&RuleId::A26), "{}", o.explanation);
+    assert!(!o.rules.contains(&RuleId::A26), "{}", o.explanation());
     assert_eq!(text(&store, o.record.unwrap(), "last_name"), "Park");
     // With A26 turned off, a blank last name stays blank.
     let mut p = no_email_policy();
@@ -245,7 +245,7 @@ fn a26_a_holder_with_a_last_name_keeps_it_and_the_setting_off_takes_none() {
     let store = InMemoryStore::new();
     let plan = run(&p, &store, &order(1, vec![buyer(), holder_with("")]));
     let o = outcome(&plan, 10);
-    assert!(!o.rules.contains(&RuleId::A26), "{}", o.explanation);
+    assert!(!o.rules.contains(&RuleId::A26), "{}", o.explanation());
     assert_eq!(text(&store, o.record.unwrap(), "last_name"), "");
 }
 
@@ -332,7 +332,7 @@ fn a28_a_linked_holder_stays_with_its_record_and_without_a25_tickets_find_none()
         &edit(3, s, &[("job_title", "CTO")], EditSource::SelfService),
     );
     let o = outcome(&plan, 10);
-    assert_eq!(o.record, None, "{}", o.explanation);
+    assert_eq!(o.record, None, "{}", o.explanation());
     assert!(!o.rules.contains(&RuleId::A28));
     assert_eq!(text(&store, rid(2), "job_title"), "");
 }
@@ -522,10 +522,10 @@ fn a24_the_explanation_counts_the_records_that_failed_the_extra_criteria() {
     let o = outcome(&plan, 10);
     assert_eq!(o.record, Some(rid(1)));
     assert!(
-        o.explanation
+        o.explanation()
             .contains("1 record(s) with this email failed the extra criteria"),
         "{}",
-        o.explanation
+        o.explanation()
     );
     let plan = one_holder(
         &p,
@@ -536,6 +536,6 @@ fn a24_the_explanation_counts_the_records_that_failed_the_extra_criteria() {
         &[("email", "jo@example.org"), ("last_name", "Park")],
     );
     assert!(!outcome(&plan, 10)
-        .explanation
+        .explanation()
         .contains("failed the extra criteria"));
 }

@@ -149,10 +149,10 @@ fn a12_buyer_data_only_compares_a_bookers_own_email_not_its_records() {
     });
     let plan = run(&p, &store, &ev);
     let o = outcome(&plan, 9);
-    assert_eq!(o.decision, Decision::Kept, "{}", o.explanation);
+    assert_eq!(o.decision, Decision::Kept, "{}", o.explanation());
     assert_eq!(o.record, Some(rid(1)));
     for r in [RuleId::A14, RuleId::A15, RuleId::A23] {
-        assert!(!o.rules.contains(&r), "{r:?}: {}", o.explanation);
+        assert!(!o.rules.contains(&r), "{r:?}: {}", o.explanation());
     }
     assert_eq!(text(&store, rid(1), "job_title"), "CFO");
     assert_eq!(text(&store, rid(1), "email"), "old@example.org");

@@ -8,18 +8,18 @@ use serde::Serialize;
 
 #[derive(Serialize)]
 struct View<'a> {
-    outcomes: Vec<OutcomeView<'a>>,
+    outcomes: Vec<OutcomeView>,
     effects: &'a [Effect],
     warnings: Vec<String>,
 }
 
 #[derive(Serialize)]
-struct OutcomeView<'a> {
+struct OutcomeView {
     subject: u128,
     decision: Decision,
     record: Option<String>,
     rules: String,
-    explanation: &'a str,
+    explanation: String,
 }
 
 fn view(plan: &Plan) -> View<'_> {
@@ -37,7 +37,7 @@ fn view(plan: &Plan) -> View<'_> {
                     .map(|r| r.as_str())
                     .collect::<Vec<_>>()
                     .join(" "),
-                explanation: &o.explanation,
+                explanation: o.explanation().into_owned(),
             })
             .collect(),
         effects: &plan.effects,

@@ -320,7 +320,7 @@ mod b15 {
             )
             .unwrap();
         let o = plan.outcome(sid(20)).unwrap();
-        assert_eq!(o.record, Some(rid(7)), "{}", o.explanation);
+        assert_eq!(o.record, Some(rid(7)), "{}", o.explanation());
         assert_rules(o, &[RuleId::B15]);
         drop(store);
         let _ = std::fs::remove_file(&path);
@@ -367,7 +367,12 @@ fn b19_sqlite_keeps_its_blocking_and_indexes_records_held_before() {
     ));
     let plan = e.plan(&s, &ev).unwrap();
     let o = plan.outcome(SubjectId::from_u128(20)).unwrap();
-    assert_eq!(o.record, Some(RecordId::from_u128(1)), "{}", o.explanation);
+    assert_eq!(
+        o.record,
+        Some(RecordId::from_u128(1)),
+        "{}",
+        o.explanation()
+    );
     assert!(o.rules.contains(&RuleId::B19));
     s.apply(&plan).unwrap();
     let _ = std::fs::remove_file(&path);

@@ -191,12 +191,12 @@ fn b2_every_outcome_explains_itself_with_rules_in_order_and_a_sentence() {
     let pos = |r| o.rules.iter().position(|x| *x == r).unwrap();
     assert!(pos(RuleId::D1) < pos(RuleId::D2), "{:?}", o.rules);
     assert!(
-        o.explanation
+        o.explanation()
             .starts_with("Exactly one contact has this email"),
         "{}",
-        o.explanation
+        o.explanation()
     );
-    assert!(outcome(&plan, 11).explanation.contains("No email"));
+    assert!(outcome(&plan, 11).explanation().contains("No email"));
     let report = plan.report();
     assert_eq!(report.lines().count(), 2, "{report}");
 }
@@ -460,7 +460,7 @@ fn b2_a_report_renders_the_reasons_through_a_formatter() {
     let mut want = format!(
         "- attendee {}: {} [{}]\n",
         o.subject,
-        o.explanation,
+        o.explanation(),
         rules.join(", ")
     );
     for w in &plan.warnings {

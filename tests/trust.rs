@@ -59,9 +59,9 @@ fn b14_an_anonymous_form_fills_empty_fields_but_never_overwrites() {
     let o = outcome(&plan, 10);
     assert_rules(o, &[RuleId::B14, RuleId::D15]);
     assert!(
-        o.explanation.contains("anonymous_form") && o.explanation.contains("company"),
+        o.explanation().contains("anonymous_form") && o.explanation().contains("company"),
         "{}",
-        o.explanation
+        o.explanation()
     );
 }
 
@@ -87,7 +87,7 @@ fn b14_an_import_overwrites_only_the_fields_it_owns() {
         changed(&plan),
         [("company".to_owned(), "New Co".to_owned())]
     );
-    assert!(outcome(&plan, 10).explanation.contains("import"));
+    assert!(outcome(&plan, 10).explanation().contains("import"));
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn b14_an_edit_by_a_token_link_may_not_rename() {
         changed(&plan),
         [("company".to_owned(), "New Co".to_owned())]
     );
-    assert!(outcome(&plan, 10).explanation.contains("first_name"));
+    assert!(outcome(&plan, 10).explanation().contains("first_name"));
 }
 
 #[test]

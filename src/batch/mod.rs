@@ -54,8 +54,12 @@ impl Engine {
         mut each: impl FnMut(&Decided<'_>),
     ) -> Result<(), PlanError<S::Error>> {
         self.check_store(store)?;
-        self.run_with(StoreSource(store), events, Some(&mut each))
-            .map(drop)
+        self.run_with(
+            StoreSource(store),
+            events,
+            Some(crate::engine::Sink::Look(&mut each)),
+        )
+        .map(drop)
     }
 
     /// What a whole batch needs looked up: the union of each event's

@@ -8,11 +8,10 @@ use crate::engine::source::StoreSource;
 use crate::error::{Error, PlanError};
 use crate::event::Event;
 use crate::fields::{FieldName, Fields};
-use crate::plan::{Effect, Outcome, Warning};
-use crate::record::{alias_list, EventId};
+use crate::record::alias_list;
 use crate::store::ContactStore;
 
-use crate::engine::{derive_record_id, Decided, Engine};
+use crate::engine::{derive_record_id, Decided, Engine, Handed, Sink};
 
 /// What an event touches, hashed: events that share a token are decided
 /// in order, in one part. Two values hashing alike only put their events
@@ -94,15 +93,7 @@ fn email_keys(f: &Fields, n: &Normalization, out: &mut Vec<Lookup>) {
 type Touches = Vec<(u32, Token)>;
 
 /// A thread's events (by position), what it handed over, and its error.
-type Share<E> = (Vec<usize>, Vec<Owned>, Option<PlanError<E>>);
-
-/// One event's results, owned (a part's thread hands them back).
-struct Owned {
-    event: EventId,
-    outcomes: Vec<Outcome>,
-    effects: Vec<Effect>,
-    warnings: Vec<Warning>,
-}
+type Share<E> = (Vec<usize>, Vec<Handed>, Option<PlanError<E>>);
 
 impl Engine {
     /// What `e` touches: its event id, subjects, the records they are
@@ -350,14 +341,7 @@ impl Engine {
                         let r = self.run_with(
                             StoreSource(store),
                             evs.as_slice(),
-                            Some(&mut |d: &Decided<'_>| {
-                                got.push(Owned {
-                                    event: d.event,
-                                    outcomes: d.outcomes.to_vec(),
-                                    effects: d.effects.to_vec(),
-                                    warnings: d.warnings.to_vec(),
-                                })
-                            }),
+                            Some(Sink::Take(&mut |h: Handed| got.push(h))),
                         );
                         (at, got, r.err())
                     })
@@ -371,7 +355,7 @@ impl Engine {
         // The first error in event order: each share failed at the event
         // after the ones it handed over.
         let mut first_error: Option<(usize, PlanError<S::Error>)> = None;
-        let mut slots: Vec<Option<Owned>> = Vec::new();
+        let mut slots: Vec<Option<Handed>> = Vec::new();
         slots.resize_with(events.len(), || None);
         for (at, got, err) in results {
             if let Some(e) = err {
@@ -388,12 +372,7 @@ impl Engine {
         }
         let stop = first_error.as_ref().map_or(usize::MAX, |(f, _)| *f);
         for o in slots.into_iter().take(stop).flatten() {
-            each(&Decided {
-                event: o.event,
-                outcomes: &o.outcomes,
-                effects: &o.effects,
-                warnings: &o.warnings,
-            });
+            each(&o.decided());
         }
         match first_error {
             Some((_, e)) => Err(e),

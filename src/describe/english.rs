@@ -68,11 +68,13 @@ impl Formatter for English {
                 out.push_str(" is overwritten with the subject's new email (D9)");
             }
             Warning::InvalidInput { subject, problem } => {
+                // As the engine's error says it: "subject …: what".
                 names.subject(*subject, out);
-                let _ = write!(
-                    out,
-                    ": invalid input, left out of its event ({problem}; B20)"
-                );
+                out.push_str(": invalid input, left out of its event (subject ");
+                names.subject(*subject, out);
+                out.push_str(": ");
+                input_problem(problem, out);
+                out.push_str("; B20)");
             }
         }
     }
@@ -328,20 +330,7 @@ impl Formatter for English {
                 out.push_str("The subject's input is invalid (subject ");
                 names.subject(*subject, out);
                 out.push_str(": ");
-                let _ = match problem.as_ref() {
-                    InputProblem::InvalidEmail => write!(out, "invalid email"),
-                    InputProblem::FieldTooLong { field, len, limit } => {
-                        write!(out, "field `{field}` is {len} bytes; the limit is {limit}")
-                    }
-                    InputProblem::ControlCharacter { field } => {
-                        write!(out, "field `{field}` contains a control character")
-                    }
-                    InputProblem::InvalidFieldName { problem } => write!(out, "{problem}"),
-                    InputProblem::TooManyFields { count, limit } => {
-                        write!(out, "{count} fields; the limit is {limit}")
-                    }
-                    InputProblem::Other => write!(out, "invalid input"),
-                };
+                input_problem(problem, out);
                 out.push_str("), so it is left out of this event; the rest goes on.");
             }
             Fact::FoundThroughAlias {
@@ -559,4 +548,23 @@ impl Formatter for English {
             }
         }
     }
+}
+
+/// What is wrong with a subject's input, as [`crate::Error`] says it after
+/// the subject.
+fn input_problem(problem: &InputProblem, out: &mut String) {
+    let _ = match problem {
+        InputProblem::InvalidEmail => write!(out, "invalid email"),
+        InputProblem::FieldTooLong { field, len, limit } => {
+            write!(out, "field `{field}` is {len} bytes; the limit is {limit}")
+        }
+        InputProblem::ControlCharacter { field } => {
+            write!(out, "field `{field}` contains a control character")
+        }
+        InputProblem::InvalidFieldName { problem } => write!(out, "{problem}"),
+        InputProblem::TooManyFields { count, limit } => {
+            write!(out, "{count} fields; the limit is {limit}")
+        }
+        InputProblem::Other => write!(out, "invalid input"),
+    };
 }

@@ -143,13 +143,14 @@ impl Formatter for German {
                 names.record(*record, out);
                 out.push_str(" wird mit der neuen E-Mail-Adresse der Person überschrieben (D9)");
             }
-            Warning::InvalidInput { subject, problem } => {
+            Warning::InvalidInput {
+                subject,
+                problem: p,
+            } => {
                 names.subject(*subject, out);
-                // The problem is the engine's error message (English).
-                let _ = write!(
-                    out,
-                    ": ungültige Eingaben, bei ihrem Ereignis außen vor ({problem}; B20)"
-                );
+                out.push_str(": ungültige Eingaben, bei ihrem Ereignis außen vor (");
+                problem(out, p);
+                out.push_str("; B20)");
             }
         }
     }

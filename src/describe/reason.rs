@@ -606,9 +606,9 @@ pub enum Warning {
     InvalidInput {
         /// The subject.
         subject: SubjectId,
-        /// What is wrong, as the engine's error says it (input is cut,
-        /// never echoed whole).
-        problem: String,
+        /// What is wrong, as data (boxed: the rarest warning, and the
+        /// largest).
+        problem: Box<InputProblem>,
     },
 }
 
@@ -617,13 +617,6 @@ impl Warning {
     /// subjects by their ids (see [`crate::describe::Formatter::warning`]
     /// for other words and names).
     pub fn message(&self) -> String {
-        let mut out = String::new();
-        crate::describe::Formatter::warning(
-            &crate::describe::English,
-            self,
-            &crate::describe::Ids,
-            &mut out,
-        );
-        out
+        crate::describe::warning(&crate::describe::English, &crate::describe::Ids, self)
     }
 }

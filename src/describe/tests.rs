@@ -465,7 +465,7 @@ fn every_warning() -> Vec<Warning> {
         },
         Warning::InvalidInput {
             subject: S,
-            problem: "too many fields".into(),
+            problem: Box::new(InputProblem::TooManyFields { count: 3, limit: 2 }),
         },
     ]
 }
@@ -626,6 +626,21 @@ fn b2_b20_an_invalid_input_names_its_problem_in_both_languages() {
         assert_eq!(
             de(fact),
             format!("Die Eingaben der Person sind ungültig (Person {S}: {german}), daher bleibt sie bei diesem Ereignis außen vor; der Rest wird verarbeitet.")
+        );
+        // The warning, too, as the error said it when it held the text.
+        let w = Warning::InvalidInput {
+            subject: S,
+            problem: Box::new(InputProblem::of(&error)),
+        };
+        assert_eq!(
+            w.message(),
+            format!("subject {S}: invalid input, left out of its event ({error}; B20)")
+        );
+        let mut text = String::new();
+        German.warning(&w, &Ids, &mut text);
+        assert_eq!(
+            text,
+            format!("Person {S}: ungültige Eingaben, bei ihrem Ereignis außen vor ({german}; B20)")
         );
     }
     assert_eq!(InputProblem::of(&Error::MixedTenants), InputProblem::Other);

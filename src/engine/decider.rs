@@ -8,17 +8,39 @@ use crate::record::RecordType;
 
 impl<S: Source> Decider<'_, S> {
     /// Gives the parts decided since the last hand-over to `sink` and
-    /// forgets them (their buffers are reused).
-    pub(super) fn hand_over(&mut self, event: EventId, sink: &mut dyn FnMut(&Decided<'_>)) {
-        sink(&Decided {
-            event,
-            outcomes: &self.outcomes,
-            effects: &self.effects,
-            warnings: &self.warnings,
-        });
-        self.outcomes.clear();
-        self.effects.clear();
-        self.warnings.clear();
+    /// forgets them: a sink that looks leaves the buffers (and the outcomes'
+    /// reason lists) to be reused, one that takes them gets them moved.
+    pub(super) fn hand_over(&mut self, event: EventId, sink: &mut Sink<'_>) {
+        match sink {
+            Sink::Look(f) => {
+                f(&Decided {
+                    event,
+                    outcomes: &self.outcomes,
+                    effects: &self.effects,
+                    warnings: &self.warnings,
+                });
+                for o in self.outcomes.drain(..) {
+                    let mut reasons = o.reasons;
+                    reasons.clear();
+                    self.spare.push(reasons);
+                }
+                self.effects.clear();
+                self.warnings.clear();
+            }
+            Sink::Take(f) => f(Handed {
+                event,
+                outcomes: std::mem::take(&mut self.outcomes),
+                effects: std::mem::take(&mut self.effects),
+                warnings: std::mem::take(&mut self.warnings),
+            }),
+        }
+    }
+
+    /// A trace for the next subject, in the policy's citations, on a spare
+    /// reason list when there is one.
+    pub(super) fn trace(&mut self) -> Trace {
+        let reasons = self.spare.pop().unwrap_or_default();
+        Trace::new(self.policy.citations, reasons)
     }
 
     pub(super) fn cite(&self, doo: RuleId, sf: RuleId) -> RuleId {
@@ -94,10 +116,11 @@ impl<S: Source> Decider<'_, S> {
             let Some(s) = subjects.iter().find(|s| s.id == id) else {
                 continue;
             };
-            let mut t = Trace::new(self.explain, self.policy.citations);
+            let mut t = self.trace();
+            let problem = Box::new(InputProblem::of(&error));
             t.cite(B20).reason(Fact::InvalidInput {
                 subject: id,
-                problem: Box::new(InputProblem::of(&error)),
+                problem: problem.clone(),
             });
             let link = self.ov.link_of(s.id, s.link);
             self.outcome(
@@ -110,7 +133,7 @@ impl<S: Source> Decider<'_, S> {
             );
             self.warnings.push(Warning::InvalidInput {
                 subject: s.id,
-                problem: error.to_string(),
+                problem,
             });
         }
         let order: std::collections::HashMap<SubjectId, usize> = subjects
@@ -127,7 +150,7 @@ impl<S: Source> Decider<'_, S> {
     /// B7: the event was applied before with the same payload.
     pub(super) fn already_applied(&mut self, e: &Event) {
         for s in e.subjects() {
-            let mut t = Trace::new(self.explain, self.policy.citations);
+            let mut t = self.trace();
             t.cite(B7).reason(Fact::Redelivery);
             let link = self.ov.link_of(s.id, s.link);
             self.outcomes.push(Outcome {

@@ -22,7 +22,7 @@ impl<S: Source> Decider<'_, S> {
             email_change: e.email_change,
             submitter: e.submitter,
         };
-        let mut t = Trace::new(self.explain, self.policy.citations);
+        let mut t = self.trace();
         if e.source == EditSource::UpdateTrigger {
             t.cite(A18);
         }

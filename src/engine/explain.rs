@@ -25,8 +25,6 @@ pub(super) fn salesforce_counterpart(r: RuleId) -> Option<RuleId> {
 /// The rules fired for one subject and the reasons they were fired for
 /// (rendered after deciding: see [`crate::describe`]).
 pub(super) struct Trace {
-    /// Whether reasons are kept (off: rule ids only, for bulk runs).
-    keep: bool,
     /// Which product's rule ids are cited.
     pub(super) citations: Citations,
     pub(super) rules: Rules,
@@ -38,12 +36,14 @@ pub(super) struct Trace {
 }
 
 impl Trace {
-    pub(super) fn new(keep: bool, citations: Citations) -> Self {
+    /// A trace citing `citations`' rules, stating reasons into `reasons`
+    /// (empty; a spare list keeps its capacity).
+    pub(super) fn new(citations: Citations, reasons: Vec<Reason>) -> Self {
+        debug_assert!(reasons.is_empty());
         Trace {
-            keep,
             citations,
             rules: Rules::new(),
-            reasons: Vec::new(),
+            reasons,
             under: None,
         }
     }
@@ -66,9 +66,7 @@ impl Trace {
     /// States `fact`, under the rule cited last since the previous reason.
     pub(super) fn reason(&mut self, fact: Fact) -> &mut Self {
         let rule = self.under.take();
-        if self.keep {
-            self.reasons.push(Reason::new(rule, fact));
-        }
+        self.reasons.push(Reason::new(rule, fact));
         self
     }
 }

@@ -101,6 +101,36 @@ pub struct Decided<'a> {
     pub warnings: &'a [Warning],
 }
 
+/// One event's part of a batch, owned: what the parallel dry run's
+/// workers hand to the thread that keeps event order (moved, not copied).
+pub(crate) struct Handed {
+    pub(crate) event: EventId,
+    pub(crate) outcomes: Vec<Outcome>,
+    pub(crate) effects: Vec<Effect>,
+    pub(crate) warnings: Vec<Warning>,
+}
+
+impl Handed {
+    /// The part, borrowed, as a sink sees it.
+    pub(crate) fn decided(&self) -> Decided<'_> {
+        Decided {
+            event: self.event,
+            outcomes: &self.outcomes,
+            effects: &self.effects,
+            warnings: &self.warnings,
+        }
+    }
+}
+
+/// Where a dry run hands each event's part: a sink that looks at it (the
+/// buffers are then reused), or one that takes it.
+pub(crate) enum Sink<'s> {
+    /// Looks at each part ([`Engine::dry_run`]).
+    Look(&'s mut dyn FnMut(&Decided<'_>)),
+    /// Takes each part (the parallel dry run's workers).
+    Take(&'s mut dyn FnMut(Handed)),
+}
+
 /// How an event reached a subject: decides which merge rules apply.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Situation {
@@ -146,8 +176,6 @@ impl Ctx<'_> {
 struct Decider<'p, S> {
     policy: &'p Policy,
     fields: &'p FieldIndex,
-    /// Whether outcomes keep their reasons (and get sentences).
-    explain: bool,
     ov: Overlay<S>,
     effects: Vec<Effect>,
     outcomes: Vec<Outcome>,
@@ -155,6 +183,9 @@ struct Decider<'p, S> {
     events: Vec<EventId>,
     /// The record-linkage score the next outcome carries (B19).
     score: Option<Box<crate::linkage::LinkScore>>,
+    /// Emptied reason lists of outcomes handed to a dry run's sink, for
+    /// the next traces (a dry run allocates no list per subject).
+    spare: Vec<Vec<crate::plan::Reason>>,
 }
 
 /// Decides, deterministically and explainably, what events do to records.
@@ -183,7 +214,6 @@ struct Decider<'p, S> {
 #[derive(Debug, Clone)]
 pub struct Engine {
     policy: Policy,
-    explain: bool,
     /// The policy's field map, hashed.
     fields: FieldIndex,
 }
@@ -198,17 +228,18 @@ impl Engine {
         Ok(Engine {
             fields: FieldIndex::new(&policy.fields),
             policy,
-            explain: true,
         })
     }
 
-    /// Whether outcomes carry their reasons and the sentence rendered from
-    /// them after deciding (on by default). A dry run over millions of
-    /// subjects that only needs decisions and rule ids can turn both off:
-    /// they are most of a plan's size. Decisions, records, rule ids, field
-    /// changes and warnings are the same either way.
-    pub fn with_explanations(mut self, on: bool) -> Self {
-        self.explain = on;
+    /// Does nothing: outcomes always carry their reasons, as data, and no
+    /// sentence is formatted while deciding ([`Outcome::explanation`]
+    /// renders them on demand), so there is nothing left to turn off (B2).
+    /// Kept for one release.
+    #[deprecated(
+        note = "a no-op: reasons are data and sentences are rendered on demand (Outcome::explanation)"
+    )]
+    #[must_use]
+    pub fn with_explanations(self, _on: bool) -> Self {
         self
     }
 
@@ -328,7 +359,7 @@ impl Engine {
         &self,
         src: S,
         events: &B,
-        mut sink: Option<&mut dyn FnMut(&Decided<'_>)>,
+        mut sink: Option<Sink<'_>>,
     ) -> Result<Plan, PlanError<S::Error>> {
         let all = || (0..events.len()).filter_map(|at| events.at(at));
         let tenant = match events.at(0) {
@@ -345,7 +376,6 @@ impl Engine {
         let mut d = Decider {
             policy: &self.policy,
             fields: &self.fields,
-            explain: self.explain,
             ov: Overlay::new(
                 src,
                 tenant,
@@ -362,6 +392,7 @@ impl Engine {
             warnings: Vec::new(),
             events: Vec::with_capacity(events.len()),
             score: None,
+            spare: Vec::new(),
         };
         d.ov.reserve_events(events);
         let mut scratch = Vec::with_capacity(256);
@@ -397,9 +428,6 @@ impl Engine {
                 d.without_invalid(e, bad)?;
             }
             if let Some(sink) = sink.as_mut() {
-                if self.explain {
-                    explain_all(&mut d.outcomes);
-                }
                 d.hand_over(e.id(), sink);
             } else {
                 // B17: which event made which effects, and who submitted it.
@@ -427,10 +455,6 @@ impl Engine {
                 submitters: Vec::new(),
             });
         }
-        // Described after deciding (B2): the sentences come from the reasons.
-        if self.explain {
-            explain_all(&mut d.outcomes);
-        }
         let plan = Plan {
             tenant,
             events: d.events,
@@ -443,19 +467,6 @@ impl Engine {
         };
         telemetry::planned(&plan);
         Ok(plan)
-    }
-}
-
-/// Fills each outcome's `explanation` with the English sentences of its
-/// reasons: what the engine does after deciding, unless explanations are
-/// off (B2).
-fn explain_all(outcomes: &mut [Outcome]) {
-    for o in outcomes {
-        o.explanation = crate::describe::sentences(
-            &crate::describe::English,
-            &crate::describe::Ids,
-            &o.reasons,
-        );
     }
 }
 

@@ -8,7 +8,7 @@ impl<S: Source> Decider<'_, S> {
     pub(super) fn record_changed(&mut self, c: &RecordChange) {
         let ctx = Ctx::plain(c.id);
         for s in &c.subjects {
-            let mut t = Trace::new(self.explain, self.policy.citations);
+            let mut t = self.trace();
             t.cite(A20);
             if !self.policy.two_way {
                 t.reason(Fact::NoTwoWay);

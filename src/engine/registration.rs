@@ -22,7 +22,7 @@ impl<S: Source> Decider<'_, S> {
             submitter: r.submitter,
         };
         for s in &r.subjects {
-            let mut t = Trace::new(self.explain, self.policy.citations);
+            let mut t = self.trace();
             let fields = effective_fields(r.buyer_data_only, s, buyer);
             if r.buyer_data_only && s.role == Role::Attendee && buyer.is_some() {
                 t.cite(A12).reason(Fact::BuyerDataCarried);

@@ -8,7 +8,7 @@ impl<S: Source> Decider<'_, S> {
         let ctx = Ctx::plain(r.id);
         let s = &r.subject;
         let rec = self.existing(s, r.to)?;
-        let mut t = Trace::new(self.explain, self.policy.citations);
+        let mut t = self.trace();
         t.cite(D11).cite(D12);
         let decision = if self.relink_to(s, rec.id) {
             t.reason(Fact::Relinked {

@@ -184,7 +184,11 @@ pub enum NoRecordReason {
 }
 
 /// The explained outcome for one subject (B2, D12).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Its JSON holds an `explanation`, the English sentences of its reasons
+/// rendered when it is written (the engine formats no sentence while
+/// deciding); [`Outcome::explanation`] renders the same on demand.
+#[derive(Debug, Clone, Eq, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Outcome {
@@ -206,10 +210,12 @@ pub struct Outcome {
     /// Why, as data: the facts the decision rests on, each with the rule
     /// it was stated under (B2). Render them with
     /// [`crate::describe::sentences`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub reasons: Vec<Reason>,
-    /// A sentence for an event manager.
-    pub explanation: String,
+    /// A sentence set by hand ([`Outcome::with_explanation`]) or read
+    /// from JSON, for an outcome without reasons.
+    #[serde(default)]
+    pub(crate) explanation: String,
     /// The record-linkage score behind the decision (B19), when the policy
     /// matches by record linkage and a candidate was scored (boxed: most
     /// outcomes have none, and a plan holds one outcome per subject).
@@ -264,11 +270,88 @@ impl Outcome {
         self
     }
 
-    /// With the sentence for an event manager.
+    /// With the sentence for an event manager, for an outcome without
+    /// reasons (hosts' own deciders); an outcome with reasons is explained
+    /// by them.
     #[must_use]
     pub fn with_explanation(mut self, explanation: impl Into<String>) -> Self {
         self.explanation = explanation.into();
         self
+    }
+
+    /// The sentences for an event manager, in English, naming records and
+    /// subjects by id: the reasons rendered by [`crate::describe::English`]
+    /// (B2); without reasons, the sentence set by
+    /// [`Outcome::with_explanation`] or read from JSON (empty when there is
+    /// none). Rendered on each call;
+    /// [`Outcome::explanation_in`] takes another formatter and the host's
+    /// names.
+    pub fn explanation(&self) -> std::borrow::Cow<'_, str> {
+        self.explanation_in(&crate::describe::English, &crate::describe::Ids)
+    }
+
+    /// [`Outcome::explanation`], rendered by `f`, naming records and
+    /// subjects through `names` (a sentence set by hand or read from JSON,
+    /// for an outcome without reasons, is returned as it is).
+    pub fn explanation_in(
+        &self,
+        f: &dyn crate::describe::Formatter,
+        names: &dyn crate::describe::Names,
+    ) -> std::borrow::Cow<'_, str> {
+        if self.reasons.is_empty() {
+            std::borrow::Cow::Borrowed(self.explanation.as_str())
+        } else {
+            std::borrow::Cow::Owned(crate::describe::sentences(f, names, &self.reasons))
+        }
+    }
+}
+
+/// Outcomes are equal when their fields are; the sentence kept beside
+/// reasons (read from JSON) is theirs rendered, so it is compared only
+/// between outcomes without reasons.
+impl PartialEq for Outcome {
+    fn eq(&self, other: &Self) -> bool {
+        self.event == other.event
+            && self.subject == other.subject
+            && self.role == other.role
+            && self.decision == other.decision
+            && self.record == other.record
+            && self.no_record == other.no_record
+            && self.rules == other.rules
+            && self.reasons == other.reasons
+            && (!self.reasons.is_empty() || self.explanation == other.explanation)
+            && self.linkage == other.linkage
+    }
+}
+
+/// The JSON of an outcome: its fields in order, with the `explanation`
+/// rendered from the reasons (the shape plans had before reasons were
+/// data, plus `reasons`).
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Outcome", 10)?;
+        st.serialize_field("event", &self.event)?;
+        st.serialize_field("subject", &self.subject)?;
+        st.serialize_field("role", &self.role)?;
+        st.serialize_field("decision", &self.decision)?;
+        st.serialize_field("record", &self.record)?;
+        match &self.no_record {
+            Some(r) => st.serialize_field("no_record", r)?,
+            None => st.skip_field("no_record")?,
+        }
+        st.serialize_field("rules", &self.rules)?;
+        if self.reasons.is_empty() {
+            st.skip_field("reasons")?;
+        } else {
+            st.serialize_field("reasons", &self.reasons)?;
+        }
+        st.serialize_field("explanation", &self.explanation())?;
+        match &self.linkage {
+            Some(l) => st.serialize_field("linkage", l)?,
+            None => st.skip_field("linkage")?,
+        }
+        st.end()
     }
 }
 
@@ -470,9 +553,9 @@ impl Plan {
         self.report_in(&crate::describe::English, &crate::describe::Ids)
     }
 
-    /// [`Plan::report`] with each outcome's reasons rendered by `f`,
-    /// naming records and subjects through `names` (an outcome without
-    /// reasons shows its `explanation`).
+    /// [`Plan::report`] with each outcome's reasons and each warning rendered by `f`,
+    /// naming records and subjects through `names` (see
+    /// [`Outcome::explanation_in`]).
     pub fn report_in(
         &self,
         f: &dyn crate::describe::Formatter,
@@ -481,11 +564,7 @@ impl Plan {
         let mut s = String::new();
         for o in &self.outcomes {
             let rules: Vec<&str> = o.rules.iter().map(|r| r.as_str()).collect();
-            let text = if o.reasons.is_empty() {
-                std::borrow::Cow::Borrowed(o.explanation.as_str())
-            } else {
-                std::borrow::Cow::Owned(crate::describe::sentences(f, names, &o.reasons))
-            };
+            let text = o.explanation_in(f, names);
             s.push_str(&format!(
                 "- {} {}: {} [{}]\n",
                 o.role.noun(),
@@ -495,7 +574,7 @@ impl Plan {
             ));
         }
         for w in &self.warnings {
-            s.push_str(&format!("! {}\n", w.message()));
+            s.push_str(&format!("! {}\n", crate::describe::warning(f, names, w)));
         }
         s
     }

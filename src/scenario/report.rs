@@ -37,6 +37,10 @@ pub struct StepReport {
     pub outcomes: Vec<NamedOutcome>,
     /// Warnings, as sentences.
     pub warnings: Vec<String>,
+    /// The warnings the sentences were rendered from (B2; not part of the
+    /// report's JSON, whose shape is unchanged).
+    #[serde(skip)]
+    pub warned: Vec<crate::plan::Warning>,
     /// The error, when the step failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

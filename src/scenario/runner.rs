@@ -253,6 +253,7 @@ impl StepReport {
             note: st.note.clone(),
             outcomes: Vec::new(),
             warnings: Vec::new(),
+            warned: Vec::new(),
             error: None,
             mismatches: Vec::new(),
         }
@@ -281,8 +282,15 @@ impl Scenario {
     fn run_with(&self, f: Option<&dyn describe::Formatter>) -> Result<Report, ScenarioError> {
         let (mut report, a) = self.play(&self.policy, None)?;
         if let Some(f) = f {
-            for o in report.steps.iter_mut().flat_map(|s| s.outcomes.iter_mut()) {
-                o.explanation = describe::sentences(f, &a, &o.reasons);
+            for step in &mut report.steps {
+                for o in &mut step.outcomes {
+                    o.explanation = describe::sentences(f, &a, &o.reasons);
+                }
+                step.warnings = step
+                    .warned
+                    .iter()
+                    .map(|w| describe::warning(f, &a, w))
+                    .collect();
             }
         }
         if let Some(spec) = &self.compare {
@@ -635,11 +643,8 @@ impl Scenario {
         report.warnings = plan
             .warnings
             .iter()
-            .map(|x| {
-                let mut text = String::new();
-                describe::Formatter::warning(&describe::English, x, w, &mut text);
-                text
-            })
+            .map(|x| describe::warning(&describe::English, w, x))
             .collect();
+        report.warned = plan.warnings.clone();
     }
 }

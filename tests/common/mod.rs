@@ -100,7 +100,7 @@ pub fn assert_rules(o: &Outcome, rules: &[RuleId]) {
             o.rules.contains(r),
             "expected {r} in {:?} ({})",
             o.rules,
-            o.explanation
+            o.explanation()
         );
     }
 }
