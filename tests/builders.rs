@@ -169,3 +169,76 @@ fn d7_a5_a12_optional_setters_take_what_a_host_row_holds() {
     assert!(e.buyer.is_some());
     assert!(e.with_buyer(None).buyer.is_none());
 }
+
+/// B2: outcomes are equal field by field; the sentence kept beside reasons
+/// (as JSON carries it) is theirs rendered, so only outcomes without
+/// reasons are told apart by it; and an outcome with reasons is explained
+/// by them, whatever sentence it was given.
+#[test]
+fn b2_outcomes_compare_field_by_field_and_reasons_explain_themselves() {
+    let reason = Reason::new(
+        Some(RuleId::D2),
+        Fact::ExactlyOne {
+            record: rid(3),
+            record_type: RecordType::Contact,
+            criteria: false,
+        },
+    );
+    let base = Outcome::new(eid(1), sid(2), Role::Attendee, Decision::Linked)
+        .with_record(Some(rid(3)))
+        .with_no_record(None)
+        .with_rules([RuleId::D2])
+        .with_reasons([reason.clone()]);
+    assert_eq!(base, base.clone());
+    let mut scored = base.clone();
+    scored.linkage = Some(Box::new(linkage::LinkScore {
+        record: rid(3),
+        score: 1,
+        link_at: 2,
+        review_at: 1,
+        band: linkage::Band::Review,
+        candidates: 1,
+        fields: Vec::new(),
+    }));
+    let mut other_event = base.clone();
+    other_event.event = eid(9);
+    let mut other_subject = base.clone();
+    other_subject.subject = sid(9);
+    let mut other_role = base.clone();
+    other_role.role = Role::Booker;
+    let mut other_decision = base.clone();
+    other_decision.decision = Decision::Created;
+    let others = [
+        other_event,
+        other_subject,
+        other_role,
+        other_decision,
+        base.clone().with_record(None),
+        base.clone().with_no_record(Some(NoRecordReason::Ambiguous)),
+        base.clone().with_rules([RuleId::D3]),
+        base.clone().with_reasons([]),
+        scored,
+    ];
+    for o in &others {
+        assert_ne!(&base, o);
+        assert_ne!(o, &base);
+    }
+    // With reasons, a given sentence neither counts nor shows.
+    let told = base.clone().with_explanation("Something else.");
+    assert_eq!(told, base);
+    assert_eq!(told.explanation(), base.explanation());
+    assert!(base.explanation().contains(&rid(3).to_string()));
+    // Without reasons, the sentence is the explanation and tells them apart.
+    let bare = base.clone().with_reasons([]);
+    assert_ne!(bare.clone().with_explanation("A."), bare.clone().with_explanation("B."));
+    assert_eq!(bare.clone().with_explanation("A.").explanation(), "A.");
+    // The JSON carries the rendered sentence and reads back equal.
+    let json = serde_json::to_value(&base).unwrap();
+    assert_eq!(json["explanation"].as_str(), Some(&*base.explanation()));
+    let back: Outcome = serde_json::from_value(json).unwrap();
+    assert_eq!(back, base);
+    assert_eq!(back.explanation(), base.explanation());
+    let hand = serde_json::to_value(bare.clone().with_explanation("A.")).unwrap();
+    assert_eq!(hand["explanation"], "A.");
+    assert!(hand.get("reasons").is_none() && hand.get("linkage").is_none());
+}
