@@ -230,7 +230,10 @@ fn b2_outcomes_compare_field_by_field_and_reasons_explain_themselves() {
     assert!(base.explanation().contains(&rid(3).to_string()));
     // Without reasons, the sentence is the explanation and tells them apart.
     let bare = base.clone().with_reasons([]);
-    assert_ne!(bare.clone().with_explanation("A."), bare.clone().with_explanation("B."));
+    assert_ne!(
+        bare.clone().with_explanation("A."),
+        bare.clone().with_explanation("B.")
+    );
     assert_eq!(bare.clone().with_explanation("A.").explanation(), "A.");
     // The JSON carries the rendered sentence and reads back equal.
     let json = serde_json::to_value(&base).unwrap();
