@@ -5,7 +5,7 @@
 //!
 //! ```sh
 //! CONTACT_SYNC_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/contact_sync \
-//!     cargo run --release --example async_host --features postgres -- [EVENTS]
+//!     cargo run --release --example async_host --features postgres -- [EVENTS] [--connections 1,8,32]
 //! ```
 //!
 //! It works in schemas of its own (`async_host_*`), emptied first.
@@ -68,7 +68,7 @@ async fn schema_store(url: &str, name: &str, connections: usize) -> Result<Postg
         .map_err(|e| chain(&e))
 }
 
-async fn run(url: String, events: u128) -> Result<(), String> {
+async fn run(url: String, events: u128, counts: &[usize]) -> Result<(), String> {
     let engine = Arc::new(Engine::new(Policy::doo()).map_err(|e| chain(&e))?);
 
     // One batch of three webhooks, two of them sharing a new email (B5).
@@ -88,7 +88,7 @@ async fn run(url: String, events: u128) -> Result<(), String> {
 
     // Throughput: `events` registrations, every fourth email shared with
     // the one before, at 1, 8 and 32 connections.
-    for connections in [1usize, 8, 32] {
+    for &connections in counts {
         let name = format!("async_host_c{connections}");
         let store = Arc::new(schema_store(&url, &name, connections).await?);
         let started = Instant::now();
@@ -145,6 +145,9 @@ struct Args {
     /// Registrations per throughput run.
     #[arg(default_value_t = 2_000)]
     events: u128,
+    /// The connection counts to run at (each a run of its own).
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    connections: Vec<usize>,
 }
 
 #[tokio::main]
@@ -153,8 +156,11 @@ async fn main() -> std::process::ExitCode {
         eprintln!("set CONTACT_SYNC_POSTGRES_URL=postgres://user@host:port/database");
         return std::process::ExitCode::from(2);
     };
-    let Args { events } = clap::Parser::parse();
-    match run(url, events).await {
+    let Args {
+        events,
+        connections,
+    } = clap::Parser::parse();
+    match run(url, events, &connections).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("async_host: {e}");

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{GenericClient, IsolationLevel, NoTls, Row, Transaction};
+use tokio_postgres::{GenericClient, NoTls, Row};
 use uuid::Uuid;
 
 use super::sql::{
@@ -249,7 +249,7 @@ impl PostgresStore {
             .query(&format!("SELECT {RECORD_COLUMNS} FROM records"), &[])
             .await?;
         for row in &rows {
-            write_blocks(&tx, &to_record(row)?, &self.normalization, &blocking).await?;
+            write_blocks(&*tx, &to_record(row)?, &self.normalization, &blocking).await?;
         }
         let json = serde_json::to_string(&blocking).map_err(|_| PostgresError::CorruptSettings)?;
         tx.execute(
@@ -306,7 +306,7 @@ impl PostgresStore {
                 )
                 .await?;
             for row in &rows {
-                write_aliases(&tx, &to_record(row)?, &self.normalization).await?;
+                write_aliases(&*tx, &to_record(row)?, &self.normalization).await?;
             }
         }
         tx.commit().await?;
@@ -343,8 +343,8 @@ impl PostgresStore {
         if n == 0 {
             return Err(PostgresError::Exists(record.id));
         }
-        write_aliases(&tx, record, &self.normalization).await?;
-        write_blocks(&tx, record, &self.normalization, &self.blocking).await?;
+        write_aliases(&*tx, record, &self.normalization).await?;
+        write_blocks(&*tx, record, &self.normalization, &self.blocking).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -401,66 +401,62 @@ impl PostgresStore {
         Ok(row.map(|r| RecordId::new(r.get(0))))
     }
 
-    /// Everything `needs` asks for in one query per kind of lookup (the
-    /// store's [`AsyncContactStore::fetch`]).
+    /// Everything `needs` asks for in one round trip: one prepared
+    /// statement per kind of lookup, sent together (the store's
+    /// [`AsyncContactStore::fetch`]).
     async fn fetch_bulk(&self, needs: &Needs) -> Result<Candidates, PostgresError> {
         let client = self.pool.get().await?;
         let t = needs.tenant;
-        let mut c = Candidates::new(t);
         let keys: Vec<&str> = needs.email_keys.iter().map(EmailKey::as_str).collect();
-        let mut by_key = grouped(&client, RECORDS_BY_KEYS, t, &keys).await?;
-        // B15: and by their aliases, each record once per key.
-        let rows = client.query(RECORDS_BY_ALIASES, &[&t.0, &keys]).await?;
-        for row in &rows {
-            let r = to_record(row)?;
-            let group = by_key.entry(row.try_get::<_, String>(5)?).or_default();
-            if let Err(at) = group.binary_search_by_key(&r.id, |x| x.id) {
-                group.insert(at, r);
-            }
+        let ids: Vec<Uuid> = needs.records.iter().map(|r| r.0).collect();
+        let tickets: Vec<&str> = needs.tickets.iter().map(|s| s.trim()).collect();
+        let blocks: Vec<&str> = needs.block_keys.iter().map(BlockKey::as_str).collect();
+        let events: Vec<Uuid> = needs.events.iter().map(|e| e.0).collect();
+        let p_keys: apply::Params = vec![&t.0, &keys];
+        let p_ids: apply::Params = vec![&t.0, &ids];
+        let p_tickets: apply::Params = vec![&t.0, &tickets];
+        let p_blocks: apply::Params = vec![&t.0, &blocks];
+        let p_events: apply::Params = vec![&t.0, &events];
+        let lookups: [(bool, &str, &apply::Params); 5] = [
+            (!keys.is_empty(), RECORDS_BY_KEYS_OR_ALIASES, &p_keys),
+            (!ids.is_empty(), RECORDS_BY_IDS, &p_ids),
+            (!tickets.is_empty(), RECORDS_BY_TICKETS, &p_tickets),
+            (!blocks.is_empty(), RECORDS_BY_BLOCKS, &p_blocks),
+            (!events.is_empty(), DIGESTS_BY_IDS, &p_events),
+        ];
+        let mut answers = apply::read_together(&client, &lookups).await?.into_iter();
+        let mut c = Candidates::new(t);
+        let mut next = || answers.next().flatten().unwrap_or_default();
+        // Each group sorted by id, each record once per key (B15: a
+        // record found by its email and by an alias of the same key).
+        let mut by_key = grouped(&next())?;
+        for group in by_key.values_mut() {
+            group.dedup_by_key(|r| r.id);
         }
         for k in &needs.email_keys {
             c.add_email_key(k.clone(), by_key.remove(k.as_str()).unwrap_or_default());
         }
-        let ids: Vec<Uuid> = needs.records.iter().map(|r| r.0).collect();
         let mut by_id: BTreeMap<RecordId, Record> = BTreeMap::new();
-        if !ids.is_empty() {
-            let rows = client.query(RECORDS_BY_IDS, &[&t.0, &ids]).await?;
-            for row in &rows {
-                let r = to_record(row)?;
-                by_id.insert(r.id, r);
-            }
+        for row in &next() {
+            let r = to_record(row)?;
+            by_id.insert(r.id, r);
         }
         for id in &needs.records {
             c.add_record(*id, by_id.remove(id));
         }
-        let tickets: Vec<&str> = needs.tickets.iter().map(|s| s.trim()).collect();
-        let by_ticket = grouped(&client, RECORDS_BY_TICKETS, t, &tickets).await?;
+        let by_ticket = grouped(&next())?;
         for ticket in &needs.tickets {
             c.add_ticket(
                 ticket,
                 by_ticket.get(ticket.trim()).cloned().unwrap_or_default(),
             );
         }
-        let blocks: Vec<&str> = needs.block_keys.iter().map(BlockKey::as_str).collect();
-        let mut by_block: BTreeMap<String, Vec<Record>> = BTreeMap::new();
-        if !blocks.is_empty() {
-            let rows = client.query(RECORDS_BY_BLOCKS, &[&t.0, &blocks]).await?;
-            for row in &rows {
-                by_block
-                    .entry(row.try_get::<_, String>(5)?)
-                    .or_default()
-                    .push(to_record(row)?);
-            }
-        }
+        let mut by_block = grouped(&next())?;
         for k in &needs.block_keys {
             c.add_block(k.clone(), by_block.remove(k.as_str()).unwrap_or_default());
         }
-        let events: Vec<Uuid> = needs.events.iter().map(|e| e.0).collect();
-        if !events.is_empty() {
-            let rows = client.query(DIGESTS_BY_IDS, &[&t.0, &events]).await?;
-            for row in &rows {
-                c.add_applied_event(EventId::new(row.get(0)), EventDigest(row.get(1)));
-            }
+        for row in &next() {
+            c.add_applied_event(EventId::new(row.try_get(0)?), EventDigest(row.try_get(1)?));
         }
         Ok(c)
     }
@@ -477,24 +473,17 @@ impl PostgresStore {
     }
 }
 
-/// The tenant's records whose key (email key or ticket, as `sql` selects
-/// it in its sixth column) is one of `values`, grouped by that value, each
-/// group sorted by id: one query.
-async fn grouped(
-    client: &deadpool_postgres::Client,
-    sql: &str,
-    tenant: TenantId,
-    values: &[&str],
-) -> Result<BTreeMap<String, Vec<Record>>, PostgresError> {
+/// Records with the key (email key, ticket or block key) each row carries
+/// in its sixth column, grouped by that key, each group sorted by id.
+fn grouped(rows: &[Row]) -> Result<BTreeMap<String, Vec<Record>>, PostgresError> {
     let mut out: BTreeMap<String, Vec<Record>> = BTreeMap::new();
-    if values.is_empty() {
-        return Ok(out);
-    }
-    let rows = client.query(sql, &[&tenant.0, &values]).await?;
-    for row in &rows {
+    for row in rows {
         out.entry(row.try_get::<_, String>(5)?)
             .or_default()
             .push(to_record(row)?);
+    }
+    for group in out.values_mut() {
+        group.sort_by_key(|r| r.id);
     }
     Ok(out)
 }
@@ -678,8 +667,8 @@ async fn memberships<C: GenericClient>(
 }
 
 /// What the store holds of `record` before merging it into `into` (B16).
-async fn tombstone_of(
-    tx: &Transaction<'_>,
+async fn tombstone_of<C: GenericClient>(
+    tx: &C,
     t: TenantId,
     record: RecordId,
     into: RecordId,
@@ -706,8 +695,8 @@ async fn tombstone_of(
 
 /// Deletes record `id` of `t` with its alias and block index entries (its
 /// links and memberships stay).
-async fn delete_record(
-    tx: &Transaction<'_>,
+async fn delete_record<C: GenericClient>(
+    tx: &C,
     t: TenantId,
     id: RecordId,
 ) -> Result<(), tokio_postgres::Error> {

@@ -111,16 +111,15 @@ pub(super) const RECORDS_BY_KEY: &str = concat!(
      WHERE a.tenant = $1 AND a.alias_key = $2 AND r.tenant = $1
      ORDER BY id"
 );
-/// Records by alias key (B15), for many keys, with the key: the bulk fetch.
-pub(super) const RECORDS_BY_ALIASES: &str =
-    "SELECT r.id, r.tenant, r.record_type, r.fields, r.version, a.alias_key
-     FROM record_aliases a JOIN records r ON r.id = a.record
-     WHERE a.tenant = $1 AND a.alias_key = ANY($2) AND r.tenant = $1";
-/// Records by email key, for many keys, with the key, by id.
-pub(super) const RECORDS_BY_KEYS: &str = concat!(
+/// Records by email key or alias key (B15), for many keys, with the key
+/// (a record once per way it has the key; the reader keeps one).
+pub(super) const RECORDS_BY_KEYS_OR_ALIASES: &str = concat!(
     "SELECT ",
     record_columns!(),
-    ", email_key FROM records WHERE tenant = $1 AND email_key = ANY($2) ORDER BY id"
+    ", email_key FROM records WHERE tenant = $1 AND email_key = ANY($2)
+     UNION ALL SELECT r.id, r.tenant, r.record_type, r.fields, r.version, a.alias_key
+     FROM record_aliases a JOIN records r ON r.id = a.record
+     WHERE a.tenant = $1 AND a.alias_key = ANY($2) AND r.tenant = $1"
 );
 /// Records by ticket id (A28), by id.
 pub(super) const RECORDS_BY_TICKET: &str = concat!(
@@ -164,20 +163,6 @@ pub(super) const RECORD_FOR_UPDATE: &str = concat!(
     record_columns!(),
     " FROM records WHERE id = $1 AND tenant = $2 FOR UPDATE"
 );
-/// The tenant and version of each of a plan's named records (any tenant).
-pub(super) const RECORDS_HELD: &str = "SELECT id, tenant, version FROM records WHERE id = ANY($1)";
-/// Whether a record exists in any tenant.
-pub(super) const RECORD_EXISTS: &str = "SELECT 1 FROM records WHERE id = $1";
-/// Record ids by email or alias key (B15), each once, sorted.
-pub(super) const IDS_BY_KEY: &str = "SELECT id FROM records WHERE tenant = $1 AND email_key = $2
-     UNION SELECT record FROM record_aliases WHERE tenant = $1 AND alias_key = $2
-     ORDER BY 1";
-/// Record ids by ticket id, sorted.
-pub(super) const IDS_BY_TICKET: &str =
-    "SELECT id FROM records WHERE tenant = $1 AND ticket = $2 ORDER BY id";
-/// Record ids by blocking key, sorted.
-pub(super) const IDS_BY_BLOCK: &str =
-    "SELECT record FROM record_blocks WHERE tenant = $1 AND block_key = $2 ORDER BY 1";
 /// Applied events' digests (B7), for many ids.
 pub(super) const DIGESTS_BY_IDS: &str =
     "SELECT id, digest FROM events WHERE tenant = $1 AND id = ANY($2)";
@@ -233,3 +218,87 @@ pub(super) const MOVE_MEMBERSHIPS: &str =
      SELECT tenant, campaign, $3, ticket FROM campaign_members WHERE tenant = $1 AND record = $2
      ON CONFLICT (tenant, campaign, record)
      DO UPDATE SET ticket = COALESCE(campaign_members.ticket, excluded.ticket)";
+
+// The apply's statements over arrays (one per kind of read or write).
+
+/// The tenant's lock, shared: every apply holds it (an import waits for
+/// them, and they for it).
+pub(super) const LOCK_TENANT_SHARED: &str = "SELECT pg_advisory_xact_lock_shared($1)";
+/// The tenant's lock, alone: an import's one lock.
+pub(super) const LOCK_TENANT: &str = "SELECT pg_advisory_xact_lock($1)";
+/// Advisory locks on keys, in sorted order (two applies never wait on each
+/// other in a cycle).
+pub(super) const LOCK_KEYS: &str =
+    "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k ORDER BY k";
+/// Record ids by email or alias key (B15), for many keys, with the key.
+pub(super) const IDS_BY_KEYS: &str =
+    "SELECT email_key, id FROM records WHERE tenant = $1 AND email_key = ANY($2)
+     UNION SELECT alias_key, record FROM record_aliases WHERE tenant = $1 AND alias_key = ANY($2)";
+/// Record ids by ticket id, for many tickets, with the ticket.
+pub(super) const IDS_BY_TICKETS: &str =
+    "SELECT ticket, id FROM records WHERE tenant = $1 AND ticket = ANY($2)";
+/// Record ids by blocking key, for many keys, with the key.
+pub(super) const IDS_BY_BLOCKS: &str =
+    "SELECT block_key, record FROM record_blocks WHERE tenant = $1 AND block_key = ANY($2)";
+/// Records by id in any tenant, locked for the transaction in id order.
+pub(super) const RECORDS_FOR_UPDATE: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    " FROM records WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+);
+/// The subjects linked to many records, with the record.
+pub(super) const SUBJECTS_BY_RECORDS: &str =
+    "SELECT record, subject FROM links WHERE tenant = $1 AND record = ANY($2)";
+/// The links of many subjects.
+pub(super) const LINKS_OF_SUBJECTS: &str =
+    "SELECT subject, record FROM links WHERE tenant = $1 AND subject = ANY($2)";
+/// The campaign memberships of many records, by record and campaign (the
+/// server's order of campaigns, as [`MEMBERSHIPS_BY_RECORD`] reads them).
+pub(super) const MEMBERSHIPS_BY_RECORDS: &str =
+    "SELECT record, campaign, ticket FROM campaign_members WHERE tenant = $1 AND record = ANY($2)
+     ORDER BY record, campaign";
+/// Records created (`$2` their tenant). An id taken fails the statement
+/// (and the transaction).
+pub(super) const INSERT_RECORDS: &str =
+    "INSERT INTO records (id, tenant, record_type, email_key, ticket, fields, version)
+     SELECT u.id, $2, u.ty, u.k, u.t, u.f, u.v
+     FROM unnest($1::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+          AS u(id, ty, k, t, f, v)";
+/// Records' fields, keys and versions, written.
+pub(super) const UPDATE_RECORDS: &str =
+    "UPDATE records r SET email_key = u.k, ticket = u.t, fields = u.f, version = u.v
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(id, k, t, f, v)
+     WHERE r.id = u.id";
+/// Many records' alias index entries (B15), dropped.
+pub(super) const DELETE_ALIASES_OF_RECORDS: &str =
+    "DELETE FROM record_aliases WHERE record = ANY($1)";
+/// Alias index entries (B15): `$2` the keys, `$3` their records.
+pub(super) const INSERT_ALIASES: &str = "INSERT INTO record_aliases (tenant, alias_key, record)
+     SELECT $1, u.k, u.r FROM unnest($2::text[], $3::uuid[]) AS u(k, r) ON CONFLICT DO NOTHING";
+/// Many records' block index entries (B19), dropped.
+pub(super) const DELETE_BLOCKS_OF_RECORDS: &str =
+    "DELETE FROM record_blocks WHERE record = ANY($1)";
+/// Block index entries (B19): `$2` the keys, `$3` their records.
+pub(super) const INSERT_BLOCKS: &str = "INSERT INTO record_blocks (tenant, block_key, record)
+     SELECT $1, u.k, u.r FROM unnest($2::text[], $3::uuid[]) AS u(k, r) ON CONFLICT DO NOTHING";
+/// Subjects linked (each once per statement): `$2` the subjects, `$3` their records.
+pub(super) const UPSERT_LINKS: &str = "INSERT INTO links (tenant, subject, record)
+     SELECT $1, u.s, u.r FROM unnest($2::uuid[], $3::uuid[]) AS u(s, r)
+     ON CONFLICT (tenant, subject) DO UPDATE SET record = excluded.record";
+/// Campaign members (each once per statement); a ticket id given replaces
+/// the one held.
+pub(super) const UPSERT_MEMBERS: &str =
+    "INSERT INTO campaign_members (tenant, campaign, record, ticket)
+     SELECT $1, u.c, u.r, u.t FROM unnest($2::text[], $3::uuid[], $4::text[]) AS u(c, r, t)
+     ON CONFLICT (tenant, campaign, record)
+     DO UPDATE SET ticket = COALESCE(excluded.ticket, campaign_members.ticket)";
+/// Applied events (B7), numbered in the order given. An event applied
+/// already fails the statement.
+pub(super) const INSERT_EVENTS: &str = "INSERT INTO events (tenant, id, digest)
+     SELECT $1, u.e, u.d FROM unnest($2::uuid[], $3::uuid[]) WITH ORDINALITY AS u(e, d, i) ORDER BY u.i";
+/// Field history (B17), numbered in the order given.
+pub(super) const INSERT_HISTORY: &str =
+    "INSERT INTO field_history (tenant, record, field, old, new, event, rule, submitter)
+     SELECT $1, u.r, u.f, u.o, u.n, u.e, u.ru, u.s
+     FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[])
+          WITH ORDINALITY AS u(r, f, o, n, e, ru, s, i) ORDER BY u.i";

@@ -14,14 +14,9 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
         &["records_by_key", "record_aliases_pkey"],
     ),
     (
-        "records by alias keys",
-        RECORDS_BY_ALIASES,
-        &["record_aliases_pkey"],
-    ),
-    (
-        "records by email keys",
-        RECORDS_BY_KEYS,
-        &["records_by_key"],
+        "records by email or alias keys",
+        RECORDS_BY_KEYS_OR_ALIASES,
+        &["records_by_key", "record_aliases_pkey"],
     ),
     (
         "records by ticket",
@@ -46,15 +41,44 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
     ("records by ids", RECORDS_BY_IDS, &["records_pkey"]),
     ("record by id", RECORD_BY_ID, &["records_pkey"]),
     ("record for update", RECORD_FOR_UPDATE, &["records_pkey"]),
-    ("records held", RECORDS_HELD, &["records_pkey"]),
-    ("record exists", RECORD_EXISTS, &["records_pkey"]),
     (
-        "ids by key",
-        IDS_BY_KEY,
+        "records for update",
+        RECORDS_FOR_UPDATE,
+        &["records_pkey"],
+    ),
+    (
+        "ids by keys",
+        IDS_BY_KEYS,
         &["records_by_key", "record_aliases_pkey"],
     ),
-    ("ids by ticket", IDS_BY_TICKET, &["records_by_ticket"]),
-    ("ids by block", IDS_BY_BLOCK, &["record_blocks_pkey"]),
+    ("ids by tickets", IDS_BY_TICKETS, &["records_by_ticket"]),
+    ("ids by blocks", IDS_BY_BLOCKS, &["record_blocks_pkey"]),
+    (
+        "subjects by records",
+        SUBJECTS_BY_RECORDS,
+        &["links_by_record"],
+    ),
+    ("links of subjects", LINKS_OF_SUBJECTS, &["links_pkey"]),
+    (
+        "memberships by records",
+        MEMBERSHIPS_BY_RECORDS,
+        &["campaign_members_by_record"],
+    ),
+    (
+        "update records",
+        UPDATE_RECORDS,
+        &["records_pkey"],
+    ),
+    (
+        "delete aliases of records",
+        DELETE_ALIASES_OF_RECORDS,
+        &["record_aliases_by_record"],
+    ),
+    (
+        "delete blocks of records",
+        DELETE_BLOCKS_OF_RECORDS,
+        &["record_blocks_by_record"],
+    ),
     ("digests by ids", DIGESTS_BY_IDS, &["events_pkey"]),
     ("event digest", EVENT_DIGEST, &["events_pkey"]),
     ("link of a subject", LINK_OF_SUBJECT, &["links_pkey"]),
@@ -141,6 +165,7 @@ fn placeholder(ty: &Type) -> Box<dyn ToSql + Sync> {
         Type::UUID_ARRAY => Box::new(vec![Uuid::nil()]),
         Type::TEXT_ARRAY => Box::new(vec![String::from("k")]),
         Type::INT8 => Box::new(0_i64),
+        Type::INT8_ARRAY => Box::new(vec![0_i64]),
         _ => Box::new(String::from("k")),
     }
 }
