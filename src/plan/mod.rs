@@ -435,6 +435,15 @@ impl Plan {
     /// changes and add none.
     pub fn history(&self) -> Vec<HistoryEntry> {
         let mut out = Vec::new();
+        // The rules each created record was created under, looked up once
+        // per plan (an import creates many).
+        let mut created: std::collections::HashMap<RecordId, &[RuleId]> =
+            std::collections::HashMap::new();
+        for o in self.outcomes.iter().rev() {
+            if let (Some(r), Decision::Created) = (o.record, o.decision) {
+                created.insert(r, &o.rules);
+            }
+        }
         for (i, e) in self.effects.iter().enumerate() {
             let at = (!self.effect_ends.is_empty())
                 .then(|| self.effect_ends.partition_point(|end| (*end as usize) <= i));
@@ -446,13 +455,7 @@ impl Plan {
             });
             match e {
                 Effect::CreateRecord { record } => {
-                    let rules = self
-                        .outcomes
-                        .iter()
-                        .find(|o| o.record == Some(record.id) && o.decision == Decision::Created)
-                        .map(|o| o.rules.to_vec())
-                        .unwrap_or_default();
-                    let rule = creation_rule(&rules);
+                    let rule = creation_rule(created.get(&record.id).copied().unwrap_or_default());
                     out.extend(record.fields.iter().map(|(n, v)| HistoryEntry {
                         record: record.id,
                         field: n.clone(),

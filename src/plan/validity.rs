@@ -28,26 +28,31 @@ pub struct Held {
     pub version: u64,
 }
 
+impl Effect {
+    /// The records this effect names (what [`Plan::named_records`] collects).
+    pub(crate) fn names(&self) -> impl Iterator<Item = RecordId> {
+        let (a, b) = match self {
+            Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
+                (Some(record.id), None)
+            }
+            Effect::UpdateRecord { record, .. }
+            | Effect::DeleteRecord { record }
+            | Effect::Link { record, .. }
+            | Effect::AddCampaignMember { record, .. } => (Some(*record), None),
+            Effect::MergeRecord { record, into } => (Some(*record), Some(*into)),
+            Effect::Unlink { .. }
+            | Effect::UpdateSubject { .. }
+            | Effect::RemoveCampaignMember { .. } => (None, None),
+        };
+        a.into_iter().chain(b)
+    }
+}
+
 impl Plan {
     /// Every record the plan's effects name, sorted, each once: what a store
     /// reads (in one query, if it can) to answer [`Plan::check_effects`].
     pub fn named_records(&self) -> Vec<RecordId> {
-        let mut ids: Vec<RecordId> = Vec::new();
-        for e in &self.effects {
-            match e {
-                Effect::CreateRecord { record } | Effect::RestoreRecord { record } => {
-                    ids.push(record.id)
-                }
-                Effect::UpdateRecord { record, .. }
-                | Effect::DeleteRecord { record }
-                | Effect::Link { record, .. }
-                | Effect::AddCampaignMember { record, .. } => ids.push(*record),
-                Effect::MergeRecord { record, into } => ids.extend([*record, *into]),
-                Effect::Unlink { .. }
-                | Effect::UpdateSubject { .. }
-                | Effect::RemoveCampaignMember { .. } => {}
-            }
-        }
+        let mut ids: Vec<RecordId> = self.effects.iter().flat_map(Effect::names).collect();
         ids.sort_unstable();
         ids.dedup();
         ids

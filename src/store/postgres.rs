@@ -193,10 +193,18 @@ impl PostgresStore {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| PostgresError::Config(e.to_string()))?;
+        // Every statement is prepared once per connection, but planned for
+        // its arguments each time: a plan made once for a generic array of
+        // keys, while a table was small, walks it once it is large.
+        let mut options = format!(
+            "{} -c plan_cache_mode=force_custom_plan",
+            config.get_options().unwrap_or_default()
+        );
         if let Some(s) = schema {
             // Created (if missing) by `migrate`, under its lock.
-            config.options(format!("-c search_path={s}"));
+            options.push_str(&format!(" -c search_path={s}"));
         }
+        config.options(options.trim());
         let manager = Manager::from_config(
             config,
             NoTls,

@@ -101,11 +101,6 @@ struct Open {
 }
 
 impl Open {
-    fn client(&self) -> &ClientWrapper {
-        // Only `finish`/`rollback` take it, consuming `self`.
-        self.client.as_deref().expect("an open transaction has its client")
-    }
-
     /// Back to the pool, the transaction over.
     fn finish(mut self) {
         self.client.take();
@@ -141,7 +136,11 @@ impl PostgresStore {
         let open = Open {
             client: Some(client),
         };
-        match apply_in(open.client(), plan, &self.normalization, &self.blocking).await {
+        let applied = match open.client.as_deref() {
+            Some(c) => apply_in(c, plan, &self.normalization, &self.blocking).await,
+            None => Ok(()),
+        };
+        match applied {
             Ok(()) => {
                 open.finish();
                 Ok(())
@@ -295,7 +294,25 @@ impl<'p> Wanted<'p> {
                 }
             }
         }
-        w.records.extend(plan.named_records().iter().map(|r| r.0));
+        // A record the plan names first by creating it is not read: if its
+        // id is taken after all, the insert fails and reports it
+        // (`write_err`), as `check_effects` would have.
+        let mut created_first: BTreeSet<RecordId> = BTreeSet::new();
+        let mut named: BTreeSet<RecordId> = BTreeSet::new();
+        for e in &plan.effects {
+            if let Effect::CreateRecord { record } = e {
+                if !named.contains(&record.id) {
+                    created_first.insert(record.id);
+                }
+            }
+            named.extend(e.names());
+        }
+        w.records.extend(
+            named
+                .iter()
+                .filter(|r| !created_first.contains(r))
+                .map(|r| r.0),
+        );
         w
     }
 }
@@ -390,7 +407,6 @@ async fn begin_and_read(
     let subjects: Vec<Uuid> = w.subjects.iter().copied().collect();
     let members_of: Vec<Uuid> = w.members_of.iter().copied().collect();
     let p_tenant: Params = vec![&tenant_lock];
-    let p_locks: Params = vec![&locks];
     let p_keys: Params = vec![&t, &keys];
     let p_tickets: Params = vec![&t, &tickets];
     let p_blocks: Params = vec![&t, &blocks];
@@ -399,13 +415,14 @@ async fn begin_and_read(
     let p_links: Params = vec![&t, &links_of];
     let p_subjects: Params = vec![&t, &subjects];
     let p_members: Params = vec![&t, &members_of];
-    let mut sent: Vec<(&str, &Params)> = vec![(
-        if import { LOCK_TENANT } else { LOCK_TENANT_SHARED },
-        &p_tenant,
-    )];
-    if !import && !locks.is_empty() {
-        sent.push((LOCK_KEYS, &p_locks));
-    }
+    let p_both: Params = vec![&tenant_lock, &locks];
+    let mut sent: Vec<(&str, &Params)> = vec![if import {
+        (LOCK_TENANT, &p_tenant)
+    } else if locks.is_empty() {
+        (LOCK_TENANT_SHARED, &p_tenant)
+    } else {
+        (LOCK_TENANT_SHARED_AND_KEYS, &p_both)
+    }];
     // Which answer is which: `None` for a read not sent.
     let mut slots = [None; 8];
     let reads: [(bool, &str, &Params); 8] = [
@@ -459,18 +476,19 @@ async fn begin_and_read(
         v.sort_unstable();
     }
     for r in rows(slots[6]) {
-        seen.subjects.insert(
-            SubjectId::new(r.try_get(0)?),
-            RecordId::new(r.try_get(1)?),
-        );
+        seen.subjects
+            .insert(SubjectId::new(r.try_get(0)?), RecordId::new(r.try_get(1)?));
     }
     for r in rows(slots[7]) {
         let record = RecordId::new(r.try_get(0)?);
-        seen.members_of.entry(record).or_default().push(CampaignMember {
-            campaign: CampaignId(r.try_get(1)?),
-            record,
-            ticket: r.try_get::<_, Option<String>>(2)?.map(FieldValue::from),
-        });
+        seen.members_of
+            .entry(record)
+            .or_default()
+            .push(CampaignMember {
+                campaign: CampaignId(r.try_get(1)?),
+                record,
+                ticket: r.try_get::<_, Option<String>>(2)?.map(FieldValue::from),
+            });
     }
     Ok(seen)
 }
@@ -541,7 +559,10 @@ impl Writes {
 
     /// Folds `plan`'s effects (creates, updates, links, memberships) over
     /// the records read for it.
-    fn of(plan: &Plan, mut read: HashMap<RecordId, Record>) -> Result<Self, ApplyError<PostgresError>> {
+    fn of(
+        plan: &Plan,
+        mut read: HashMap<RecordId, Record>,
+    ) -> Result<Self, ApplyError<PostgresError>> {
         let mut w = Writes::tail(plan);
         let mut created_at: HashMap<RecordId, usize> = HashMap::new();
         for e in &plan.effects {
@@ -558,7 +579,9 @@ impl Writes {
                         )
                     });
                     let r = if let Some(&i) = created_at.get(record) {
-                        &mut w.created[i]
+                        w.created
+                            .get_mut(i)
+                            .ok_or(ApplyError::InvalidPlan("effect names an unknown record"))?
                     } else {
                         let entry = match w.updated.entry(*record) {
                             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
@@ -592,10 +615,7 @@ impl Writes {
                     campaign,
                     ticket,
                 } => {
-                    let t = w
-                        .members
-                        .entry((campaign.0.clone(), *record))
-                        .or_default();
+                    let t = w.members.entry((campaign.0.clone(), *record)).or_default();
                     if let Some(ticket) = ticket {
                         *t = Some(ticket.as_str().to_owned());
                     }
@@ -621,9 +641,21 @@ impl Writes {
         let r = &rows;
         let p_locks: Params = vec![&r.locks];
         let p_insert: Params = vec![
-            &r.c_ids, &tenant, &r.c_types, &r.c_keys, &r.c_tickets, &r.c_fields, &r.c_versions,
+            &r.c_ids,
+            &tenant,
+            &r.c_types,
+            &r.c_keys,
+            &r.c_tickets,
+            &r.c_fields,
+            &r.c_versions,
         ];
-        let p_update: Params = vec![&r.u_ids, &r.u_keys, &r.u_tickets, &r.u_fields, &r.u_versions];
+        let p_update: Params = vec![
+            &r.u_ids,
+            &r.u_keys,
+            &r.u_tickets,
+            &r.u_fields,
+            &r.u_versions,
+        ];
         let p_unalias: Params = vec![&r.unalias];
         let p_alias: Params = vec![&tenant, &r.alias_keys, &r.alias_records];
         let p_unblock: Params = vec![&r.unblock];
@@ -632,7 +664,13 @@ impl Writes {
         let p_members: Params = vec![&tenant, &r.m_campaigns, &r.m_records, &r.m_tickets];
         let p_events: Params = vec![&tenant, &r.e_ids, &r.e_digests];
         let p_history: Params = vec![
-            &tenant, &r.h_records, &r.h_fields, &r.h_old, &r.h_new, &r.h_events, &r.h_rules,
+            &tenant,
+            &r.h_records,
+            &r.h_fields,
+            &r.h_old,
+            &r.h_new,
+            &r.h_events,
+            &r.h_rules,
             &r.h_submitters,
         ];
         let writes: [(bool, &str, &Params); 11] = [

@@ -224,6 +224,10 @@ pub(super) const MOVE_MEMBERSHIPS: &str =
 /// The tenant's lock, shared: every apply holds it (an import waits for
 /// them, and they for it).
 pub(super) const LOCK_TENANT_SHARED: &str = "SELECT pg_advisory_xact_lock_shared($1)";
+/// The tenant's lock, shared, then advisory locks on keys in sorted order,
+/// in one statement (the target list is evaluated left to right).
+pub(super) const LOCK_TENANT_SHARED_AND_KEYS: &str = "SELECT pg_advisory_xact_lock_shared($1),
+     (SELECT count(*) FROM (SELECT pg_advisory_xact_lock(k) FROM unnest($2::bigint[]) AS k ORDER BY k) l)";
 /// The tenant's lock, alone: an import's one lock.
 pub(super) const LOCK_TENANT: &str = "SELECT pg_advisory_xact_lock($1)";
 /// Advisory locks on keys, in sorted order (two applies never wait on each

@@ -41,11 +41,7 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
     ("records by ids", RECORDS_BY_IDS, &["records_pkey"]),
     ("record by id", RECORD_BY_ID, &["records_pkey"]),
     ("record for update", RECORD_FOR_UPDATE, &["records_pkey"]),
-    (
-        "records for update",
-        RECORDS_FOR_UPDATE,
-        &["records_pkey"],
-    ),
+    ("records for update", RECORDS_FOR_UPDATE, &["records_pkey"]),
     (
         "ids by keys",
         IDS_BY_KEYS,
@@ -64,11 +60,7 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
         MEMBERSHIPS_BY_RECORDS,
         &["campaign_members_by_record"],
     ),
-    (
-        "update records",
-        UPDATE_RECORDS,
-        &["records_pkey"],
-    ),
+    ("update records", UPDATE_RECORDS, &["records_pkey"]),
     (
         "delete aliases of records",
         DELETE_ALIASES_OF_RECORDS,
