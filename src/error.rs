@@ -273,6 +273,34 @@ pub enum Error {
     BlockingMismatch,
 }
 
+/// What a store error means for the call that met it: whether trying the
+/// same call again can succeed, and whether what it was doing happened.
+/// The bundled stores say it of their errors
+/// ([`crate::PostgresError::class`], [`crate::SqliteError::class`]); the
+/// retries of [`crate::Engine::plan_and_apply`] and
+/// [`crate::Engine::plan_and_apply_async`] act on it through the store's
+/// `classify` ([`crate::ContactStore::classify`],
+/// [`crate::ApplyPlan::classify`] and their async twins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// Nothing happened, and the same call may succeed in a moment: the
+    /// connection was lost before anything was committed, the server is
+    /// shutting down or starting, a lock or statement timed out, the server
+    /// ran out of a resource. Retried (with a pause) by the retries.
+    Transient,
+    /// The connection was lost while the plan's transaction committed: it
+    /// may or may not have been applied. Planning again (or redelivering
+    /// the event) is safe (B7: an applied event plans nothing); the retries
+    /// stop and report [`crate::RetryError::OutcomeUnknown`] so the host
+    /// knows to redeliver.
+    OutcomeUnknown,
+    /// Trying again will not help (bad settings, a corrupt row, a bug): the
+    /// default of stores that do not say.
+    Permanent,
+}
+
 /// Planning against a store failed: bad input, or the store failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

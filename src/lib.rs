@@ -156,7 +156,7 @@ pub use email::{
     Email, EmailError, EmailKey, Normalization, MAX_ADDRESS_LEN, MAX_LABEL_LEN, MAX_LOCAL_LEN,
 };
 pub use engine::{derive_record_id, Decided, Engine};
-pub use error::{chain, ApplyError, Conflict, Error, PlanError, PolicyError};
+pub use error::{chain, ApplyError, Conflict, Error, ErrorClass, PlanError, PolicyError};
 pub use event::{
     CampaignId, Channel, Edit, EditSource, Event, RecordChange, Registration, Relink, Role,
     Subject, Submitter,
@@ -180,7 +180,7 @@ pub use policy::{
     RoleRule, Roles, Scope, SyncRules, TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-pub use retry::RetryError;
+pub use retry::{RetryError, RetryPolicy};
 pub use rules::ids::{RuleSource, UnknownRule};
 // At `scenario::` (their one documented path); these go in the next release.
 #[doc(hidden)]

@@ -7,7 +7,7 @@ use crate::engine::Engine;
 use crate::error::PlanError;
 use crate::event::Event;
 use crate::plan::Plan;
-use crate::retry::{Retry, RetryError};
+use crate::retry::{Next, Retry, RetryError, RetryPolicy};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 
 impl Engine {
@@ -42,30 +42,42 @@ impl Engine {
         Ok(self.decide_batch(events, &candidates)?)
     }
 
-    /// [`Engine::plan_and_apply`] for async hosts: plans, applies, and on a
-    /// conflict plans again, at most `max_attempts` times in all.
+    /// [`Engine::plan_and_apply`] for async hosts: plans, applies, on a
+    /// conflict plans again, and after a transient store error waits the
+    /// policy's pause ([`AsyncContactStore::pause`]) and tries again, at
+    /// most `retry.max_attempts()` times in all.
     ///
     /// # Errors
-    /// [`RetryError::Plan`] or [`RetryError::Apply`] as they arise,
-    /// [`RetryError::Exhausted`] when every attempt met a conflict.
+    /// As [`Engine::plan_and_apply`]: [`RetryError::Plan`] or
+    /// [`RetryError::Apply`], [`RetryError::OutcomeUnknown`],
+    /// [`RetryError::Exhausted`].
     pub async fn plan_and_apply_async<S>(
         &self,
         store: &S,
         event: &Event,
-        max_attempts: u32,
+        retry: impl Into<RetryPolicy>,
     ) -> Result<Plan, RetryError<<S as AsyncContactStore>::Error, <S as AsyncApplyPlan>::Error>>
     where
         S: AsyncContactStore + AsyncApplyPlan + ?Sized,
     {
-        let mut retry = Retry::new(max_attempts);
+        let mut retry = Retry::new(retry.into());
         while let Some(attempt) = retry.next_attempt() {
-            let plan = self
-                .plan_async(store, event)
-                .await
-                .map_err(RetryError::Plan)?;
-            let applied = AsyncApplyPlan::apply(store, &plan).await;
-            if let Some(plan) = retry.settle(attempt, plan, applied)? {
-                return Ok(plan);
+            let next = match self.plan_async(store, event).await {
+                Err(e) => retry.plan_failed(e, |e| AsyncContactStore::classify(store, e))?,
+                Ok(plan) => {
+                    let applied = AsyncApplyPlan::apply(store, &plan).await;
+                    retry.settle(attempt, plan, applied, |e| {
+                        AsyncApplyPlan::classify(store, e)
+                    })?
+                }
+            };
+            match next {
+                Next::Applied(plan) => return Ok(plan),
+                Next::Again(pause) => {
+                    if !pause.is_zero() {
+                        store.pause(pause).await;
+                    }
+                }
             }
         }
         Err(retry.exhausted())

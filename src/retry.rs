@@ -1,7 +1,10 @@
-//! Plan, apply, and on a conflict plan again (B6), a bounded number of times.
+//! Plan, apply, and on a conflict plan again (B6), a bounded number of
+//! times; on a transient store error, try again after a pause.
+
+use std::time::Duration;
 
 use crate::engine::Engine;
-use crate::error::{ApplyError, Conflict, PlanError};
+use crate::error::{ApplyError, Conflict, ErrorClass, PlanError};
 use crate::event::Event;
 use crate::plan::Plan;
 use crate::store::{ApplyPlan, ContactStore};
@@ -11,12 +14,22 @@ use crate::store::{ApplyPlan, ContactStore};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RetryError<P, A> {
-    /// Planning failed (bad input, or the store failed to read).
+    /// Planning failed (bad input, or the store failed to read): at once
+    /// for an error that is not [`ErrorClass::Transient`], else once every
+    /// attempt failed so.
     #[error(transparent)]
     Plan(PlanError<P>),
-    /// Applying failed for a reason other than a conflict.
+    /// Applying failed for a reason other than a conflict: at once for an
+    /// error that is not [`ErrorClass::Transient`], else once every attempt
+    /// failed so. Nothing of the plan was applied.
     #[error(transparent)]
     Apply(ApplyError<A>),
+    /// The connection was lost while the plan's transaction committed
+    /// ([`ErrorClass::OutcomeUnknown`]): the plan may or may not have been
+    /// applied. Redeliver the event (or call again): an applied event plans
+    /// nothing (B7), one that was not is applied.
+    #[error("the plan may or may not have been applied (redeliver the event)")]
+    OutcomeUnknown(#[source] ApplyError<A>),
     /// Every attempt met a conflict: the records kept changing under the plans.
     #[error("gave up after {attempts} attempt(s); the last conflict: {last}")]
     Exhausted {
@@ -27,24 +40,106 @@ pub enum RetryError<P, A> {
     },
 }
 
+/// How often [`Engine::plan_and_apply`] and
+/// [`Engine::plan_and_apply_async`] try, and how long they pause before
+/// trying again after a transient store error ([`ErrorClass::Transient`]).
+/// A conflict is planned again at once (the store has moved on, nothing
+/// needs to recover); the `k`-th transient error in a row (from 0) pauses
+/// `first_pause × 2^k`, at most `max_pause`.
+///
+/// A number converts into a policy of that many attempts with the default
+/// pauses (10 ms doubling to at most 1 s):
+///
+/// ```
+/// use std::time::Duration;
+/// use contact_sync::RetryPolicy;
+/// let policy: RetryPolicy = 5.into();
+/// assert_eq!(policy.max_attempts(), 5);
+/// assert_eq!(policy.pause(0), Duration::from_millis(10));
+/// assert_eq!(policy.pause(3), Duration::from_millis(80));
+/// assert_eq!(policy.pause(20), Duration::from_secs(1));
+/// let quick = RetryPolicy::new(3).with_pauses(Duration::ZERO, Duration::ZERO);
+/// assert_eq!(quick.pause(2), Duration::ZERO);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    max_attempts: u32,
+    first_pause: Duration,
+    max_pause: Duration,
+}
+
+impl RetryPolicy {
+    /// At most `max_attempts` attempts in all (at least one), with the
+    /// default pauses.
+    pub const fn new(max_attempts: u32) -> Self {
+        RetryPolicy {
+            max_attempts,
+            first_pause: Duration::from_millis(10),
+            max_pause: Duration::from_secs(1),
+        }
+    }
+
+    /// With the first pause `first` and no pause longer than `max`.
+    #[must_use]
+    pub const fn with_pauses(mut self, first: Duration, max: Duration) -> Self {
+        self.first_pause = first;
+        self.max_pause = max;
+        self
+    }
+
+    /// The attempts allowed in all (at least one is made).
+    pub const fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The pause after the `k`-th transient error in a row (from 0).
+    pub fn pause(&self, k: u32) -> Duration {
+        let factor = 1u32.checked_shl(k.min(31)).unwrap_or(u32::MAX);
+        self.first_pause
+            .checked_mul(factor)
+            .unwrap_or(Duration::MAX)
+            .min(self.max_pause)
+    }
+}
+
+impl Default for RetryPolicy {
+    /// Five attempts, the default pauses.
+    fn default() -> Self {
+        RetryPolicy::new(5)
+    }
+}
+
+impl From<u32> for RetryPolicy {
+    fn from(max_attempts: u32) -> Self {
+        RetryPolicy::new(max_attempts)
+    }
+}
+
 impl Engine {
     /// Plans `event` on `store` and applies the plan; when the plan's
-    /// preconditions no longer hold, plans again, at most `max_attempts`
-    /// times in all (at least once). Returns the plan that was applied.
+    /// preconditions no longer hold, plans again, and after a transient
+    /// store error ([`ContactStore::classify`], [`ApplyPlan::classify`])
+    /// sleeps the policy's pause and tries again: at most
+    /// `retry.max_attempts()` times in all (at least once; a number is a
+    /// [`RetryPolicy`] of that many attempts). Returns the plan that was
+    /// applied.
     ///
     /// # Errors
-    /// [`RetryError::Plan`] or [`RetryError::Apply`] as they arise,
-    /// [`RetryError::Exhausted`] when every attempt met a conflict.
+    /// [`RetryError::Plan`] or [`RetryError::Apply`] for an error that is
+    /// not transient, or the last transient one once the attempts are
+    /// spent; [`RetryError::OutcomeUnknown`] when the store lost the
+    /// connection while committing; [`RetryError::Exhausted`] when every
+    /// attempt met a conflict.
     pub fn plan_and_apply<S>(
         &self,
         store: &S,
         event: &Event,
-        max_attempts: u32,
+        retry: impl Into<RetryPolicy>,
     ) -> Result<Plan, RetryError<<S as ContactStore>::Error, <S as ApplyPlan>::Error>>
     where
         S: ContactStore + ApplyPlan + ?Sized,
     {
-        self.plan_and_apply_with(store, max_attempts, |_| event.clone())
+        self.plan_and_apply_with(store, retry, |_| event.clone())
     }
 
     /// Like [`Engine::plan_and_apply`], building the event anew for every
@@ -56,44 +151,71 @@ impl Engine {
     pub fn plan_and_apply_with<S, F>(
         &self,
         store: &S,
-        max_attempts: u32,
+        retry: impl Into<RetryPolicy>,
         mut event: F,
     ) -> Result<Plan, RetryError<<S as ContactStore>::Error, <S as ApplyPlan>::Error>>
     where
         S: ContactStore + ApplyPlan + ?Sized,
         F: FnMut(u32) -> Event,
     {
-        let mut retry = Retry::new(max_attempts);
+        let mut retry = Retry::new(retry.into());
         while let Some(attempt) = retry.next_attempt() {
-            let plan = self
-                .plan(store, &event(attempt))
-                .map_err(RetryError::Plan)?;
-            let applied = store.apply(&plan);
-            if let Some(plan) = retry.settle(attempt, plan, applied)? {
-                return Ok(plan);
+            let planned = self.plan(store, &event(attempt));
+            let next = match planned {
+                Err(e) => retry.plan_failed(e, |e| ContactStore::classify(store, e))?,
+                Ok(plan) => {
+                    let applied = store.apply(&plan);
+                    retry.settle(attempt, plan, applied, |e| ApplyPlan::classify(store, e))?
+                }
+            };
+            match next {
+                Next::Applied(plan) => return Ok(plan),
+                Next::Again(pause) => {
+                    if !pause.is_zero() {
+                        std::thread::sleep(pause);
+                    }
+                }
             }
         }
         Err(retry.exhausted())
     }
 }
 
-/// The retry loop of both shells (sync [`Engine::plan_and_apply_with`] and
-/// async [`Engine::plan_and_apply_async`]) as a small state machine, so
-/// what is retried, how often, and what giving up reports are written
-/// once: each shell only plans and applies, its own way.
-pub(crate) struct Retry {
-    attempts: u32,
-    next: u32,
-    last: Conflict,
+/// What the last failed attempt met.
+enum Last<P, A> {
+    Conflict(Conflict),
+    Plan(PlanError<P>),
+    Apply(ApplyError<A>),
 }
 
-impl Retry {
-    /// At most `max_attempts` attempts in all (at least one).
-    pub(crate) fn new(max_attempts: u32) -> Self {
+/// What the retry loop does after an attempt.
+pub(crate) enum Next {
+    /// Done: the plan applied.
+    Applied(Plan),
+    /// Try again after this pause (zero after a conflict).
+    Again(Duration),
+}
+
+/// The retry loop of both shells (sync [`Engine::plan_and_apply_with`] and
+/// async [`Engine::plan_and_apply_async`]) as a small state machine, so
+/// what is retried, how often, after what pause, and what giving up
+/// reports are written once: each shell only plans, applies and pauses,
+/// its own way.
+pub(crate) struct Retry<P, A> {
+    policy: RetryPolicy,
+    next: u32,
+    /// Transient errors in a row.
+    transient: u32,
+    last: Option<Last<P, A>>,
+}
+
+impl<P, A> Retry<P, A> {
+    pub(crate) fn new(policy: RetryPolicy) -> Self {
         Retry {
-            attempts: max_attempts.max(1),
+            policy,
             next: 0,
-            last: Conflict::EmailKeyChanged,
+            transient: 0,
+            last: None,
         }
     }
 
@@ -101,37 +223,79 @@ impl Retry {
     /// attempt is spent.
     pub(crate) fn next_attempt(&mut self) -> Option<u32> {
         let n = self.next;
-        (n < self.attempts).then(|| {
+        (n < self.policy.max_attempts.max(1)).then(|| {
             self.next = n + 1;
             n
         })
     }
 
+    /// The pause before the next attempt after a transient error.
+    fn transient_pause(&mut self) -> Duration {
+        let pause = self.policy.pause(self.transient);
+        self.transient = self.transient.saturating_add(1);
+        pause
+    }
+
+    /// Planning failed: try again after a pause when the store's read
+    /// error is transient (or its outcome unknown: a read changes nothing).
+    pub(crate) fn plan_failed(
+        &mut self,
+        e: PlanError<P>,
+        class: impl FnOnce(&P) -> ErrorClass,
+    ) -> Result<Next, RetryError<P, A>> {
+        match &e {
+            PlanError::Store(s) if class(s) != ErrorClass::Permanent => {
+                crate::telemetry::retry_transient(self.next.saturating_sub(1));
+                self.last = Some(Last::Plan(e));
+                Ok(Next::Again(self.transient_pause()))
+            }
+            _ => Err(RetryError::Plan(e)),
+        }
+    }
+
     /// What attempt `attempt`'s apply result means: the applied plan, a
-    /// conflict to plan again after (`None`), or an error that ends the
-    /// loop.
-    pub(crate) fn settle<P, A>(
+    /// conflict to plan again after at once, a transient error to try
+    /// again after a pause, or an error that ends the loop.
+    pub(crate) fn settle(
         &mut self,
         attempt: u32,
         plan: Plan,
         applied: Result<(), ApplyError<A>>,
-    ) -> Result<Option<Plan>, RetryError<P, A>> {
+        class: impl FnOnce(&A) -> ErrorClass,
+    ) -> Result<Next, RetryError<P, A>> {
         match applied {
-            Ok(()) => Ok(Some(plan)),
+            Ok(()) => Ok(Next::Applied(plan)),
             Err(ApplyError::Conflict(c)) => {
                 crate::telemetry::retry(attempt, &c);
-                self.last = c;
-                Ok(None)
+                self.transient = 0;
+                self.last = Some(Last::Conflict(c));
+                Ok(Next::Again(Duration::ZERO))
             }
+            Err(ApplyError::Store(s)) => match class(&s) {
+                ErrorClass::Transient => {
+                    crate::telemetry::retry_transient(attempt);
+                    self.last = Some(Last::Apply(ApplyError::Store(s)));
+                    Ok(Next::Again(self.transient_pause()))
+                }
+                ErrorClass::OutcomeUnknown => Err(RetryError::OutcomeUnknown(ApplyError::Store(s))),
+                _ => Err(RetryError::Apply(ApplyError::Store(s))),
+            },
             Err(e) => Err(RetryError::Apply(e)),
         }
     }
 
-    /// Giving up: every attempt met a conflict.
-    pub(crate) fn exhausted<P, A>(self) -> RetryError<P, A> {
-        RetryError::Exhausted {
-            attempts: self.attempts,
-            last: self.last,
+    /// Giving up: every attempt met a conflict, or the last one a
+    /// transient error (reported as it is).
+    pub(crate) fn exhausted(self) -> RetryError<P, A> {
+        let attempts = self.policy.max_attempts.max(1);
+        match self.last {
+            Some(Last::Plan(e)) => RetryError::Plan(e),
+            Some(Last::Apply(e)) => RetryError::Apply(e),
+            Some(Last::Conflict(last)) => RetryError::Exhausted { attempts, last },
+            None => RetryError::Exhausted {
+                attempts,
+                last: Conflict::EmailKeyChanged,
+            },
         }
     }
 }

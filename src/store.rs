@@ -6,7 +6,7 @@
 
 use crate::candidates::{Candidates, Needs};
 use crate::email::{EmailKey, Normalization};
-use crate::error::ApplyError;
+use crate::error::{ApplyError, ErrorClass};
 use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{EventDigest, HistoryEntry, Plan};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
@@ -42,6 +42,13 @@ pub trait ContactStore {
     /// the policy's (the engine checks).
     fn normalization(&self) -> Normalization {
         Normalization::default()
+    }
+
+    /// What `error`, met while reading, means for a retry
+    /// ([`ErrorClass`]). The default: [`ErrorClass::Permanent`].
+    fn classify(&self, error: &Self::Error) -> ErrorClass {
+        let _ = error;
+        ErrorClass::Permanent
     }
 
     /// All records of `tenant`, of any type, whose email or one of whose
@@ -218,6 +225,9 @@ impl<S: ContactStore + ?Sized> ContactStore for &S {
     type Error = S::Error;
     fn normalization(&self) -> Normalization {
         (**self).normalization()
+    }
+    fn classify(&self, error: &Self::Error) -> ErrorClass {
+        (**self).classify(error)
     }
     fn records_by_email(
         &self,
@@ -471,4 +481,11 @@ pub trait ApplyPlan {
     /// plan the store cannot apply, [`ApplyError::Store`] when the store
     /// fails. Nothing of the plan is applied in any case.
     fn apply(&self, plan: &Plan) -> Result<(), ApplyError<Self::Error>>;
+
+    /// What `error`, met while applying, means for a retry
+    /// ([`ErrorClass`]). The default: [`ErrorClass::Permanent`].
+    fn classify(&self, error: &Self::Error) -> ErrorClass {
+        let _ = error;
+        ErrorClass::Permanent
+    }
 }

@@ -161,3 +161,19 @@ pub(crate) fn retry(attempt: u32, conflict: &Conflict) {
         let _ = (attempt, conflict);
     }
 }
+
+/// A transient store error: trying again after a pause.
+pub(crate) fn retry_transient(attempt: u32) {
+    #[cfg(feature = "tracing")]
+    {
+        tracing::info!(
+            target: "contact_sync::retry",
+            attempt,
+            "transient store error: trying again after a pause"
+        );
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = attempt;
+    }
+}

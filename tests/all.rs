@@ -29,6 +29,7 @@ mod policy;
 mod postgres;
 mod properties;
 mod record_linkage;
+mod retry_classes;
 mod rules_as_functions;
 mod safety;
 mod salesforce_citations;

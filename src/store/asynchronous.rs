@@ -17,7 +17,7 @@ use std::future::Future;
 
 use crate::candidates::{Candidates, Needs};
 use crate::email::{EmailKey, Normalization};
-use crate::error::ApplyError;
+use crate::error::{ApplyError, ErrorClass};
 use crate::linkage::{BlockKey, Blocking};
 use crate::plan::{EventDigest, HistoryEntry, Plan};
 use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
@@ -33,6 +33,22 @@ pub trait AsyncContactStore: Sync {
     /// the policy's (the engine checks).
     fn normalization(&self) -> Normalization {
         Normalization::default()
+    }
+
+    /// What `error`, met while reading, means for a retry
+    /// ([`ErrorClass`]). The default: [`ErrorClass::Permanent`].
+    fn classify(&self, error: &Self::Error) -> ErrorClass {
+        let _ = error;
+        ErrorClass::Permanent
+    }
+
+    /// Waits `pause` before a retry of a transient error
+    /// ([`crate::Engine::plan_and_apply_async`]). The crate has no runtime:
+    /// the default returns at once (no pause); a store on a runtime waits
+    /// on its timer ([`crate::PostgresStore`] on tokio's).
+    fn pause(&self, pause: std::time::Duration) -> impl Future<Output = ()> + Send {
+        let _ = pause;
+        std::future::ready(())
     }
 
     /// The field history of `record` (B17), oldest first; see
@@ -185,6 +201,13 @@ pub trait AsyncApplyPlan: Sync {
         &self,
         plan: &Plan,
     ) -> impl Future<Output = Result<(), ApplyError<Self::Error>>> + Send;
+
+    /// What `error`, met while applying, means for a retry
+    /// ([`ErrorClass`]). The default: [`ErrorClass::Permanent`].
+    fn classify(&self, error: &Self::Error) -> ErrorClass {
+        let _ = error;
+        ErrorClass::Permanent
+    }
 }
 
 /// A store whose applied plans can be undone (B16), asynchronously: the
@@ -224,6 +247,10 @@ impl<S: ContactStore + Sync> AsyncContactStore for Ready<S> {
 
     fn normalization(&self) -> Normalization {
         self.0.normalization()
+    }
+
+    fn classify(&self, error: &S::Error) -> ErrorClass {
+        self.0.classify(error)
     }
 
     fn blocking(&self) -> Blocking {
@@ -304,6 +331,10 @@ impl<S: ApplyPlan + Sync> AsyncApplyPlan for Ready<S> {
 
     fn apply(&self, plan: &Plan) -> impl Future<Output = Result<(), ApplyError<S::Error>>> + Send {
         std::future::ready(self.0.apply(plan))
+    }
+
+    fn classify(&self, error: &S::Error) -> ErrorClass {
+        self.0.classify(error)
     }
 }
 

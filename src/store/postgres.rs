@@ -39,7 +39,7 @@ use super::sql::{
 };
 use crate::candidates::{Candidates, Needs};
 use crate::email::{EmailKey, Normalization};
-use crate::error::{ApplyError, Conflict, Echo};
+use crate::error::{ApplyError, Conflict, Echo, ErrorClass};
 use crate::event::CampaignId;
 use crate::fields::{FieldName, FieldValue, Fields};
 use crate::linkage::{BlockKey, Blocking};
@@ -90,6 +90,80 @@ pub enum PostgresError {
     /// The store's settings (its blocking, B19) cannot be read back.
     #[error("the stored settings are corrupt")]
     CorruptSettings,
+    /// The connection was lost (or the server shut down) while the plan's
+    /// last round trip, its writes and `COMMIT`, was under way: the plan
+    /// may or may not have been applied ([`ErrorClass::OutcomeUnknown`]).
+    #[error("the connection was lost while committing: the plan may or may not be applied")]
+    CommitUnknown(#[source] tokio_postgres::Error),
+}
+
+impl PostgresError {
+    /// What this error means for a retry, by its SQLSTATE class:
+    ///
+    /// | error | class |
+    /// | --- | --- |
+    /// | connection lost (no SQLSTATE, I/O), `08` connection exception | [`ErrorClass::Transient`] |
+    /// | `57P01`-`57P03` server shutting down, crashed, starting | [`ErrorClass::Transient`] |
+    /// | `40001` serialization failure, `40P01` deadlock | [`ErrorClass::Transient`] |
+    /// | `55P03` lock not available (`lock_timeout`), `57014` cancelled (`statement_timeout`) | [`ErrorClass::Transient`] |
+    /// | `53` insufficient resources (out of memory, disk full, too many connections) | [`ErrorClass::Transient`] |
+    /// | no connection from the pool in time | [`ErrorClass::Transient`] |
+    /// | [`PostgresError::CommitUnknown`] | [`ErrorClass::OutcomeUnknown`] |
+    /// | every other SQLSTATE, bad settings, corrupt rows, schema versions | [`ErrorClass::Permanent`] |
+    ///
+    /// (An apply reports a serialization failure or deadlock as
+    /// [`Conflict::Serialization`], which the retries plan again at once.)
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            PostgresError::Postgres(e) => class_of(e),
+            PostgresError::Pool(deadpool_postgres::PoolError::Timeout(_)) => ErrorClass::Transient,
+            PostgresError::Pool(deadpool_postgres::PoolError::Backend(e)) => class_of(e),
+            PostgresError::CommitUnknown(_) => ErrorClass::OutcomeUnknown,
+            _ => ErrorClass::Permanent,
+        }
+    }
+
+    /// The SQLSTATE PostgreSQL reported, if it reported one.
+    pub fn code(&self) -> Option<&SqlState> {
+        match self {
+            PostgresError::Postgres(e) | PostgresError::CommitUnknown(e) => e.code(),
+            PostgresError::Pool(deadpool_postgres::PoolError::Backend(e)) => e.code(),
+            _ => None,
+        }
+    }
+}
+
+/// [`PostgresError::class`] of a driver error.
+fn class_of(e: &tokio_postgres::Error) -> ErrorClass {
+    let Some(code) = e.code() else {
+        let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+        return if e.is_closed() || io {
+            ErrorClass::Transient
+        } else {
+            ErrorClass::Permanent
+        };
+    };
+    let c = code.code();
+    let transient = c.starts_with("08")
+        || c.starts_with("53")
+        || matches!(
+            c,
+            "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "55P03" | "57014"
+        );
+    if transient {
+        ErrorClass::Transient
+    } else {
+        ErrorClass::Permanent
+    }
+}
+
+/// Whether `e` means the connection is gone (it closed, or the server
+/// ended the session).
+fn connection_lost(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        None => class_of(e) == ErrorClass::Transient,
+        Some(c) => c.code().starts_with("08") || c.code().starts_with("57P"),
+    }
 }
 
 /// Records, links, campaign members and applied events in PostgreSQL.
@@ -512,6 +586,15 @@ impl AsyncContactStore for PostgresStore {
 
     fn normalization(&self) -> Normalization {
         self.normalization
+    }
+
+    fn classify(&self, error: &PostgresError) -> ErrorClass {
+        error.class()
+    }
+
+    /// Waits on tokio's timer (the runtime the driver runs on).
+    async fn pause(&self, pause: std::time::Duration) {
+        tokio::time::sleep(pause).await;
     }
 
     fn blocking(&self) -> Blocking {

@@ -73,6 +73,27 @@ pub enum SqliteError {
     CorruptSettings,
 }
 
+impl SqliteError {
+    /// What this error means for a retry: the database busy or locked by
+    /// another connection (`SQLITE_BUSY`, `SQLITE_LOCKED`) is
+    /// [`crate::ErrorClass::Transient`]; everything else
+    /// [`crate::ErrorClass::Permanent`] (a transaction either commits or
+    /// reports its error, so no outcome is unknown).
+    pub fn class(&self) -> crate::ErrorClass {
+        match self {
+            SqliteError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                crate::ErrorClass::Transient
+            }
+            _ => crate::ErrorClass::Permanent,
+        }
+    }
+}
+
 /// Records, links and campaign members in an SQLite database.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -530,6 +551,10 @@ fn get(conn: &Connection, tenant: TenantId, id: RecordId) -> Result<Option<Recor
 
 impl ContactStore for SqliteStore {
     type Error = SqliteError;
+
+    fn classify(&self, error: &SqliteError) -> crate::ErrorClass {
+        error.class()
+    }
 
     fn event_digest(
         &self,

@@ -88,6 +88,9 @@ impl<S: ContactStore> ContactStore for Faulty<S> {
     fn normalization(&self) -> Normalization {
         self.store.normalization()
     }
+    fn classify(&self, error: &S::Error) -> crate::error::ErrorClass {
+        self.store.classify(error)
+    }
     fn records_by_email(&self, t: TenantId, k: &EmailKey) -> Result<Vec<Record>, S::Error> {
         self.store.records_by_email(t, k)
     }
@@ -136,6 +139,9 @@ impl<S: ContactStore> ContactStore for Faulty<S> {
 
 impl<S: ApplyPlan> ApplyPlan for Faulty<S> {
     type Error = S::Error;
+    fn classify(&self, error: &S::Error) -> crate::error::ErrorClass {
+        self.store.classify(error)
+    }
     fn apply(&self, plan: &Plan) -> Result<(), ApplyError<S::Error>> {
         self.applies.fetch_add(1, Ordering::SeqCst);
         match self.fault {

@@ -26,6 +26,10 @@ use super::*;
 impl AsyncApplyPlan for PostgresStore {
     type Error = PostgresError;
 
+    fn classify(&self, error: &PostgresError) -> ErrorClass {
+        error.class()
+    }
+
     async fn apply(&self, plan: &Plan) -> Result<(), ApplyError<PostgresError>> {
         // No span across the awaits (an entered span is not `Send`): the
         // result event says what happened.
@@ -834,6 +838,11 @@ impl Rows {
 /// A write's error as the apply reports it: a record id or event taken in
 /// the meantime (by another tenant, or a racing redelivery) is a conflict.
 fn write_err(pg: tokio_postgres::Error, plan: &Plan) -> ApplyError<PostgresError> {
+    if connection_lost(&pg) {
+        // The `COMMIT` was sent with the writes: it may have been
+        // carried out before the connection went.
+        return ApplyError::Store(PostgresError::CommitUnknown(pg));
+    }
     let Some(db) = pg.as_db_error() else {
         return store_err(pg);
     };

@@ -6,6 +6,10 @@ use super::*;
 impl ApplyPlan for SqliteStore {
     type Error = SqliteError;
 
+    fn classify(&self, error: &SqliteError) -> crate::ErrorClass {
+        error.class()
+    }
+
     fn apply(&self, plan: &Plan) -> Result<(), ApplyError<SqliteError>> {
         crate::telemetry::traced("sqlite", plan, || self.apply_plan(plan))
     }
