@@ -2,8 +2,16 @@
 # Starts a throwaway PostgreSQL server for the `postgres` tests and prints
 # its URL: installs the system's package if it is missing, makes a data
 # directory of its own (owned by the `postgres` user, trust auth, listening
-# on 127.0.0.1 only) and a database. Stop it with `.ci/postgres.sh stop DIR`.
+# on 127.0.0.1 only) and a database. Stop it with `.ci/postgres.sh stop DIR`;
+# `.ci/postgres.sh restart DIR` stops it at once (a crash: no checkpoint,
+# sessions cut) and starts it again on the same port, as the fault tests do.
 set -euo pipefail
+if [ "${1:-}" = restart ]; then
+    dir=$2
+    bin=$(cat "$dir/bin")
+    su postgres -s /bin/sh -c "$bin/pg_ctl -D $dir/data -l $dir/log -m immediate -w -t 60 restart" >/dev/null
+    exit 0
+fi
 if [ "${1:-}" = stop ]; then
     dir=$2
     bin=$(cat "$dir/bin")

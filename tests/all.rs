@@ -27,6 +27,7 @@ mod model;
 mod parsers;
 mod policy;
 mod postgres;
+mod postgres_faults;
 mod properties;
 mod record_linkage;
 mod retry_classes;
