@@ -189,7 +189,21 @@ pub use store::asynchronous::{AsyncApplyPlan, AsyncContactStore, AsyncUndoStore,
 pub use store::memory::InsertError;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use store::postgres::{PostgresError, PostgresStore};
+pub use store::postgres::{PostgresConnect, PostgresError, PostgresStore};
+
+/// The driver crates the PostgreSQL store is built on, for configuring it
+/// ([`PostgresConnect::config`], [`PostgresConnect::deadpool`],
+/// [`PostgresStore::from_pool`], [`PostgresError::code`]) without a
+/// dependency of the host's own that must match the crate's versions.
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres_driver {
+    pub use deadpool_postgres;
+    #[cfg(feature = "postgres-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postgres-tls")))]
+    pub use rustls;
+    pub use tokio_postgres;
+}
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use store::sqlite::{SqliteError, SqliteStore};

@@ -115,8 +115,16 @@ async fn register(
 
 /// Runs `events` registrations on `workers` tasks while `fault` runs
 /// beside them (until they are done), then checks the state exactly.
-async fn run_with<F, Fut>(store: Arc<PostgresStore>, workers: usize, events: u32, fault: F)
-where
+/// The final state is read through a store of its own on `verify` (URL and
+/// schema), opened after the run: a connection the fault cut while idle is
+/// not retried by a plain read.
+async fn run_with<F, Fut>(
+    store: Arc<PostgresStore>,
+    verify: (&str, &str),
+    workers: usize,
+    events: u32,
+    fault: F,
+) where
     F: FnOnce(Arc<AtomicBool>) -> Fut,
     Fut: std::future::Future<Output = usize> + Send + 'static,
 {
@@ -141,7 +149,7 @@ where
     let injected = faults.await.unwrap();
     assert!(injected > 0, "the fault never struck");
     eprintln!("faults injected: {injected}; outcomes unknown, redelivered: {unknown}");
-    check_exact(&store, events).await;
+    check_exact(&store_at(verify.0, verify.1, 1).await, events).await;
 }
 
 /// One record per email, each event applied once, each subject linked to
@@ -187,7 +195,7 @@ fn b6_b7_postgres_backends_terminated_mid_run_end_in_the_exact_state() {
             .await,
         );
         let killer = side(&url).await;
-        run_with(store, 4, 400, move |done| async move {
+        run_with(store, (&url, &name), 4, 400, move |done| async move {
             let mut killed = 0;
             while !done.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(25)).await;
@@ -207,29 +215,59 @@ fn b6_b7_postgres_backends_terminated_mid_run_end_in_the_exact_state() {
     });
 }
 
-/// A connection whose backend was terminated reports a transient error,
-/// and the pool recovers: the next call works.
+/// A backend terminated while it waits inside an apply reports a transient
+/// error (nothing was committed), and the pool recovers: the next call
+/// works.
 #[test]
 fn b6_a_terminated_connection_is_a_transient_error_and_the_pool_recovers() {
     let Some(url) = url() else { return };
     runtime().block_on(async {
         let name = schema();
         let app = format!("contact_sync_{name}");
-        let store = store_at(&with_param(&url, &format!("application_name={app}")), &name, 1).await;
-        let engine = Engine::new(Policy::doo()).unwrap();
-        let plan = engine.plan_async(&store, &booking(0)).await.unwrap();
-        side(&url)
-            .await
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-                &[&app],
+        let store = Arc::new(
+            store_at(
+                &with_param(&url, &format!("application_name={app}")),
+                &name,
+                1,
             )
+            .await,
+        );
+        let engine = Engine::new(Policy::doo()).unwrap();
+        let plan = engine.plan_async(&*store, &booking(0)).await.unwrap();
+        // The apply waits on the table, locked away; its backend is
+        // terminated while it waits.
+        let locker = side(&url).await;
+        locker
+            .batch_execute(&format!(
+                "BEGIN; LOCK TABLE {name}.records IN ACCESS EXCLUSIVE MODE"
+            ))
             .await
             .unwrap();
-        let err = AsyncApplyPlan::apply(&store, &plan).await.unwrap_err();
-        let ApplyError::Store(e) = err else { panic!("{err:?}") };
+        let waiting = {
+            let (store, plan) = (store.clone(), plan.clone());
+            tokio::spawn(async move { AsyncApplyPlan::apply(&*store, &plan).await })
+        };
+        let mut killed = 0;
+        while killed == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            killed = locker
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                    &[&app],
+                )
+                .await
+                .unwrap()
+                .len();
+        }
+        locker.batch_execute("ROLLBACK").await.unwrap();
+        let err = waiting.await.unwrap().unwrap_err();
+        let ApplyError::Store(e) = err else {
+            panic!("{err:?}")
+        };
         assert_eq!(e.class(), ErrorClass::Transient, "{e:?}");
-        AsyncApplyPlan::apply(&store, &plan).await.unwrap();
+        assert_eq!(e.code().map(|c| c.code()), Some("57P01"));
+        AsyncApplyPlan::apply(&*store, &plan).await.unwrap();
         check_exact(&store, 1).await;
     });
 }
@@ -270,32 +308,43 @@ fn b6_statement_and_lock_timeouts_are_transient_and_end_in_the_exact_state() {
             1..200,
             2,
         ));
-        run_with(store.clone(), 2, 200, move |done| async move {
-            let mut held = 0;
-            while !done.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                locker.batch_execute(&lock_sql).await.unwrap();
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                locker.batch_execute("ROLLBACK").await.unwrap();
-                held += 1;
-            }
-            held
-        })
+        run_with(
+            store.clone(),
+            (&url, &name),
+            2,
+            200,
+            move |done| async move {
+                let mut held = 0;
+                while !done.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    locker.batch_execute(&lock_sql).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    locker.batch_execute("ROLLBACK").await.unwrap();
+                    held += 1;
+                }
+                held
+            },
+        )
         .await;
         helper.await.unwrap();
-        check_exact(&store, 200).await;
+        check_exact(&store_at(&url, &name, 1).await, 200).await;
     });
 }
 
 /// A private server, started for this test (root and PostgreSQL's
 /// binaries needed: CI has both), so restarting it disturbs no other test.
-struct Private {
-    dir: String,
-    url: String,
+pub(crate) struct Private {
+    pub(crate) dir: String,
+    pub(crate) url: String,
 }
 
 impl Private {
-    fn start() -> Option<Private> {
+    pub(crate) fn start() -> Option<Private> {
+        Self::start_with(&[])
+    }
+
+    /// `.ci/postgres.sh` with `args` (`["tls"]`: TLS connections only).
+    pub(crate) fn start_with(args: &[&str]) -> Option<Private> {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/postgres.sh");
         let can = std::process::Command::new("sh")
             .args([
@@ -314,6 +363,7 @@ impl Private {
         }
         let out = std::process::Command::new("bash")
             .arg(script)
+            .args(args)
             .output()
             .unwrap();
         assert!(
@@ -362,25 +412,32 @@ fn b6_b7_postgres_server_restarted_mid_run_ends_in_the_exact_state() {
     };
     let server = Arc::new(server);
     runtime().block_on(async {
-        let store = Arc::new(store_at(&server.url, &schema(), 4).await);
+        let name = schema();
+        let store = Arc::new(store_at(&server.url, &name, 4).await);
         let s = server.clone();
         let watched = store.clone();
-        run_with(store, 4, 400, move |done| async move {
-            let mut restarts = 0;
-            // Restart once some events are in, and again while the rest go.
-            while !done.load(Ordering::SeqCst) && restarts < 2 {
-                tokio::time::sleep(Duration::from_millis(150)).await;
-                let applied = watched.applied_events(T).await.map_or(0, |e| e.len());
-                if applied > 50 * (restarts + 1) {
-                    let s = s.clone();
-                    tokio::task::spawn_blocking(move || s.restart())
-                        .await
-                        .unwrap();
-                    restarts += 1;
+        run_with(
+            store,
+            (&server.url, &name),
+            4,
+            400,
+            move |done| async move {
+                let mut restarts = 0;
+                // Restart once some events are in, and again while the rest go.
+                while !done.load(Ordering::SeqCst) && restarts < 2 {
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                    let applied = watched.applied_events(T).await.map_or(0, |e| e.len());
+                    if applied > 50 * (restarts + 1) {
+                        let s = s.clone();
+                        tokio::task::spawn_blocking(move || s.restart())
+                            .await
+                            .unwrap();
+                        restarts += 1;
+                    }
                 }
-            }
-            restarts
-        })
+                restarts
+            },
+        )
         .await;
     });
 }
@@ -408,5 +465,64 @@ fn b6_errors_carry_their_sqlstate_and_class() {
         };
         assert_eq!(e.class(), ErrorClass::Transient, "{e:?}");
         let _ = url;
+    });
+}
+
+/// A store on the host's own pool, and on a `deadpool_postgres::Config`:
+/// a pool that has no connection to give in time is a transient error.
+#[test]
+fn b6_a_host_pool_and_a_deadpool_config_connect_and_pool_waits_time_out() {
+    use contact_sync::postgres_driver::deadpool_postgres as dp;
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        let name = schema();
+        let mut pg: contact_sync::postgres_driver::tokio_postgres::Config = url.parse().unwrap();
+        pg.options(format!(
+            "-c search_path={name} -c plan_cache_mode=force_custom_plan"
+        ));
+        side(&url)
+            .await
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .unwrap();
+        let manager = dp::Manager::from_config(
+            pg,
+            contact_sync::postgres_driver::tokio_postgres::NoTls,
+            dp::ManagerConfig::default(),
+        );
+        let pool = dp::Pool::builder(manager)
+            .max_size(1)
+            .runtime(dp::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_millis(50)))
+            .build()
+            .unwrap();
+        let store = PostgresStore::from_pool(pool.clone(), Normalization::default())
+            .await
+            .unwrap();
+        let engine = Engine::new(Policy::doo()).unwrap();
+        engine
+            .plan_and_apply_async(&store, &booking(0), 3)
+            .await
+            .unwrap();
+        check_exact(&store, 1).await;
+        // The host holds the only connection: the store's call times out.
+        let held = pool.get().await.unwrap();
+        let err = store.records(T).await.unwrap_err();
+        assert!(matches!(err, PostgresError::Pool(_)), "{err:?}");
+        assert_eq!(err.class(), ErrorClass::Transient);
+        drop(held);
+        assert_eq!(store.records(T).await.unwrap().len(), 1);
+        // The same tables through a deadpool configuration.
+        let mut config = dp::Config::new();
+        config.url = Some(url.clone());
+        config.pool = Some(dp::PoolConfig::new(2));
+        let again = PostgresConnect::deadpool(&config)
+            .unwrap()
+            .schema(&name)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        check_exact(&again, 1).await;
     });
 }

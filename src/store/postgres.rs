@@ -28,9 +28,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::Pool;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{GenericClient, NoTls, Row};
+use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
 use super::sql::{
@@ -48,6 +48,8 @@ use crate::record::{EventId, Record, RecordId, SubjectId, TenantId};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore, AsyncUndoStore};
 use crate::store::{CampaignMember, Tombstone};
 
+mod connect;
+pub use connect::PostgresConnect;
 mod schema;
 use schema::*;
 mod apply;
@@ -244,17 +246,6 @@ impl PostgresStore {
         normalization: Normalization,
         max_connections: usize,
     ) -> Result<Self, PostgresError> {
-        let plain = schema
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && schema
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-            && schema.len() <= 63;
-        if !plain {
-            return Err(PostgresError::Config(format!("schema name {schema}")));
-        }
         Self::open(url, Some(schema), normalization, max_connections).await
     }
 
@@ -264,32 +255,40 @@ impl PostgresStore {
         normalization: Normalization,
         max_connections: usize,
     ) -> Result<Self, PostgresError> {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| PostgresError::Config(e.to_string()))?;
-        // Every statement is prepared once per connection, but planned for
-        // its arguments each time: a plan made once for a generic array of
-        // keys, while a table was small, walks it once it is large.
-        let mut options = format!(
-            "{} -c plan_cache_mode=force_custom_plan",
-            config.get_options().unwrap_or_default()
-        );
+        let mut c = PostgresConnect::url(url)?
+            .normalization(normalization)
+            .max_connections(max_connections);
         if let Some(s) = schema {
-            // Created (if missing) by `migrate`, under its lock.
-            options.push_str(&format!(" -c search_path={s}"));
+            c = c.schema(s)?;
         }
-        config.options(options.trim());
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(max_connections.max(1))
-            .build()
-            .map_err(|e| PostgresError::Config(e.to_string()))?;
+        c.connect().await
+    }
+
+    /// A store on a pool the host built and owns (its TLS, its settings,
+    /// its hooks): the schema is created or migrated through it, in the
+    /// connections' own `search_path`.
+    ///
+    /// Set `plan_cache_mode=force_custom_plan` on the pool's connections
+    /// (`options=-c plan_cache_mode=force_custom_plan` in the URL), as
+    /// [`PostgresConnect`] does: the store prepares each statement once per
+    /// connection, and a plan made once for a generic array of keys while a
+    /// table was small walks the table once it is large.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::connect`].
+    pub async fn from_pool(
+        pool: Pool,
+        normalization: Normalization,
+    ) -> Result<Self, PostgresError> {
+        Self::on_pool(pool, None, normalization).await
+    }
+
+    /// Migrates through `pool` and reads the stored settings.
+    async fn on_pool(
+        pool: Pool,
+        schema: Option<&str>,
+        normalization: Normalization,
+    ) -> Result<Self, PostgresError> {
         let mut store = PostgresStore {
             pool,
             normalization,
