@@ -172,6 +172,7 @@ pub use plan::{
     ChangeKind, Decision, Effect, EventDigest, Fact, FieldChange, Held, HistoryEntry, InputProblem,
     NoRecordReason, Observe, Observed, Outcome, Plan, Precondition, Reason, RuleId, Rules, Warning,
 };
+pub use plan_async::{ImportError, ImportOptions, ImportProgress, ImportReport};
 #[allow(deprecated)]
 pub use policy::Merge;
 pub use policy::{

@@ -177,3 +177,15 @@ pub(crate) fn retry_transient(attempt: u32) {
         let _ = attempt;
     }
 }
+
+/// An import's progress after a chunk.
+pub(crate) fn import_progress(done: usize, total: usize) {
+    #[cfg(feature = "tracing")]
+    {
+        tracing::info!(target: "contact_sync::import", done, total, "import chunk applied");
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = (done, total);
+    }
+}

@@ -28,6 +28,7 @@ mod parsers;
 mod policy;
 mod postgres;
 mod postgres_faults;
+mod postgres_import;
 mod postgres_tls;
 mod properties;
 mod record_linkage;

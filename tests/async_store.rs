@@ -219,3 +219,35 @@ fn b5_b6_plan_async_and_plan_batch_async_read_through_the_stores_fetch() {
         e.plan(&InMemoryStore::new(), &events[0]).unwrap()
     );
 }
+
+/// B5, B7: `Engine::import_async` on any async store: chunks, progress
+/// after each, and a second run over the same events creates nothing.
+#[test]
+fn b5_b7_import_async_works_in_chunks_reports_progress_and_resumes() {
+    use std::sync::{Arc, Mutex};
+    let store = contact_sync::Ready(InMemoryStore::new());
+    let engine = engine(Policy::doo());
+    let events: Vec<Event> = (0..10u128)
+        .map(|n| {
+            registration(
+                n + 1,
+                vec![attendee(n + 1, &[("email", &format!("g{}@example.org", n / 2))])],
+            )
+        })
+        .collect();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = ImportOptions::new()
+        .chunk(4)
+        .progress(move |p| log.lock().unwrap().push((p.done, p.total, p.created)));
+    let first = pollster::block_on(engine.import_async(&store, &events[..6], options.clone()))
+        .unwrap();
+    assert_eq!((first.events, first.created, first.chunks), (6, 3, 2));
+    let report = pollster::block_on(engine.import_async(&store, &events, options)).unwrap();
+    assert_eq!((report.events, report.created, report.chunks), (10, 2, 3));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(4, 6, 2), (6, 6, 3), (4, 10, 0), (8, 10, 1), (10, 10, 2)]
+    );
+    assert_eq!(store.0.records(T).len(), 5);
+}

@@ -50,6 +50,7 @@ use crate::store::{CampaignMember, Tombstone};
 
 mod connect;
 pub use connect::PostgresConnect;
+mod copy;
 mod schema;
 use schema::*;
 mod apply;
@@ -430,6 +431,54 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// Imports `events` through `engine`: chunks of
+    /// [`crate::ImportOptions::chunk`] events, each read, decided and
+    /// written inside one transaction that holds the tenant's lock alone
+    /// (other applies in the tenant wait for the chunk, and it for them), so
+    /// a chunk never conflicts and the server's lock table never fills,
+    /// whatever the chunk's size. A transient error is tried again after the
+    /// options' pause. Resumable: applied events plan nothing (B7).
+    ///
+    /// # Errors
+    /// [`crate::ImportError`], saying how far the import got.
+    pub async fn import(
+        &self,
+        engine: &crate::Engine,
+        events: &[crate::Event],
+        options: crate::ImportOptions,
+    ) -> Result<crate::ImportReport, crate::ImportError<PostgresError, PostgresError>> {
+        engine
+            .check_store_settings(self.normalization, || self.blocking.clone())
+            .map_err(|e| crate::ImportError {
+                done: 0,
+                source: crate::RetryError::Plan(e.into()),
+            })?;
+        let mut run = crate::plan_async::ImportRun::new(events.len(), &options);
+        for chunk in events.chunks(options.chunk_len()) {
+            let mut retry = crate::retry::Retry::new(options.retry_policy());
+            let mut applied = None;
+            while let Some(attempt) = retry.next_attempt() {
+                let next = match self.import_chunk(engine, chunk).await {
+                    Err(e) => retry.plan_failed(e, PostgresError::class),
+                    Ok((plan, result)) => retry.settle(attempt, plan, result, PostgresError::class),
+                }
+                .map_err(|e| run.failed(e))?;
+                match next {
+                    crate::retry::Next::Applied(plan) => {
+                        applied = Some(plan);
+                        break;
+                    }
+                    crate::retry::Next::Again(pause) => tokio::time::sleep(pause).await,
+                }
+            }
+            match applied {
+                Some(plan) => run.applied(chunk.len(), &plan),
+                None => return Err(run.failed(retry.exhausted())),
+            }
+        }
+        Ok(run.report)
+    }
+
     /// Every record of `tenant`, sorted by id.
     ///
     /// # Errors
@@ -466,6 +515,31 @@ impl PostgresStore {
         Ok(rows.iter().map(|r| EventId::new(r.get(0))).collect())
     }
 
+    /// A page of `tenant`'s links, `(subject, record)` sorted by subject:
+    /// at most `limit` of them, from the first subject after `after`
+    /// (`None`: from the start). Pass the last subject of a page to get the
+    /// next; an empty page is the end. Each page is one index range read,
+    /// however many links the tenant has (for exports and checks).
+    ///
+    /// # Errors
+    /// The database's error.
+    pub async fn links_page(
+        &self,
+        tenant: TenantId,
+        after: Option<SubjectId>,
+        limit: usize,
+    ) -> Result<Vec<(SubjectId, RecordId)>, PostgresError> {
+        let client = self.pool.get().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let statement = client.prepare_cached(LINKS_PAGE).await?;
+        let rows = client
+            .query(&statement, &[&tenant.0, &after.map(|s| s.0), &limit])
+            .await?;
+        rows.iter()
+            .map(|r| Ok((SubjectId::new(r.try_get(0)?), RecordId::new(r.try_get(1)?))))
+            .collect()
+    }
+
     /// The record `subject` is linked to.
     ///
     /// # Errors
@@ -487,59 +561,7 @@ impl PostgresStore {
     /// [`AsyncContactStore::fetch`]).
     async fn fetch_bulk(&self, needs: &Needs) -> Result<Candidates, PostgresError> {
         let client = self.pool.get().await?;
-        let t = needs.tenant;
-        let keys: Vec<&str> = needs.email_keys.iter().map(EmailKey::as_str).collect();
-        let ids: Vec<Uuid> = needs.records.iter().map(|r| r.0).collect();
-        let tickets: Vec<&str> = needs.tickets.iter().map(|s| s.trim()).collect();
-        let blocks: Vec<&str> = needs.block_keys.iter().map(BlockKey::as_str).collect();
-        let events: Vec<Uuid> = needs.events.iter().map(|e| e.0).collect();
-        let p_keys: apply::Params = vec![&t.0, &keys];
-        let p_ids: apply::Params = vec![&t.0, &ids];
-        let p_tickets: apply::Params = vec![&t.0, &tickets];
-        let p_blocks: apply::Params = vec![&t.0, &blocks];
-        let p_events: apply::Params = vec![&t.0, &events];
-        let lookups: [(bool, &str, &apply::Params); 5] = [
-            (!keys.is_empty(), RECORDS_BY_KEYS_OR_ALIASES, &p_keys),
-            (!ids.is_empty(), RECORDS_BY_IDS, &p_ids),
-            (!tickets.is_empty(), RECORDS_BY_TICKETS, &p_tickets),
-            (!blocks.is_empty(), RECORDS_BY_BLOCKS, &p_blocks),
-            (!events.is_empty(), DIGESTS_BY_IDS, &p_events),
-        ];
-        let mut answers = apply::read_together(&client, &lookups).await?.into_iter();
-        let mut c = Candidates::new(t);
-        let mut next = || answers.next().flatten().unwrap_or_default();
-        // Each group sorted by id, each record once per key (B15: a
-        // record found by its email and by an alias of the same key).
-        let mut by_key = grouped(&next())?;
-        for group in by_key.values_mut() {
-            group.dedup_by_key(|r| r.id);
-        }
-        for k in &needs.email_keys {
-            c.add_email_key(k.clone(), by_key.remove(k.as_str()).unwrap_or_default());
-        }
-        let mut by_id: BTreeMap<RecordId, Record> = BTreeMap::new();
-        for row in &next() {
-            let r = to_record(row)?;
-            by_id.insert(r.id, r);
-        }
-        for id in &needs.records {
-            c.add_record(*id, by_id.remove(id));
-        }
-        let by_ticket = grouped(&next())?;
-        for ticket in &needs.tickets {
-            c.add_ticket(
-                ticket,
-                by_ticket.get(ticket.trim()).cloned().unwrap_or_default(),
-            );
-        }
-        let mut by_block = grouped(&next())?;
-        for k in &needs.block_keys {
-            c.add_block(k.clone(), by_block.remove(k.as_str()).unwrap_or_default());
-        }
-        for row in &next() {
-            c.add_applied_event(EventId::new(row.try_get(0)?), EventDigest(row.try_get(1)?));
-        }
-        Ok(c)
+        fetch_on(&client, needs).await
     }
 
     async fn records_where(
@@ -552,6 +574,67 @@ impl PostgresStore {
         let rows = client.query(sql, &[&tenant.0, &value]).await?;
         rows.iter().map(to_record).collect()
     }
+}
+
+/// [`PostgresStore::fetch_bulk`] on connection `client` (inside a
+/// transaction or not).
+async fn fetch_on(
+    client: &deadpool_postgres::ClientWrapper,
+    needs: &Needs,
+) -> Result<Candidates, PostgresError> {
+    let t = needs.tenant;
+    let keys: Vec<&str> = needs.email_keys.iter().map(EmailKey::as_str).collect();
+    let ids: Vec<Uuid> = needs.records.iter().map(|r| r.0).collect();
+    let tickets: Vec<&str> = needs.tickets.iter().map(|s| s.trim()).collect();
+    let blocks: Vec<&str> = needs.block_keys.iter().map(BlockKey::as_str).collect();
+    let events: Vec<Uuid> = needs.events.iter().map(|e| e.0).collect();
+    let p_keys: apply::Params = vec![&t.0, &keys];
+    let p_ids: apply::Params = vec![&t.0, &ids];
+    let p_tickets: apply::Params = vec![&t.0, &tickets];
+    let p_blocks: apply::Params = vec![&t.0, &blocks];
+    let p_events: apply::Params = vec![&t.0, &events];
+    let lookups: [(bool, &str, &apply::Params); 5] = [
+        (!keys.is_empty(), RECORDS_BY_KEYS_OR_ALIASES, &p_keys),
+        (!ids.is_empty(), RECORDS_BY_IDS, &p_ids),
+        (!tickets.is_empty(), RECORDS_BY_TICKETS, &p_tickets),
+        (!blocks.is_empty(), RECORDS_BY_BLOCKS, &p_blocks),
+        (!events.is_empty(), DIGESTS_BY_IDS, &p_events),
+    ];
+    let mut answers = apply::read_together(client, &lookups).await?.into_iter();
+    let mut c = Candidates::new(t);
+    let mut next = || answers.next().flatten().unwrap_or_default();
+    // Each group sorted by id, each record once per key (B15: a
+    // record found by its email and by an alias of the same key).
+    let mut by_key = grouped(&next())?;
+    for group in by_key.values_mut() {
+        group.dedup_by_key(|r| r.id);
+    }
+    for k in &needs.email_keys {
+        c.add_email_key(k.clone(), by_key.remove(k.as_str()).unwrap_or_default());
+    }
+    let mut by_id: BTreeMap<RecordId, Record> = BTreeMap::new();
+    for row in &next() {
+        let r = to_record(row)?;
+        by_id.insert(r.id, r);
+    }
+    for id in &needs.records {
+        c.add_record(*id, by_id.remove(id));
+    }
+    let by_ticket = grouped(&next())?;
+    for ticket in &needs.tickets {
+        c.add_ticket(
+            ticket,
+            by_ticket.get(ticket.trim()).cloned().unwrap_or_default(),
+        );
+    }
+    let mut by_block = grouped(&next())?;
+    for k in &needs.block_keys {
+        c.add_block(k.clone(), by_block.remove(k.as_str()).unwrap_or_default());
+    }
+    for row in &next() {
+        c.add_applied_event(EventId::new(row.try_get(0)?), EventDigest(row.try_get(1)?));
+    }
+    Ok(c)
 }
 
 /// Records with the key (email key, ticket or block key) each row carries

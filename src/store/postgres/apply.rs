@@ -100,19 +100,19 @@ pub(super) async fn prepared(
 /// before [`Open::finish`] (the caller's future was cancelled, or a
 /// rollback failed), it leaves the pool and closes, and the server rolls
 /// the transaction back; it never returns to the pool mid-transaction.
-struct Open {
-    client: Option<deadpool_postgres::Client>,
+pub(super) struct Open {
+    pub(super) client: Option<deadpool_postgres::Client>,
 }
 
 impl Open {
     /// Back to the pool, the transaction over.
-    fn finish(mut self) {
+    pub(super) fn finish(mut self) {
         self.client.take();
     }
 
     /// Rolls back (the transaction may have ended already: a failed
     /// statement aborts it, and a `COMMIT` behind it rolls back).
-    async fn rollback(mut self) {
+    pub(super) async fn rollback(mut self) {
         if let Some(c) = self.client.take() {
             if c.batch_execute("ROLLBACK").await.is_err() {
                 drop(deadpool_postgres::Object::take(c));
@@ -130,6 +130,74 @@ impl Drop for Open {
 }
 
 impl PostgresStore {
+    /// One chunk of an import, read inside its write transaction: `BEGIN`
+    /// and the tenant's lock (alone) in one round trip, then the chunk's
+    /// reads, its decision and its writes under that lock: no other apply
+    /// in the tenant can change what the chunk read, so it never
+    /// conflicts, however long it takes.
+    pub(super) async fn import_chunk(
+        &self,
+        engine: &crate::Engine,
+        events: &[crate::Event],
+    ) -> Result<(Plan, Result<(), ApplyError<PostgresError>>), crate::PlanError<PostgresError>>
+    {
+        let needs = engine.needs_batch(events)?;
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| crate::PlanError::Store(e.into()))?;
+        let open = Open {
+            client: Some(client),
+        };
+        let planned = match open.client.as_deref() {
+            Some(c) => self.locked_plan(c, engine, events, &needs).await,
+            None => {
+                return Err(crate::PlanError::Store(PostgresError::Config(
+                    "no connection".into(),
+                )))
+            }
+        };
+        let plan = match planned {
+            Ok(plan) => plan,
+            Err(e) => {
+                open.rollback().await;
+                return Err(e);
+            }
+        };
+        let applied = match open.client.as_deref() {
+            Some(c) => apply_in(c, &plan, &self.normalization, &self.blocking, true).await,
+            None => Ok(()),
+        };
+        match &applied {
+            Ok(()) => open.finish(),
+            Err(_) => open.rollback().await,
+        }
+        Ok((plan, applied))
+    }
+
+    /// `BEGIN` and the tenant's lock (alone) in one round trip, then the
+    /// chunk's reads and its decision.
+    async fn locked_plan(
+        &self,
+        c: &ClientWrapper,
+        engine: &crate::Engine,
+        events: &[crate::Event],
+        needs: &crate::Needs,
+    ) -> Result<Plan, crate::PlanError<PostgresError>> {
+        let lock = tenant_lock(needs.tenant);
+        let p_lock: Params = vec![&lock];
+        let store = |e: tokio_postgres::Error| crate::PlanError::Store(PostgresError::from(e));
+        let s = prepared(c, &[LOCK_TENANT]).await.map_err(store)?;
+        round_trip(vec![simple(c, "BEGIN"), query(c, &s[0], &p_lock)])
+            .await
+            .map_err(store)?;
+        let candidates = super::fetch_on(c, needs)
+            .await
+            .map_err(crate::PlanError::Store)?;
+        Ok(engine.decide_batch(events, &candidates)?)
+    }
+
     /// [`AsyncApplyPlan::apply`], without the telemetry.
     async fn apply_plan(&self, plan: &Plan) -> Result<(), ApplyError<PostgresError>> {
         let client = self
@@ -141,7 +209,7 @@ impl PostgresStore {
             client: Some(client),
         };
         let applied = match open.client.as_deref() {
-            Some(c) => apply_in(c, plan, &self.normalization, &self.blocking).await,
+            Some(c) => apply_in(c, plan, &self.normalization, &self.blocking, false).await,
             None => Ok(()),
         };
         match applied {
@@ -398,6 +466,7 @@ async fn begin_and_read(
     plan: &Plan,
     locks: &[i64],
     w: &Wanted<'_>,
+    begun: bool,
 ) -> Result<Seen, tokio_postgres::Error> {
     let t = plan.tenant.0;
     let import = locks.len() > MAX_KEY_LOCKS;
@@ -441,13 +510,16 @@ async fn begin_and_read(
     ];
     for (slot, (wanted, sql, params)) in slots.iter_mut().zip(reads) {
         if wanted {
-            // After `BEGIN`, which is sent first.
-            *slot = Some(sent.len() + 1);
+            // After `BEGIN`, which is sent first (unless begun).
+            *slot = Some(sent.len() + usize::from(!begun));
             sent.push((sql, params));
         }
     }
     let statements = prepared(c, &sent.iter().map(|(sql, _)| *sql).collect::<Vec<_>>()).await?;
-    let mut steps: Vec<Step> = vec![simple(c, "BEGIN")];
+    let mut steps: Vec<Step> = Vec::with_capacity(sent.len() + 1);
+    if !begun {
+        steps.push(simple(c, "BEGIN"));
+    }
     for (statement, (_, params)) in statements.iter().zip(&sent) {
         steps.push(query(c, statement, params));
     }
@@ -497,15 +569,18 @@ async fn begin_and_read(
     Ok(seen)
 }
 
+/// Applies `plan` on `c`: in a transaction of its own, or (`begun`) in
+/// the one `c` is in, whose locks are held already.
 pub(super) async fn apply_in(
     c: &ClientWrapper,
     plan: &Plan,
     n: &Normalization,
     b: &Blocking,
+    begun: bool,
 ) -> Result<(), ApplyError<PostgresError>> {
     let locks = lock_keys(plan, n, b);
     let wanted = Wanted::of(plan);
-    let seen = begin_and_read(c, plan, &locks, &wanted)
+    let seen = begin_and_read(c, plan, &locks, &wanted, begun)
         .await
         .map_err(store_err)?;
     for p in &plan.preconditions {

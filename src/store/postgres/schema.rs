@@ -171,6 +171,9 @@ pub(super) const EVENT_DIGEST: &str = "SELECT digest FROM events WHERE tenant = 
 /// A subject's link.
 pub(super) const LINK_OF_SUBJECT: &str =
     "SELECT record FROM links WHERE tenant = $1 AND subject = $2";
+/// A page of a tenant's links after a subject (`NULL`: from the start).
+pub(super) const LINKS_PAGE: &str = "SELECT subject, record FROM links
+     WHERE tenant = $1 AND ($2::uuid IS NULL OR subject > $2) ORDER BY subject LIMIT $3";
 /// The subjects linked to a record, sorted.
 pub(super) const SUBJECTS_BY_RECORD: &str =
     "SELECT subject FROM links WHERE tenant = $1 AND record = $2 ORDER BY subject";

@@ -74,6 +74,7 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
     ("digests by ids", DIGESTS_BY_IDS, &["events_pkey"]),
     ("event digest", EVENT_DIGEST, &["events_pkey"]),
     ("link of a subject", LINK_OF_SUBJECT, &["links_pkey"]),
+    ("a page of links", LINKS_PAGE, &["links_pkey"]),
     (
         "subjects by record",
         SUBJECTS_BY_RECORD,
