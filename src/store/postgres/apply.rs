@@ -189,9 +189,9 @@ impl PostgresStore {
         let p_lock: Params = vec![&lock];
         let store = |e: tokio_postgres::Error| crate::PlanError::Store(PostgresError::from(e));
         let s = prepared(c, &[LOCK_TENANT]).await.map_err(store)?;
-        round_trip(vec![simple(c, "BEGIN"), query(c, &s[0], &p_lock)])
-            .await
-            .map_err(store)?;
+        let mut steps = vec![simple(c, "BEGIN")];
+        steps.extend(s.iter().map(|s| query(c, s, &p_lock)));
+        round_trip(steps).await.map_err(store)?;
         let candidates = super::fetch_on(c, needs)
             .await
             .map_err(crate::PlanError::Store)?;
