@@ -131,6 +131,7 @@ mod plan_async;
 pub mod policy;
 // Every item is at the crate root; the module path goes in the next
 // release.
+mod attempts;
 #[doc(hidden)]
 pub mod record;
 mod retry;
@@ -151,6 +152,9 @@ pub mod testkit;
 pub mod undo;
 pub mod whatif;
 
+pub use attempts::{
+    ImportError, ImportOptions, ImportProgress, ImportReport, RetryError, RetryPolicy,
+};
 pub use candidates::{Candidates, Needs};
 pub use email::{
     Email, EmailError, EmailKey, Normalization, MAX_ADDRESS_LEN, MAX_LABEL_LEN, MAX_LOCAL_LEN,
@@ -172,7 +176,6 @@ pub use plan::{
     ChangeKind, Decision, Effect, EventDigest, Fact, FieldChange, Held, HistoryEntry, InputProblem,
     NoRecordReason, Observe, Observed, Outcome, Plan, Precondition, Reason, RuleId, Rules, Warning,
 };
-pub use plan_async::{ImportError, ImportOptions, ImportProgress, ImportReport};
 #[allow(deprecated)]
 pub use policy::Merge;
 pub use policy::{
@@ -181,7 +184,6 @@ pub use policy::{
     RoleRule, Roles, Scope, SyncRules, TrustRights, WeightedCriteria, MAX_COMPARED_CHARS,
 };
 pub use record::{EventId, Record, RecordId, RecordType, SubjectId, TenantId};
-pub use retry::{RetryError, RetryPolicy};
 pub use rules::ids::{RuleSource, UnknownRule};
 // At `scenario::` (their one documented path); these go in the next release.
 #[doc(hidden)]

@@ -3,11 +3,13 @@
 //! [`AsyncContactStore::fetch`] and deciding with the batch pair
 //! [`Engine::needs_batch`] / [`Engine::decide_batch`].
 
+use crate::attempts::{
+    ImportError, ImportOptions, ImportReport, ImportRun, Next, Retry, RetryError, RetryPolicy,
+};
 use crate::engine::Engine;
 use crate::error::PlanError;
 use crate::event::Event;
 use crate::plan::Plan;
-use crate::retry::{Next, Retry, RetryError, RetryPolicy};
 use crate::store::asynchronous::{AsyncApplyPlan, AsyncContactStore};
 
 impl Engine {
@@ -65,161 +67,6 @@ impl Engine {
     }
 }
 
-/// A callback an import reports its progress to.
-type OnProgress = std::sync::Arc<dyn Fn(&ImportProgress) + Send + Sync>;
-
-/// How [`Engine::import_async`] works through a large list of events.
-#[derive(Clone)]
-pub struct ImportOptions {
-    chunk: usize,
-    retry: RetryPolicy,
-    progress: Option<OnProgress>,
-}
-
-impl std::fmt::Debug for ImportOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ImportOptions")
-            .field("chunk", &self.chunk)
-            .field("retry", &self.retry)
-            .field("progress", &self.progress.is_some())
-            .finish()
-    }
-}
-
-impl Default for ImportOptions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ImportOptions {
-    /// Chunks of 10,000 events, 20 attempts per chunk, no progress callback.
-    pub fn new() -> Self {
-        ImportOptions {
-            chunk: 10_000,
-            retry: RetryPolicy::new(20),
-            progress: None,
-        }
-    }
-
-    /// `n` events per plan (at least one): a plan is one transaction.
-    #[must_use]
-    pub fn chunk(mut self, n: usize) -> Self {
-        self.chunk = n.max(1);
-        self
-    }
-
-    /// How each chunk is retried (conflicts, transient errors).
-    #[must_use]
-    pub fn retry(mut self, retry: impl Into<RetryPolicy>) -> Self {
-        self.retry = retry.into();
-        self
-    }
-
-    /// Called after each chunk is applied.
-    #[must_use]
-    pub fn progress(mut self, f: impl Fn(&ImportProgress) + Send + Sync + 'static) -> Self {
-        self.progress = Some(std::sync::Arc::new(f));
-        self
-    }
-}
-
-/// Where an import stands, after a chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ImportProgress {
-    /// Events handled so far (applied now, or applied before: B7).
-    pub done: usize,
-    /// Events in the import.
-    pub total: usize,
-    /// Records created so far.
-    pub created: usize,
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ImportReport {
-    /// Events handled (each applied once, now or before).
-    pub events: usize,
-    /// Records created.
-    pub created: usize,
-    /// Plans applied.
-    pub chunks: usize,
-}
-
-/// An import stopped: the events before `done` are applied; calling
-/// [`Engine::import_async`] again with the same events resumes (the applied
-/// ones plan nothing, B7).
-#[derive(Debug, thiserror::Error)]
-#[error("the import stopped after {done} event(s)")]
-#[non_exhaustive]
-pub struct ImportError<P: std::error::Error + 'static, A: std::error::Error + 'static> {
-    /// Events handled before the chunk that failed.
-    pub done: usize,
-    /// Why the chunk failed.
-    #[source]
-    pub source: RetryError<P, A>,
-}
-
-/// An import's bookkeeping, chunk by chunk: its report, progress
-/// callbacks and events.
-pub(crate) struct ImportRun<'o> {
-    pub(crate) report: ImportReport,
-    total: usize,
-    options: &'o ImportOptions,
-}
-
-impl<'o> ImportRun<'o> {
-    pub(crate) fn new(total: usize, options: &'o ImportOptions) -> Self {
-        ImportRun {
-            report: ImportReport::default(),
-            total,
-            options,
-        }
-    }
-
-    /// A chunk of `len` events applied as `plan`.
-    pub(crate) fn applied(&mut self, len: usize, plan: &Plan) {
-        self.report.events += len;
-        self.report.created += plan.created().count();
-        self.report.chunks += 1;
-        let progress = ImportProgress {
-            done: self.report.events,
-            total: self.total,
-            created: self.report.created,
-        };
-        crate::telemetry::import_progress(progress.done, progress.total);
-        if let Some(f) = &self.options.progress {
-            f(&progress);
-        }
-    }
-
-    /// The import stops: how far it got.
-    pub(crate) fn failed<P, A>(&self, source: RetryError<P, A>) -> ImportError<P, A>
-    where
-        P: std::error::Error + 'static,
-        A: std::error::Error + 'static,
-    {
-        ImportError {
-            done: self.report.events,
-            source,
-        }
-    }
-}
-
-impl ImportOptions {
-    /// The events per chunk.
-    pub(crate) fn chunk_len(&self) -> usize {
-        self.chunk
-    }
-
-    /// How each chunk is retried.
-    pub(crate) fn retry_policy(&self) -> RetryPolicy {
-        self.retry
-    }
-}
-
 impl Engine {
     /// Imports `events` (a backfill, a migration): in chunks of
     /// [`ImportOptions::chunk`] events, each fetched in one bulk read,
@@ -245,8 +92,8 @@ impl Engine {
         S: AsyncContactStore + AsyncApplyPlan + ?Sized,
     {
         let mut run = ImportRun::new(events.len(), &options);
-        for chunk in events.chunks(options.chunk) {
-            match self.apply_chunk(store, chunk, options.retry).await {
+        for chunk in events.chunks(options.chunk_len()) {
+            match self.apply_chunk(store, chunk, options.retry_policy()).await {
                 Ok(plan) => run.applied(chunk.len(), &plan),
                 Err(source) => return Err(run.failed(source)),
             }

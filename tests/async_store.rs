@@ -231,7 +231,10 @@ fn b5_b7_import_async_works_in_chunks_reports_progress_and_resumes() {
         .map(|n| {
             registration(
                 n + 1,
-                vec![attendee(n + 1, &[("email", &format!("g{}@example.org", n / 2))])],
+                vec![attendee(
+                    n + 1,
+                    &[("email", &format!("g{}@example.org", n / 2))],
+                )],
             )
         })
         .collect();
@@ -240,8 +243,8 @@ fn b5_b7_import_async_works_in_chunks_reports_progress_and_resumes() {
     let options = ImportOptions::new()
         .chunk(4)
         .progress(move |p| log.lock().unwrap().push((p.done, p.total, p.created)));
-    let first = pollster::block_on(engine.import_async(&store, &events[..6], options.clone()))
-        .unwrap();
+    let first =
+        pollster::block_on(engine.import_async(&store, &events[..6], options.clone())).unwrap();
     assert_eq!((first.events, first.created, first.chunks), (6, 3, 2));
     let report = pollster::block_on(engine.import_async(&store, &events, options)).unwrap();
     assert_eq!((report.events, report.created, report.chunks), (10, 2, 3));

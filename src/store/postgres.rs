@@ -8,23 +8,39 @@
 //!   `(tenant, ticket)`, the keys of their aliases (B15) in
 //!   `record_aliases` on `(tenant, alias_key)`; links and campaign members
 //!   by record.
-//! * Every apply is one transaction that first takes a transaction-scoped
-//!   advisory lock on every email key and ticket id the plan relies on or
-//!   writes (in one sorted statement, so two applies never wait on each
-//!   other in a cycle), locks the records it checks by version
-//!   (`FOR UPDATE`), and only then re-checks the preconditions and writes.
-//!   Two instances racing to create a record for one new email take turns:
-//!   the second sees the first's record and fails with
-//!   [`Conflict::EmailKeyChanged`] (re-plan). Unrelated emails never wait
-//!   on each other (`SERIALIZABLE` would abort them on shared index pages).
-//!   A deadlock between row locks is a [`Conflict::Serialization`]. Primary
-//!   keys make a record id or an applied event exist at most once.
-//! * [`PostgresStore::fetch`] answers everything a batch needs
-//!   ([`crate::Engine::needs_batch`]) in one query per kind of lookup.
+//! * **What one registration costs:** [`PostgresStore::fetch`] answers
+//!   everything a plan (or a whole batch, [`crate::Engine::needs_batch`])
+//!   needs in one round trip, one statement per kind of lookup. The apply
+//!   is one transaction of two round trips: `BEGIN`, the locks and every
+//!   read of the preconditions and effects, one statement per kind over
+//!   arrays, sent together; then, once the preconditions hold, the writes,
+//!   one statement per kind, and `COMMIT`, sent together (a write that
+//!   fails aborts the transaction, so the `COMMIT` behind it rolls back).
+//!   A new registration is about eleven statements in three round trips;
+//!   every statement is prepared once per connection.
+//! * Every apply holds its tenant's advisory lock shared and takes one on
+//!   every email key and ticket id the plan relies on or writes (in one
+//!   sorted statement, so two applies never wait on each other in a
+//!   cycle), locks the records it checks (`FOR UPDATE`), and only then
+//!   re-checks the preconditions. Two instances racing to create a record
+//!   for one new email take turns: the second sees the first's record and
+//!   fails with [`Conflict::EmailKeyChanged`] (re-plan). Unrelated emails
+//!   never wait on each other (`SERIALIZABLE` would abort them on shared
+//!   index pages). A deadlock between row locks is a
+//!   [`Conflict::Serialization`]. Primary keys make a record id or an
+//!   applied event exist at most once.
+//! * **Imports:** a plan of more than 256 locks takes the tenant's lock
+//!   alone instead of one per key, so the server's lock table
+//!   (`max_locks_per_transaction`) never fills; [`PostgresStore::import`]
+//!   reads, decides and writes each chunk inside such a transaction (it
+//!   never conflicts), and [`PostgresStore::insert_many`] seeds by `COPY`.
+//! * **Errors:** [`PostgresError::class`] says which errors are worth
+//!   trying again (by SQLSTATE class) and when a commit's outcome is
+//!   unknown; the retries act on it.
 //!
-//! Connect with a URL (`postgres://user@host:port/db`); the store keeps a
-//! pool of connections. [`PostgresStore::connect_in_schema`] puts the tables
-//! in a schema of their own (tests give each store a fresh one).
+//! Connect with a URL (`postgres://user@host:port/db`) or
+//! [`PostgresConnect`] (pool size and timeouts, TLS with `postgres-tls`, a
+//! schema of its own), or hand in a pool ([`PostgresStore::from_pool`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -453,9 +469,9 @@ impl PostgresStore {
                 done: 0,
                 source: crate::RetryError::Plan(e.into()),
             })?;
-        let mut run = crate::plan_async::ImportRun::new(events.len(), &options);
+        let mut run = crate::attempts::ImportRun::new(events.len(), &options);
         for chunk in events.chunks(options.chunk_len()) {
-            let mut retry = crate::retry::Retry::new(options.retry_policy());
+            let mut retry = crate::attempts::Retry::new(options.retry_policy());
             let mut applied = None;
             while let Some(attempt) = retry.next_attempt() {
                 let next = match self.import_chunk(engine, chunk).await {
@@ -464,11 +480,11 @@ impl PostgresStore {
                 }
                 .map_err(|e| run.failed(e))?;
                 match next {
-                    crate::retry::Next::Applied(plan) => {
+                    crate::attempts::Next::Applied(plan) => {
                         applied = Some(plan);
                         break;
                     }
-                    crate::retry::Next::Again(pause) => tokio::time::sleep(pause).await,
+                    crate::attempts::Next::Again(pause) => tokio::time::sleep(pause).await,
                 }
             }
             match applied {
@@ -593,8 +609,9 @@ async fn fetch_on(
     let p_tickets: apply::Params = vec![&t.0, &tickets];
     let p_blocks: apply::Params = vec![&t.0, &blocks];
     let p_events: apply::Params = vec![&t.0, &events];
-    let lookups: [(bool, &str, &apply::Params); 5] = [
-        (!keys.is_empty(), RECORDS_BY_KEYS_OR_ALIASES, &p_keys),
+    let lookups: [(bool, &str, &apply::Params); 6] = [
+        (!keys.is_empty(), RECORDS_BY_EMAIL_KEYS, &p_keys),
+        (!keys.is_empty(), ALIAS_RECORDS, &p_keys),
         (!ids.is_empty(), RECORDS_BY_IDS, &p_ids),
         (!tickets.is_empty(), RECORDS_BY_TICKETS, &p_tickets),
         (!blocks.is_empty(), RECORDS_BY_BLOCKS, &p_blocks),
@@ -603,10 +620,44 @@ async fn fetch_on(
     let mut answers = apply::read_together(client, &lookups).await?.into_iter();
     let mut c = Candidates::new(t);
     let mut next = || answers.next().flatten().unwrap_or_default();
-    // Each group sorted by id, each record once per key (B15: a
-    // record found by its email and by an alias of the same key).
     let mut by_key = grouped(&next())?;
+    // B15: records found by an alias's key, read by id in a second round
+    // trip (only when an alias matched a record not found by its email).
+    let aliased: Vec<(String, RecordId)> = next()
+        .iter()
+        .map(|r| Ok((r.try_get(0)?, RecordId::new(r.try_get(1)?))))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
+    if !aliased.is_empty() {
+        let known: HashMap<RecordId, Record> = by_key
+            .values()
+            .flatten()
+            .map(|r| (r.id, r.clone()))
+            .collect();
+        let missing: Vec<Uuid> = aliased
+            .iter()
+            .filter(|(_, id)| !known.contains_key(id))
+            .map(|(_, id)| id.0)
+            .collect();
+        let mut found = known;
+        if !missing.is_empty() {
+            let p_missing: apply::Params = vec![&t.0, &missing];
+            let rows = apply::read_together(client, &[(true, RECORDS_BY_IDS, &p_missing)]).await?;
+            for row in rows.into_iter().flatten().flatten() {
+                let r = to_record(&row)?;
+                found.insert(r.id, r);
+            }
+        }
+        for (key, id) in aliased {
+            // A record of another tenant is not found by id (and not here).
+            if let Some(r) = found.get(&id) {
+                by_key.entry(key).or_default().push(r.clone());
+            }
+        }
+    }
+    // Each group sorted by id, each record once per key (B15: a record
+    // found by its email and by an alias of the same key).
     for group in by_key.values_mut() {
+        group.sort_by_key(|r| r.id);
         group.dedup_by_key(|r| r.id);
     }
     for k in &needs.email_keys {

@@ -497,9 +497,9 @@ async fn begin_and_read(
         (LOCK_TENANT_SHARED_AND_KEYS, &p_both)
     }];
     // Which answer is which: `None` for a read not sent.
-    let mut slots = [None; 8];
-    let reads: [(bool, &str, &Params); 8] = [
-        (!keys.is_empty(), IDS_BY_KEYS, &p_keys),
+    let mut slots = [None; 9];
+    let reads: [(bool, &str, &Params); 9] = [
+        (!keys.is_empty(), IDS_BY_EMAIL_KEYS, &p_keys),
         (!tickets.is_empty(), IDS_BY_TICKETS, &p_tickets),
         (!blocks.is_empty(), IDS_BY_BLOCKS, &p_blocks),
         (!events.is_empty(), DIGESTS_BY_IDS, &p_events),
@@ -507,6 +507,7 @@ async fn begin_and_read(
         (!links_of.is_empty(), SUBJECTS_BY_RECORDS, &p_links),
         (!subjects.is_empty(), LINKS_OF_SUBJECTS, &p_subjects),
         (!members_of.is_empty(), MEMBERSHIPS_BY_RECORDS, &p_members),
+        (!keys.is_empty(), ALIAS_RECORDS, &p_keys),
     ];
     for (slot, (wanted, sql, params)) in slots.iter_mut().zip(reads) {
         if wanted {
@@ -525,8 +526,13 @@ async fn begin_and_read(
     }
     let answers = round_trip(steps).await?;
     let rows = |slot: Option<usize>| slot.and_then(|i| answers.get(i)).map_or(&[][..], |v| v);
+    let by_key: Vec<Row> = rows(slots[0])
+        .iter()
+        .chain(rows(slots[8]))
+        .cloned()
+        .collect();
     let mut seen = Seen {
-        by_key: ids_by_value(rows(slots[0]))?,
+        by_key: ids_by_value(&by_key)?,
         by_ticket: ids_by_value(rows(slots[1]))?,
         by_block: ids_by_value(rows(slots[2]))?,
         ..Seen::default()

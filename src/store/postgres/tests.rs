@@ -14,9 +14,14 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
         &["records_by_key", "record_aliases_pkey"],
     ),
     (
-        "records by email or alias keys",
-        RECORDS_BY_KEYS_OR_ALIASES,
-        &["records_by_key", "record_aliases_pkey"],
+        "records by email keys",
+        RECORDS_BY_EMAIL_KEYS,
+        &["records_by_key"],
+    ),
+    (
+        "records by alias keys",
+        ALIAS_RECORDS,
+        &["record_aliases_pkey"],
     ),
     (
         "records by ticket",
@@ -42,11 +47,7 @@ const LOOKUPS: &[(&str, &str, &[&str])] = &[
     ("record by id", RECORD_BY_ID, &["records_pkey"]),
     ("record for update", RECORD_FOR_UPDATE, &["records_pkey"]),
     ("records for update", RECORDS_FOR_UPDATE, &["records_pkey"]),
-    (
-        "ids by keys",
-        IDS_BY_KEYS,
-        &["records_by_key", "record_aliases_pkey"],
-    ),
+    ("ids by email keys", IDS_BY_EMAIL_KEYS, &["records_by_key"]),
     ("ids by tickets", IDS_BY_TICKETS, &["records_by_ticket"]),
     ("ids by blocks", IDS_BY_BLOCKS, &["record_blocks_pkey"]),
     (
