@@ -9,7 +9,8 @@
 //! | event `contact_sync::plan` | the plan: `subjects`, `effects`, `created`, `linked`, `warnings`, `preconditions`, `rules` (`D2=3 D4=1`) |
 //! | span `contact_sync::apply` | one apply by a bundled synchronous store: `store`, `effects`, `preconditions` |
 //! | event `contact_sync::apply` | its result: `store`, `result` (`applied`, `conflict`, `invalid_plan`, `version_overflow`, `store_error`), `conflict` (the kind) |
-//! | event `contact_sync::retry` | a conflict that makes `plan_and_apply` plan again: `attempt`, `conflict` |
+//! | event `contact_sync::retry` | a conflict that makes `plan_and_apply` plan again: `attempt`, `conflict`; a transient store error tried again after a pause: `attempt` |
+//! | event `contact_sync::import` | an import's chunk applied: `done`, `total` |
 
 use crate::error::{ApplyError, Conflict};
 use crate::plan::Plan;
