@@ -245,3 +245,27 @@ fn b2_outcomes_compare_field_by_field_and_reasons_explain_themselves() {
     assert_eq!(hand["explanation"], "A.");
     assert!(hand.get("reasons").is_none() && hand.get("linkage").is_none());
 }
+
+/// B6: `Plan::named_records` lists every record the effects name (what a
+/// host store reads for `check_effects`), sorted, each once; unlinks,
+/// subject updates and membership removals name none.
+#[test]
+fn b6_named_records_lists_the_records_the_effects_name_sorted_and_once() {
+    let camp = CampaignId("spring".into());
+    let plan = Plan::new(T).with_effects([
+        Effect::link(sid(1), rid(5)),
+        Effect::create_record(contact(3, &[("email", "c@example.org")])),
+        Effect::merge_record(rid(9), rid(5)),
+        Effect::update_record(rid(3), vec![]),
+        Effect::unlink(sid(2), rid(7)),
+        Effect::remove_campaign_member(rid(8), camp.clone()),
+        Effect::add_campaign_member(rid(4), camp, None),
+        Effect::delete_record(rid(6)),
+        Effect::restore_record(contact(2, &[])),
+    ]);
+    assert_eq!(
+        plan.named_records(),
+        [rid(2), rid(3), rid(4), rid(5), rid(6), rid(9)]
+    );
+    assert!(Plan::new(T).named_records().is_empty());
+}

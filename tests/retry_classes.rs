@@ -183,7 +183,8 @@ fn b6_transient_errors_past_the_attempts_report_the_last_error() {
         ),
         "{err:?}"
     );
-    assert_eq!(store.applies.load(Ordering::SeqCst), 4);
+    assert_eq!(store.applies.load(Ordering::SeqCst), QUICK.max_attempts());
+    assert_eq!(QUICK.max_attempts(), 4);
     assert!(store.store.records(T).is_empty());
     // Reads too.
     let store = Flaky::new(&[TR, TR, TR, TR], &[]);
@@ -284,4 +285,43 @@ fn b6_a_conflict_after_a_transient_error_plans_again_without_a_pause() {
         "{err:?}"
     );
     assert!(store.pauses.lock().unwrap().is_empty());
+}
+
+#[test]
+fn b6_the_sync_retry_sleeps_the_policys_pause_after_a_transient_error() {
+    // Two transient errors: 20 ms, then 40 ms (a lower bound; never timed
+    // from above).
+    let store = Flaky::new(&[], &[TR, TR]);
+    let policy = RetryPolicy::new(3).with_pauses(Duration::from_millis(20), Duration::from_secs(1));
+    let started = std::time::Instant::now();
+    engine(Policy::doo())
+        .plan_and_apply(&store, &event(), policy)
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(60),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn b6_an_import_chunk_is_tried_as_often_as_its_policy_allows() {
+    use contact_sync::testkit::{Fault, Faulty};
+    let store = contact_sync::Ready(Faulty::new(InMemoryStore::new(), Fault::Conflict));
+    let events = vec![event()];
+    let options = ImportOptions::new().chunk(7).retry(2);
+    assert!(format!("{options:?}").contains("chunk: 7"), "{options:?}");
+    assert!(
+        format!("{options:?}").contains("progress: false"),
+        "{options:?}"
+    );
+    let err = pollster::block_on(engine(Policy::doo()).import_async(&store, &events, options))
+        .unwrap_err();
+    assert_eq!(err.done, 0);
+    assert!(
+        matches!(err.source, RetryError::Exhausted { attempts: 2, .. }),
+        "{:?}",
+        err.source
+    );
+    assert_eq!(store.0.applies(), 2);
 }
