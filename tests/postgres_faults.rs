@@ -526,3 +526,97 @@ fn b6_a_host_pool_and_a_deadpool_config_connect_and_pool_waits_time_out() {
         check_exact(&again, 1).await;
     });
 }
+
+/// The pid of the one backend of the store named `app`, if it has one.
+async fn backend(side: &tokio_postgres::Client, app: &str) -> Vec<i32> {
+    side.query(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid",
+        &[&app],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// B6: an applied plan and a refused one both return their connection to
+/// the pool, out of its transaction: the next call runs on the same
+/// backend. An apply cancelled mid-transaction closes its connection
+/// instead: no session is left idle in a transaction, holding locks.
+#[test]
+fn b6_applies_keep_their_connection_and_a_cancelled_one_leaves_no_open_transaction() {
+    let Some(url) = url() else { return };
+    runtime().block_on(async {
+        let name = schema();
+        let app = format!("contact_sync_{name}");
+        let store = Arc::new(
+            store_at(
+                &with_param(&url, &format!("application_name={app}")),
+                &name,
+                1,
+            )
+            .await,
+        );
+        let watch = side(&url).await;
+        let engine = Engine::new(Policy::doo()).unwrap();
+        let plan = engine.plan_async(&*store, &booking(0)).await.unwrap();
+        AsyncApplyPlan::apply(&*store, &plan).await.unwrap();
+        let first = backend(&watch, &app).await;
+        assert_eq!(first.len(), 1);
+        // A redelivered plan is refused (its event is applied) …
+        let err = AsyncApplyPlan::apply(&*store, &plan).await.unwrap_err();
+        assert!(matches!(err, ApplyError::Conflict(_)), "{err:?}");
+        // … and the connection stays, idle, for the next call.
+        let plan = engine.plan_async(&*store, &booking(1)).await.unwrap();
+        AsyncApplyPlan::apply(&*store, &plan).await.unwrap();
+        assert_eq!(backend(&watch, &app).await, first);
+        // Cancelled while it waits on the table, locked away.
+        let plan = engine.plan_async(&*store, &booking(2)).await.unwrap();
+        watch
+            .batch_execute(&format!(
+                "BEGIN; LOCK TABLE {name}.records IN ACCESS EXCLUSIVE MODE"
+            ))
+            .await
+            .unwrap();
+        let waiting = {
+            let (store, plan) = (store.clone(), plan.clone());
+            tokio::spawn(async move { AsyncApplyPlan::apply(&*store, &plan).await })
+        };
+        let other = side(&url).await;
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let n = other
+                .query(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = $1
+                     AND wait_event_type = 'Lock'",
+                    &[&app],
+                )
+                .await
+                .unwrap()
+                .len();
+            if n > 0 {
+                break;
+            }
+        }
+        waiting.abort();
+        assert!(waiting.await.unwrap_err().is_cancelled());
+        watch.batch_execute("ROLLBACK").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let open = other
+            .query(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = $1
+                 AND state LIKE 'idle in transaction%'",
+                &[&app],
+            )
+            .await
+            .unwrap();
+        assert!(
+            open.is_empty(),
+            "a cancelled apply left its transaction open"
+        );
+        // The pool opens a new connection, and the plan applies.
+        AsyncApplyPlan::apply(&*store, &plan).await.unwrap();
+        check_exact(&store_at(&url, &name, 1).await, 3).await;
+    });
+}
