@@ -7,41 +7,15 @@
 //! (`CI` set), where a missing server fails them: `.ci/run` starts one.
 #![cfg(feature = "postgres")]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use crate::common::pg::{runtime, schema, url};
 use crate::common::*;
 use contact_sync::Ready;
 use contact_sync::*;
 use contact_sync::{PostgresError, PostgresStore};
 
-static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
-
-/// The server's URL, or `None` (outside CI) when none is configured.
-fn url() -> Option<String> {
-    match std::env::var("CONTACT_SYNC_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI runs the PostgreSQL tests: set CONTACT_SYNC_POSTGRES_URL (.ci/run starts a server)")
-        }
-        _ => {
-            eprintln!("CONTACT_SYNC_POSTGRES_URL is not set: PostgreSQL tests not run");
-            None
-        }
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// A fresh store in a schema of its own.
 async fn fresh(url: &str, connections: usize) -> PostgresStore {
-    let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
-    let schema = format!("t{}_{n}", std::process::id());
+    let schema = schema("t");
     PostgresStore::connect_in_schema(url, &schema, Normalization::default(), connections)
         .await
         .unwrap()
@@ -418,8 +392,7 @@ fn b6_four_processes_share_one_database_one_record_per_round() {
         return;
     }
     let rt = runtime();
-    let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
-    let schema = format!("t{}_procs{n}", std::process::id());
+    let schema = schema("tprocs");
     let store = rt.block_on(async {
         PostgresStore::connect_in_schema(&url, &schema, Normalization::default(), 2)
             .await
@@ -646,8 +619,7 @@ fn b6_a_mixed_workload_equals_a_sequential_replay_of_its_commit_order() {
 fn b7_b15_schema_1_events_keep_their_place_and_aliases_are_indexed() {
     let Some(url) = url() else { return };
     runtime().block_on(async {
-        let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
-        let schema = format!("t{}_v1_{n}", std::process::id());
+        let schema = schema("tv1_");
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
             .unwrap();

@@ -8,37 +8,15 @@
 #![cfg(feature = "postgres")]
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::pg::{runtime, url};
 use contact_sync::*;
 use contact_sync::{PostgresError, PostgresStore};
 
 const T: TenantId = TenantId::from_u128(0xfa);
-
-static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
-
-fn url() -> Option<String> {
-    match std::env::var("CONTACT_SYNC_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI runs the PostgreSQL tests: set CONTACT_SYNC_POSTGRES_URL")
-        }
-        _ => {
-            eprintln!("CONTACT_SYNC_POSTGRES_URL is not set: PostgreSQL fault tests not run");
-            None
-        }
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// `url` with a query parameter added.
 fn with_param(url: &str, param: &str) -> String {
@@ -47,8 +25,7 @@ fn with_param(url: &str, param: &str) -> String {
 }
 
 fn schema() -> String {
-    let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
-    format!("faults{}_{n}", std::process::id())
+    crate::common::pg::schema("faults")
 }
 
 async fn store_at(url: &str, schema: &str, connections: usize) -> PostgresStore {

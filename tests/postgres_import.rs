@@ -4,42 +4,18 @@
 //! paged read of the links it made.
 #![cfg(feature = "postgres")]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use contact_sync::*;
 use contact_sync::{PostgresError, PostgresStore};
 
+use crate::common::pg::{runtime, url};
 use crate::common::*;
 
-static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
-
-fn url() -> Option<String> {
-    match std::env::var("CONTACT_SYNC_POSTGRES_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("CI runs the PostgreSQL tests: set CONTACT_SYNC_POSTGRES_URL")
-        }
-        _ => {
-            eprintln!("CONTACT_SYNC_POSTGRES_URL is not set: PostgreSQL import tests not run");
-            None
-        }
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 async fn fresh(url: &str) -> PostgresStore {
-    let n = SCHEMAS.fetch_add(1, Ordering::SeqCst);
     PostgresConnect::url(url)
         .unwrap()
-        .schema(&format!("import{}_{n}", std::process::id()))
+        .schema(&crate::common::pg::schema("import"))
         .unwrap()
         .max_connections(2)
         .connect()

@@ -197,3 +197,5 @@ pub fn blocked_by(blocking: contact_sync::linkage::Blocking) -> InMemoryStore {
     store.set_blocking(blocking);
     store
 }
+#[cfg(feature = "postgres")]
+pub mod pg;
